@@ -1,0 +1,97 @@
+/**
+ * agent-safety-otel: the OpenTelemetry-native safety layer for AI agents.
+ *
+ * This entry point holds the patterns and the instrumentation; at run time it
+ * needs only `@opentelemetry/api` and `@opentelemetry/instrumentation`.
+ * The audit chain's span processor and sinks are in `agent-safety-otel/exporters`,
+ * the SDK bootstrap in `agent-safety-otel/bootstrap` and `agent-safety-otel/register`.
+ *
+ * @packageDocumentation
+ */
+
+// ── The guarded action ─────────────────────────────────────────────────────
+export { guard } from './instrumentation/guard.js';
+export type { CallOptions, GuardOptions, GuardedFunction, ToolType } from './instrumentation/guard.js';
+export { invokeAgent } from './instrumentation/invoke-agent.js';
+export type { InvokeAgentOptions } from './instrumentation/invoke-agent.js';
+export { currentSignal } from './instrumentation/call-context.js';
+export { AgentSafetyInstrumentation } from './instrumentation/instrumentation.js';
+export type { AgentSafetyInstrumentationConfig } from './instrumentation/instrumentation.js';
+export type { AgentIdentity } from './instrumentation/telemetry.js';
+export { errorType } from './instrumentation/record-error.js';
+export { TOOL_DURATION_BUCKETS_S } from './instrumentation/tool-metrics.js';
+export { PACKAGE_NAME, PACKAGE_VERSION } from './instrumentation/version.js';
+
+// ── Redaction ──────────────────────────────────────────────────────────────
+export {
+  DEFAULT_SECRET_KEY_PATTERN,
+  REDACTED,
+  UNSERIALIZABLE,
+  captureValue,
+  noRedaction,
+  redactSecrets,
+  safeStringify,
+  secretRedactor,
+} from './patterns/redaction.js';
+export type { Redactor, SafeStringifyOptions, SecretRedactorOptions } from './patterns/redaction.js';
+
+// ── Errors ─────────────────────────────────────────────────────────────────
+export { ToolTimeoutError, isToolTimeoutError } from './patterns/errors.js';
+
+// ── Time ───────────────────────────────────────────────────────────────────
+export { systemClock } from './patterns/clock.js';
+export type { Clock } from './patterns/clock.js';
+
+// ── Telemetry names (attribute keys, span, event and metric names) ────────
+export {
+  AGENT_SAFETY_LINK_TYPE_VALUE_COMPENSATES,
+  ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID,
+  ATTR_AGENT_SAFETY_AUDIT_HASH,
+  ATTR_AGENT_SAFETY_AUDIT_PREV_HASH,
+  ATTR_AGENT_SAFETY_AUDIT_SEQ,
+  ATTR_AGENT_SAFETY_BREAKER_NAME,
+  ATTR_AGENT_SAFETY_BREAKER_STATE,
+  ATTR_AGENT_SAFETY_CALL_OUTCOME,
+  ATTR_AGENT_SAFETY_CHECKPOINT_ID,
+  ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT,
+  ATTR_AGENT_SAFETY_COMPENSATED_SPAN_ID,
+  ATTR_AGENT_SAFETY_COMPENSATED_TRACE_ID,
+  ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES,
+  ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE,
+  ATTR_AGENT_SAFETY_EXPLANATION_PHASE,
+  ATTR_AGENT_SAFETY_EXPLANATION_REASONING,
+  ATTR_AGENT_SAFETY_IMPACT_COUNTERFACTUAL,
+  ATTR_AGENT_SAFETY_IMPACT_DELTA,
+  ATTR_AGENT_SAFETY_IMPACT_ENFORCED,
+  ATTR_AGENT_SAFETY_IMPACT_FACTOR_PREFIX,
+  ATTR_AGENT_SAFETY_IMPACT_LEVEL,
+  ATTR_AGENT_SAFETY_IMPACT_PROPOSED,
+  ATTR_AGENT_SAFETY_IMPACT_REASON,
+  ATTR_AGENT_SAFETY_IMPACT_VERDICT,
+  ATTR_AGENT_SAFETY_LINK_TYPE,
+  ATTR_ERROR_TYPE,
+  ATTR_GEN_AI_AGENT_ID,
+  ATTR_GEN_AI_AGENT_NAME,
+  ATTR_GEN_AI_CONVERSATION_ID,
+  ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
+  ATTR_GEN_AI_TOOL_CALL_ID,
+  ATTR_GEN_AI_TOOL_CALL_RESULT,
+  ATTR_GEN_AI_TOOL_DESCRIPTION,
+  ATTR_GEN_AI_TOOL_NAME,
+  ATTR_GEN_AI_TOOL_TYPE,
+  ERROR_TYPE_VALUE_OTHER,
+  EVENT_AGENT_SAFETY_BREAKER_TRANSITION,
+  EVENT_AGENT_SAFETY_EXPLANATION,
+  EVENT_AGENT_SAFETY_REVIEW_ANSWERED,
+  EVENT_AGENT_SAFETY_REVIEW_REQUESTED,
+  GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
+  GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
+  METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS,
+  METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE,
+  METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS,
+  METRIC_AGENT_SAFETY_GATE_DECISIONS,
+  METRIC_GEN_AI_EXECUTE_TOOL_DURATION,
+  SPAN_AGENT_SAFETY_ROLLBACK,
+} from './instrumentation/semconv.js';
+export type { CallOutcome } from './instrumentation/semconv.js';

@@ -1,0 +1,140 @@
+/**
+ * Attribute keys, span names, event names and metric names this package emits.
+ *
+ * The `gen_ai.*` keys are copied from the OpenTelemetry GenAI semantic
+ * conventions (status: Development). The semconv package publishes them only
+ * from its `/incubating` entry point, which libraries should not import at
+ * run time, so they are copied here. Our own keys live under `agent_safety.*`
+ * and never under `gen_ai.*`.
+ *
+ * Every name here is part of the public API: the README's telemetry table
+ * lists them and the Collector routing rules and Prometheus alerts use them.
+ *
+ * @module
+ */
+
+// ── GenAI semantic conventions (copied, @experimental upstream) ───────────
+
+/** @experimental The operation: `execute_tool` or `invoke_agent` here. */
+export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
+/** @experimental `gen_ai.operation.name` of a tool call. */
+export const GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL = 'execute_tool';
+/** @experimental `gen_ai.operation.name` of an agent run or step. */
+export const GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT = 'invoke_agent';
+/** @experimental Name of the tool the agent calls. */
+export const ATTR_GEN_AI_TOOL_NAME = 'gen_ai.tool.name';
+/** @experimental The tool call's id, as the model or framework assigned it. */
+export const ATTR_GEN_AI_TOOL_CALL_ID = 'gen_ai.tool.call.id';
+/** @experimental What the tool does. */
+export const ATTR_GEN_AI_TOOL_DESCRIPTION = 'gen_ai.tool.description';
+/** @experimental `function`, `extension` or `datastore`. */
+export const ATTR_GEN_AI_TOOL_TYPE = 'gen_ai.tool.type';
+/** @experimental Opt-in: the redacted arguments, as JSON. */
+export const ATTR_GEN_AI_TOOL_CALL_ARGUMENTS = 'gen_ai.tool.call.arguments';
+/** @experimental Opt-in: the redacted result, as JSON. */
+export const ATTR_GEN_AI_TOOL_CALL_RESULT = 'gen_ai.tool.call.result';
+/** @experimental The agent's stable id. */
+export const ATTR_GEN_AI_AGENT_ID = 'gen_ai.agent.id';
+/** @experimental The agent's human-readable name. */
+export const ATTR_GEN_AI_AGENT_NAME = 'gen_ai.agent.name';
+/** @experimental The conversation or session the agent run belongs to. */
+export const ATTR_GEN_AI_CONVERSATION_ID = 'gen_ai.conversation.id';
+/** @experimental Histogram of tool call durations, in seconds. */
+export const METRIC_GEN_AI_EXECUTE_TOOL_DURATION = 'gen_ai.execute_tool.duration';
+
+/** Stable: a low-cardinality class of the error that ended the operation. */
+export const ATTR_ERROR_TYPE = 'error.type';
+/** Stable: `error.type` when nothing better is known. */
+export const ERROR_TYPE_VALUE_OTHER = '_OTHER';
+
+// ── agent_safety.*: the guarded call ──────────────────────────────────────
+
+/**
+ * How the guarded call ended: `success`, `error`, `timeout`, `aborted`
+ * (by the caller: not a tool failure), `rejected` (breaker open),
+ * `blocked` (impact gate) or `denied` (review denied or unanswered).
+ */
+export const ATTR_AGENT_SAFETY_CALL_OUTCOME = 'agent_safety.call.outcome';
+/** The values of {@link ATTR_AGENT_SAFETY_CALL_OUTCOME}. */
+export type CallOutcome = 'success' | 'error' | 'timeout' | 'aborted' | 'rejected' | 'blocked' | 'denied';
+
+// ── Circuit breaker ────────────────────────────────────────────────────────
+
+/** The breaker that guarded the call. */
+export const ATTR_AGENT_SAFETY_BREAKER_NAME = 'agent_safety.breaker.name';
+/** The breaker's state when the call was admitted or rejected. */
+export const ATTR_AGENT_SAFETY_BREAKER_STATE = 'agent_safety.breaker.state';
+/** Span event: the breaker changed state because of this call. */
+export const EVENT_AGENT_SAFETY_BREAKER_TRANSITION = 'agent_safety.breaker.transition';
+/** Gauge-like state metric: 1 for the current state, 0 for the others. */
+export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE = 'agent_safety.circuit_breaker.state';
+/** Counter of state transitions (`from`, `to`). */
+export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS = 'agent_safety.circuit_breaker.transitions';
+/** Counter of calls by `outcome`. */
+export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS = 'agent_safety.circuit_breaker.calls';
+
+// ── Explanations ───────────────────────────────────────────────────────────
+
+/** Span event: one explanation record (phase, reasoning, confidence, alternatives). */
+export const EVENT_AGENT_SAFETY_EXPLANATION = 'agent_safety.explanation';
+/** `pre_action`, `post_action` or `on_error`. */
+export const ATTR_AGENT_SAFETY_EXPLANATION_PHASE = 'agent_safety.explanation.phase';
+/** Why the agent acted (pre-action reasoning is also a span attribute). */
+export const ATTR_AGENT_SAFETY_EXPLANATION_REASONING = 'agent_safety.explanation.reasoning';
+/** The agent's confidence in 0..1. */
+export const ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE = 'agent_safety.explanation.confidence';
+/** Alternatives the agent considered. */
+export const ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES = 'agent_safety.explanation.alternatives';
+
+// ── Impact gate ────────────────────────────────────────────────────────────
+
+/** Estimated impact of acting, 0..1. */
+export const ATTR_AGENT_SAFETY_IMPACT_PROPOSED = 'agent_safety.impact.proposed';
+/** Estimated impact of not acting, 0..1. */
+export const ATTR_AGENT_SAFETY_IMPACT_COUNTERFACTUAL = 'agent_safety.impact.counterfactual';
+/** `proposed − counterfactual` (signed). */
+export const ATTR_AGENT_SAFETY_IMPACT_DELTA = 'agent_safety.impact.delta';
+/** `NEGLIGIBLE`, `LOW`, `MODERATE`, `HIGH` or `CRITICAL`. */
+export const ATTR_AGENT_SAFETY_IMPACT_LEVEL = 'agent_safety.impact.level';
+/** What the gate recommended: `proceed`, `review` or `block`. */
+export const ATTR_AGENT_SAFETY_IMPACT_VERDICT = 'agent_safety.impact.verdict';
+/** What happened: `proceeded`, `approved`, `denied` or `blocked`. */
+export const ATTR_AGENT_SAFETY_IMPACT_ENFORCED = 'agent_safety.impact.enforced';
+/** Why, in a few words (low cardinality, no user content). */
+export const ATTR_AGENT_SAFETY_IMPACT_REASON = 'agent_safety.impact.reason';
+/** Prefix of per-factor scores, e.g. `agent_safety.impact.factor.reversibility`. */
+export const ATTR_AGENT_SAFETY_IMPACT_FACTOR_PREFIX = 'agent_safety.impact.factor.';
+/** Span event: a review was requested. */
+export const EVENT_AGENT_SAFETY_REVIEW_REQUESTED = 'agent_safety.review.requested';
+/** Span event: a review was answered (or timed out). */
+export const EVENT_AGENT_SAFETY_REVIEW_ANSWERED = 'agent_safety.review.answered';
+/** Counter of gate decisions by `verdict` and `enforced`. */
+export const METRIC_AGENT_SAFETY_GATE_DECISIONS = 'agent_safety.gate.decisions';
+
+// ── Checkpoints, rollback, compensation ────────────────────────────────────
+
+/** The checkpoint taken inside this guarded call. */
+export const ATTR_AGENT_SAFETY_CHECKPOINT_ID = 'agent_safety.checkpoint.id';
+/** Whether that checkpoint is a safe point. */
+export const ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT = 'agent_safety.checkpoint.safe_point';
+/** Span name of a rollback. */
+export const SPAN_AGENT_SAFETY_ROLLBACK = 'agent_safety.rollback';
+/** Link attribute naming the link's meaning. */
+export const ATTR_AGENT_SAFETY_LINK_TYPE = 'agent_safety.link.type';
+/** {@link ATTR_AGENT_SAFETY_LINK_TYPE} on a compensation span's link to the undone span. */
+export const AGENT_SAFETY_LINK_TYPE_VALUE_COMPENSATES = 'compensates';
+/** Trace id of the undone span (Jaeger drops link attributes, so it is copied here). */
+export const ATTR_AGENT_SAFETY_COMPENSATED_TRACE_ID = 'agent_safety.compensated.trace_id';
+/** Span id of the undone span. */
+export const ATTR_AGENT_SAFETY_COMPENSATED_SPAN_ID = 'agent_safety.compensated.span_id';
+
+// ── Audit chain ────────────────────────────────────────────────────────────
+
+/** The chain (one per process run) this span was appended to. */
+export const ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID = 'agent_safety.audit.chain_id';
+/** Gap-free position in the chain, from 0. */
+export const ATTR_AGENT_SAFETY_AUDIT_SEQ = 'agent_safety.audit.seq';
+/** Hash of the previous record (hex). */
+export const ATTR_AGENT_SAFETY_AUDIT_PREV_HASH = 'agent_safety.audit.prev_hash';
+/** Hash of this record (hex). */
+export const ATTR_AGENT_SAFETY_AUDIT_HASH = 'agent_safety.audit.hash';

@@ -1,0 +1,28 @@
+/**
+ * `node --import agent-safety-otel/register app.js`
+ *
+ * Starts the OpenTelemetry SDK with this package's instrumentation before the
+ * application loads, configured by the standard `OTEL_*` environment
+ * variables and ours (`AGENT_SAFETY_*`). With an OTLP endpoint, traces and
+ * metrics go over OTLP/HTTP; without one, finished traces are printed as a
+ * tree on the console and nothing needs a server. Everything is flushed on
+ * exit and on SIGINT/SIGTERM.
+ *
+ * This is the only module of the package that reads environment variables.
+ * The application may import `shutdown` from here to flush before calling
+ * `process.exit()` itself.
+ *
+ * @module
+ */
+import { optionsFromEnv } from './bootstrap/env.js';
+import { startAgentSafety } from './bootstrap/start.js';
+import type { AgentSafetyHandle } from './bootstrap/start.js';
+
+const handle: AgentSafetyHandle = startAgentSafety(optionsFromEnv(process.env));
+
+/** The running SDK. */
+export const sdk = handle.sdk;
+/** The registered instrumentation. */
+export const instrumentation = handle.instrumentation;
+/** Flushes and stops the SDK (also done automatically on exit). */
+export const shutdown: () => Promise<void> = handle.shutdown;
