@@ -66,11 +66,15 @@ export const ATTR_AGENT_SAFETY_BREAKER_NAME = 'agent_safety.breaker.name';
 export const ATTR_AGENT_SAFETY_BREAKER_STATE = 'agent_safety.breaker.state';
 /** Span event: the breaker changed state because of this call. */
 export const EVENT_AGENT_SAFETY_BREAKER_TRANSITION = 'agent_safety.breaker.transition';
-/** Gauge-like state metric: 1 for the current state, 0 for the others. */
+// Units of counts are curly-brace annotations (`{state}`, `{call}`, …): the
+// Collector's Prometheus exporter then adds no unit suffix, so a metric has
+// the same name scraped directly or through the Collector.
+
+/** State metric (unit `{state}`): 1 for the current state, 0 for the others. */
 export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE = 'agent_safety.circuit_breaker.state';
-/** Counter of state transitions (`from`, `to`). */
+/** Counter of state transitions by `from` and `to` (unit `{transition}`). */
 export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS = 'agent_safety.circuit_breaker.transitions';
-/** Counter of calls by `outcome`. */
+/** Counter of calls by `outcome` (unit `{call}`). */
 export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS = 'agent_safety.circuit_breaker.calls';
 
 // ── Explanations ───────────────────────────────────────────────────────────
@@ -108,7 +112,7 @@ export const ATTR_AGENT_SAFETY_IMPACT_FACTOR_PREFIX = 'agent_safety.impact.facto
 export const EVENT_AGENT_SAFETY_REVIEW_REQUESTED = 'agent_safety.review.requested';
 /** Span event: a review was answered (or timed out). */
 export const EVENT_AGENT_SAFETY_REVIEW_ANSWERED = 'agent_safety.review.answered';
-/** Counter of gate decisions by `verdict` and `enforced`. */
+/** Counter of gate decisions by `verdict` and `enforced` (unit `{decision}`). */
 export const METRIC_AGENT_SAFETY_GATE_DECISIONS = 'agent_safety.gate.decisions';
 
 // ── Checkpoints, rollback, compensation ────────────────────────────────────
@@ -117,6 +121,10 @@ export const METRIC_AGENT_SAFETY_GATE_DECISIONS = 'agent_safety.gate.decisions';
 export const ATTR_AGENT_SAFETY_CHECKPOINT_ID = 'agent_safety.checkpoint.id';
 /** Whether that checkpoint is a safe point. */
 export const ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT = 'agent_safety.checkpoint.safe_point';
+/** Counter of compensations (undo hooks run) by `outcome` (unit `{compensation}`). */
+export const METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS = 'agent_safety.rollback.compensations';
+/** Counter of checkpoints evicted at the depth limit (unit `{checkpoint}`). */
+export const METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED = 'agent_safety.rollback.checkpoints_evicted';
 /** Span name of a rollback. */
 export const SPAN_AGENT_SAFETY_ROLLBACK = 'agent_safety.rollback';
 /** Link attribute naming the link's meaning. */
@@ -138,3 +146,9 @@ export const ATTR_AGENT_SAFETY_AUDIT_SEQ = 'agent_safety.audit.seq';
 export const ATTR_AGENT_SAFETY_AUDIT_PREV_HASH = 'agent_safety.audit.prev_hash';
 /** Hash of this record (hex). */
 export const ATTR_AGENT_SAFETY_AUDIT_HASH = 'agent_safety.audit.hash';
+/** Counter of records appended to audit chains (unit `{record}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_RECORDS = 'agent_safety.audit.records';
+/** Records waiting to be delivered to an audit sink (unit `{record}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_BACKLOG = 'agent_safety.audit.backlog';
+/** Counter of failed audit export attempts (unit `{failure}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES = 'agent_safety.audit.export_failures';

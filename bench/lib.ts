@@ -1,0 +1,93 @@
+/**
+ * Small benchmarking toolkit: interleaved runs of several variants in one
+ * process, so machine noise spreads evenly, and medians of per-run figures.
+ */
+
+export interface MeasureOptions {
+  /** Calls per run. */
+  iterations: number;
+  /** Measured runs per variant (the median is reported). */
+  runs: number;
+  /** Calls before measuring (JIT warm-up). @default iterations / 4 */
+  warmup?: number;
+}
+
+/** A variant: one call of the thing measured (sync or async). */
+export type Variant = () => unknown;
+
+export interface VariantResult {
+  /** Median nanoseconds per call over the runs. */
+  nsPerOp: number;
+  /** Every run's nanoseconds per call. */
+  runs: number[];
+}
+
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+async function loop(fn: Variant, n: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const r = fn();
+    if (r !== undefined && typeof (r as Promise<unknown>).then === 'function') await r;
+    else if ((i & 255) === 255) await undefined; // let batch processors drain
+  }
+}
+
+/**
+ * Measures each variant `runs` times, interleaving variants run by run,
+ * and returns the median ns per call of each.
+ */
+export async function compare(variants: Record<string, Variant>, options: MeasureOptions): Promise<Record<string, VariantResult>> {
+  const names = Object.keys(variants);
+  const warmup = options.warmup ?? Math.max(1, options.iterations >> 2);
+  for (const name of names) await loop(variants[name], warmup);
+  const perRun: Record<string, number[]> = Object.fromEntries(names.map(n => [n, []]));
+  for (let r = 0; r < options.runs; r++) {
+    for (const name of names) {
+      gc?.();
+      const t0 = process.hrtime.bigint();
+      await loop(variants[name], options.iterations);
+      perRun[name].push(Number(process.hrtime.bigint() - t0) / options.iterations);
+    }
+  }
+  return Object.fromEntries(names.map(n => [n, { nsPerOp: median(perRun[n]), runs: perRun[n] }]));
+}
+
+/** A row of the printed table. */
+export interface BenchRow {
+  name: string;
+  /** e.g. "1.84 µs/call" or "212,000 records/s". */
+  value: string;
+  note?: string;
+}
+
+/** What a suite reports. */
+export interface BenchReport {
+  rows: BenchRow[];
+  /** Named figures merged into the final JSON line (ratios, rates). */
+  figures: Record<string, number>;
+}
+
+/** A benchmark suite: one file in bench/suites, run in its own process. */
+export interface BenchSuite {
+  name: string;
+  run(options: { quick: boolean }): Promise<BenchReport>;
+}
+
+export function formatNs(ns: number): string {
+  return ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs/call` : `${ns.toFixed(0)} ns/call`;
+}
+
+export function formatRate(perSecond: number, unit: string): string {
+  return `${Math.round(perSecond).toLocaleString('en-US')} ${unit}/s`;
+}
+
+export function round(x: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

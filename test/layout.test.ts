@@ -1,0 +1,136 @@
+/**
+ * The dependency direction of DESIGN.md §3, enforced by reading imports:
+ * patterns ← instrumentation ← exporters ← bootstrap / register / cli.
+ * `src/patterns` imports no @opentelemetry package at all, and the main
+ * entry point needs only @opentelemetry/api and @opentelemetry/instrumentation
+ * at run time.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const src = join(root, 'src');
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap(name => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? files(path) : path.endsWith('.ts') ? [path] : [];
+  });
+}
+
+interface Import {
+  from: string;
+  specifier: string;
+  typeOnly: boolean;
+}
+
+/** Static and dynamic imports and re-exports of a TypeScript file. */
+export function importsOf(file: string): Import[] {
+  const text = readFileSync(file, 'utf8');
+  const out: Import[] = [];
+  const re = /(?:^|\n)\s*(import|export)\s+(type\s+)?(?:[^'"]*?\sfrom\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+  for (const m of text.matchAll(re)) {
+    const specifier = m[3] ?? m[4];
+    out.push({ from: file, specifier, typeOnly: Boolean(m[2]) });
+  }
+  return out;
+}
+
+/** The layer of a file under src/, by its first directory. */
+function layer(file: string): string {
+  const rel = relative(src, file).split('/');
+  if (rel.length === 1) return rel[0] === 'index.ts' ? 'index' : 'entry';
+  return rel[0];
+}
+
+// Which layers each layer may import from (itself included).
+const ALLOWED: Record<string, string[]> = {
+  patterns: ['patterns'],
+  instrumentation: ['patterns', 'instrumentation'],
+  exporters: ['patterns', 'instrumentation', 'exporters'],
+  bootstrap: ['patterns', 'instrumentation', 'exporters', 'bootstrap'],
+  cli: ['patterns', 'instrumentation', 'exporters', 'bootstrap', 'cli'],
+  index: ['patterns', 'instrumentation'],
+  entry: ['patterns', 'instrumentation', 'exporters', 'bootstrap', 'cli'],
+};
+
+const test = suite('layout and dependency direction');
+
+test('every layer imports only from the layers below it', () => {
+  const violations: string[] = [];
+  for (const file of files(src)) {
+    for (const imp of importsOf(file)) {
+      if (!imp.specifier.startsWith('.')) continue;
+      const target = resolve(dirname(file), imp.specifier.replace(/\.js$/, '.ts'));
+      const to = layer(target);
+      if (!ALLOWED[layer(file)].includes(to)) {
+        violations.push(`${relative(root, file)} imports ${imp.specifier} (${layer(file)} → ${to})`);
+      }
+    }
+  }
+  assert.equal(violations, []);
+});
+
+test('src/patterns imports no @opentelemetry package and no node module but crypto, fs, path, os, util, events', () => {
+  const allowedNode = ['node:crypto', 'node:fs', 'node:fs/promises', 'node:path', 'node:os', 'node:util', 'node:events'];
+  const violations = files(join(src, 'patterns')).flatMap(file =>
+    importsOf(file)
+      .filter(i => !i.specifier.startsWith('.') && !allowedNode.includes(i.specifier))
+      .map(i => `${relative(root, file)} imports ${i.specifier}`),
+  );
+  assert.equal(violations, []);
+});
+
+test('instrumentation imports only @opentelemetry/api and @opentelemetry/instrumentation from outside', () => {
+  const allowed = ['@opentelemetry/api', '@opentelemetry/instrumentation'];
+  const violations = files(join(src, 'instrumentation')).flatMap(file =>
+    importsOf(file)
+      .filter(i => !i.specifier.startsWith('.') && !i.specifier.startsWith('node:') && !allowed.includes(i.specifier))
+      .map(i => `${relative(root, file)} imports ${i.specifier}`),
+  );
+  assert.equal(violations, []);
+});
+
+test('exporters import SDK packages for types only (runtime: api and core)', () => {
+  const runtimeAllowed = ['@opentelemetry/api', '@opentelemetry/core'];
+  const violations = files(join(src, 'exporters')).flatMap(file =>
+    importsOf(file)
+      .filter(i => i.specifier.startsWith('@opentelemetry/') && !i.typeOnly && !runtimeAllowed.includes(i.specifier))
+      .map(i => `${relative(root, file)} imports ${i.specifier} at run time`),
+  );
+  assert.equal(violations, []);
+});
+
+test('the main entry point reaches at run time only @opentelemetry/api and @opentelemetry/instrumentation', () => {
+  const seen = new Set<string>();
+  const external = new Set<string>();
+  const visit = (file: string): void => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const imp of importsOf(file)) {
+      if (imp.typeOnly) continue;
+      if (imp.specifier.startsWith('.')) visit(resolve(dirname(file), imp.specifier.replace(/\.js$/, '.ts')));
+      else if (!imp.specifier.startsWith('node:')) external.add(imp.specifier);
+    }
+  };
+  visit(join(src, 'index.ts'));
+  assert.equal([...external].sort(), ['@opentelemetry/api', '@opentelemetry/instrumentation']);
+});
+
+test('the checker catches a wrong arrow (self-test on a fixture)', () => {
+  const fake = importsOf(join(root, 'test', 'fixtures', 'bad-pattern.ts.txt'));
+  assert.ok(fake.some(i => i.specifier === '@opentelemetry/api'), 'an OpenTelemetry import in a pattern is seen');
+  assert.ok(fake.some(i => i.specifier === '../instrumentation/guard.js'), 'an upward relative import is seen');
+  assert.ok(!ALLOWED.patterns.includes(layer(resolve(src, 'instrumentation/guard.ts'))), 'and it is not allowed');
+});
+
+test('index.ts names every export (no export *)', () => {
+  for (const file of [join(src, 'index.ts'), join(src, 'exporters', 'index.ts'), join(src, 'bootstrap', 'index.ts')]) {
+    assert.not.match(readFileSync(file, 'utf8'), /export\s+\*/, relative(root, file));
+  }
+});
+
+test.run();
