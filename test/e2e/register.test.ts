@@ -1,0 +1,119 @@
+/**
+ * `node --import agent-safety-otel/register app.mjs` in a child process:
+ * the embedded default (a trace tree on the console, no server), and OTLP
+ * over HTTP to a real receiver on 127.0.0.1 in both encodings, flushed at
+ * exit and on SIGTERM.
+ */
+import { spawn } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { OtlpReceiver } from '../helpers/otlp-receiver.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const app = 'test/fixtures/register-app.mjs';
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the fixture app under the register entry; kills it after `timeoutMs` whatever happens. */
+function runApp(env: Record<string, string>, args: string[] = [], onStdout?: (text: string, child: ReturnType<typeof spawn>) => void, timeoutMs = 20_000): Promise<Run> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ['--import', 'agent-safety-otel/register', app, ...args], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', OTEL_LOG_LEVEL: 'error', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.on('data', chunk => {
+      stdout += chunk;
+      onStdout?.(stdout, child);
+    });
+    child.stderr.on('data', chunk => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+const test = suite('register entry (child process)');
+
+test('without an endpoint: the embedded default prints the trace tree and needs no server', async () => {
+  const run = await runApp({ AGENT_SAFETY_AGENT_ID: 'env-agent' });
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stdout, /✓ invoke_agent fixture-agent/);
+  assert.match(run.stdout, /├─ ✓ execute_tool lookup/);
+  assert.match(run.stdout, /└─ ✗ execute_tool broken_tool .* RangeError: downstream said no/);
+});
+
+test('AGENT_SAFETY_CONSOLE=false silences the tree', async () => {
+  const run = await runApp({ AGENT_SAFETY_CONSOLE: 'false' });
+  assert.is(run.code, 0, run.stderr);
+  assert.not.match(run.stdout, /execute_tool/);
+});
+
+for (const protocol of ['http/protobuf', 'http/json'] as const) {
+  test(`with OTEL_EXPORTER_OTLP_ENDPOINT (${protocol}): traces and metrics arrive over OTLP/HTTP at exit`, async () => {
+    const receiver = await OtlpReceiver.start();
+    try {
+      const run = await runApp({
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: protocol,
+        OTEL_SERVICE_NAME: 'register-fixture',
+        AGENT_SAFETY_AGENT_ID: 'env-agent',
+      });
+      assert.is(run.code, 0, run.stderr);
+      assert.not.match(run.stdout, /execute_tool/, 'no console tree when exporting over OTLP');
+      const contentType = protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
+      assert.ok(receiver.requests.every(r => r.contentType === contentType), `all requests were ${contentType}`);
+      const names = receiver.spans.map(s => s.name).sort();
+      assert.equal(names, ['execute_tool broken_tool', 'execute_tool lookup', 'invoke_agent fixture-agent']);
+      const lookup = receiver.spans.find(s => s.name === 'execute_tool lookup')!;
+      const agent = receiver.spans.find(s => s.name === 'invoke_agent fixture-agent')!;
+      assert.is(lookup.parentSpanId, agent.spanId);
+      assert.is(lookup.kind, 1, 'INTERNAL');
+      assert.is(lookup.attributes['gen_ai.tool.name'], 'lookup');
+      assert.is(lookup.attributes['gen_ai.tool.description'], 'Looks things up');
+      assert.is(lookup.resource['service.name'], 'register-fixture');
+      assert.is(lookup.scope.name, 'agent-safety-otel');
+      const broken = receiver.spans.find(s => s.name === 'execute_tool broken_tool')!;
+      assert.is(broken.status.code, 2, 'ERROR');
+      assert.is(broken.attributes['error.type'], 'RangeError');
+      assert.ok(broken.events.some(e => e.name === 'exception'));
+      const durations = receiver.points.filter(p => p.metric === 'gen_ai.execute_tool.duration');
+      assert.ok(durations.length >= 2, `duration points: ${durations.length}`);
+      assert.is(durations[0].unit, 's');
+      assert.ok(durations.some(p => p.attributes['gen_ai.tool.name'] === 'lookup' && p.count === 1));
+    } finally {
+      await receiver.close();
+    }
+  });
+}
+
+test('SIGTERM: pending telemetry is flushed, then the process ends by the signal', async () => {
+  const receiver = await OtlpReceiver.start();
+  try {
+    let signalled = false;
+    const run = await runApp({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, ['--wait'], (out, child) => {
+      if (!signalled && out.includes('ready')) {
+        signalled = true;
+        child.kill('SIGTERM');
+      }
+    });
+    assert.is(run.signal, 'SIGTERM', `exit: code ${run.code} signal ${run.signal}; stderr: ${run.stderr}`);
+    assert.is(receiver.spans.length, 3, 'the spans were flushed before the process died');
+  } finally {
+    await receiver.close();
+  }
+});
+
+test.run();

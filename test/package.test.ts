@@ -1,0 +1,54 @@
+/** The package as users install it: version, exports map, entry points. */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PACKAGE_NAME, PACKAGE_VERSION } from '../src/index.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
+
+const test = suite('package');
+
+test('version.ts matches package.json', () => {
+  assert.is(PACKAGE_NAME, pkg.name);
+  assert.is(PACKAGE_VERSION, pkg.version);
+});
+
+test('@opentelemetry/api is a peer dependency, not a dependency', () => {
+  assert.ok(pkg.peerDependencies['@opentelemetry/api']);
+  assert.is(pkg.dependencies['@opentelemetry/api'], undefined);
+});
+
+test('the SDK packages resolve to one copy each (sdk-node pins exact versions)', () => {
+  const lock = JSON.parse(readFileSync(resolve(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version: string }> };
+  const copies = new Map<string, Set<string>>();
+  for (const [path, info] of Object.entries(lock.packages)) {
+    const m = /node_modules\/(@opentelemetry\/[^/]+)$/.exec(path);
+    if (!m) continue;
+    if (!copies.has(m[1])) copies.set(m[1], new Set());
+    copies.get(m[1])!.add(info.version);
+  }
+  const duplicated = [...copies].filter(([, versions]) => versions.size > 1).map(([name, v]) => `${name}: ${[...v].join(', ')}`);
+  assert.equal(duplicated, []);
+});
+
+test('every exports entry points at a built file, types included', () => {
+  for (const [subpath, target] of Object.entries(pkg.exports as Record<string, string | { types: string; default: string }>)) {
+    const files = typeof target === 'string' ? [target] : [target.types, target.default];
+    for (const file of files) assert.ok(existsSync(resolve(root, file)), `${subpath} → ${file} (run npm run build)`);
+  }
+});
+
+test('the entry points load through the package name (self-reference)', async () => {
+  const main = await import('agent-safety-otel');
+  assert.type(main.guard, 'function');
+  assert.type(main.AgentSafetyInstrumentation, 'function');
+  const exporters = await import('agent-safety-otel/exporters');
+  assert.type(exporters.ConsoleTreeSpanExporter, 'function');
+  const bootstrap = await import('agent-safety-otel/bootstrap');
+  assert.type(bootstrap.startAgentSafety, 'function');
+});
+
+test.run();
