@@ -156,9 +156,13 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
-    stopping ??= sdk.shutdown().catch(err => {
-      diag.error('agent-safety-otel: SDK shutdown failed', err);
-    });
+    // Flush first: processors may still be waiting (e.g. for async resource
+    // attributes) and the SDK's shutdown alone would drop what they hold.
+    stopping ??= Promise.allSettled([...spanProcessors, ...metricReaders].map(p => p.forceFlush()))
+      .then(() => sdk.shutdown())
+      .catch(err => {
+        diag.error('agent-safety-otel: SDK shutdown failed', err);
+      });
     return stopping;
   };
 

@@ -1,0 +1,61 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { metrics, trace } from '@opentelemetry/api';
+import { startAgentSafety } from '../../src/bootstrap/index.js';
+import { guard } from '../../src/index.js';
+import { OtlpReceiver } from '../helpers/otlp-receiver.js';
+
+const test = suite('startAgentSafety');
+
+function cleanGlobals(): void {
+  trace.disable();
+  metrics.disable();
+}
+
+test('shutdown right after a call still prints its trace (pending exports are flushed first)', async () => {
+  const out: string[] = [];
+  const safety = startAgentSafety({ serviceName: 'start-test', console: { write: text => out.push(text), color: false } });
+  try {
+    await guard(async () => 1, { name: 'quick' })();
+  } finally {
+    await safety.shutdown();
+    safety.instrumentation.unregister();
+    cleanGlobals();
+  }
+  assert.match(out.join(''), /✓ execute_tool quick/);
+});
+
+test('shutdown is idempotent', async () => {
+  const safety = startAgentSafety({ console: false });
+  const first = safety.shutdown();
+  assert.is(safety.shutdown(), first);
+  await first;
+  safety.instrumentation.unregister();
+  cleanGlobals();
+});
+
+test('otlp option: traces and metrics to the given endpoint, console off by default', async () => {
+  const receiver = await OtlpReceiver.start();
+  const out: string[] = [];
+  const safety = startAgentSafety({
+    serviceName: 'start-otlp',
+    otlp: { endpoint: receiver.url, protocol: 'http/json' },
+    resourceAttributes: { 'deployment.environment.name': 'test' },
+  });
+  try {
+    await guard(async () => 1, { name: 'exported' })();
+  } finally {
+    await safety.shutdown();
+    safety.instrumentation.unregister();
+    cleanGlobals();
+    await receiver.close();
+  }
+  assert.equal(out, []);
+  const span = receiver.spans.find(s => s.name === 'execute_tool exported');
+  assert.ok(span, 'span received');
+  assert.is(span!.resource['service.name'], 'start-otlp');
+  assert.is(span!.resource['deployment.environment.name'], 'test');
+  assert.ok(receiver.points.some(p => p.metric === 'gen_ai.execute_tool.duration'), 'metrics flushed at shutdown');
+});
+
+test.run();
