@@ -165,6 +165,7 @@ const MUTATIONS: { what: string; mutate: (c: Obj) => void; expect: RegExp }[] = 
   { what: 'a deprecated exporter alias', mutate: c => renameExporter(c, 'otlp_grpc/jaeger', 'otlp/jaeger'), expect: /otlp\/jaeger uses the deprecated alias otlp; use otlp_grpc/ },
   { what: 'the deprecated otlphttp alias', mutate: c => renameExporter(c, 'otlp_grpc/tempo', 'otlphttp/tempo'), expect: /deprecated alias otlphttp; use otlp_http/ },
   { what: 'the deprecated loadbalancing alias', mutate: c => renameExporter(c, 'otlp_grpc/tempo', 'loadbalancing'), expect: /deprecated alias loadbalancing; use load_balancing/ },
+  { what: 'the deprecated resourcedetection processor', mutate: c => { c.processors.resourcedetection = { detectors: ['env'] }; c.service.pipelines.metrics.processors.push('resourcedetection'); }, expect: /resourcedetection uses the deprecated alias resourcedetection; use resource_detection/ },
   { what: 'the deprecated spanmetrics connector', mutate: c => { c.connectors.spanmetrics = {}; c.service.pipelines['traces/sampled'].exporters.push('spanmetrics'); c.service.pipelines.metrics.receivers.push('spanmetrics'); }, expect: /deprecated alias spanmetrics; use span_metrics/ },
   { what: 'an undefined exporter', mutate: c => c.service.pipelines['traces/sampled'].exporters.push('otlp_grpc/zipkin'), expect: /exporter otlp_grpc\/zipkin is not defined/ },
   { what: 'an undefined processor', mutate: c => c.service.pipelines.metrics.processors.push('filter/drop'), expect: /processor filter\/drop is not defined/ },

@@ -25,22 +25,29 @@ type Obj = Record<string, unknown>;
 type Kind = 'receivers' | 'processors' | 'exporters' | 'connectors' | 'extensions';
 type Signal = 'traces' | 'metrics' | 'logs';
 
-/** Component types of collector-contrib v0.159 that this project may use, by kind. */
+/**
+ * Component types of collector-contrib v0.159 that this project's
+ * configurations may use, by kind (a deliberately short list: a type not here
+ * is reported, so that a typo or an unchecked component is noticed).
+ */
 export const KNOWN_TYPES: Record<Kind, readonly string[]> = {
-  receivers: ['otlp', 'prometheus', 'kafka', 'hostmetrics', 'filelog', 'jaeger', 'zipkin'],
+  receivers: ['otlp', 'prometheus', 'kafka', 'host_metrics', 'file_log', 'jaeger', 'zipkin'],
   processors: [
     'memory_limiter', 'batch', 'tail_sampling', 'probabilistic_sampler', 'filter', 'transform', 'attributes',
-    'resource', 'resourcedetection', 'k8sattributes', 'redaction', 'groupbyattrs', 'span', 'cumulativetodelta',
+    'resource', 'resource_detection', 'k8s_attributes', 'redaction', 'span', 'cumulative_to_delta',
   ],
   exporters: ['otlp_grpc', 'otlp_http', 'kafka', 'file', 'prometheus', 'prometheus_remote_write', 'load_balancing', 'debug'],
   connectors: ['routing', 'span_metrics', 'forward', 'count'],
-  extensions: ['health_check', 'file_storage', 'pprof', 'zpages', 'basicauth', 'bearertokenauth'],
+  extensions: ['health_check', 'file_storage', 'pprof', 'zpages'],
 };
 
-/** Deprecated aliases and their current names (collector v0.144+, contrib renames of 2026). */
+/**
+ * Deprecated aliases and their current names: core v0.144 (`otlp_grpc`,
+ * `otlp_http`) and the contrib renames of 2026 (opentelemetry-collector-contrib#45339).
+ */
 export const DEPRECATED_TYPES: Record<Kind, Record<string, string>> = {
-  receivers: {},
-  processors: {},
+  receivers: { hostmetrics: 'host_metrics', filelog: 'file_log', prometheusremotewrite: 'prometheus_remote_write' },
+  processors: { resourcedetection: 'resource_detection', k8sattributes: 'k8s_attributes', cumulativetodelta: 'cumulative_to_delta' },
   exporters: { otlp: 'otlp_grpc', otlphttp: 'otlp_http', loadbalancing: 'load_balancing', prometheusremotewrite: 'prometheus_remote_write' },
   connectors: { spanmetrics: 'span_metrics' },
   extensions: {},
