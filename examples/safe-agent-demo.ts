@@ -5,15 +5,20 @@
  * printed as trees on the console.
  *
  *   npm run demo
+ *
+ * With OTEL_EXPORTER_OTLP_ENDPOINT set (as in collector-config/docker-compose.yaml),
+ * traces and metrics also go over OTLP/HTTP to that Collector.
  */
 import { startAgentSafety } from '../src/bootstrap/index.js';
 import { act1Ranking } from './demo/act-1-ranking.js';
 import { RankingService } from './demo/fake-services.js';
 
+const otlpEndpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
 const safety = startAgentSafety({
   serviceName: 'safe-agent-demo',
   instrumentation: { agent: { id: 'content-ranker-v3', name: 'content-ranker' } },
   console: true,
+  otlp: otlpEndpoint ? { endpoint: otlpEndpoint } : undefined,
 });
 
 const ranking = new RankingService();

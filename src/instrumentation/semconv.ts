@@ -152,3 +152,25 @@ export const METRIC_AGENT_SAFETY_AUDIT_RECORDS = 'agent_safety.audit.records';
 export const METRIC_AGENT_SAFETY_AUDIT_BACKLOG = 'agent_safety.audit.backlog';
 /** Counter of failed audit export attempts (unit `{failure}`). */
 export const METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES = 'agent_safety.audit.export_failures';
+
+// ── Metric attribute keys ──────────────────────────────────────────────────
+// Attributes of the agent_safety.* metrics that are not span attributes.
+// Short and unprefixed: each is scoped by its metric, as in the OpenTelemetry
+// state-metric pattern. As Prometheus labels they keep their names; the
+// alert rules in collector-config/prometheus/ use them.
+
+/** On {@link METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE}: `closed`, `open` or `half_open`. */
+export const METRIC_ATTR_STATE = 'state';
+/** On {@link METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS}: the state left. */
+export const METRIC_ATTR_FROM = 'from';
+/** On {@link METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS}: the state entered. */
+export const METRIC_ATTR_TO = 'to';
+/**
+ * On {@link METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS} (`success`, `failure`,
+ * `ignored`, `rejected`, `slow`) and {@link METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS}.
+ */
+export const METRIC_ATTR_OUTCOME = 'outcome';
+/** On {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: what the gate recommended (`proceed`, `review`, `block`). */
+export const METRIC_ATTR_VERDICT = 'verdict';
+/** On {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: what happened (`proceeded`, `approved`, `denied`, `blocked`). */
+export const METRIC_ATTR_ENFORCED = 'enforced';
