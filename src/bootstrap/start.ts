@@ -156,9 +156,10 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
-    // Flush first: processors may still be waiting (e.g. for async resource
-    // attributes) and the SDK's shutdown alone would drop what they hold.
-    stopping ??= Promise.allSettled([...spanProcessors, ...metricReaders].map(p => p.forceFlush()))
+    // Flush span processors first: they may still be waiting (e.g. for async
+    // resource attributes) and the SDK's shutdown alone would drop what they
+    // hold. Metric readers export once more on their own shutdown.
+    stopping ??= Promise.allSettled(spanProcessors.map(p => p.forceFlush()))
       .then(() => sdk.shutdown())
       .catch(err => {
         diag.error('agent-safety-otel: SDK shutdown failed', err);
