@@ -1,0 +1,68 @@
+import { brandOf, hasBrand } from './brand.js';
+import type { CircuitState } from './circuit-state.js';
+
+const CIRCUIT_OPEN = brandOf('CircuitOpenError');
+
+/** What a {@link CircuitOpenError} says about the breaker that rejected the call. */
+export interface CircuitOpenDetails {
+  /** The breaker's name. */
+  breakerName: string;
+  /** The agent the breaker belongs to, when it has one. */
+  agentId: string | undefined;
+  /** `open`, or `half_open` when every probe slot was taken. */
+  state: Exclude<CircuitState, 'closed'>;
+  /** When the breaker last opened (ms since the epoch, the breaker's clock). */
+  openedAt: number;
+  /**
+   * When the breaker will let a probe through (ms since the epoch), or
+   * `undefined` when that is not known: it is isolated by hand, or half-open
+   * with its probes in flight.
+   */
+  retryAt: number | undefined;
+  /** True when the breaker is held open by `isolate()`. */
+  isolated: boolean;
+}
+
+function when(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
+}
+
+/**
+ * Thrown instead of calling the tool when its circuit breaker is open (or
+ * half-open with every probe slot taken). The tool did not run.
+ *
+ * Check for it with {@link isCircuitOpenError}, which works across copies
+ * of this package.
+ */
+export class CircuitOpenError extends Error implements CircuitOpenDetails {
+  readonly breakerName: string;
+  readonly agentId: string | undefined;
+  readonly state: Exclude<CircuitState, 'closed'>;
+  readonly openedAt: number;
+  readonly retryAt: number | undefined;
+  readonly isolated: boolean;
+  declare readonly [CIRCUIT_OPEN]: true;
+
+  constructor(details: CircuitOpenDetails) {
+    const who = `circuit breaker "${details.breakerName}"${details.agentId === undefined ? '' : ` of agent "${details.agentId}"`}`;
+    const next = details.isolated
+      ? 'it is isolated until released'
+      : details.retryAt === undefined
+        ? 'its probe calls are in flight'
+        : `next probe after ${when(details.retryAt)}`;
+    super(`${who} is ${details.state === 'open' ? 'open' : 'half-open'} since ${when(details.openedAt)}; ${next}`);
+    this.name = 'CircuitOpenError';
+    this.breakerName = details.breakerName;
+    this.agentId = details.agentId;
+    this.state = details.state;
+    this.openedAt = details.openedAt;
+    this.retryAt = details.retryAt;
+    this.isolated = details.isolated;
+    Object.defineProperty(this, CIRCUIT_OPEN, { value: true });
+  }
+}
+
+/** True when `e` is a {@link CircuitOpenError}, from any copy of this package. */
+export function isCircuitOpenError(e: unknown): e is CircuitOpenError {
+  return hasBrand(e, CIRCUIT_OPEN);
+}
