@@ -6,8 +6,11 @@
  * is never stale.
  *
  * Breakers are tracked weakly: a breaker nobody references is garbage
- * collected and disappears from the metrics on its own (a
- * FinalizationRegistry drops its entry); `dispose()` drops it at once.
+ * collected and leaves the metrics on its own (a FinalizationRegistry
+ * retires its entry); `dispose()` retires it at once. A retired breaker
+ * reports 0 for every state for a few more collections before it stops:
+ * a cumulative exporter (Prometheus) keeps a series that is no longer
+ * observed at its last value, and a dropped breaker must not look stuck open.
  *
  * @module
  */
@@ -35,11 +38,35 @@ interface Entry {
   readonly states: readonly Attributes[];
   readonly transitions: readonly Attributes[];
   readonly calls: readonly Attributes[];
+  /** -1 while the breaker is tracked; after, the collections left that report its states as 0. */
+  tombstone: number;
 }
 
+/** Collections a retired breaker still reports (as 0 in every state). */
+const TOMBSTONE_COLLECTIONS = 5;
+/** Most retired breakers kept waiting for those collections (the oldest go first). */
+const MAX_TOMBSTONES = 1_000;
+
 const entries = new Set<Entry>();
+let tombstones = 0;
 const byBreaker = new WeakMap<CircuitBreakerCore, Entry>();
-const finalizer = new FinalizationRegistry<Entry>(entry => entries.delete(entry));
+const finalizer = new FinalizationRegistry<Entry>(retire);
+
+function retire(entry: Entry): void {
+  if (entry.tombstone >= 0 || !entries.has(entry)) return;
+  entry.tombstone = TOMBSTONE_COLLECTIONS;
+  if (++tombstones <= MAX_TOMBSTONES) return;
+  for (const oldest of entries) {
+    if (oldest.tombstone >= 0) {
+      drop(oldest);
+      return;
+    }
+  }
+}
+
+function drop(entry: Entry): void {
+  if (entries.delete(entry) && entry.tombstone >= 0) tombstones--;
+}
 
 function entryFor(breaker: CircuitBreakerCore): Entry {
   const base: Attributes = { [ATTR_AGENT_SAFETY_BREAKER_NAME]: breaker.name };
@@ -51,6 +78,7 @@ function entryFor(breaker: CircuitBreakerCore): Entry {
       Object.freeze({ ...base, [METRIC_ATTR_BREAKER_FROM]: from, [METRIC_ATTR_BREAKER_TO]: to }),
     ),
     calls: BREAKER_CALL_OUTCOMES.map(outcome => Object.freeze({ ...base, [METRIC_ATTR_BREAKER_OUTCOME]: outcome })),
+    tombstone: -1,
   };
 }
 
@@ -63,9 +91,11 @@ interface BreakerInstruments {
 
 function observeAll(result: BatchObservableResult, i: BreakerInstruments): void {
   for (const entry of entries) {
-    const breaker = entry.ref.deref();
+    const breaker = entry.tombstone >= 0 ? undefined : entry.ref.deref();
     if (breaker === undefined) {
-      entries.delete(entry);
+      retire(entry);
+      for (const attributes of entry.states) result.observe(i.state, 0, attributes);
+      if (--entry.tombstone <= 0) drop(entry);
       continue;
     }
     try {
@@ -116,16 +146,18 @@ export function trackBreaker(breaker: CircuitBreakerCore): void {
   breakerInstruments(); // make sure the instruments exist on the current meter
 }
 
-/** Stops reporting `breaker`'s metrics. */
+/** Stops reporting `breaker`'s metrics (after its states have read 0 for a few collections). */
 export function untrackBreaker(breaker: CircuitBreakerCore): void {
   const entry = byBreaker.get(breaker);
   if (entry === undefined) return;
-  entries.delete(entry);
   byBreaker.delete(breaker);
   finalizer.unregister(entry);
+  retire(entry);
 }
 
-/** How many breakers are tracked now (for tests). */
+/** How many live breakers are tracked now (for tests). */
 export function trackedBreakerCount(): number {
-  return entries.size;
+  let n = 0;
+  for (const entry of entries) if (entry.tombstone < 0 && entry.ref.deref() !== undefined) n++;
+  return n;
 }
