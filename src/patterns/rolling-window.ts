@@ -10,6 +10,10 @@
 export interface RollingWindow {
   /** Adds one call at time `now`. */
   add(hit: boolean, now: number): void;
+  /** Calls in the window as of the last `add` or read (no clock needed). */
+  readonly count: number;
+  /** Hits in the window as of the last `add` or read. */
+  readonly hitCount: number;
   /** Calls in the window at `now`. */
   total(now: number): number;
   /** Hits in the window at `now`. */
@@ -56,6 +60,9 @@ export class TimeWindow implements RollingWindow {
   private readonly _hits: Float64Array;
   /** Absolute index (`floor(now / bucketMs)`) of the newest bucket. */
   private _head = Number.NEGATIVE_INFINITY;
+  /** Start time of the bucket after the newest: before it, no bucket expires. */
+  private _nextBucketAt = Number.NEGATIVE_INFINITY;
+  private _headSlot = 0;
   private _total = 0;
   private _hitCount = 0;
 
@@ -70,7 +77,16 @@ export class TimeWindow implements RollingWindow {
     return ((index % n) + n) % n;
   }
 
+  get count(): number {
+    return this._total;
+  }
+
+  get hitCount(): number {
+    return this._hitCount;
+  }
+
   private _advance(now: number): void {
+    if (now < this._nextBucketAt) return; // still in the newest bucket (or the clock stepped back)
     const index = Math.floor(now / this._bucketMs);
     if (index <= this._head) return;
     const n = this._totals.length;
@@ -86,11 +102,13 @@ export class TimeWindow implements RollingWindow {
       }
     }
     this._head = index;
+    this._headSlot = this._slot(index);
+    this._nextBucketAt = (index + 1) * this._bucketMs;
   }
 
   add(hit: boolean, now: number): void {
     this._advance(now);
-    const slot = this._slot(this._head);
+    const slot = this._headSlot;
     this._totals[slot]++;
     this._total++;
     if (hit) {
@@ -131,6 +149,8 @@ export class TimeWindow implements RollingWindow {
     this._total = snapshot.totals.reduce((a, b) => a + b, 0);
     this._hitCount = snapshot.hits.reduce((a, b) => a + b, 0);
     this._head = snapshot.head < 0 ? Number.NEGATIVE_INFINITY : snapshot.head;
+    this._headSlot = Number.isFinite(this._head) ? this._slot(this._head) : 0;
+    this._nextBucketAt = Number.isFinite(this._head) ? (this._head + 1) * this._bucketMs : Number.NEGATIVE_INFINITY;
     return true;
   }
 }
@@ -156,6 +176,14 @@ export class CountWindow implements RollingWindow {
     this._total++;
     if (hit) this._hitCount++;
     this._next = (this._next + 1) % this._slots.length;
+  }
+
+  get count(): number {
+    return this._total;
+  }
+
+  get hitCount(): number {
+    return this._hitCount;
   }
 
   total(): number {

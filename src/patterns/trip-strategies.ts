@@ -146,8 +146,8 @@ class RateCounter implements TripCounter {
   record(failed: boolean, slow: boolean, now: number): boolean {
     const w = this._window;
     w.add(this._slowHits ? slow : failed, now);
-    const total = w.total(now);
-    return total >= this._minimumCalls && w.hits(now) / total >= this._threshold;
+    const total = w.count;
+    return total >= this._minimumCalls && w.hitCount / total >= this._threshold;
   }
 
   reset(): void {
