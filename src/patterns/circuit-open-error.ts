@@ -44,13 +44,16 @@ export class CircuitOpenError extends Error implements CircuitOpenDetails {
   declare readonly [CIRCUIT_OPEN]: true;
 
   constructor(details: CircuitOpenDetails) {
-    const who = `circuit breaker "${details.breakerName}"${details.agentId === undefined ? '' : ` of agent "${details.agentId}"`}`;
+    // Most useful first: log lines and trace views cut long messages.
     const next = details.isolated
-      ? 'it is isolated until released'
+      ? 'isolated until released'
       : details.retryAt === undefined
         ? 'its probe calls are in flight'
         : `next probe after ${when(details.retryAt)}`;
-    super(`${who} is ${details.state === 'open' ? 'open' : 'half-open'} since ${when(details.openedAt)}; ${next}`);
+    const agent = details.agentId === undefined ? '' : `, agent "${details.agentId}"`;
+    super(
+      `circuit breaker "${details.breakerName}" is ${details.state === 'open' ? 'open' : 'half-open'}; ${next} (open since ${when(details.openedAt)}${agent})`,
+    );
     this.name = 'CircuitOpenError';
     this.breakerName = details.breakerName;
     this.agentId = details.agentId;

@@ -609,7 +609,7 @@ control('CircuitOpenError: branded, names the breaker, since when, and when it p
   assert.is(e.state, 'open');
   assert.is(e.openedAt, Date.UTC(2025, 0, 1));
   assert.is(e.retryAt, Date.UTC(2025, 0, 1) + 30_000);
-  assert.is(e.message, 'circuit breaker "rank_content" of agent "ranker" is open since 2025-01-01T00:00:00.000Z; next probe after 2025-01-01T00:00:30.000Z');
+  assert.is(e.message, 'circuit breaker "rank_content" is open; next probe after 2025-01-01T00:00:30.000Z (open since 2025-01-01T00:00:00.000Z, agent "ranker")');
   const foreign = Object.assign(new Error('x'), { [Symbol.for('agent-safety-otel/CircuitOpenError')]: true });
   assert.ok(isCircuitOpenError(foreign), 'the brand works across package copies');
   assert.not.ok(isCircuitOpenError(new Error('x')));
