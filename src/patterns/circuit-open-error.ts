@@ -35,11 +35,17 @@ function when(ms: number): string {
  * of this package.
  */
 export class CircuitOpenError extends Error implements CircuitOpenDetails {
+  /** The breaker's name. */
   readonly breakerName: string;
+  /** The agent the breaker belongs to, when it has one. */
   readonly agentId: string | undefined;
+  /** `open`, or `half_open` when every probe slot was taken. */
   readonly state: Exclude<CircuitState, 'closed'>;
+  /** When the breaker last opened (ms since the epoch). */
   readonly openedAt: number;
+  /** When it will let a probe through (ms since the epoch); `undefined` while isolated or probing. */
   readonly retryAt: number | undefined;
+  /** True when `isolate()` holds it open. */
   readonly isolated: boolean;
   declare readonly [CIRCUIT_OPEN]: true;
 
