@@ -7,7 +7,7 @@ import { PACKAGE_NAME } from './version.js';
 
 /** Options of {@link CircuitBreakerRegistry}: those of every breaker it creates. */
 export interface CircuitBreakerRegistryOptions extends Omit<CircuitBreakerOptions, 'name' | 'agentId' | 'initialState'> {
-  /** Breakers saved by the registry's `toJSON()`, restored as they are first asked for. */
+  /** Breakers saved by the registry's `toJSON()`, restored as they are first asked for. @default none */
   initialState?: CircuitBreakerRegistrySnapshot;
 }
 
