@@ -249,7 +249,7 @@ class ToolGuard {
       parent,
     );
     const started = performance.now();
-    const breaker = this._breakers === undefined ? undefined : new BreakerCall(span, this._breakers.pick(agent));
+    let breaker: BreakerCall | undefined;
     let signal: AbortSignal | undefined;
     let errType: string | undefined;
     let aborted = false;
@@ -261,7 +261,8 @@ class ToolGuard {
         span.setAttribute(ATTR_GEN_AI_TOOL_CALL_ARGUMENTS, captureValue(args.length === 1 ? args[0] : args, redact));
       }
       signal = call?.signal ?? extract('signal', this.name, o.signal, args);
-      if (breaker !== undefined) {
+      if (this._breakers !== undefined) {
+        breaker = new BreakerCall(span, this._breakers.pick(agent));
         const waiting = breaker.admit(signal); // 1. breaker admission
         if (waiting !== undefined) await waiting;
       }
