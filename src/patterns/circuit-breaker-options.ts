@@ -122,7 +122,8 @@ export interface CircuitBreakerOptions {
 /**
  * A breaker's state as `toJSON()` returns it (JSON-safe). A half-open
  * breaker is saved as open with `retryAt` in the past: it probes again as
- * soon as it is asked after a restart.
+ * soon as it is asked after a restart. So is an isolated one: `isolate()`
+ * holds belong to the process and are not saved.
  */
 export interface CircuitBreakerSnapshot {
   /** Format version. */
