@@ -11,6 +11,7 @@
  */
 import { startAgentSafety } from '../src/bootstrap/index.js';
 import { act1Ranking } from './demo/act-1-ranking.js';
+import { act2Breaker } from './demo/act-2-breaker.js';
 import { RankingService } from './demo/fake-services.js';
 
 const otlpEndpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -24,6 +25,7 @@ const safety = startAgentSafety({
 const ranking = new RankingService();
 try {
   await act1Ranking(ranking);
+  await act2Breaker(ranking);
 } finally {
   await safety.shutdown();
 }

@@ -22,6 +22,23 @@ export { errorType } from './instrumentation/record-error.js';
 export { TOOL_DURATION_BUCKETS_S } from './instrumentation/tool-metrics.js';
 export { PACKAGE_NAME, PACKAGE_VERSION } from './instrumentation/version.js';
 
+// ── Circuit breaker ────────────────────────────────────────────────────────
+export { CircuitBreaker } from './instrumentation/circuit-breaker.js';
+export { CircuitBreakerRegistry } from './instrumentation/circuit-breaker-registry.js';
+export type { CircuitBreakerRegistryOptions, CircuitBreakerRegistrySnapshot } from './instrumentation/circuit-breaker-registry.js';
+export type { BreakerSource } from './instrumentation/breaker-step.js';
+export type { CircuitBreakerStats, IsolationHandle } from './patterns/circuit-breaker-core.js';
+export { CIRCUIT_BREAKER_DEFAULTS } from './patterns/circuit-breaker-options.js';
+export type { CircuitBreakerOptions, CircuitBreakerSnapshot, StateChangeListener } from './patterns/circuit-breaker-options.js';
+export { BREAKER_CALL_OUTCOMES, CIRCUIT_STATES, CIRCUIT_TRANSITIONS } from './patterns/circuit-state.js';
+export type { BreakerCallOutcome, CallVerdict, CircuitState, Transition, TransitionReason } from './patterns/circuit-state.js';
+export { CircuitOpenError, isCircuitOpenError } from './patterns/circuit-open-error.js';
+export type { CircuitOpenDetails } from './patterns/circuit-open-error.js';
+export { TRIP_DEFAULTS, consecutiveFailures, failureRate, slowCallRate } from './patterns/trip-strategies.js';
+export type { FailureRateOptions, RateWindowOptions, SlowCallRateOptions, TripCounter, TripStrategy } from './patterns/trip-strategies.js';
+export { exponentialCooldown } from './patterns/cooldown.js';
+export type { CooldownFunction, ExponentialCooldownOptions } from './patterns/cooldown.js';
+
 // ── Redaction ──────────────────────────────────────────────────────────────
 export {
   DEFAULT_SECRET_KEY_PATTERN,
@@ -49,8 +66,11 @@ export {
   ATTR_AGENT_SAFETY_AUDIT_HASH,
   ATTR_AGENT_SAFETY_AUDIT_PREV_HASH,
   ATTR_AGENT_SAFETY_AUDIT_SEQ,
+  ATTR_AGENT_SAFETY_BREAKER_FROM,
   ATTR_AGENT_SAFETY_BREAKER_NAME,
+  ATTR_AGENT_SAFETY_BREAKER_REASON,
   ATTR_AGENT_SAFETY_BREAKER_STATE,
+  ATTR_AGENT_SAFETY_BREAKER_TO,
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_AGENT_SAFETY_CHECKPOINT_ID,
   ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT,

@@ -26,6 +26,8 @@ import {
   requireObject,
   requireOneOf,
 } from '../patterns/validate.js';
+import { BreakerCall, BreakerPicker, recordRejection, validateBreakerSource } from './breaker-step.js';
+import type { BreakerSource } from './breaker-step.js';
 import { agentFromContext, withSignal } from './call-context.js';
 import { recordError } from './record-error.js';
 import {
@@ -89,6 +91,13 @@ export interface GuardOptions<A extends unknown[] = unknown[]> {
   captureResult?: boolean;
   /** Overrides the instrumentation's `redact` for this tool. */
   redact?: Redactor;
+  /**
+   * A circuit breaker for this tool, or a `CircuitBreakerRegistry` (each
+   * agent then gets its own breaker for this tool, named after it). An open
+   * breaker rejects the call with a `CircuitOpenError` before anything else
+   * runs. @default undefined (no breaker)
+   */
+  breaker?: BreakerSource;
 }
 
 /** Per-call options, given through {@link GuardedFunction.withOptions}. */
@@ -125,6 +134,7 @@ const GUARD_KEYS = [
   'captureArguments',
   'captureResult',
   'redact',
+  'breaker',
 ] as const;
 
 const MAX_TIMEOUT_MS = 2_147_483_647; // setTimeout's limit
@@ -155,6 +165,7 @@ function validateGuardOptions(options: unknown): asserts options is GuardOptions
   optionalBoolean('captureArguments', o.captureArguments);
   optionalBoolean('captureResult', o.captureResult);
   optionalFunction('redact', o.redact);
+  validateBreakerSource('breaker', o.breaker);
 }
 
 const noop = (): void => {};
@@ -185,11 +196,13 @@ class ToolGuard {
   private _startAttrs: Attributes = {};
   private readonly _okMetricAttrs: Attributes;
   private readonly _errorMetricAttrs = new Map<string, Attributes>();
+  private readonly _breakers: BreakerPicker | undefined;
 
   constructor(fn: AnyFunction, options: GuardOptions) {
     this._fn = fn;
     this._options = options;
     this.name = options.name;
+    this._breakers = options.breaker === undefined ? undefined : new BreakerPicker(options.breaker, options.name);
     this.spanName = `${GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL} ${options.name}`;
     this._okMetricAttrs = Object.freeze({
       [ATTR_GEN_AI_OPERATION_NAME]: GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
@@ -236,6 +249,7 @@ class ToolGuard {
       parent,
     );
     const started = performance.now();
+    let breaker: BreakerCall | undefined;
     let signal: AbortSignal | undefined;
     let errType: string | undefined;
     let aborted = false;
@@ -247,13 +261,20 @@ class ToolGuard {
         span.setAttribute(ATTR_GEN_AI_TOOL_CALL_ARGUMENTS, captureValue(args.length === 1 ? args[0] : args, redact));
       }
       signal = call?.signal ?? extract('signal', this.name, o.signal, args);
+      if (this._breakers !== undefined) {
+        breaker = new BreakerCall(span, this._breakers.pick(agent));
+        const waiting = breaker.admit(signal); // 1. breaker admission
+        if (waiting !== undefined) await waiting;
+      }
       const timeoutMs = call?.timeoutMs ?? o.timeoutMs;
       const ctx = trace.setSpan(parent, span);
 
+      breaker?.start();
       const result =
         signal === undefined && timeoutMs === undefined
           ? await context.with(ctx, this._fn, thisArg, ...args)
           : await this._runControlled(ctx, thisArg, args, signal, timeoutMs);
+      breaker?.succeeded(result); // 6. breaker records the outcome
 
       if (o.captureResult ?? settings.captureResult) {
         span.setAttribute(ATTR_GEN_AI_TOOL_CALL_RESULT, captureValue(result, redact));
@@ -262,7 +283,9 @@ class ToolGuard {
       return result;
     } catch (err) {
       aborted = signal?.aborted === true && (err === signal.reason || isAbortError(err));
+      breaker?.failed(err, aborted);
       if (aborted) span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, 'aborted' satisfies CallOutcome);
+      else if (breaker?.rejected) errType = recordRejection(span, err);
       else errType = recordFailure(span, err);
       throw err;
     } finally {

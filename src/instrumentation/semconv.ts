@@ -66,6 +66,15 @@ export const ATTR_AGENT_SAFETY_BREAKER_NAME = 'agent_safety.breaker.name';
 export const ATTR_AGENT_SAFETY_BREAKER_STATE = 'agent_safety.breaker.state';
 /** Span event: the breaker changed state because of this call. */
 export const EVENT_AGENT_SAFETY_BREAKER_TRANSITION = 'agent_safety.breaker.transition';
+/** On {@link EVENT_AGENT_SAFETY_BREAKER_TRANSITION}: the state it left. */
+export const ATTR_AGENT_SAFETY_BREAKER_FROM = 'agent_safety.breaker.from';
+/** On {@link EVENT_AGENT_SAFETY_BREAKER_TRANSITION}: the state it entered. */
+export const ATTR_AGENT_SAFETY_BREAKER_TO = 'agent_safety.breaker.to';
+/**
+ * On {@link EVENT_AGENT_SAFETY_BREAKER_TRANSITION}: why, e.g.
+ * `consecutive_failures`, `failure_rate`, `cooldown_elapsed`, `probe_failed`.
+ */
+export const ATTR_AGENT_SAFETY_BREAKER_REASON = 'agent_safety.breaker.reason';
 // Units of counts are curly-brace annotations (`{state}`, `{call}`, …): the
 // Collector's Prometheus exporter then adds no unit suffix, so a metric has
 // the same name scraped directly or through the Collector.
@@ -74,7 +83,10 @@ export const EVENT_AGENT_SAFETY_BREAKER_TRANSITION = 'agent_safety.breaker.trans
 export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE = 'agent_safety.circuit_breaker.state';
 /** Counter of state transitions by `from` and `to` (unit `{transition}`). */
 export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS = 'agent_safety.circuit_breaker.transitions';
-/** Counter of calls by `outcome` (unit `{call}`). */
+/**
+ * Counter of calls by `outcome` (unit `{call}`): `success`, `failure`,
+ * `ignored`, `rejected` or `slow`; every call has exactly one.
+ */
 export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS = 'agent_safety.circuit_breaker.calls';
 
 // ── Explanations ───────────────────────────────────────────────────────────
