@@ -11,10 +11,7 @@
  * stopped in `test.after`, which uvu runs in a `finally`: also when a test
  * fails. A Prometheus left over by a crash kills itself after 90 s.
  *
- * The breaker's metrics are not on this branch yet: `standInBreakerMetrics`
- * reports the reserved instruments with the planned attribute keys. When the
- * breaker lands, a test drives a real one open through `guard` and waits for
- * the same alert.
+ * The breaker alerts are driven by real breakers behind guarded tools.
  *
  * Needs the `prometheus` binary (Debian package `prometheus`): fails, never
  * skips, without it.
@@ -22,8 +19,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ValueType } from '@opentelemetry/api';
-import type { Attributes, ObservableResult } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
@@ -35,16 +30,12 @@ import {
   ATTR_GEN_AI_AGENT_ID,
   ATTR_GEN_AI_TOOL_NAME,
   AgentSafetyInstrumentation,
+  CircuitBreaker,
   METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS,
   METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE,
   METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS,
-  METRIC_ATTR_FROM,
-  METRIC_ATTR_OUTCOME,
   METRIC_ATTR_STATE,
-  METRIC_ATTR_TO,
   METRIC_GEN_AI_EXECUTE_TOOL_DURATION,
-  PACKAGE_NAME,
-  PACKAGE_VERSION,
   guard,
 } from '../../src/index.js';
 import { ensureContextManager } from '../helpers/otel.js';
@@ -132,33 +123,18 @@ function repeat(step: () => Promise<unknown>, everyMs: number): () => Promise<vo
 }
 
 /**
- * Stand-in for the circuit breaker's metrics, which live on another branch:
- * the reserved instruments (names, units, instrument kinds and attribute
- * keys from the package's constants) reporting one breaker's state. When
- * the breaker lands, tests drive a real one through `guard` instead.
+ * A guarded tool that always fails, behind a real circuit breaker that opens
+ * after two failures and stays open for the whole test (long cooldown).
  */
-function standInBreakerMetrics(meterProvider: MeterProvider, breaker: string) {
-  const meter = meterProvider.getMeter(PACKAGE_NAME, PACKAGE_VERSION);
-  let state: 'closed' | 'open' | 'half_open' = 'closed';
-  let trips = 0;
-  const base: Attributes = { [ATTR_GEN_AI_AGENT_ID]: AGENT_ID, [ATTR_AGENT_SAFETY_BREAKER_NAME]: breaker };
-  meter
-    .createObservableUpDownCounter(METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE, { unit: '{state}', valueType: ValueType.INT })
-    .addCallback((r: ObservableResult) => {
-      for (const s of ['closed', 'open', 'half_open'] as const) r.observe(s === state ? 1 : 0, { ...base, [METRIC_ATTR_STATE]: s });
-    });
-  meter
-    .createObservableCounter(METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS, { unit: '{transition}', valueType: ValueType.INT })
-    .addCallback(r => r.observe(trips, { ...base, [METRIC_ATTR_FROM]: 'closed', [METRIC_ATTR_TO]: 'open' }));
-  meter
-    .createObservableCounter(METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS, { unit: '{call}', valueType: ValueType.INT })
-    .addCallback(r => r.observe(0, { ...base, [METRIC_ATTR_OUTCOME]: 'rejected' }));
-  return {
-    open(): void {
-      state = 'open';
-      trips++;
+function failingToolBehindBreaker(name: string) {
+  const breaker = new CircuitBreaker({ name, agentId: AGENT_ID, failureThreshold: 2, cooldownMs: 600_000 });
+  const tool = guard(
+    async () => {
+      throw new RangeError(`${name} is down`);
     },
-  };
+    { name, breaker },
+  );
+  return { breaker, tool };
 }
 
 const test = suite<{ stack: LiveStack }>('live Prometheus: scrape and alerts', {} as { stack: LiveStack });
@@ -172,8 +148,10 @@ test.after(async context => {
 });
 
 test('Prometheus scrapes the exporter; the names it stores are the direct-path names the rules use', async ({ stack: { meterProvider, prometheus } }) => {
-  standInBreakerMetrics(meterProvider, 'lookup');
-  const lookup = guard(async (q: string) => q.length, { name: 'lookup' });
+  const lookup = guard(async (q: string) => q.length, {
+    name: 'lookup',
+    breaker: new CircuitBreaker({ name: 'lookup', agentId: AGENT_ID }),
+  });
   await lookup('cats');
 
   const targets = await prometheus.targets();
@@ -202,8 +180,9 @@ test('Prometheus scrapes the exporter; the names it stores are the direct-path n
   assert.ok(bounds.includes('0.005') && bounds.includes('300'), `bucket bounds: ${bounds.join(', ')}`);
 });
 
-test('a breaker that stays open fires AgentSafetyCircuitBreakerOpen with its agent and breaker', async ({ stack: { meterProvider, prometheus } }) => {
-  const breaker = standInBreakerMetrics(meterProvider, 'rank_content');
+test('a breaker that stays open fires AgentSafetyCircuitBreakerOpen, and its rejections fire the rejected-calls alert', async ({ stack: { prometheus } }) => {
+  const { breaker, tool } = failingToolBehindBreaker('rank_content');
+  await tool().catch(() => undefined);
   await prometheus.waitFor('a scrape of the new breaker', async () =>
     (await prometheus.query(`agent_safety_circuit_breaker_state{agent_safety_breaker_name="rank_content"}`)).length ? true : undefined,
   );
@@ -212,16 +191,26 @@ test('a breaker that stays open fires AgentSafetyCircuitBreakerOpen with its age
     [],
     'silent while the breaker is closed',
   );
-  breaker.open();
-  const alert = await prometheus.waitForFiring('AgentSafetyCircuitBreakerOpen', {
-    [promLabel(ATTR_GEN_AI_AGENT_ID)]: AGENT_ID,
-    [promLabel(ATTR_AGENT_SAFETY_BREAKER_NAME)]: 'rank_content',
-  });
-  assert.is(alert.labels.severity, 'critical');
-  assert.match(alert.annotations.summary, /Circuit breaker rank_content of agent live-agent has not closed/);
+  await tool().catch(() => undefined);
+  assert.is(breaker.state, 'open', 'two failures opened the breaker');
+  const stop = repeat(() => tool().catch(() => undefined), 50); // rejected at once, tool not called
+  try {
+    const alert = await prometheus.waitForFiring('AgentSafetyCircuitBreakerOpen', {
+      [promLabel(ATTR_GEN_AI_AGENT_ID)]: AGENT_ID,
+      [promLabel(ATTR_AGENT_SAFETY_BREAKER_NAME)]: 'rank_content',
+    });
+    assert.is(alert.labels.severity, 'critical');
+    assert.match(alert.annotations.summary, /Circuit breaker rank_content of agent live-agent has not closed/);
+    const transitions = await prometheus.query(`agent_safety_circuit_breaker_transitions_total{agent_safety_breaker_name="rank_content",from="closed",to="open"}`);
+    assert.is(transitions[0]?.value[1], '1');
+    const rejected = await prometheus.waitForFiring('AgentSafetyRejectedCallsHigh', { [promLabel(ATTR_AGENT_SAFETY_BREAKER_NAME)]: 'rank_content' });
+    assert.is(rejected.labels[promLabel(ATTR_GEN_AI_AGENT_ID)], AGENT_ID);
+  } finally {
+    await stop();
+  }
 });
 
-test('a guarded tool that keeps failing fires AgentSafetyToolErrorRateHigh for that tool only', async ({ stack: { prometheus } }) => {
+test('a guarded tool that keeps failing fires AgentSafetyToolErrorRateHigh for that tool, not for a healthy one', async ({ stack: { prometheus } }) => {
   const flaky = guard(
     async () => {
       throw new RangeError('downstream said no');
@@ -234,7 +223,9 @@ test('a guarded tool that keeps failing fires AgentSafetyToolErrorRateHigh for t
     const alert = await prometheus.waitForFiring('AgentSafetyToolErrorRateHigh', { [promLabel(ATTR_GEN_AI_TOOL_NAME)]: 'flaky_tool' });
     assert.match(alert.annotations.summary, /Tool flaky_tool: more than half of its calls fail/);
     const firing = (await prometheus.alerts()).filter(a => a.labels.alertname === 'AgentSafetyToolErrorRateHigh');
-    assert.equal(firing.map(a => a.labels[promLabel(ATTR_GEN_AI_TOOL_NAME)]), ['flaky_tool']);
+    const tools = firing.map(a => a.labels[promLabel(ATTR_GEN_AI_TOOL_NAME)]);
+    assert.ok(tools.includes('flaky_tool'), tools.join(', '));
+    assert.not.ok(tools.includes('steady_tool'), 'a healthy tool beside it stays silent');
     const errors = await prometheus.query(`gen_ai_execute_tool_duration_count{error_type="RangeError"}`);
     assert.is(errors[0].metric[promLabel(ATTR_GEN_AI_TOOL_NAME)], 'flaky_tool');
   } finally {
