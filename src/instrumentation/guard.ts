@@ -27,6 +27,8 @@ import {
   requireOneOf,
 } from '../patterns/validate.js';
 import { agentFromContext, withSignal } from './call-context.js';
+import { takeGuardCheckpoint, validateGuardCheckpoint } from './guard-checkpoint.js';
+import type { GuardCheckpoint, GuardCheckpointOptions } from './guard-checkpoint.js';
 import { recordError } from './record-error.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
@@ -53,8 +55,11 @@ type AnyFunction = (this: any, ...args: any[]) => any;
 /** The `gen_ai.tool.type` values of the GenAI conventions. */
 export type ToolType = 'function' | 'extension' | 'datastore';
 
-/** Options of {@link guard}. `A` is the guarded function's parameter list. */
-export interface GuardOptions<A extends unknown[] = unknown[]> {
+/**
+ * Options of {@link guard}. `A` is the guarded function's parameter list,
+ * `R` its awaited result.
+ */
+export interface GuardOptions<A extends unknown[] = unknown[], R = unknown> {
   /** The tool's name: the span is `execute_tool {name}` and `gen_ai.tool.name` is this. */
   name: string;
   /** What the tool does (`gen_ai.tool.description`). */
@@ -89,6 +94,12 @@ export interface GuardOptions<A extends unknown[] = unknown[]> {
   captureResult?: boolean;
   /** Overrides the instrumentation's `redact` for this tool. */
   redact?: Redactor;
+  /**
+   * Take a checkpoint in a `RollbackManager` before each call (step 4, just
+   * before the action), so that a rollback can undo it with the hook
+   * registered under the tool's name. @default undefined (no checkpoint)
+   */
+  checkpoint?: GuardCheckpointOptions<A, R>;
 }
 
 /** Per-call options, given through {@link GuardedFunction.withOptions}. */
@@ -125,6 +136,7 @@ const GUARD_KEYS = [
   'captureArguments',
   'captureResult',
   'redact',
+  'checkpoint',
 ] as const;
 
 const MAX_TIMEOUT_MS = 2_147_483_647; // setTimeout's limit
@@ -155,6 +167,7 @@ function validateGuardOptions(options: unknown): asserts options is GuardOptions
   optionalBoolean('captureArguments', o.captureArguments);
   optionalBoolean('captureResult', o.captureResult);
   optionalFunction('redact', o.redact);
+  validateGuardCheckpoint('checkpoint', o.checkpoint);
 }
 
 const noop = (): void => {};
@@ -239,6 +252,7 @@ class ToolGuard {
     let signal: AbortSignal | undefined;
     let errType: string | undefined;
     let aborted = false;
+    let checkpoint: GuardCheckpoint | undefined;
     try {
       const callId = call?.callId ?? extract('callId', this.name, o.callId, args);
       if (callId !== undefined) span.setAttribute(ATTR_GEN_AI_TOOL_CALL_ID, String(callId));
@@ -248,7 +262,12 @@ class ToolGuard {
       }
       signal = call?.signal ?? extract('signal', this.name, o.signal, args);
       const timeoutMs = call?.timeoutMs ?? o.timeoutMs;
-      const ctx = trace.setSpan(parent, span);
+      let ctx = trace.setSpan(parent, span);
+      // 4. checkpoint
+      if (o.checkpoint !== undefined) {
+        checkpoint = await takeGuardCheckpoint(o.checkpoint, this.name, span, parent, args);
+        if (checkpoint !== undefined) ctx = checkpoint.context(ctx);
+      }
 
       const result =
         signal === undefined && timeoutMs === undefined
@@ -259,11 +278,13 @@ class ToolGuard {
         span.setAttribute(ATTR_GEN_AI_TOOL_CALL_RESULT, captureValue(result, redact));
       }
       span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, 'success' satisfies CallOutcome);
+      if (checkpoint !== undefined) await checkpoint.succeeded(span, result, args);
       return result;
     } catch (err) {
       aborted = signal?.aborted === true && (err === signal.reason || isAbortError(err));
       if (aborted) span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, 'aborted' satisfies CallOutcome);
       else errType = recordFailure(span, err);
+      if (checkpoint !== undefined) await checkpoint.failed(span, err, aborted);
       throw err;
     } finally {
       span.end();
@@ -335,7 +356,10 @@ function recordFailure(span: Span, err: unknown): string {
  * const ranked = await rank('u1', ['p1', 'p2']);
  * ```
  */
-export function guard<F extends AnyFunction>(fn: F, options: GuardOptions<Parameters<F>>): GuardedFunction<F> {
+export function guard<F extends AnyFunction>(
+  fn: F,
+  options: GuardOptions<Parameters<F>, Awaited<ReturnType<F>>>,
+): GuardedFunction<F> {
   requireFunction('fn (the function to guard)', fn);
   validateGuardOptions(options);
   const tool = new ToolGuard(fn, { ...options } as GuardOptions);

@@ -27,6 +27,7 @@ import {
   optionalBoolean,
   optionalFunction,
   optionalNumber,
+  optionalString,
   rejectUnknownOptions,
   requireFunction,
   requireNonEmptyString,
@@ -179,6 +180,11 @@ export interface RollbackOptions {
   executeHooks?: boolean;
   /** Overrides the manager's `onHookFailure` for this rollback. */
   onHookFailure?: HookFailurePolicy;
+  /**
+   * Why the rollback runs, in a few words (e.g. `"publish failed"`): kept in
+   * the report and recorded on the rollback span. @default undefined
+   */
+  reason?: string;
 }
 
 /** A rollback as requested, given to the observer. */
@@ -189,6 +195,7 @@ export interface RollbackRequest {
   readonly target: string | number | undefined;
   readonly executeHooks: boolean;
   readonly onHookFailure: HookFailurePolicy;
+  readonly reason: string | undefined;
 }
 
 /** Told about retries of one compensation. */
@@ -246,7 +253,7 @@ const OPTION_KEYS = [
 ] as const;
 const RETRY_KEYS = ['maxAttempts', 'initialDelayMs', 'maxDelayMs', 'multiplier', 'shouldRetry'] as const;
 const CHECKPOINT_KEYS = ['state', 'isSafePoint', 'environmentDelta', 'pending', 'origin'] as const;
-const ROLLBACK_KEYS = ['executeHooks', 'onHookFailure'] as const;
+const ROLLBACK_KEYS = ['executeHooks', 'onHookFailure', 'reason'] as const;
 const MAX_TIMER_MS = 2_147_483_647;
 
 function optionalLimit(option: string, value: unknown, rule: { min: number; max?: number; integer?: boolean }): void {
@@ -318,6 +325,7 @@ function validateRollbackOptions(options: unknown): asserts options is RollbackO
   rejectUnknownOptions('rollback', o, ROLLBACK_KEYS);
   optionalBoolean('executeHooks', o.executeHooks);
   if (o.onHookFailure !== undefined) requireOneOf('onHookFailure', o.onHookFailure, ['continue', 'stop']);
+  optionalString('reason', o.reason);
 }
 
 const realDelay = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms));
@@ -583,6 +591,7 @@ export class RollbackEngine {
       target,
       executeHooks: options.executeHooks ?? true,
       onHookFailure: options.onHookFailure ?? this._onHookFailure,
+      reason: options.reason,
     });
     return this._observer.rollback(request, () => this._serial(() => this._run(request)));
   }
@@ -664,6 +673,7 @@ export class RollbackEngine {
       target: checkpointOf(target),
       steps: range.length,
       executeHooks: request.executeHooks,
+      reason: request.reason,
       outcome,
       restored,
       state,

@@ -58,6 +58,8 @@ export interface RollbackReport {
   readonly steps: number;
   /** Whether undo hooks were run, or only the state restored. */
   readonly executeHooks: boolean;
+  /** Why the rollback ran, as its caller said. */
+  readonly reason: string | undefined;
   /** How it ended. */
   readonly outcome: RollbackOutcome;
   /** Whether the target's state was restored (false when the rollback stopped early). */
