@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { context, diag, trace } from '@opentelemetry/api';
+import { diag } from '@opentelemetry/api';
 import type { Context, Span } from '@opentelemetry/api';
 import type { Checkpoint } from '../patterns/checkpoint.js';
 import { isToolTimeoutError } from '../patterns/errors.js';
@@ -18,6 +18,7 @@ import {
   requireObject,
 } from '../patterns/validate.js';
 import { compensatingManager, withCheckpoint } from './rollback-context.js';
+import { settleCheckpoint, takeCheckpointInSpan } from './rollback-manager.js';
 import type { RollbackManager } from './rollback-manager.js';
 
 /**
@@ -83,39 +84,47 @@ export class GuardCheckpoint {
     return withCheckpoint(ctx, this.checkpoint);
   }
 
-  /** The action returned: completes the checkpoint with its delta. Never throws. */
-  async succeeded(span: Span, result: unknown, args: unknown[]): Promise<void> {
+  /**
+   * The action returned: completes the checkpoint with its delta. Never
+   * throws or rejects; returns a promise only when the manager must wait
+   * (a store, or a queued operation).
+   */
+  succeeded(span: Span, result: unknown, args: unknown[]): void | Promise<void> {
     const { manager, environmentDelta } = this._options;
-    try {
-      if (environmentDelta === undefined) {
-        await manager.complete(this.checkpoint.id);
-        return;
-      }
-      let delta: unknown;
+    let delta: { value: unknown } | undefined;
+    if (environmentDelta !== undefined) {
       try {
-        delta = environmentDelta(result, ...args);
+        delta = { value: environmentDelta(result, ...args) };
       } catch (err) {
         report(span, this.checkpoint, 'its environmentDelta function threw', err);
-        await manager.complete(this.checkpoint.id);
-        return;
       }
-      await manager.complete(this.checkpoint.id, { environmentDelta: delta });
-    } catch (err) {
-      report(span, this.checkpoint, 'completing it failed', err);
     }
+    return this._settle(span, manager, 'completed', delta, 'completing it failed');
   }
 
   /**
    * The action threw: marks the checkpoint failed. A timeout or an abort
    * leaves it pending (the action may still be running). Never throws.
    */
-  async failed(span: Span, err: unknown, aborted: boolean): Promise<void> {
-    if (aborted || isToolTimeoutError(err)) return;
+  failed(span: Span, err: unknown, aborted: boolean): void | Promise<void> {
+    if (aborted || isToolTimeoutError(err)) return undefined;
+    return this._settle(span, this._options.manager, 'failed', undefined, 'marking it failed');
+  }
+
+  private _settle(
+    span: Span,
+    manager: RollbackManager,
+    status: 'completed' | 'failed',
+    delta: { value: unknown } | undefined,
+    what: string,
+  ): void | Promise<void> {
     try {
-      await this._options.manager.fail(this.checkpoint.id);
-    } catch (failure) {
-      report(span, this.checkpoint, 'marking it failed', failure);
+      const settled = settleCheckpoint(manager, this.checkpoint.id, status, delta);
+      if (settled !== undefined) return settled.catch(err => report(span, this.checkpoint, what, err));
+    } catch (err) {
+      report(span, this.checkpoint, what, err);
     }
+    return undefined;
   }
 }
 
@@ -130,27 +139,26 @@ function report(span: Span, checkpoint: Checkpoint, what: string, err: unknown):
 }
 
 /**
- * Takes the checkpoint of a guarded call, in its span `span` (the span
- * becomes the active one, so the manager records the checkpoint's id on it
- * and remembers it for the compensation link). Returns `undefined` when the
- * call is made by an undo hook of the same manager: compensations are not
- * checkpointed into the rollback that runs them.
+ * Takes the checkpoint of a guarded call in its span `span` (the origin of
+ * the compensation link, and where the checkpoint id is recorded). Returns
+ * `undefined` when the call is made by an undo hook of the same manager:
+ * compensations are not checkpointed into the rollback that runs them.
+ * Returns a promise only when the manager must wait (a store, a queued
+ * operation).
  *
- * Throws (before the action runs) when the state cannot be read or
- * snapshotted, or the checkpoint is refused at the limit.
+ * Throws or rejects (before the action runs) when the state cannot be read
+ * or snapshotted, or the checkpoint is refused at the limit.
  */
-export async function takeGuardCheckpoint(
+export function takeGuardCheckpoint(
   options: GuardCheckpointOptions,
   tool: string,
   span: Span,
   parent: Context,
   args: unknown[],
-): Promise<GuardCheckpoint | undefined> {
+): GuardCheckpoint | Promise<GuardCheckpoint> | undefined {
   const { manager } = options;
   if (compensatingManager(parent) === manager) return undefined;
   const state = options.state === undefined ? undefined : options.state(...args);
-  const checkpoint = await context.with(trace.setSpan(parent, span), () =>
-    manager.checkpoint(options.name ?? tool, { state, isSafePoint: options.isSafePoint ?? false, pending: true }),
-  );
-  return new GuardCheckpoint(checkpoint, options);
+  const taken = takeCheckpointInSpan(manager, span, options.name ?? tool, state, options.isSafePoint ?? false);
+  return taken instanceof Promise ? taken.then(cp => new GuardCheckpoint(cp, options)) : new GuardCheckpoint(taken, options);
 }

@@ -265,7 +265,8 @@ class ToolGuard {
       let ctx = trace.setSpan(parent, span);
       // 4. checkpoint
       if (o.checkpoint !== undefined) {
-        checkpoint = await takeGuardCheckpoint(o.checkpoint, this.name, span, parent, args);
+        const taken = takeGuardCheckpoint(o.checkpoint, this.name, span, parent, args);
+        checkpoint = taken instanceof Promise ? await taken : taken;
         if (checkpoint !== undefined) ctx = checkpoint.context(ctx);
       }
 
@@ -278,13 +279,15 @@ class ToolGuard {
         span.setAttribute(ATTR_GEN_AI_TOOL_CALL_RESULT, captureValue(result, redact));
       }
       span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, 'success' satisfies CallOutcome);
-      if (checkpoint !== undefined) await checkpoint.succeeded(span, result, args);
+      const settled = checkpoint?.succeeded(span, result, args);
+      if (settled !== undefined) await settled;
       return result;
     } catch (err) {
       aborted = signal?.aborted === true && (err === signal.reason || isAbortError(err));
       if (aborted) span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, 'aborted' satisfies CallOutcome);
       else errType = recordFailure(span, err);
-      if (checkpoint !== undefined) await checkpoint.failed(span, err, aborted);
+      const settled = checkpoint?.failed(span, err, aborted);
+      if (settled !== undefined) await settled;
       throw err;
     } finally {
       span.end();

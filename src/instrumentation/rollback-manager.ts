@@ -19,6 +19,7 @@ import type {
   RollbackObserver,
   RollbackOptions,
   RollbackRequest,
+  TakeResult,
 } from '../patterns/rollback-engine.js';
 import { isRollbackError } from '../patterns/rollback-errors.js';
 import type { CompensationEntry, RollbackReport } from '../patterns/rollback-report.js';
@@ -189,6 +190,83 @@ class RollbackTelemetry implements RollbackObserver {
   }
 }
 
+/** Each manager's engine, for the guard's internal path (see {@link takeCheckpointInSpan}). */
+const engines = new WeakMap<object, RollbackEngine>();
+
+/** Writes a new checkpoint (and any eviction) onto `span`; returns the checkpoint. Never throws. */
+function recordTaken(manager: RollbackManager, span: Span | undefined, taken: TakeResult): Checkpoint {
+  const { checkpoint, evicted } = taken;
+  try {
+    if (evicted.length > 0) recordEviction(manager, span, evicted, taken.evictedLastSafePoint);
+    if (span?.isRecording()) {
+      span.setAttribute(ATTR_AGENT_SAFETY_CHECKPOINT_ID, checkpoint.id);
+      span.setAttribute(ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT, checkpoint.isSafePoint);
+    }
+  } catch (err) {
+    diag.error('agent-safety-otel: recording a checkpoint failed', err);
+  }
+  return checkpoint;
+}
+
+function recordEviction(manager: RollbackManager, span: Span | undefined, evicted: readonly Checkpoint[], lastSafePoint: boolean): void {
+  for (const old of evicted) {
+    countEviction(old.isSafePoint);
+    span?.addEvent(EVENT_AGENT_SAFETY_CHECKPOINT_EVICTED, {
+      [ATTR_AGENT_SAFETY_CHECKPOINT_ID]: old.id,
+      [ATTR_AGENT_SAFETY_CHECKPOINT_NAME]: old.name,
+      [ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT]: old.isSafePoint,
+      [ATTR_AGENT_SAFETY_CHECKPOINT_LAST_SAFE_POINT]: lastSafePoint && old.isSafePoint,
+    });
+  }
+  if (lastSafePoint) {
+    diag.warn(
+      `agent-safety-otel: agent "${manager.agentId}" evicted its last safe point at the checkpoint limit; ` +
+        `rollbackToLastSafePoint() has nothing to return to until a new safe point is taken`,
+    );
+  }
+}
+
+/**
+ * For `guard()`: takes a pending checkpoint of `manager` for the call whose
+ * span is `span` (its origin, and where its id is recorded), without
+ * promises when the manager has no store and is idle. Throws (or rejects)
+ * like {@link RollbackManager.checkpoint}.
+ * @internal
+ */
+export function takeCheckpointInSpan(
+  manager: RollbackManager,
+  span: Span,
+  name: string,
+  state: unknown,
+  isSafePoint: boolean,
+): Checkpoint | Promise<Checkpoint> {
+  const engine = engines.get(manager);
+  const options: CheckpointOptions = { state, isSafePoint, pending: true, origin: referenceOf(span) };
+  if (engine === undefined) {
+    // Not one of ours (another copy of the package): its public method, with `span` active.
+    return context.with(trace.setSpan(context.active(), span), () => manager.checkpoint(name, options));
+  }
+  const taken = engine.takeTrusted(name, options);
+  return taken instanceof Promise ? taken.then(t => recordTaken(manager, span, t)) : recordTaken(manager, span, taken);
+}
+
+/**
+ * For `guard()`: records how the action of checkpoint `id` ended (and, for
+ * `completed`, the delta when given). Synchronous when possible.
+ * @internal
+ */
+export function settleCheckpoint(
+  manager: RollbackManager,
+  id: string,
+  status: 'completed' | 'failed',
+  delta?: { value: unknown },
+): void | Promise<void> {
+  const engine = engines.get(manager);
+  if (engine !== undefined) return engine.settleTrusted(id, status, delta);
+  const settled = status === 'failed' ? manager.fail(id) : manager.complete(id, delta === undefined ? {} : { environmentDelta: delta.value });
+  return settled.then(() => {});
+}
+
 /**
  * Checkpoints, safe points and undo hooks for one agent, with telemetry.
  *
@@ -224,6 +302,7 @@ export class RollbackManager {
    */
   constructor(options: RollbackManagerOptions) {
     this._engine = new RollbackEngine(options, new RollbackTelemetry(this));
+    engines.set(this, this._engine);
     try {
       rollbackInstruments();
     } catch (err) {
@@ -270,38 +349,8 @@ export class RollbackManager {
     }
     const span = trace.getSpan(ctx);
     const origin = options.origin ?? referenceOf(span);
-    const { checkpoint, evicted, evictedLastSafePoint } = await this._engine.take(
-      name,
-      origin === undefined || options.origin !== undefined ? options : { ...options, origin },
-    );
-    try {
-      if (evicted.length > 0) this._reportEviction(span, evicted, evictedLastSafePoint);
-      if (span?.isRecording()) {
-        span.setAttribute(ATTR_AGENT_SAFETY_CHECKPOINT_ID, checkpoint.id);
-        span.setAttribute(ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT, checkpoint.isSafePoint);
-      }
-    } catch (err) {
-      diag.error('agent-safety-otel: recording a checkpoint failed', err);
-    }
-    return checkpoint;
-  }
-
-  private _reportEviction(span: Span | undefined, evicted: readonly Checkpoint[], lastSafePoint: boolean): void {
-    for (const old of evicted) {
-      countEviction(old.isSafePoint);
-      span?.addEvent(EVENT_AGENT_SAFETY_CHECKPOINT_EVICTED, {
-        [ATTR_AGENT_SAFETY_CHECKPOINT_ID]: old.id,
-        [ATTR_AGENT_SAFETY_CHECKPOINT_NAME]: old.name,
-        [ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT]: old.isSafePoint,
-        [ATTR_AGENT_SAFETY_CHECKPOINT_LAST_SAFE_POINT]: lastSafePoint && old.isSafePoint,
-      });
-    }
-    if (lastSafePoint) {
-      diag.warn(
-        `agent-safety-otel: agent "${this.agentId}" evicted its last safe point at the checkpoint limit; ` +
-          `rollbackToLastSafePoint() has nothing to return to until a new safe point is taken`,
-      );
-    }
+    const taken = await this._engine.take(name, origin === options.origin ? options : { ...options, origin });
+    return recordTaken(this, span, taken);
   }
 
   /**

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
 import { checkpointOf } from './checkpoint.js';
-import type { ActionStatus, Checkpoint, CheckpointRecord, SpanReference } from './checkpoint.js';
+import type { ActionStatus, Checkpoint, CheckpointRecord, EncodedSnapshot, SpanReference } from './checkpoint.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import { CheckpointLimitError, RollbackError, RollbackTargetError } from './rollback-errors.js';
 import type { CompensationEntry, RollbackMode, RollbackOutcome, RollbackReport } from './rollback-report.js';
@@ -221,7 +221,7 @@ export interface RollbackObserver {
 export interface TakeResult {
   /** The new checkpoint. */
   readonly checkpoint: Checkpoint;
-  /** Checkpoints evicted to make room, oldest first. */
+  /** Checkpoints evicted to make room, oldest first (usually none). */
   readonly evicted: readonly Checkpoint[];
   /** Whether one of them was the last safe point. */
   readonly evictedLastSafePoint: boolean;
@@ -334,6 +334,21 @@ const passThrough: RollbackObserver = {
   compensate: (_checkpoint, run) => run({ retry() {} }),
 };
 const noop = (): void => {};
+const NONE: readonly Checkpoint[] = Object.freeze([]);
+const viewOf = (record: CheckpointRecord | undefined): Checkpoint | undefined => (record === undefined ? undefined : checkpointOf(record));
+
+/** A checkpoint whose snapshots are taken, waiting for its turn to be pushed. */
+interface Prepared {
+  id: string;
+  at: number;
+  name: string;
+  hooked: boolean;
+  isSafePoint: boolean;
+  pending: boolean;
+  origin: SpanReference | undefined;
+  state: EncodedSnapshot | undefined;
+  delta: EncodedSnapshot | undefined;
+}
 
 /** One checkpoint's undo, before it becomes a report entry. */
 interface Undo {
@@ -368,6 +383,8 @@ export class RollbackEngine {
   private _seq = 0;
   private _loaded: boolean;
   private _tail: Promise<unknown> = Promise.resolve();
+  /** Operations queued or running through `_serial`. */
+  private _queued = 0;
 
   constructor(options: RollbackManagerOptions, observer: RollbackObserver = passThrough) {
     validateRollbackManagerOptions(options);
@@ -425,39 +442,42 @@ export class RollbackEngine {
    * @throws SnapshotError when a snapshot cannot be taken.
    * @throws CheckpointLimitError when making room would evict the last safe point and `safePointEviction` is `refuse`.
    */
-  async take(name: string, options: CheckpointOptions = {}): Promise<TakeResult> {
-    requireNonEmptyString('name', name);
-    validateCheckpointOptions(options);
-    const state = this._snapshots.take(options.state, 'state');
-    const delta = this._snapshots.take(options.environmentDelta, 'environmentDelta');
-    const id = randomUUID();
-    const at = this._now();
-    const hooked = this._hooks.has(name);
+  take(name: string, options: CheckpointOptions = {}): Promise<TakeResult> {
+    try {
+      requireNonEmptyString('name', name);
+      validateCheckpointOptions(options);
+      const { origin } = options;
+      const trusted = origin === undefined ? options : { ...options, origin: { traceId: origin.traceId, spanId: origin.spanId, traceFlags: origin.traceFlags } };
+      return Promise.resolve(this.takeTrusted(name, trusted));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * `take()` for callers that built `options` themselves (no validation;
+   * `origin` is kept, frozen, not copied).
+   * Runs in the caller's tick, without a promise, when the engine has no
+   * store and nothing is queued: the common case of a guarded call. Throws
+   * synchronously in that case.
+   * @internal
+   */
+  takeTrusted(name: string, options: CheckpointOptions): TakeResult | Promise<TakeResult> {
+    const prepared: Prepared = {
+      id: randomUUID(),
+      at: this._now(),
+      name,
+      hooked: this._hooks.has(name),
+      isSafePoint: options.isSafePoint ?? false,
+      pending: options.pending === true,
+      origin: options.origin === undefined ? undefined : Object.freeze(options.origin),
+      state: this._snapshots.take(options.state, 'state'),
+      delta: this._snapshots.take(options.environmentDelta, 'environmentDelta'),
+    };
+    if (this._canRunNow()) return this._push(prepared);
     return this._serial(async () => {
       await this._ensureLoaded();
-      const { doomed, lastSafePoint } = this._planEviction();
-      const record: CheckpointRecord = Object.freeze({
-        v: 1,
-        agentId: this.agentId,
-        id,
-        seq: this._seq + 1,
-        name,
-        at,
-        isSafePoint: options.isSafePoint ?? false,
-        actionStatus: options.pending ? 'pending' : 'completed',
-        hooked,
-        origin: options.origin === undefined ? undefined : Object.freeze({ ...options.origin }),
-        state,
-        delta,
-      });
-      if (this._store !== undefined) {
-        await this._store.put(record);
-        if (doomed.length > 0) await this._store.delete(this.agentId, doomed.map(r => r.id));
-      }
-      this._seq = record.seq;
-      if (doomed.length > 0) this._stack.splice(0, doomed.length);
-      this._stack.push(record);
-      return { checkpoint: checkpointOf(record), evicted: doomed.map(checkpointOf), evictedLastSafePoint: lastSafePoint };
+      return this._push(prepared);
     });
   }
 
@@ -466,21 +486,40 @@ export class RollbackEngine {
    * changed. Returns the updated checkpoint, or `undefined` when it is no
    * longer held (undone or evicted meanwhile).
    */
-  async complete(id: string, options: CompleteOptions = {}): Promise<Checkpoint | undefined> {
-    requireNonEmptyString('id', id);
-    requireObject('complete options', options);
-    rejectUnknownOptions('complete', options, ['environmentDelta']);
-    const delta = 'environmentDelta' in options ? this._snapshots.take(options.environmentDelta, 'environmentDelta') : null;
-    return this._update(id, record => ({ ...record, actionStatus: 'completed', delta: delta === null ? record.delta : delta }));
+  complete(id: string, options: CompleteOptions = {}): Promise<Checkpoint | undefined> {
+    try {
+      requireNonEmptyString('id', id);
+      requireObject('complete options', options);
+      rejectUnknownOptions('complete', options, ['environmentDelta']);
+      const delta = 'environmentDelta' in options ? this._snapshots.take(options.environmentDelta, 'environmentDelta') : null;
+      return Promise.resolve(this._settle(id, 'completed', delta)).then(viewOf);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
    * Records that the action of checkpoint `id` failed (it may have changed
    * part of the world). Returns the updated checkpoint, or `undefined`.
    */
-  async fail(id: string): Promise<Checkpoint | undefined> {
-    requireNonEmptyString('id', id);
-    return this._update(id, record => ({ ...record, actionStatus: 'failed' }));
+  fail(id: string): Promise<Checkpoint | undefined> {
+    try {
+      requireNonEmptyString('id', id);
+      return Promise.resolve(this._settle(id, 'failed', null)).then(viewOf);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * `complete()` / `fail()` for callers that know `id` is valid; `delta`
+   * (when given) is snapshotted now. Synchronous like {@link takeTrusted}.
+   * @internal
+   */
+  settleTrusted(id: string, status: 'completed' | 'failed', delta?: { value: unknown }): void | Promise<void> {
+    const encoded = delta === undefined ? null : this._snapshots.take(delta.value, 'environmentDelta');
+    const settled = this._settle(id, status, encoded);
+    return settled instanceof Promise ? settled.then(noop) : undefined;
   }
 
   /** The checkpoints held, oldest first. */
@@ -525,12 +564,22 @@ export class RollbackEngine {
 
   // ── internals ────────────────────────────────────────────────────────────
 
+  /** True when an operation may run now, in the caller's tick: no store to wait for and nothing queued. */
+  private _canRunNow(): boolean {
+    return this._store === undefined && this._queued === 0;
+  }
+
   /** Runs `op` after every operation queued before it; failures do not block later ones. */
-  private _serial<T>(op: () => Promise<T>): Promise<T> {
+  private _serial<T>(op: () => T | Promise<T>): Promise<T> {
     const previous = this._tail;
+    this._queued++;
     const run = (async () => {
-      await previous;
-      return op();
+      try {
+        await previous;
+        return await op();
+      } finally {
+        this._queued--;
+      }
     })();
     this._tail = run.then(noop, noop);
     return run;
@@ -571,15 +620,69 @@ export class RollbackEngine {
     return { doomed: this._stack.slice(0, excess), lastSafePoint };
   }
 
-  private _update(id: string, change: (record: CheckpointRecord) => CheckpointRecord): Promise<Checkpoint | undefined> {
+  /** Pushes a prepared checkpoint, making room first; through the store when there is one. */
+  private _push(p: Prepared): TakeResult | Promise<TakeResult> {
+    const { doomed, lastSafePoint } = this._planEviction();
+    const record: CheckpointRecord = Object.freeze({
+      v: 1,
+      agentId: this.agentId,
+      id: p.id,
+      seq: this._seq + 1,
+      name: p.name,
+      at: p.at,
+      isSafePoint: p.isSafePoint,
+      actionStatus: p.pending ? 'pending' : 'completed',
+      hooked: p.hooked,
+      origin: p.origin,
+      state: p.state,
+      delta: p.delta,
+    });
+    const store = this._store;
+    if (store === undefined) return this._commit(record, doomed, lastSafePoint);
+    return (async () => {
+      await store.put(record);
+      if (doomed.length > 0) await store.delete(this.agentId, doomed.map(r => r.id));
+      return this._commit(record, doomed, lastSafePoint);
+    })();
+  }
+
+  private _commit(record: CheckpointRecord, doomed: CheckpointRecord[], lastSafePoint: boolean): TakeResult {
+    this._seq = record.seq;
+    if (doomed.length > 0) this._stack.splice(0, doomed.length);
+    this._stack.push(record);
+    return {
+      checkpoint: checkpointOf(record),
+      evicted: doomed.length === 0 ? NONE : doomed.map(checkpointOf),
+      evictedLastSafePoint: lastSafePoint,
+    };
+  }
+
+  /** Sets the action status (and the delta unless `delta` is null) of checkpoint `id`, if still held. */
+  private _settle(
+    id: string,
+    status: ActionStatus,
+    delta: EncodedSnapshot | undefined | null,
+  ): CheckpointRecord | undefined | Promise<CheckpointRecord | undefined> {
+    const apply = (): CheckpointRecord | undefined | Promise<CheckpointRecord | undefined> => {
+      let index = this._stack.length - 1; // usually the newest
+      while (index >= 0 && this._stack[index].id !== id) index--;
+      if (index === -1) return undefined;
+      const old = this._stack[index];
+      const record: CheckpointRecord = Object.freeze({ ...old, actionStatus: status, delta: delta === null ? old.delta : delta });
+      const store = this._store;
+      if (store === undefined) {
+        this._stack[index] = record;
+        return record;
+      }
+      return store.put(record).then(() => {
+        this._stack[index] = record;
+        return record;
+      });
+    };
+    if (this._canRunNow()) return apply();
     return this._serial(async () => {
       await this._ensureLoaded();
-      const index = this._stack.findIndex(r => r.id === id);
-      if (index === -1) return undefined;
-      const record = Object.freeze(change(this._stack[index]));
-      if (this._store !== undefined) await this._store.put(record);
-      this._stack[index] = record;
-      return checkpointOf(record);
+      return apply();
     });
   }
 
