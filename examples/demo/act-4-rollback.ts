@@ -20,15 +20,15 @@ export async function act4Rollback(cms = new DigestCms(), notifier = new Notifie
   const manager = new RollbackManager({ agentId: 'digest-publisher', hookRetry: { initialDelayMs: 20 } });
 
   // Undo hooks, by step name. Each is idempotent and copes with a step that never completed.
-  manager.registerRollbackHook('upload_draft', async (_name, delta) => {
-    const { draftId } = delta as { draftId: string };
-    await cms.deleteDraft(draftId);
-    console.log(`  undo upload_draft: deleted ${draftId}`);
+  manager.registerRollbackHook<{ draftId: string }>('upload_draft', async (_name, delta) => {
+    if (delta === undefined) return; // the upload never completed: no draft id to delete
+    await cms.deleteDraft(delta.draftId);
+    console.log(`  undo upload_draft: deleted ${delta.draftId}`);
   });
-  manager.registerRollbackHook('email_preview', async (_name, delta, ctx) => {
-    const { mailIds } = delta as { mailIds: string[] };
-    await notifier.recall(mailIds); // the first attempt meets a busy queue and is retried
-    console.log(`  undo email_preview: recalled ${mailIds.length} emails (attempt ${ctx.attempt})`);
+  manager.registerRollbackHook<{ mailIds: string[] }>('email_preview', async (_name, delta, ctx) => {
+    if (delta === undefined) return;
+    await notifier.recall(delta.mailIds); // the first attempt meets a busy queue and is retried
+    console.log(`  undo email_preview: recalled ${delta.mailIds.length} emails (attempt ${ctx.attempt})`);
   });
   manager.registerRollbackHook('publish_digest', async (_name, _delta, ctx) => {
     // The publish sent the checkpoint id as its idempotency key: look it up, whatever happened.

@@ -104,6 +104,7 @@ class RollbackTelemetry implements RollbackObserver {
     if (request.mode === 'checkpoint_id') attributes[ATTR_AGENT_SAFETY_ROLLBACK_TARGET_ID] = String(request.target);
     if (request.mode === 'steps') attributes[ATTR_AGENT_SAFETY_ROLLBACK_STEPS] = Number(request.target);
     const span = currentTracer().startSpan(SPAN_AGENT_SAFETY_ROLLBACK, { kind: SpanKind.INTERNAL, attributes }, parent);
+    refreshInstruments();
     try {
       const report = await context.with(trace.setSpan(parent, span), run);
       this._finish(span, report);
@@ -190,6 +191,18 @@ class RollbackTelemetry implements RollbackObserver {
   }
 }
 
+/**
+ * Makes sure the observable counters exist on the current meter (they are
+ * recreated when the meter changes, e.g. an SDK started after this manager).
+ */
+function refreshInstruments(): void {
+  try {
+    rollbackInstruments();
+  } catch (err) {
+    diag.error('agent-safety-otel: creating the rollback metrics failed', err);
+  }
+}
+
 /** Each manager's engine, for the guard's internal path (see {@link takeCheckpointInSpan}). */
 const engines = new WeakMap<object, RollbackEngine>();
 
@@ -209,6 +222,7 @@ function recordTaken(manager: RollbackManager, span: Span | undefined, taken: Ta
 }
 
 function recordEviction(manager: RollbackManager, span: Span | undefined, evicted: readonly Checkpoint[], lastSafePoint: boolean): void {
+  refreshInstruments();
   for (const old of evicted) {
     countEviction(old.isSafePoint);
     span?.addEvent(EVENT_AGENT_SAFETY_CHECKPOINT_EVICTED, {
@@ -303,11 +317,7 @@ export class RollbackManager {
   constructor(options: RollbackManagerOptions) {
     this._engine = new RollbackEngine(options, new RollbackTelemetry(this));
     engines.set(this, this._engine);
-    try {
-      rollbackInstruments();
-    } catch (err) {
-      diag.error('agent-safety-otel: creating the rollback metrics failed', err);
-    }
+    refreshInstruments();
   }
 
   /** The agent whose actions this manager can undo. */
@@ -327,7 +337,7 @@ export class RollbackManager {
    * idempotent (use `context.idempotencyKey`) and cope with an action that
    * never completed (`context.actionStatus`). Returns an unregister function.
    */
-  registerRollbackHook(actionName: string, hook: RollbackHook): () => void {
+  registerRollbackHook<Delta = unknown>(actionName: string, hook: RollbackHook<Delta>): () => void {
     return this._engine.registerRollbackHook(actionName, hook);
   }
 
@@ -343,11 +353,8 @@ export class RollbackManager {
    * @throws CheckpointLimitError when making room would evict the last safe point (`safePointEviction: 'refuse'`).
    */
   async checkpoint(name: string, options: CheckpointOptions = {}): Promise<Checkpoint> {
-    const ctx = context.active();
-    if (compensatingManager(ctx) === this) {
-      throw new Error(`cannot take a checkpoint of agent "${this.agentId}" from inside one of its undo hooks`);
-    }
-    const span = trace.getSpan(ctx);
+    this._refuseReentry('take a checkpoint');
+    const span = trace.getSpan(context.active());
     const origin = options.origin ?? referenceOf(span);
     const taken = await this._engine.take(name, origin === options.origin ? options : { ...options, origin });
     return recordTaken(this, span, taken);
@@ -358,12 +365,14 @@ export class RollbackManager {
    * what it changed (snapshotted now). Returns the updated checkpoint, or
    * `undefined` when it was undone or evicted meanwhile.
    */
-  complete(id: string, options?: CompleteOptions): Promise<Checkpoint | undefined> {
+  async complete(id: string, options?: CompleteOptions): Promise<Checkpoint | undefined> {
+    this._refuseReentry('complete a checkpoint');
     return this._engine.complete(id, options);
   }
 
   /** Records that the action of checkpoint `id` failed. Returns the updated checkpoint, or `undefined`. */
-  fail(id: string): Promise<Checkpoint | undefined> {
+  async fail(id: string): Promise<Checkpoint | undefined> {
+    this._refuseReentry('fail a checkpoint');
     return this._engine.fail(id);
   }
 
@@ -373,7 +382,8 @@ export class RollbackManager {
   }
 
   /** Forgets every checkpoint without undoing anything (the plan succeeded). Returns how many were dropped. */
-  clear(): Promise<number> {
+  async clear(): Promise<number> {
+    this._refuseReentry('clear');
     return this._engine.clear();
   }
 
@@ -385,17 +395,30 @@ export class RollbackManager {
    * @throws RollbackTargetError when no such checkpoint is held (nothing is undone).
    * @throws RollbackError when a hook failed, after everything possible was done; `error.report` tells all.
    */
-  rollbackTo(id: string, options?: RollbackOptions): Promise<RollbackReport> {
+  async rollbackTo(id: string, options?: RollbackOptions): Promise<RollbackReport> {
+    this._refuseReentry('roll back');
     return this._engine.rollbackTo(id, options);
   }
 
   /** Like {@link rollbackTo}, to the most recent safe point. */
-  rollbackToLastSafePoint(options?: RollbackOptions): Promise<RollbackReport> {
+  async rollbackToLastSafePoint(options?: RollbackOptions): Promise<RollbackReport> {
+    this._refuseReentry('roll back');
     return this._engine.rollbackToLastSafePoint(options);
   }
 
   /** Like {@link rollbackTo}, undoing the `steps` newest checkpoints (`steps` ≥ 1). */
-  rollbackSteps(steps: number, options?: RollbackOptions): Promise<RollbackReport> {
+  async rollbackSteps(steps: number, options?: RollbackOptions): Promise<RollbackReport> {
+    this._refuseReentry('roll back');
     return this._engine.rollbackSteps(steps, options);
+  }
+
+  /**
+   * Operations of a manager run one at a time; from inside one of its own
+   * undo hooks they would wait for the rollback that waits for the hook.
+   */
+  private _refuseReentry(what: string): void {
+    if (compensatingManager(context.active()) === this) {
+      throw new Error(`cannot ${what} of agent "${this.agentId}" from inside one of its own undo hooks (it would wait for itself)`);
+    }
   }
 }

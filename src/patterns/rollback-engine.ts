@@ -64,9 +64,14 @@ export interface RollbackHookContext {
  * environment delta saved with it (a fresh copy on each attempt;
  * `undefined` when none was saved, e.g. because the action never
  * completed) and a {@link RollbackHookContext}. A throw (or rejection)
- * counts as a failed attempt.
+ * counts as a failed attempt. `Delta` is the delta's type, as the caller
+ * declares it (nothing checks it at run time).
  */
-export type RollbackHook = (name: string, delta: unknown, context: RollbackHookContext) => void | Promise<void>;
+export type RollbackHook<Delta = unknown> = (
+  name: string,
+  delta: Delta | undefined,
+  context: RollbackHookContext,
+) => void | Promise<void>;
 
 /** Retries of a failing undo hook. */
 export interface HookRetryOptions {
@@ -313,8 +318,12 @@ function validateCheckpointOptions(options: unknown): asserts options is Checkpo
   optionalBoolean('pending', o.pending);
   if (o.origin !== undefined) {
     requireObject('origin', o.origin);
-    requireNonEmptyString('origin.traceId', o.origin.traceId);
-    requireNonEmptyString('origin.spanId', o.origin.spanId);
+    if (typeof o.origin.traceId !== 'string' || !/^[0-9a-f]{32}$/.test(o.origin.traceId)) {
+      throw new TypeError(`origin.traceId must be 32 lowercase hex characters, got ${JSON.stringify(o.origin.traceId)}`);
+    }
+    if (typeof o.origin.spanId !== 'string' || !/^[0-9a-f]{16}$/.test(o.origin.spanId)) {
+      throw new TypeError(`origin.spanId must be 16 lowercase hex characters, got ${JSON.stringify(o.origin.spanId)}`);
+    }
     requireNumber('origin.traceFlags', o.origin.traceFlags, { min: 0, max: 255, integer: true });
   }
 }
@@ -420,12 +429,12 @@ export class RollbackEngine {
    * previous one. Hooks are code: after a restart, register them again
    * before rolling back. Returns a function that unregisters it.
    */
-  registerRollbackHook(actionName: string, hook: RollbackHook): () => void {
+  registerRollbackHook<Delta = unknown>(actionName: string, hook: RollbackHook<Delta>): () => void {
     requireNonEmptyString('actionName', actionName);
     requireFunction('hook', hook);
-    this._hooks.set(actionName, hook);
+    this._hooks.set(actionName, hook as RollbackHook);
     return () => {
-      if (this._hooks.get(actionName) === hook) this._hooks.delete(actionName);
+      if (this._hooks.get(actionName) === (hook as RollbackHook)) this._hooks.delete(actionName);
     };
   }
 

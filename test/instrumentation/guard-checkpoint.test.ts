@@ -7,6 +7,7 @@ import {
   ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT,
   ATTR_AGENT_SAFETY_COMPENSATED_SPAN_ID,
   ATTR_ERROR_TYPE,
+  MemoryCheckpointStore,
   RollbackManager,
   currentCheckpoint,
   guard,
@@ -14,7 +15,7 @@ import {
   isCheckpointLimitError,
   isSnapshotError,
 } from '../../src/index.js';
-import type { ActionStatus, Checkpoint } from '../../src/index.js';
+import type { ActionStatus, Checkpoint, CheckpointRecord } from '../../src/index.js';
 import { attr, rejection, setupTelemetry } from '../helpers/otel.js';
 import type { TestTelemetry } from '../helpers/otel.js';
 
@@ -210,6 +211,49 @@ test('a checkpoint taken by hand inside a guarded call picks up its span', async
   const span = t.span('execute_tool outer');
   assert.is(cp.origin?.spanId, span.spanContext().spanId);
   assert.is(attr(span, ATTR_AGENT_SAFETY_CHECKPOINT_ID), cp.id);
+});
+
+test('with no store and nothing queued the checkpoint is taken in the caller\'s tick; otherwise it waits its turn', async () => {
+  const manager = newManager();
+  const tool = guard(async () => 'ok', { name: 'fast', checkpoint: { manager } });
+  const call = tool();
+  assert.is(manager.size, 1, 'taken before guarded() returned its promise');
+  await call;
+  let release!: () => void;
+  manager.registerRollbackHook('fast', () => new Promise<void>(resolve => (release = resolve)));
+  const rolling = manager.rollbackSteps(1);
+  const queued = tool();
+  assert.is(manager.size, 1, 'a rollback is running: the new checkpoint waits');
+  await new Promise(resolve => setImmediate(resolve));
+  release();
+  await rolling;
+  await queued;
+  const [cp] = await manager.list();
+  assert.is(cp.actionStatus, 'completed', 'taken after the rollback, then completed');
+});
+
+test('with a store, the checkpoint is saved (pending) before the action runs, then completed with its delta', async () => {
+  const store = new MemoryCheckpointStore();
+  const manager = new RollbackManager({ agentId: 'stored', store });
+  let during: CheckpointRecord | undefined;
+  const double = guard(
+    async (x: number) => {
+      [during] = await store.list('stored');
+      return x * 2;
+    },
+    { name: 'double', checkpoint: { manager, environmentDelta: (r, x) => ({ r, x }) } },
+  );
+  assert.is(await double(21), 42);
+  assert.is(during?.actionStatus, 'pending');
+  assert.is(during?.name, 'double');
+  const [after] = await store.list('stored');
+  assert.is(after.id, during?.id);
+  assert.is(after.actionStatus, 'completed');
+  let delta: unknown;
+  manager.registerRollbackHook('double', (_n, d) => void (delta = d));
+  await manager.rollbackSteps(1);
+  assert.equal(delta, { r: 42, x: 21 });
+  assert.equal(await store.list('stored'), []);
 });
 
 test('bad checkpoint options throw at wrap time naming the option', () => {

@@ -322,20 +322,35 @@ test('metrics: compensations by outcome and evicted checkpoints, counted and obs
   assert.is(evicted.descriptor.unit, '{checkpoint}');
 });
 
-test('an undo hook cannot take a checkpoint of its own manager', async () => {
+test('an undo hook cannot checkpoint, settle, clear or roll back its own manager (it would wait for itself)', async () => {
   const m = manager({ hookRetry: { maxAttempts: 1 } });
-  let inner: unknown;
-  m.registerRollbackHook('a', async () => {
-    inner = await rejection(m.checkpoint('nested'));
+  const other = manager({ agentId: 'other' });
+  const inner: unknown[] = [];
+  let otherCheckpoint: unknown;
+  m.registerRollbackHook('a', async (_n, _d, ctx) => {
+    inner.push(await rejection(m.checkpoint('nested')));
+    inner.push(await rejection(m.complete(ctx.idempotencyKey)));
+    inner.push(await rejection(m.fail(ctx.idempotencyKey)));
+    inner.push(await rejection(m.clear()));
+    inner.push(await rejection(m.rollbackSteps(1)));
+    inner.push(await rejection(m.rollbackTo(ctx.idempotencyKey)));
+    inner.push(await rejection(m.rollbackToLastSafePoint()));
+    otherCheckpoint = await other.checkpoint('fine'); // another manager is fine
   });
   await m.checkpoint('a');
   await m.rollbackSteps(1);
-  assert.match(String(inner), /cannot take a checkpoint of agent "publisher" from inside one of its undo hooks/);
+  assert.is(inner.length, 7);
+  for (const err of inner) assert.match(String(err), /of agent "publisher" from inside one of its own undo hooks/);
+  assert.match(String(inner[0]), /cannot take a checkpoint/);
+  assert.ok(otherCheckpoint);
 });
 
-test('bad options throw naming the option', () => {
+test('bad options throw naming the option', async () => {
   assert.throws(() => new RollbackManager({ agentId: 'a', maxCheckpoints: -3 }), /maxCheckpoints must be >= 1, got -3/);
   assert.throws(() => new RollbackManager({ agentId: 'a', executeHooks: true } as never), /unknown option "executeHooks"/);
+  const m = manager();
+  const bad = { traceId: 'XYZ', spanId: 'b7ad6b7169203331', traceFlags: 1 };
+  assert.match(String(await rejection(m.checkpoint('x', { origin: bad }))), /origin.traceId must be 32 lowercase hex characters/);
 });
 
 test.run();
