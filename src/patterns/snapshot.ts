@@ -176,21 +176,33 @@ export function findUncloneable(value: unknown, root = 'value'): [string, string
   return [pathTo(value, bad, root) ?? root, describe(bad)];
 }
 
-/** The path from `root` to `target` (depth-first, cycle-safe); only used to explain a failure. */
+interface PathNode {
+  value: unknown;
+  parent: PathNode | undefined;
+  key: string | number;
+  kind: ChildKind;
+}
+
+/** The path from `root` to `target` (iterative, cycle-safe); only used to explain a failure. */
 function pathTo(value: unknown, target: unknown, root: string): string | undefined {
   const seen = new Set<object>();
-  const walk = (v: unknown, path: string): string | undefined => {
-    if (v === target) return path;
-    if (typeof v !== 'object' || v === null || seen.has(v) || !isContainer(v)) return undefined;
+  const stack: PathNode[] = [{ value, parent: undefined, key: '', kind: 'property' }];
+  while (stack.length > 0) {
+    const node = stack.pop() as PathNode;
+    if (node.value === target) {
+      const keys: string[] = [];
+      for (let n: PathNode | undefined = node; n?.parent !== undefined; n = n.parent) keys.push(formatKey(n.key, n.kind));
+      return root + keys.reverse().join('');
+    }
+    const v = node.value;
+    if (typeof v !== 'object' || v === null || seen.has(v) || !isContainer(v)) continue;
     seen.add(v);
-    let found: string | undefined;
     forEachChild(v, (child, key, kind) => {
-      found = walk(child, path + formatKey(key, kind));
-      return found === undefined;
+      stack.push({ value: child, parent: node, key, kind });
+      return true;
     });
-    return found;
-  };
-  return walk(value, root);
+  }
+  return undefined;
 }
 
 function byteLength(data: string | Uint8Array): number {
