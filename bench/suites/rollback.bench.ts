@@ -55,7 +55,13 @@ const suite: BenchSuite = {
     instrumentation.setMeterProvider(new MeterProvider({ readers: [new IdleReader()] }));
 
     const tool = async (x: number) => x + 1;
-    const plain = guard(tool, { name: 'bench' });
+    const guarded = guard(tool, { name: 'bench' });
+    let calls = 0;
+    // The same wrapper as the checkpoint variants, so only the checkpoint differs.
+    const plain = async () => {
+      await guarded(1);
+      if ((++calls & 63) === 0) await Promise.resolve(0);
+    };
     const withCheckpoint = (snapshot: SnapshotMode, state: boolean) => {
       const manager = new RollbackManager({ agentId: `bench-${snapshot}-${state}`, snapshot });
       const guarded = guard(tool, {
@@ -70,7 +76,7 @@ const suite: BenchSuite = {
     };
     const results = await compare(
       {
-        'guard()': () => plain(1),
+        'guard()': plain,
         'guard() + checkpoint': withCheckpoint('structured', false),
         '+ checkpoint, state, structured': withCheckpoint('structured', true),
         '+ checkpoint, state, json': withCheckpoint('json', true),

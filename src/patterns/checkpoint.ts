@@ -48,74 +48,46 @@ export interface EncodedSnapshot {
   readonly bytes: number | undefined;
 }
 
-/**
- * What a {@link CheckpointStore} stores: a checkpoint with its snapshots,
- * immutable. A change (the action completed) is a new record with the same id.
- */
-export interface CheckpointRecord {
-  /** Format version of this record. */
-  readonly v: 1;
+/** A checkpoint as the manager shows it. */
+export interface Checkpoint {
+  /**
+   * Unique id: a random per-manager prefix and a counter. The same in every
+   * process (it is stored); undo hooks get it as their idempotency key.
+   */
+  readonly id: string;
   /** The agent whose manager took it. */
   readonly agentId: string;
-  /** Stable, unique id (a UUID). Passed to undo hooks as their idempotency key. */
-  readonly id: string;
-  /** Position in the agent's history: strictly increasing, also across restarts. */
-  readonly seq: number;
   /** The action the checkpoint precedes; its undo hook is registered under this name. */
   readonly name: string;
+  /** Position in the agent's history: strictly increasing, also across restarts. */
+  readonly seq: number;
   /** When it was taken, in ms since the epoch (the manager's clock). */
   readonly at: number;
   /** Whether rollbacks to "the last safe point" may stop here. */
   readonly isSafePoint: boolean;
   /** What is known about the action. */
   readonly actionStatus: ActionStatus;
+  /** The span of the action, for compensation links; `undefined` when no span was active. */
+  readonly origin: SpanReference | undefined;
+}
+
+/**
+ * What a {@link CheckpointStore} stores: a checkpoint with its snapshots,
+ * frozen. A change (the action completed) is a new record with the same id.
+ * The manager hands out records as {@link Checkpoint}s (no copy); treat the
+ * snapshots as opaque.
+ */
+export interface CheckpointRecord extends Checkpoint {
+  /** Format version of this record. */
+  readonly v: 1;
   /**
    * Whether an undo hook was registered for `name` when the checkpoint was
    * taken. A rollback then fails this checkpoint, rather than skipping it
    * quietly, if the hook is missing (e.g. not registered again after a restart).
    */
   readonly hooked: boolean;
-  /** The span of the action, for compensation links. */
-  readonly origin: SpanReference | undefined;
   /** The agent state at checkpoint time; `undefined` when none was given. */
   readonly state: EncodedSnapshot | undefined;
   /** What the action changed, as given to the undo hook; `undefined` when none was given. */
   readonly delta: EncodedSnapshot | undefined;
-}
-
-/** A checkpoint as the manager shows it: the record without its snapshots. */
-export interface Checkpoint {
-  /** Stable, unique id (a UUID); the undo hook's idempotency key. */
-  readonly id: string;
-  /** The agent whose manager took it. */
-  readonly agentId: string;
-  /** The action the checkpoint precedes. */
-  readonly name: string;
-  /** Position in the agent's history, strictly increasing. */
-  readonly seq: number;
-  /** When it was taken, in ms since the epoch. */
-  readonly at: number;
-  /** Whether it is a safe point. */
-  readonly isSafePoint: boolean;
-  /** What is known about the action. */
-  readonly actionStatus: ActionStatus;
-  /** The span of the action, when one was active. */
-  readonly origin: SpanReference | undefined;
-  /** Size of the state snapshot in bytes (`undefined`: no state, or a by-reference snapshot). */
-  readonly stateBytes: number | undefined;
-}
-
-/** The public view of `record`. */
-export function checkpointOf(record: CheckpointRecord): Checkpoint {
-  return Object.freeze({
-    id: record.id,
-    agentId: record.agentId,
-    name: record.name,
-    seq: record.seq,
-    at: record.at,
-    isSafePoint: record.isSafePoint,
-    actionStatus: record.actionStatus,
-    origin: record.origin,
-    stateBytes: record.state?.bytes,
-  });
 }

@@ -16,7 +16,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
-import { checkpointOf } from './checkpoint.js';
 import type { ActionStatus, Checkpoint, CheckpointRecord, EncodedSnapshot, SpanReference } from './checkpoint.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import { CheckpointLimitError, RollbackError, RollbackTargetError } from './rollback-errors.js';
@@ -110,9 +109,9 @@ export interface RollbackManagerOptions {
   safePointEviction?: SafePointEviction;
   /**
    * How states and deltas are copied at checkpoint time: `structured`
-   * (structured clone, refuses functions and class instances), `json`
-   * (faster, lossy), `reference` (no copy: for immutable state) or a
-   * {@link SnapshotCodec}. @default 'structured'
+   * (structured clone, kept serialised; refuses functions and class
+   * instances), `json` (lossy), `reference` (no copy: for immutable state)
+   * or a {@link SnapshotCodec}. @default 'structured'
    */
   snapshot?: SnapshotMode | SnapshotCodec;
   /**
@@ -344,20 +343,11 @@ const passThrough: RollbackObserver = {
 };
 const noop = (): void => {};
 const NONE: readonly Checkpoint[] = Object.freeze([]);
-const viewOf = (record: CheckpointRecord | undefined): Checkpoint | undefined => (record === undefined ? undefined : checkpointOf(record));
+/** A record is its own public view: frozen, handed out without a copy. */
+const checkpointOf = (record: CheckpointRecord): Checkpoint => record;
 
-/** A checkpoint whose snapshots are taken, waiting for its turn to be pushed. */
-interface Prepared {
-  id: string;
-  at: number;
-  name: string;
-  hooked: boolean;
-  isSafePoint: boolean;
-  pending: boolean;
-  origin: SpanReference | undefined;
-  state: EncodedSnapshot | undefined;
-  delta: EncodedSnapshot | undefined;
-}
+/** A record before its turn: `seq` is set, and the record frozen, when it is pushed. */
+type Draft = { -readonly [K in keyof CheckpointRecord]: CheckpointRecord[K] };
 
 /** One checkpoint's undo, before it becomes a report entry. */
 interface Undo {
@@ -394,6 +384,9 @@ export class RollbackEngine {
   private _tail: Promise<unknown> = Promise.resolve();
   /** Operations queued or running through `_serial`. */
   private _queued = 0;
+  /** Ids are this random prefix and a counter: unique across managers and processes, cheap to make. */
+  private readonly _idPrefix = randomUUID();
+  private _ids = 0;
 
   constructor(options: RollbackManagerOptions, observer: RollbackObserver = passThrough) {
     validateRollbackManagerOptions(options);
@@ -472,21 +465,24 @@ export class RollbackEngine {
    * @internal
    */
   takeTrusted(name: string, options: CheckpointOptions): TakeResult | Promise<TakeResult> {
-    const prepared: Prepared = {
-      id: randomUUID(),
-      at: this._now(),
+    const draft: Draft = {
+      v: 1,
+      agentId: this.agentId,
+      id: `${this._idPrefix}-${++this._ids}`,
+      seq: 0,
       name,
-      hooked: this._hooks.has(name),
+      at: this._now(),
       isSafePoint: options.isSafePoint ?? false,
-      pending: options.pending === true,
+      actionStatus: options.pending === true ? 'pending' : 'completed',
+      hooked: this._hooks.has(name),
       origin: options.origin === undefined ? undefined : Object.freeze(options.origin),
       state: this._snapshots.take(options.state, 'state'),
       delta: this._snapshots.take(options.environmentDelta, 'environmentDelta'),
     };
-    if (this._canRunNow()) return this._push(prepared);
+    if (this._canRunNow()) return this._push(draft);
     return this._serial(async () => {
       await this._ensureLoaded();
-      return this._push(prepared);
+      return this._push(draft);
     });
   }
 
@@ -501,7 +497,7 @@ export class RollbackEngine {
       requireObject('complete options', options);
       rejectUnknownOptions('complete', options, ['environmentDelta']);
       const delta = 'environmentDelta' in options ? this._snapshots.take(options.environmentDelta, 'environmentDelta') : null;
-      return Promise.resolve(this._settle(id, 'completed', delta)).then(viewOf);
+      return Promise.resolve(this._settle(id, 'completed', delta));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -514,7 +510,7 @@ export class RollbackEngine {
   fail(id: string): Promise<Checkpoint | undefined> {
     try {
       requireNonEmptyString('id', id);
-      return Promise.resolve(this._settle(id, 'failed', null)).then(viewOf);
+      return Promise.resolve(this._settle(id, 'failed', null));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -629,23 +625,11 @@ export class RollbackEngine {
     return { doomed: this._stack.slice(0, excess), lastSafePoint };
   }
 
-  /** Pushes a prepared checkpoint, making room first; through the store when there is one. */
-  private _push(p: Prepared): TakeResult | Promise<TakeResult> {
+  /** Pushes a draft checkpoint, making room first; through the store when there is one. */
+  private _push(draft: Draft): TakeResult | Promise<TakeResult> {
     const { doomed, lastSafePoint } = this._planEviction();
-    const record: CheckpointRecord = Object.freeze({
-      v: 1,
-      agentId: this.agentId,
-      id: p.id,
-      seq: this._seq + 1,
-      name: p.name,
-      at: p.at,
-      isSafePoint: p.isSafePoint,
-      actionStatus: p.pending ? 'pending' : 'completed',
-      hooked: p.hooked,
-      origin: p.origin,
-      state: p.state,
-      delta: p.delta,
-    });
+    draft.seq = this._seq + 1;
+    const record: CheckpointRecord = Object.freeze(draft);
     const store = this._store;
     if (store === undefined) return this._commit(record, doomed, lastSafePoint);
     return (async () => {
@@ -659,11 +643,7 @@ export class RollbackEngine {
     this._seq = record.seq;
     if (doomed.length > 0) this._stack.splice(0, doomed.length);
     this._stack.push(record);
-    return {
-      checkpoint: checkpointOf(record),
-      evicted: doomed.length === 0 ? NONE : doomed.map(checkpointOf),
-      evictedLastSafePoint: lastSafePoint,
-    };
+    return { checkpoint: record, evicted: doomed.length === 0 ? NONE : doomed, evictedLastSafePoint: lastSafePoint };
   }
 
   /** Sets the action status (and the delta unless `delta` is null) of checkpoint `id`, if still held. */
@@ -672,26 +652,31 @@ export class RollbackEngine {
     status: ActionStatus,
     delta: EncodedSnapshot | undefined | null,
   ): CheckpointRecord | undefined | Promise<CheckpointRecord | undefined> {
-    const apply = (): CheckpointRecord | undefined | Promise<CheckpointRecord | undefined> => {
-      let index = this._stack.length - 1; // usually the newest
-      while (index >= 0 && this._stack[index].id !== id) index--;
-      if (index === -1) return undefined;
-      const old = this._stack[index];
-      const record: CheckpointRecord = Object.freeze({ ...old, actionStatus: status, delta: delta === null ? old.delta : delta });
-      const store = this._store;
-      if (store === undefined) {
-        this._stack[index] = record;
-        return record;
-      }
-      return store.put(record).then(() => {
-        this._stack[index] = record;
-        return record;
-      });
-    };
-    if (this._canRunNow()) return apply();
+    if (this._canRunNow()) return this._settleNow(id, status, delta);
     return this._serial(async () => {
       await this._ensureLoaded();
-      return apply();
+      return this._settleNow(id, status, delta);
+    });
+  }
+
+  private _settleNow(
+    id: string,
+    status: ActionStatus,
+    delta: EncodedSnapshot | undefined | null,
+  ): CheckpointRecord | undefined | Promise<CheckpointRecord | undefined> {
+    let index = this._stack.length - 1; // usually the newest
+    while (index >= 0 && this._stack[index].id !== id) index--;
+    if (index === -1) return undefined;
+    const old = this._stack[index];
+    const record: CheckpointRecord = Object.freeze({ ...old, actionStatus: status, delta: delta === null ? old.delta : delta });
+    const store = this._store;
+    if (store === undefined) {
+      this._stack[index] = record;
+      return record;
+    }
+    return store.put(record).then(() => {
+      this._stack[index] = record;
+      return record;
     });
   }
 

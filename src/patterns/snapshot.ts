@@ -4,13 +4,15 @@
  *
  * Three built-in modes, plus custom codecs:
  * - `structured` (default): the structured clone algorithm (what
- *   `structuredClone` uses), through V8's serializer. It keeps `Date`, `Map`,
- *   `Set`, `BigInt`, typed arrays, `undefined` and cycles. The snapshot is
- *   the serialised bytes: its size is exact, it costs about half a
- *   `structuredClone` to take, every restore yields a fresh copy, and a file
- *   store can persist it. Values it would copy wrongly are refused when the
- *   snapshot is taken: functions, symbols, promises, weak collections, and
- *   class instances (the clone would silently lose their prototype: methods,
+ *   `structuredClone` uses). It keeps `Date`, `Map`, `Set`, `BigInt`, typed
+ *   arrays, `undefined`, shared references and cycles. The snapshot is the
+ *   serialised form, V8's bytes, or JSON text when one walk over the value
+ *   shows JSON copies it exactly (plain data: the common case, and faster):
+ *   its size is exact, a retained snapshot is one object for the garbage
+ *   collector, every restore yields a fresh copy, and a file store can
+ *   persist it. Values it would copy wrongly are refused when the snapshot is
+ *   taken: functions, symbols, promises, weak collections, and class
+ *   instances (the clone would silently lose their prototype: methods,
  *   getters, private fields).
  * - `json`: `JSON.stringify`/`JSON.parse`. Faster, and lossy the JSON way:
  *   `Date` becomes a string, `Map`/`Set` become `{}`, `undefined` and
@@ -138,42 +140,86 @@ function describe(value: unknown): string {
   return name ? `an instance of ${name}` : 'an object with a foreign prototype';
 }
 
+/** What {@link inspect} found. */
+interface Inspection {
+  /** `[path, description]` of the first value the structured clone would refuse or copy wrongly. */
+  bad: [string, string] | undefined;
+  /**
+   * True when `JSON.parse(JSON.stringify(value))` equals the structured
+   * clone: only plain objects, arrays without holes or extra properties,
+   * strings, finite numbers other than -0, booleans and null, each object
+   * reached once (no shared references, no cycles).
+   */
+  jsonExact: boolean;
+}
+
 /**
- * Finds the first value that the structured clone would refuse or copy
- * wrongly: a function, a symbol, or an object that is not plain data (a
- * class instance, a promise, a weak collection...). Returns `[path,
- * description]`, e.g. `['state.jobs[2]', 'an instance of Job']`, or
- * `undefined`. The walk is iterative (deep values do not overflow the stack)
- * and builds paths only after a failure.
+ * Walks `value` once: finds the first value that the structured clone would
+ * refuse or copy wrongly (a function, a symbol, or an object that is not
+ * plain data: a class instance, a promise, a weak collection...), and
+ * whether JSON would copy it exactly. Iterative (deep values do not
+ * overflow the stack); paths are built only after a failure.
  */
-export function findUncloneable(value: unknown, root = 'value'): [string, string] | undefined {
+function inspect(value: unknown, root: string): Inspection {
   const stack: object[] = [];
   const seen = new Set<object>();
   let bad: unknown;
   let found = false;
+  let jsonExact = true;
   const visit = (child: unknown): boolean => {
-    if (typeof child === 'function' || typeof child === 'symbol') {
-      bad = child;
-      found = true;
-      return false;
+    switch (typeof child) {
+      case 'object':
+        if (child !== null) stack.push(child);
+        return true;
+      case 'string':
+      case 'boolean':
+        return true;
+      case 'number':
+        if (jsonExact && (!Number.isFinite(child) || Object.is(child, -0))) jsonExact = false;
+        return true;
+      case 'function':
+      case 'symbol':
+        bad = child;
+        found = true;
+        return false;
+      default: // undefined, bigint
+        jsonExact = false;
+        return true;
     }
-    if (typeof child === 'object' && child !== null) stack.push(child);
-    return true;
   };
   visit(value);
   while (!found && stack.length > 0) {
     const obj = stack.pop() as object;
-    if (seen.has(obj)) continue;
+    if (seen.has(obj)) {
+      jsonExact = false; // a shared reference or a cycle: JSON would duplicate it or fail
+      continue;
+    }
     seen.add(obj);
     if (!isCloneableObject(obj)) {
       bad = obj;
       found = true;
     } else if (isContainer(obj)) {
+      if (jsonExact && (obj instanceof Map || obj instanceof Set || (Array.isArray(obj) && Object.keys(obj).length !== obj.length))) {
+        jsonExact = false;
+      }
       forEachChild(obj, visit);
+    } else {
+      jsonExact = false; // Date, RegExp, typed arrays, errors, boxed values
     }
   }
-  if (!found) return undefined;
-  return [pathTo(value, bad, root) ?? root, describe(bad)];
+  if (!found) return { bad: undefined, jsonExact };
+  return { bad: [pathTo(value, bad, root) ?? root, describe(bad)], jsonExact: false };
+}
+
+/**
+ * Finds the first value that the structured clone would refuse or copy
+ * wrongly: a function, a symbol, or an object that is not plain data (a
+ * class instance, a promise, a weak collection...). Returns `[path,
+ * description]`, e.g. `['state.jobs[2]', 'an instance of Job']`, or
+ * `undefined`.
+ */
+export function findUncloneable(value: unknown, root = 'value'): [string, string] | undefined {
+  return inspect(value, root).bad;
 }
 
 interface PathNode {
@@ -209,13 +255,18 @@ function byteLength(data: string | Uint8Array): number {
   return typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
 }
 
+/**
+ * The structured clone, as bytes from V8's serializer; or as JSON text when
+ * the value is plain data that JSON copies exactly (decided by the same walk
+ * that checks the value): faster to take and restore, and the same value back.
+ */
 const structuredCodec: SnapshotCodec = {
   name: 'structured',
   encode(value) {
     return serialize(value);
   },
   decode(data) {
-    return deserialize(typeof data === 'string' ? Buffer.from(data, 'base64') : data);
+    return typeof data === 'string' ? JSON.parse(data) : deserialize(data);
   },
 };
 
@@ -264,8 +315,9 @@ export class Snapshotter {
     if (value === undefined) return undefined;
     const codec = this._codec;
     if (codec === undefined) return Object.freeze({ codec: 'reference', data: value, bytes: undefined });
+    let asJson = false;
     if (codec === structuredCodec) {
-      const bad = findUncloneable(value, what);
+      const { bad, jsonExact } = inspect(value, what);
       if (bad !== undefined) {
         throw new SnapshotError(
           `${what} cannot be snapshotted: ${bad[0]} is ${bad[1]}, which the structured clone would drop or refuse ` +
@@ -273,10 +325,11 @@ export class Snapshotter {
           { reason: 'unsupported', what, path: bad[0] },
         );
       }
+      asJson = jsonExact;
     }
     let data: string | Uint8Array;
     try {
-      data = codec.encode(value);
+      data = asJson ? (JSON.stringify(value) as string) : codec.encode(value);
     } catch (err) {
       throw new SnapshotError(`${what} cannot be snapshotted with the ${codec.name} codec: ${(err as Error)?.message ?? String(err)}`, {
         reason: 'unsupported',

@@ -20,6 +20,36 @@ test('structured: the size is the exact serialised size, and each restore is a n
   assert.is(s.take(undefined, 'state'), undefined, 'no value, no snapshot');
 });
 
+test('structured: plain data is kept as exact JSON text; anything JSON would alter goes through V8 bytes', () => {
+  const s = new Snapshotter('structured', 1_000_000);
+  const plain = { a: [1, 'two', { three: true }], b: null, 'odd key': -1.5 };
+  const snap = s.take(plain, 'state')!;
+  assert.is(snap.codec, 'structured');
+  assert.is(snap.data, JSON.stringify(plain));
+  assert.is(snap.bytes, Buffer.byteLength(JSON.stringify(plain)));
+  assert.equal(s.restore(snap), plain);
+
+  const shared = { n: 1 };
+  const sparse = [1, , 3]; // eslint-disable-line no-sparse-arrays
+  const extra = Object.assign([1], { note: 'kept' });
+  const cases: Array<[string, unknown, (restored: any) => void]> = [
+    ['undefined', { u: undefined }, r => assert.ok('u' in r)],
+    ['NaN', { n: NaN }, r => assert.ok(Number.isNaN(r.n))],
+    ['-0', { z: -0 }, r => assert.ok(Object.is(r.z, -0))],
+    ['Infinity', [Infinity], r => assert.is(r[0], Infinity)],
+    ['a shared reference', { a: shared, b: shared }, r => assert.is(r.a, r.b)],
+    ['a hole', sparse, r => assert.not.ok(1 in r)],
+    ['an extra array property', extra, r => assert.is(r.note, 'kept')],
+    ['a Date', { d: new Date(1) }, r => assert.ok(r.d instanceof Date)],
+    ['a BigInt', 5n, r => assert.is(r, 5n)],
+  ];
+  for (const [what, value, check] of cases) {
+    const taken = s.take(value, 'state')!;
+    assert.instance(taken.data, Uint8Array, what);
+    check(s.restore(taken));
+  }
+});
+
 test('plain data of every kind is accepted: null prototypes, built-in errors, buffers, typed arrays, boxed values', () => {
   const bare = Object.create(null) as Record<string, unknown>;
   bare.k = 1;
@@ -101,6 +131,26 @@ test('property: any JSON value survives both codecs unchanged, and later mutatio
       assert.equal(json.restore(b), JSON.parse(JSON.stringify(before)));
     }),
     { numRuns: 200 },
+  );
+});
+
+test('property: a structured snapshot restores what structuredClone would give, whatever the data', () => {
+  const structured = new Snapshotter('structured', Infinity);
+  const anything = fc.anything({
+    withDate: true,
+    withMap: true,
+    withSet: true,
+    withBigInt: true,
+    withNullPrototype: true,
+    withSparseArray: true,
+    withTypedArray: true,
+  });
+  fc.assert(
+    fc.property(anything, value => {
+      const snap = structured.take(value, 'state');
+      assert.equal(structured.restore(snap), structuredClone(value));
+    }),
+    { numRuns: 300 },
   );
 });
 
