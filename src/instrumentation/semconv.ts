@@ -117,7 +117,11 @@ export const METRIC_AGENT_SAFETY_GATE_DECISIONS = 'agent_safety.gate.decisions';
 
 // ── Checkpoints, rollback, compensation ────────────────────────────────────
 
-/** The checkpoint taken inside this guarded call. */
+/**
+ * The checkpoint taken inside this guarded call (or in the span active when
+ * it was taken by hand). On a `compensate` span, its link and the eviction
+ * event: the checkpoint undone or evicted.
+ */
 export const ATTR_AGENT_SAFETY_CHECKPOINT_ID = 'agent_safety.checkpoint.id';
 /** Whether that checkpoint is a safe point. */
 export const ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT = 'agent_safety.checkpoint.safe_point';
