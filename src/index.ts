@@ -52,6 +52,47 @@ export {
 } from './patterns/redaction.js';
 export type { Redactor, SafeStringifyOptions, SecretRedactorOptions } from './patterns/redaction.js';
 
+// ── Rollback ───────────────────────────────────────────────────────────────
+export { RollbackManager } from './instrumentation/rollback-manager.js';
+export { currentCheckpoint } from './instrumentation/rollback-context.js';
+export type { GuardCheckpointOptions } from './instrumentation/guard-checkpoint.js';
+export { ROLLBACK_DEFAULTS } from './patterns/rollback-engine.js';
+export type {
+  CheckpointOptions,
+  CompleteOptions,
+  HookFailurePolicy,
+  HookRetryOptions,
+  RollbackHook,
+  RollbackHookContext,
+  RollbackManagerOptions,
+  RollbackOptions,
+  SafePointEviction,
+} from './patterns/rollback-engine.js';
+export type {
+  CompensationEntry,
+  CompensationOutcome,
+  RollbackMode,
+  RollbackOutcome,
+  RollbackReport,
+} from './patterns/rollback-report.js';
+export type { ActionStatus, Checkpoint, CheckpointRecord, EncodedSnapshot, SpanReference } from './patterns/checkpoint.js';
+export { MemoryCheckpointStore } from './patterns/checkpoint-store.js';
+export type { CheckpointStore } from './patterns/checkpoint-store.js';
+export { FileCheckpointStore } from './patterns/file-checkpoint-store.js';
+export type { FileCheckpointStoreOptions } from './patterns/file-checkpoint-store.js';
+export type { SnapshotCodec, SnapshotMode } from './patterns/snapshot.js';
+export {
+  CheckpointLimitError,
+  RollbackError,
+  RollbackTargetError,
+  SnapshotError,
+  isCheckpointLimitError,
+  isRollbackError,
+  isRollbackTargetError,
+  isSnapshotError,
+} from './patterns/rollback-errors.js';
+export type { SnapshotFailure } from './patterns/rollback-errors.js';
+
 // ── Errors ─────────────────────────────────────────────────────────────────
 export { ToolTimeoutError, isToolTimeoutError } from './patterns/errors.js';
 
@@ -73,9 +114,15 @@ export {
   ATTR_AGENT_SAFETY_BREAKER_TO,
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_AGENT_SAFETY_CHECKPOINT_ID,
+  ATTR_AGENT_SAFETY_CHECKPOINT_LAST_SAFE_POINT,
+  ATTR_AGENT_SAFETY_CHECKPOINT_NAME,
   ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT,
   ATTR_AGENT_SAFETY_COMPENSATED_SPAN_ID,
   ATTR_AGENT_SAFETY_COMPENSATED_TRACE_ID,
+  ATTR_AGENT_SAFETY_COMPENSATION_ACTION_STATUS,
+  ATTR_AGENT_SAFETY_COMPENSATION_ATTEMPT,
+  ATTR_AGENT_SAFETY_COMPENSATION_ATTEMPTS,
+  ATTR_AGENT_SAFETY_COMPENSATION_OUTCOME,
   ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES,
   ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE,
   ATTR_AGENT_SAFETY_EXPLANATION_PHASE,
@@ -89,6 +136,18 @@ export {
   ATTR_AGENT_SAFETY_IMPACT_REASON,
   ATTR_AGENT_SAFETY_IMPACT_VERDICT,
   ATTR_AGENT_SAFETY_LINK_TYPE,
+  ATTR_AGENT_SAFETY_ROLLBACK_EXECUTE_HOOKS,
+  ATTR_AGENT_SAFETY_ROLLBACK_FAILED_COUNT,
+  ATTR_AGENT_SAFETY_ROLLBACK_MODE,
+  ATTR_AGENT_SAFETY_ROLLBACK_OUTCOME,
+  ATTR_AGENT_SAFETY_ROLLBACK_REASON,
+  ATTR_AGENT_SAFETY_ROLLBACK_RESTORED_COUNT,
+  ATTR_AGENT_SAFETY_ROLLBACK_SKIPPED_COUNT,
+  ATTR_AGENT_SAFETY_ROLLBACK_STATE_RESTORED,
+  ATTR_AGENT_SAFETY_ROLLBACK_STEPS,
+  ATTR_AGENT_SAFETY_ROLLBACK_TARGET_ID,
+  ATTR_AGENT_SAFETY_ROLLBACK_TARGET_NAME,
+  ATTR_AGENT_SAFETY_ROLLBACK_UNDONE_COUNT,
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_AGENT_ID,
   ATTR_GEN_AI_AGENT_NAME,
@@ -102,6 +161,8 @@ export {
   ATTR_GEN_AI_TOOL_TYPE,
   ERROR_TYPE_VALUE_OTHER,
   EVENT_AGENT_SAFETY_BREAKER_TRANSITION,
+  EVENT_AGENT_SAFETY_CHECKPOINT_EVICTED,
+  EVENT_AGENT_SAFETY_COMPENSATION_RETRY,
   EVENT_AGENT_SAFETY_EXPLANATION,
   EVENT_AGENT_SAFETY_REVIEW_ANSWERED,
   EVENT_AGENT_SAFETY_REVIEW_REQUESTED,
@@ -119,10 +180,12 @@ export {
   METRIC_ATTR_ENFORCED,
   METRIC_ATTR_FROM,
   METRIC_ATTR_OUTCOME,
+  METRIC_ATTR_SAFE_POINT,
   METRIC_ATTR_STATE,
   METRIC_ATTR_TO,
   METRIC_ATTR_VERDICT,
   METRIC_GEN_AI_EXECUTE_TOOL_DURATION,
+  SPAN_AGENT_SAFETY_COMPENSATE_PREFIX,
   SPAN_AGENT_SAFETY_ROLLBACK,
 } from './instrumentation/semconv.js';
 export type { CallOutcome } from './instrumentation/semconv.js';

@@ -24,6 +24,9 @@ const HIDDEN = new Set([
   'agent_safety.audit.seq',
   'agent_safety.compensated.trace_id',
   'agent_safety.compensated.span_id',
+  'agent_safety.checkpoint.id',
+  'agent_safety.checkpoint.name',
+  'agent_safety.rollback.target.id',
 ]);
 const PREFIX = 'agent_safety.';
 const MAX_VALUE = 72;

@@ -29,6 +29,8 @@ import {
 import { BreakerCall, BreakerPicker, recordRejection, validateBreakerSource } from './breaker-step.js';
 import type { BreakerSource } from './breaker-step.js';
 import { agentFromContext, withSignal } from './call-context.js';
+import { takeGuardCheckpoint, validateGuardCheckpoint } from './guard-checkpoint.js';
+import type { GuardCheckpoint, GuardCheckpointOptions } from './guard-checkpoint.js';
 import { recordError } from './record-error.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
@@ -55,8 +57,11 @@ type AnyFunction = (this: any, ...args: any[]) => any;
 /** The `gen_ai.tool.type` values of the GenAI conventions. */
 export type ToolType = 'function' | 'extension' | 'datastore';
 
-/** Options of {@link guard}. `A` is the guarded function's parameter list. */
-export interface GuardOptions<A extends unknown[] = unknown[]> {
+/**
+ * Options of {@link guard}. `A` is the guarded function's parameter list,
+ * `R` its awaited result.
+ */
+export interface GuardOptions<A extends unknown[] = unknown[], R = unknown> {
   /** The tool's name: the span is `execute_tool {name}` and `gen_ai.tool.name` is this. */
   name: string;
   /** What the tool does (`gen_ai.tool.description`). */
@@ -98,6 +103,12 @@ export interface GuardOptions<A extends unknown[] = unknown[]> {
    * runs. @default undefined (no breaker)
    */
   breaker?: BreakerSource;
+  /**
+   * Take a checkpoint in a `RollbackManager` before each call (step 4, just
+   * before the action), so that a rollback can undo it with the hook
+   * registered under the tool's name. @default undefined (no checkpoint)
+   */
+  checkpoint?: GuardCheckpointOptions<A, R>;
 }
 
 /** Per-call options, given through {@link GuardedFunction.withOptions}. */
@@ -135,6 +146,7 @@ const GUARD_KEYS = [
   'captureResult',
   'redact',
   'breaker',
+  'checkpoint',
 ] as const;
 
 const MAX_TIMEOUT_MS = 2_147_483_647; // setTimeout's limit
@@ -166,6 +178,7 @@ function validateGuardOptions(options: unknown): asserts options is GuardOptions
   optionalBoolean('captureResult', o.captureResult);
   optionalFunction('redact', o.redact);
   validateBreakerSource('breaker', o.breaker);
+  validateGuardCheckpoint('checkpoint', o.checkpoint);
 }
 
 const noop = (): void => {};
@@ -253,6 +266,7 @@ class ToolGuard {
     let signal: AbortSignal | undefined;
     let errType: string | undefined;
     let aborted = false;
+    let checkpoint: GuardCheckpoint | undefined;
     try {
       const callId = call?.callId ?? extract('callId', this.name, o.callId, args);
       if (callId !== undefined) span.setAttribute(ATTR_GEN_AI_TOOL_CALL_ID, String(callId));
@@ -267,7 +281,13 @@ class ToolGuard {
         if (waiting !== undefined) await waiting;
       }
       const timeoutMs = call?.timeoutMs ?? o.timeoutMs;
-      const ctx = trace.setSpan(parent, span);
+      let ctx = trace.setSpan(parent, span);
+      // 4. checkpoint
+      if (o.checkpoint !== undefined) {
+        const taken = takeGuardCheckpoint(o.checkpoint, this.name, span, parent, args);
+        checkpoint = taken instanceof Promise ? await taken : taken;
+        if (checkpoint !== undefined) ctx = checkpoint.context(ctx);
+      }
 
       breaker?.start();
       const result =
@@ -280,6 +300,8 @@ class ToolGuard {
         span.setAttribute(ATTR_GEN_AI_TOOL_CALL_RESULT, captureValue(result, redact));
       }
       span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, 'success' satisfies CallOutcome);
+      const settled = checkpoint?.succeeded(span, result, args);
+      if (settled !== undefined) await settled;
       return result;
     } catch (err) {
       aborted = signal?.aborted === true && (err === signal.reason || isAbortError(err));
@@ -287,6 +309,8 @@ class ToolGuard {
       if (aborted) span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, 'aborted' satisfies CallOutcome);
       else if (breaker?.rejected) errType = recordRejection(span, err);
       else errType = recordFailure(span, err);
+      const settled = checkpoint?.failed(span, err, aborted);
+      if (settled !== undefined) await settled;
       throw err;
     } finally {
       span.end();
@@ -358,7 +382,10 @@ function recordFailure(span: Span, err: unknown): string {
  * const ranked = await rank('u1', ['p1', 'p2']);
  * ```
  */
-export function guard<F extends AnyFunction>(fn: F, options: GuardOptions<Parameters<F>>): GuardedFunction<F> {
+export function guard<F extends AnyFunction>(
+  fn: F,
+  options: GuardOptions<Parameters<F>, Awaited<ReturnType<F>>>,
+): GuardedFunction<F> {
   requireFunction('fn (the function to guard)', fn);
   validateGuardOptions(options);
   const tool = new ToolGuard(fn, { ...options } as GuardOptions);

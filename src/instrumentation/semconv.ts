@@ -129,7 +129,11 @@ export const METRIC_AGENT_SAFETY_GATE_DECISIONS = 'agent_safety.gate.decisions';
 
 // ── Checkpoints, rollback, compensation ────────────────────────────────────
 
-/** The checkpoint taken inside this guarded call. */
+/**
+ * The checkpoint taken inside this guarded call (or in the span active when
+ * it was taken by hand). On a `compensate` span, its link and the eviction
+ * event: the checkpoint undone or evicted.
+ */
 export const ATTR_AGENT_SAFETY_CHECKPOINT_ID = 'agent_safety.checkpoint.id';
 /** Whether that checkpoint is a safe point. */
 export const ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT = 'agent_safety.checkpoint.safe_point';
@@ -147,6 +151,52 @@ export const AGENT_SAFETY_LINK_TYPE_VALUE_COMPENSATES = 'compensates';
 export const ATTR_AGENT_SAFETY_COMPENSATED_TRACE_ID = 'agent_safety.compensated.trace_id';
 /** Span id of the undone span. */
 export const ATTR_AGENT_SAFETY_COMPENSATED_SPAN_ID = 'agent_safety.compensated.span_id';
+/** Name of the checkpoint: the action it precedes, under which its undo hook is registered. */
+export const ATTR_AGENT_SAFETY_CHECKPOINT_NAME = 'agent_safety.checkpoint.name';
+/**
+ * Span event on the span that took a checkpoint: an older checkpoint was
+ * evicted at the depth limit to make room (attributes: its id, name,
+ * `safe_point`, and `last_safe_point`).
+ */
+export const EVENT_AGENT_SAFETY_CHECKPOINT_EVICTED = 'agent_safety.checkpoint.evicted';
+/** On {@link EVENT_AGENT_SAFETY_CHECKPOINT_EVICTED}: true when the last safe point was evicted. */
+export const ATTR_AGENT_SAFETY_CHECKPOINT_LAST_SAFE_POINT = 'agent_safety.checkpoint.last_safe_point';
+/** How a rollback named its target: `checkpoint_id`, `last_safe_point` or `steps`. */
+export const ATTR_AGENT_SAFETY_ROLLBACK_MODE = 'agent_safety.rollback.mode';
+/** Id of the checkpoint rolled back to (the oldest one undone). */
+export const ATTR_AGENT_SAFETY_ROLLBACK_TARGET_ID = 'agent_safety.rollback.target.id';
+/** Name of the checkpoint rolled back to. */
+export const ATTR_AGENT_SAFETY_ROLLBACK_TARGET_NAME = 'agent_safety.rollback.target.name';
+/** Number of checkpoints in the rollback's range (the target and every newer one). */
+export const ATTR_AGENT_SAFETY_ROLLBACK_STEPS = 'agent_safety.rollback.steps';
+/** False when the rollback only restored state without running undo hooks. */
+export const ATTR_AGENT_SAFETY_ROLLBACK_EXECUTE_HOOKS = 'agent_safety.rollback.execute_hooks';
+/** How the rollback ended: `complete`, `partial` or `failed`. */
+export const ATTR_AGENT_SAFETY_ROLLBACK_OUTCOME = 'agent_safety.rollback.outcome';
+/** Why the rollback was run, as its caller said (short, low-cardinality text). */
+export const ATTR_AGENT_SAFETY_ROLLBACK_REASON = 'agent_safety.rollback.reason';
+/** Whether the target's state was restored. */
+export const ATTR_AGENT_SAFETY_ROLLBACK_STATE_RESTORED = 'agent_safety.rollback.state_restored';
+/** Checkpoints whose undo hook succeeded. */
+export const ATTR_AGENT_SAFETY_ROLLBACK_UNDONE_COUNT = 'agent_safety.rollback.undone_count';
+/** Checkpoints with no hook to run (or hooks not requested): state only. */
+export const ATTR_AGENT_SAFETY_ROLLBACK_RESTORED_COUNT = 'agent_safety.rollback.restored_count';
+/** Checkpoints whose undo hook failed on every attempt. */
+export const ATTR_AGENT_SAFETY_ROLLBACK_FAILED_COUNT = 'agent_safety.rollback.failed_count';
+/** Checkpoints not attempted because the rollback stopped at a failure. */
+export const ATTR_AGENT_SAFETY_ROLLBACK_SKIPPED_COUNT = 'agent_safety.rollback.skipped_count';
+/** First word of a compensation span's name: the span is `compensate {checkpoint name}`. */
+export const SPAN_AGENT_SAFETY_COMPENSATE_PREFIX = 'compensate';
+/** How the undo hook ended: `undone` or `failed`. */
+export const ATTR_AGENT_SAFETY_COMPENSATION_OUTCOME = 'agent_safety.compensation.outcome';
+/** How many times the undo hook was called (retries included). */
+export const ATTR_AGENT_SAFETY_COMPENSATION_ATTEMPTS = 'agent_safety.compensation.attempts';
+/** What was known of the undone action: `completed`, `failed` or `pending` (never reported back). */
+export const ATTR_AGENT_SAFETY_COMPENSATION_ACTION_STATUS = 'agent_safety.compensation.action_status';
+/** Span event on a compensation span: an attempt failed and will be retried (`attempt`, `error.type`). */
+export const EVENT_AGENT_SAFETY_COMPENSATION_RETRY = 'agent_safety.compensation.retry';
+/** On {@link EVENT_AGENT_SAFETY_COMPENSATION_RETRY}: the attempt that failed, from 1. */
+export const ATTR_AGENT_SAFETY_COMPENSATION_ATTEMPT = 'agent_safety.compensation.attempt';
 
 // ── Audit chain ────────────────────────────────────────────────────────────
 
@@ -179,9 +229,12 @@ export const METRIC_ATTR_FROM = 'from';
 export const METRIC_ATTR_TO = 'to';
 /**
  * On {@link METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS} (`success`, `failure`,
- * `ignored`, `rejected`, `slow`) and {@link METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS}.
+ * `ignored`, `rejected`, `slow`) and {@link METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS}
+ * (`undone`, `failed`, `skipped`).
  */
 export const METRIC_ATTR_OUTCOME = 'outcome';
+/** On {@link METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED}: whether the evicted checkpoint was a safe point. */
+export const METRIC_ATTR_SAFE_POINT = 'safe_point';
 /** On {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: what the gate recommended (`proceed`, `review`, `block`). */
 export const METRIC_ATTR_VERDICT = 'verdict';
 /** On {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: what happened (`proceeded`, `approved`, `denied`, `blocked`). */
