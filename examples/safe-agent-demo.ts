@@ -8,6 +8,7 @@
  */
 import { startAgentSafety } from '../src/bootstrap/index.js';
 import { act1Ranking } from './demo/act-1-ranking.js';
+import { act3Gate } from './demo/act-3-gate.js';
 import { RankingService } from './demo/fake-services.js';
 
 const safety = startAgentSafety({
@@ -19,6 +20,7 @@ const safety = startAgentSafety({
 const ranking = new RankingService();
 try {
   await act1Ranking(ranking);
+  await act3Gate();
 } finally {
   await safety.shutdown();
 }

@@ -156,9 +156,13 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
 
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
-    stopping ??= sdk.shutdown().catch(err => {
-      diag.error('agent-safety-otel: SDK shutdown failed', err);
-    });
+    // Flush first: SimpleSpanProcessor defers exports until async resource
+    // detection settles, and a span exporter shut down before that drops them.
+    stopping ??= Promise.allSettled(spanProcessors.map(p => p.forceFlush()))
+      .then(() => sdk.shutdown())
+      .catch(err => {
+        diag.error('agent-safety-otel: SDK shutdown failed', err);
+      });
     return stopping;
   };
 

@@ -57,13 +57,21 @@ function readScore(value: unknown): Scored {
   if (typeof score !== 'number' || !(score >= 0 && score <= 1)) return { invalid: `score ${describe(score)} is not a number in 0..1` };
   if (factors === undefined) return { score, factors: NO_FACTORS };
   if (typeof factors !== 'object' || factors === null) return { invalid: `factors ${describe(factors)} is not an object` };
-  for (const name of Object.keys(factors)) {
-    if (!FACTOR_NAME.test(name)) return { invalid: `factor name ${JSON.stringify(name)} is not snake_case` };
+  for (const name in factors) {
+    if (!Object.prototype.hasOwnProperty.call(factors, name)) continue;
+    if (!goodNames.has(name)) {
+      if (!FACTOR_NAME.test(name)) return { invalid: `factor name ${JSON.stringify(name)} is not snake_case` };
+      if (goodNames.size < 1024) goodNames.add(name);
+    }
     const f = factors[name];
     if (typeof f !== 'number' || !Number.isFinite(f)) return { invalid: `factor ${name} = ${describe(f)} is not a finite number` };
   }
-  return { score, factors: Object.isFrozen(factors) ? factors : Object.freeze({ ...factors }) };
+  // Kept as given (no defensive copy: this runs on every gated call).
+  return { score, factors };
 }
+
+/** Factor names already checked (low cardinality by design). */
+const goodNames = new Set<string>();
 
 function describe(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'boolean' || value === undefined || value === null) return String(value);

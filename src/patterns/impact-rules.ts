@@ -115,8 +115,8 @@ export const RULES_IMPACT_MODEL_DEFAULTS: Readonly<Required<RulesImpactModelOpti
   costCap: 1_000,
 });
 
-/** The rules model's factors for one action, each in 0..1. */
-export type RulesFactors = Readonly<Record<'reversibility' | 'scope' | 'cost' | 'environment' | 'floor', number>>;
+/** The rules model's factors for one action, each in 0..1 (`floor` only when the tool declared one). */
+export type RulesFactors = Readonly<Record<'reversibility' | 'scope' | 'cost' | 'environment', number>> & { readonly floor?: number };
 
 /**
  * The rules model's score of `metadata`, with every factor. Validates the
@@ -135,9 +135,10 @@ export function scoreActionMetadata(metadata: ActionMetadata, options: Required<
   }
   const cost = Math.min(1, Math.log1p(metadata.cost ?? 0) / Math.log1p(options.costCap));
   const environment = ENVIRONMENT_SCORES[metadata.environment ?? options.environment];
-  const floor = metadata.floor ?? 0;
-  const score = Math.min(1, environment * Math.max(reversibility * scope, cost, floor));
-  return { score, factors: { reversibility, scope, cost, environment, floor } };
+  const floor = metadata.floor;
+  const score = Math.min(1, environment * Math.max(reversibility * scope, cost, floor ?? 0));
+  // The floor is a policy, not a factor: reported only when declared.
+  return { score, factors: floor === undefined ? { reversibility, scope, cost, environment } : { reversibility, scope, cost, environment, floor } };
 }
 
 /**

@@ -83,7 +83,7 @@ test('proceed: the assessment and every factor are on the span; the tool runs', 
   assert.is(attr(span, 'agent_safety.impact.factor.scope'), 0.3);
   assert.is(attr(span, 'agent_safety.impact.factor.cost'), 0);
   assert.is(attr(span, 'agent_safety.impact.factor.environment'), 1);
-  assert.is(attr(span, 'agent_safety.impact.factor.floor'), 0);
+  assert.is(attr(span, 'agent_safety.impact.factor.floor'), undefined, 'the floor only when declared');
   assert.is(attr(span, ATTR_AGENT_SAFETY_IMPACT_CACHED), undefined);
   assert.is(attr(span, ATTR_AGENT_SAFETY_CALL_OUTCOME), 'success');
 });

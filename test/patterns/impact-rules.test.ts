@@ -39,7 +39,8 @@ test('cost, environment and the policy floor', () => {
 
 test('undeclared reversibility and scope count as their worst values', () => {
   const s = score({});
-  assert.equal({ ...s.factors }, { reversibility: 1, scope: 1, cost: 0, environment: 1, floor: 0 });
+  assert.equal({ ...s.factors }, { reversibility: 1, scope: 1, cost: 0, environment: 1 }, 'no floor factor unless declared');
+  assert.is(score({ floor: 0.2 }).factors.floor, 0.2);
   assert.is(s.score, 1);
   close(score({ scope: 'record' }).score, 0.2, 'only the scope declared');
 });
@@ -48,7 +49,7 @@ test('the model reports every factor, and takes the environment from its options
   const staging = rulesImpactModel({ environment: 'staging' });
   const result = staging('notify', {}, ctx({ reversibility: 'irreversible_external', scope: 'global' })) as ImpactScore;
   close(result.score, 0.3, 'score');
-  assert.equal(Object.keys(result.factors ?? {}).sort(), ['cost', 'environment', 'floor', 'reversibility', 'scope']);
+  assert.equal(Object.keys(result.factors ?? {}).sort(), ['cost', 'environment', 'reversibility', 'scope']);
   const prodTool = staging('notify', {}, ctx({ reversibility: 'irreversible_external', scope: 'global', environment: 'prod' })) as ImpactScore;
   assert.is(prodTool.score, 1, "the tool's own environment wins");
 });
