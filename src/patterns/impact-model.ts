@@ -36,7 +36,9 @@ export interface ImpactModelContext {
 /**
  * Scores an action (the original's `impact_model(action_name, args)`).
  * It receives the raw arguments (not redacted): a model that sends them
- * elsewhere (an LLM judge) should redact them itself.
+ * elsewhere (an LLM judge) should redact them itself. From a guarded tool,
+ * `args` is the single argument, or the array of arguments when there are
+ * several (as `gen_ai.tool.call.arguments` records them).
  *
  * A model that throws, returns anything but a number in 0..1 (or an
  * {@link ImpactScore} holding one) or does not settle within the gate's
