@@ -12,6 +12,7 @@
 import { startAgentSafety } from '../src/bootstrap/index.js';
 import { act1Ranking } from './demo/act-1-ranking.js';
 import { act2Breaker } from './demo/act-2-breaker.js';
+import { act3Gate } from './demo/act-3-gate.js';
 import { act4Rollback } from './demo/act-4-rollback.js';
 import { RankingService } from './demo/fake-services.js';
 
@@ -27,6 +28,7 @@ const ranking = new RankingService();
 try {
   await act1Ranking(ranking);
   await act2Breaker(ranking);
+  await act3Gate();
   await act4Rollback();
 } finally {
   await safety.shutdown();

@@ -39,6 +39,74 @@ export type { FailureRateOptions, RateWindowOptions, SlowCallRateOptions, TripCo
 export { exponentialCooldown } from './patterns/cooldown.js';
 export type { CooldownFunction, ExponentialCooldownOptions } from './patterns/cooldown.js';
 
+// ── Explainability hooks ───────────────────────────────────────────────────
+export { EXPLAINABILITY_HOOK_DEFAULTS, ExplainabilityHookManager } from './instrumentation/explainability-hooks.js';
+export type {
+  ExplainabilityHookManagerOptions,
+  ExplainWrapperOptions,
+  ExplanationCallback,
+  GuardExplainOptions,
+} from './instrumentation/explainability-hooks.js';
+export type { ExplainOptions } from './instrumentation/explainer.js';
+export { ActionExplanation, EXPLANATION_PHASES } from './patterns/action-explanation.js';
+export type {
+  ActionExplanationFields,
+  ActionExplanationJSON,
+  ExplanationPhase,
+  ExplanationQuery,
+} from './patterns/action-explanation.js';
+export { RingBuffer } from './patterns/ring-buffer.js';
+
+// ── Counterfactual impact gate ─────────────────────────────────────────────
+export { COUNTERFACTUAL_ESTIMATOR_DEFAULTS, CounterfactualEstimator } from './instrumentation/counterfactual-estimator.js';
+export type {
+  CounterfactualEstimatorOptions,
+  GateCallOptions,
+  GateDecision,
+} from './instrumentation/counterfactual-estimator.js';
+export type { ImpactDeclaration } from './instrumentation/guard-gate.js';
+export {
+  DEFAULT_BLOCK_THRESHOLD,
+  DEFAULT_REVIEW_THRESHOLD,
+  GATE_ENFORCEMENTS,
+  GATE_VERDICTS,
+  IMPACT_LEVELS,
+  LOW_IMPACT_FROM,
+  MODERATE_IMPACT_FROM,
+  impactDelta,
+  impactLevel,
+  impactThresholds,
+  impactVerdict,
+} from './patterns/impact.js';
+export type {
+  AssessmentReason,
+  GateEnforcement,
+  GateVerdict,
+  ImpactAssessment,
+  ImpactLevel,
+  ImpactThresholds,
+} from './patterns/impact.js';
+export type { ImpactModel, ImpactModelContext, ImpactModelResult, ImpactScore } from './patterns/impact-model.js';
+export {
+  ENVIRONMENT_SCORES,
+  REVERSIBILITY_SCORES,
+  RULES_IMPACT_MODEL_DEFAULTS,
+  SCOPE_SCORES,
+  declaredInactionImpact,
+  rulesImpactModel,
+  scoreActionMetadata,
+} from './patterns/impact-rules.js';
+export type {
+  ActionMetadata,
+  DeploymentEnvironment,
+  ImpactScope,
+  Reversibility,
+  RulesFactors,
+  RulesImpactModelOptions,
+} from './patterns/impact-rules.js';
+export type { ApprovalHook, ReviewAnswer, ReviewOutcome, ReviewReason, ReviewRequest } from './patterns/review.js';
+export { canonicalJson, hashArguments } from './patterns/arguments-hash.js';
+
 // ── Redaction ──────────────────────────────────────────────────────────────
 export {
   DEFAULT_SECRET_KEY_PATTERN,
@@ -95,6 +163,7 @@ export type { SnapshotFailure } from './patterns/rollback-errors.js';
 
 // ── Errors ─────────────────────────────────────────────────────────────────
 export { ToolTimeoutError, isToolTimeoutError } from './patterns/errors.js';
+export { ActionBlockedError, isActionBlockedError } from './patterns/action-blocked-error.js';
 
 // ── Time ───────────────────────────────────────────────────────────────────
 export { systemClock } from './patterns/clock.js';
@@ -127,6 +196,7 @@ export {
   ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE,
   ATTR_AGENT_SAFETY_EXPLANATION_PHASE,
   ATTR_AGENT_SAFETY_EXPLANATION_REASONING,
+  ATTR_AGENT_SAFETY_IMPACT_CACHED,
   ATTR_AGENT_SAFETY_IMPACT_COUNTERFACTUAL,
   ATTR_AGENT_SAFETY_IMPACT_DELTA,
   ATTR_AGENT_SAFETY_IMPACT_ENFORCED,
@@ -136,6 +206,11 @@ export {
   ATTR_AGENT_SAFETY_IMPACT_REASON,
   ATTR_AGENT_SAFETY_IMPACT_VERDICT,
   ATTR_AGENT_SAFETY_LINK_TYPE,
+  ATTR_AGENT_SAFETY_REVIEW_ARGUMENTS_HASH,
+  ATTR_AGENT_SAFETY_REVIEW_DECISION,
+  ATTR_AGENT_SAFETY_REVIEW_REASON,
+  ATTR_AGENT_SAFETY_REVIEW_REVIEWER,
+  ATTR_AGENT_SAFETY_REVIEW_TIMEOUT_MS,
   ATTR_AGENT_SAFETY_ROLLBACK_EXECUTE_HOOKS,
   ATTR_AGENT_SAFETY_ROLLBACK_FAILED_COUNT,
   ATTR_AGENT_SAFETY_ROLLBACK_MODE,
@@ -166,6 +241,8 @@ export {
   EVENT_AGENT_SAFETY_EXPLANATION,
   EVENT_AGENT_SAFETY_REVIEW_ANSWERED,
   EVENT_AGENT_SAFETY_REVIEW_REQUESTED,
+  GATE_DECISIONS_ATTR_ENFORCED,
+  GATE_DECISIONS_ATTR_VERDICT,
   GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
   GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
   METRIC_AGENT_SAFETY_AUDIT_BACKLOG,

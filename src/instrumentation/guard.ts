@@ -31,6 +31,12 @@ import type { BreakerSource } from './breaker-step.js';
 import { agentFromContext, withSignal } from './call-context.js';
 import { takeGuardCheckpoint, validateGuardCheckpoint } from './guard-checkpoint.js';
 import type { GuardCheckpoint, GuardCheckpointOptions } from './guard-checkpoint.js';
+import type { CounterfactualEstimator } from './counterfactual-estimator.js';
+import { Explainer, validateExplainOptions } from './explainer.js';
+import type { ExplanationTrail } from './explainer.js';
+import type { GuardExplainOptions } from './explainability-hooks.js';
+import { GuardGate, refusalOutcome, validateGateOptions } from './guard-gate.js';
+import type { ImpactDeclaration } from './guard-gate.js';
 import { recordError } from './record-error.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
@@ -109,6 +115,28 @@ export interface GuardOptions<A extends unknown[] = unknown[], R = unknown> {
    * registered under the tool's name. @default undefined (no checkpoint)
    */
   checkpoint?: GuardCheckpointOptions<A, R>;
+  /**
+   * The counterfactual impact gate (step 2): each call is assessed before it
+   * runs; a `block` verdict, or a review that is not approved, rejects the
+   * call with an `ActionBlockedError` and the tool never runs.
+   * @default undefined (no gate)
+   */
+  gate?: CounterfactualEstimator;
+  /**
+   * What this tool declares about its impact, read by the gate's models
+   * (reversibility, scope, cost, environment, floor, inactionImpact), or a
+   * function computing it from the call's arguments. Requires `gate`.
+   * @default undefined
+   */
+  impact?: ImpactDeclaration<A>;
+  /**
+   * Why the agent calls this tool (steps 3 and 7): `reasoning` or
+   * `reasoningFn`, `confidence`, `alternativesConsidered`, and the `hooks`
+   * manager that keeps the records and calls back. Each call gets
+   * `agent_safety.explanation` span events.
+   * @default undefined (no explanation)
+   */
+  explain?: GuardExplainOptions<A>;
 }
 
 /** Per-call options, given through {@link GuardedFunction.withOptions}. */
@@ -147,6 +175,9 @@ const GUARD_KEYS = [
   'redact',
   'breaker',
   'checkpoint',
+  'gate',
+  'impact',
+  'explain',
 ] as const;
 
 const MAX_TIMEOUT_MS = 2_147_483_647; // setTimeout's limit
@@ -179,6 +210,14 @@ function validateGuardOptions(options: unknown): asserts options is GuardOptions
   optionalFunction('redact', o.redact);
   validateBreakerSource('breaker', o.breaker);
   validateGuardCheckpoint('checkpoint', o.checkpoint);
+  validateGateOptions(o.gate, o.impact);
+  if (o.explain !== undefined) {
+    validateExplainOptions('explain', o.explain, ['hooks']);
+    const hooks = o.explain.hooks;
+    if (hooks !== undefined && typeof (hooks as { accept?: unknown })?.accept !== 'function') {
+      throw new TypeError('explain.hooks must be an ExplainabilityHookManager');
+    }
+  }
 }
 
 const noop = (): void => {};
@@ -210,12 +249,16 @@ class ToolGuard {
   private readonly _okMetricAttrs: Attributes;
   private readonly _errorMetricAttrs = new Map<string, Attributes>();
   private readonly _breakers: BreakerPicker | undefined;
+  private readonly _gate: GuardGate | undefined;
+  private readonly _explainer: Explainer | undefined;
 
   constructor(fn: AnyFunction, options: GuardOptions) {
     this._fn = fn;
     this._options = options;
     this.name = options.name;
     this._breakers = options.breaker === undefined ? undefined : new BreakerPicker(options.breaker, options.name);
+    this._gate = options.gate && new GuardGate(options.gate, options.name, options.impact as ImpactDeclaration<never[]>);
+    this._explainer = options.explain && new Explainer(options.name, options.explain as GuardExplainOptions<never[]>, options.explain.hooks);
     this.spanName = `${GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL} ${options.name}`;
     this._okMetricAttrs = Object.freeze({
       [ATTR_GEN_AI_OPERATION_NAME]: GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
@@ -267,10 +310,13 @@ class ToolGuard {
     let errType: string | undefined;
     let aborted = false;
     let checkpoint: GuardCheckpoint | undefined;
+    let callId: string | undefined;
+    let trail: ExplanationTrail | undefined;
+    let gated = this._gate === undefined;
+    const redact = o.redact ?? settings.redact;
     try {
-      const callId = call?.callId ?? extract('callId', this.name, o.callId, args);
+      callId = call?.callId ?? extract('callId', this.name, o.callId, args);
       if (callId !== undefined) span.setAttribute(ATTR_GEN_AI_TOOL_CALL_ID, String(callId));
-      const redact = o.redact ?? settings.redact;
       if (o.captureArguments ?? settings.captureArguments) {
         span.setAttribute(ATTR_GEN_AI_TOOL_CALL_ARGUMENTS, captureValue(args.length === 1 ? args[0] : args, redact));
       }
@@ -282,6 +328,14 @@ class ToolGuard {
       }
       const timeoutMs = call?.timeoutMs ?? o.timeoutMs;
       let ctx = trace.setSpan(parent, span);
+      // 2. impact gate and review: a refusal throws ActionBlockedError
+      if (!gated) {
+        const pending = this._gate!.enforce(span, args, callId, redact, signal, ctx);
+        if (pending !== undefined) await pending;
+        gated = true;
+      }
+      // 3. pre-action explanation (observes only)
+      if (this._explainer !== undefined) trail = this._explainer.before(span, args, callId, agent?.id ?? agent?.name, redact);
       // 4. checkpoint
       if (o.checkpoint !== undefined) {
         const taken = takeGuardCheckpoint(o.checkpoint, this.name, span, parent, args);
@@ -289,6 +343,7 @@ class ToolGuard {
         if (checkpoint !== undefined) ctx = checkpoint.context(ctx);
       }
 
+      // 5. the action
       breaker?.start();
       const result =
         signal === undefined && timeoutMs === undefined
@@ -299,6 +354,8 @@ class ToolGuard {
       if (o.captureResult ?? settings.captureResult) {
         span.setAttribute(ATTR_GEN_AI_TOOL_CALL_RESULT, captureValue(result, redact));
       }
+      // 7. post-action explanation
+      if (this._explainer !== undefined) this._explainer.after(span, trail!, result, callId, agent?.id ?? agent?.name, redact);
       span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, 'success' satisfies CallOutcome);
       const settled = checkpoint?.succeeded(span, result, args);
       if (settled !== undefined) await settled;
@@ -308,7 +365,9 @@ class ToolGuard {
       breaker?.failed(err, aborted);
       if (aborted) span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, 'aborted' satisfies CallOutcome);
       else if (breaker?.rejected) errType = recordRejection(span, err);
-      else errType = recordFailure(span, err);
+      else errType = recordFailure(span, err, gated ? undefined : refusalOutcome(err));
+      // 7. on-error explanation (also for a call refused before it ran)
+      if (this._explainer !== undefined) this._explainer.error(span, trail, err, args, callId, agent?.id ?? agent?.name, redact);
       const settled = checkpoint?.failed(span, err, aborted);
       if (settled !== undefined) await settled;
       throw err;
@@ -354,10 +413,13 @@ class ToolGuard {
   }
 }
 
-/** Records a failure of the call (not an abort) on `span`; returns `error.type`. */
-function recordFailure(span: Span, err: unknown): string {
+/**
+ * Records a failure of the call (not an abort) on `span`; returns `error.type`.
+ * `refused` is the outcome when this call's own gate refused it.
+ */
+function recordFailure(span: Span, err: unknown, refused?: CallOutcome): string {
   const type = recordError(span, err);
-  span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, (isToolTimeoutError(err) ? 'timeout' : 'error') satisfies CallOutcome);
+  span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, refused ?? ((isToolTimeoutError(err) ? 'timeout' : 'error') satisfies CallOutcome));
   return type;
 }
 

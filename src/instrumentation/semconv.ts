@@ -116,16 +116,42 @@ export const ATTR_AGENT_SAFETY_IMPACT_LEVEL = 'agent_safety.impact.level';
 export const ATTR_AGENT_SAFETY_IMPACT_VERDICT = 'agent_safety.impact.verdict';
 /** What happened: `proceeded`, `approved`, `denied` or `blocked`. */
 export const ATTR_AGENT_SAFETY_IMPACT_ENFORCED = 'agent_safety.impact.enforced';
-/** Why, in a few words (low cardinality, no user content). */
+/**
+ * Why the gate enforced what it did, low cardinality, no user content: the
+ * assessment's reason (`below_review_threshold`, `review_threshold_reached`,
+ * `block_threshold_reached`, `impact_model_error|timeout|invalid`,
+ * `counterfactual_model_error|timeout|invalid`, `impact_metadata_error`),
+ * or after a review the review's reason (see {@link ATTR_AGENT_SAFETY_REVIEW_REASON}).
+ */
 export const ATTR_AGENT_SAFETY_IMPACT_REASON = 'agent_safety.impact.reason';
 /** Prefix of per-factor scores, e.g. `agent_safety.impact.factor.reversibility`. */
 export const ATTR_AGENT_SAFETY_IMPACT_FACTOR_PREFIX = 'agent_safety.impact.factor.';
+/** `true` when the assessment was reused from the cache for this tool call id (a resumed call). Absent otherwise. */
+export const ATTR_AGENT_SAFETY_IMPACT_CACHED = 'agent_safety.impact.cached';
 /** Span event: a review was requested. */
 export const EVENT_AGENT_SAFETY_REVIEW_REQUESTED = 'agent_safety.review.requested';
 /** Span event: a review was answered (or timed out). */
 export const EVENT_AGENT_SAFETY_REVIEW_ANSWERED = 'agent_safety.review.answered';
+/** On `agent_safety.review.requested`: hex SHA-256 of the canonical JSON of the redacted arguments. */
+export const ATTR_AGENT_SAFETY_REVIEW_ARGUMENTS_HASH = 'agent_safety.review.arguments_hash';
+/** On `agent_safety.review.requested`: how long the reviewer has, in milliseconds. */
+export const ATTR_AGENT_SAFETY_REVIEW_TIMEOUT_MS = 'agent_safety.review.timeout_ms';
+/** On `agent_safety.review.answered`: `approved` or `denied`. */
+export const ATTR_AGENT_SAFETY_REVIEW_DECISION = 'agent_safety.review.decision';
+/**
+ * On `agent_safety.review.answered`: why, low cardinality: `reviewer_approved`,
+ * `reviewer_denied`, `review_timeout`, `review_error`, `review_aborted`,
+ * `invalid_review_answer` or `no_approval_hook`.
+ */
+export const ATTR_AGENT_SAFETY_REVIEW_REASON = 'agent_safety.review.reason';
+/** On `agent_safety.review.answered`: who decided, when the answer said so. */
+export const ATTR_AGENT_SAFETY_REVIEW_REVIEWER = 'agent_safety.review.reviewer';
 /** Counter of gate decisions by `verdict` and `enforced` (unit `{decision}`). */
 export const METRIC_AGENT_SAFETY_GATE_DECISIONS = 'agent_safety.gate.decisions';
+/** Attribute of {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: `proceed`, `review` or `block`. */
+export const GATE_DECISIONS_ATTR_VERDICT = 'verdict';
+/** Attribute of {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: `proceeded`, `approved`, `denied` or `blocked`. */
+export const GATE_DECISIONS_ATTR_ENFORCED = 'enforced';
 
 // ── Checkpoints, rollback, compensation ────────────────────────────────────
 

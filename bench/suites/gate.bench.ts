@@ -1,0 +1,108 @@
+/**
+ * The cost of the impact gate (synchronous rules model) and a static
+ * explanation on a guarded call, against the same guard without them, in
+ * the same process (BatchSpanProcessor, no-op exporter, AsyncLocalStorage
+ * context manager). Keys: gate_explain_vs_guard, gate_explain_hooks_vs_guard,
+ * and gate_explain_vs_bare_span (the DESIGN target compares the full guarded
+ * call with one bare SDK span around the same function).
+ */
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { AgentSafetyInstrumentation, CounterfactualEstimator, ExplainabilityHookManager, guard } from '../../src/index.js';
+import { compare, formatNs, round } from '../lib.js';
+import type { BenchSuite } from '../lib.js';
+
+class NullExporter implements SpanExporter {
+  export(_spans: ReadableSpan[], cb: (r: { code: 0 }) => void): void {
+    cb({ code: 0 });
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+class IdleReader extends MetricReader {
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+const suite: BenchSuite = {
+  name: 'impact gate and explanation on a guarded call',
+  async run({ quick }) {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    const provider = new BasicTracerProvider({
+      spanProcessors: [new BatchSpanProcessor(new NullExporter(), { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 50 })],
+    });
+    const meterProvider = new MeterProvider({ readers: [new IdleReader()] });
+    trace.setGlobalTracerProvider(provider);
+    const instrumentation = new AgentSafetyInstrumentation({ agent: { id: 'bench-agent' } });
+    instrumentation.setTracerProvider(provider);
+    instrumentation.setMeterProvider(meterProvider);
+
+    const tool = async (x: number) => x + 1;
+    const gate = new CounterfactualEstimator();
+    const impact = { reversibility: 'manual_undo', scope: 'user' } as const;
+    const explain = {
+      reasoning: 'Ranking content by engagement signals and safety classifier output.',
+      confidence: 0.91,
+      alternativesConsidered: ['chronological sort', 'diversity-reranked'],
+    };
+    const hooks = new ExplainabilityHookManager({ agentId: 'bench-agent' });
+    const plain = guard(tool, { name: 'bench' });
+    const gated = guard(tool, { name: 'bench', gate, impact, explain });
+    const recorded = guard(tool, { name: 'bench', gate, impact, explain: { ...explain, hooks } });
+    const gateOnly = guard(tool, { name: 'bench', gate, impact });
+    const explainOnly = guard(tool, { name: 'bench', explain });
+    const tracer = provider.getTracer('bench');
+    const bare = (x: number) =>
+      tracer.startActiveSpan('execute_tool bench', async span => {
+        try {
+          return await tool(x);
+        } finally {
+          span.end();
+        }
+      });
+
+    const results = await compare(
+      {
+        'bare SDK span (Batch)': () => bare(1),
+        'guard()': () => plain(1),
+        'guard() + gate': () => gateOnly(1),
+        'guard() + explain': () => explainOnly(1),
+        'guard() + gate + explain': () => gated(1),
+        'guard() + gate + explain + hooks': () => recorded(1),
+      },
+      quick ? { iterations: 2_000, runs: 3 } : { iterations: 50_000, runs: 9 },
+    );
+    await provider.forceFlush();
+    const base = results['guard()'].nsPerOp;
+    const ratio = results['guard() + gate + explain'].nsPerOp / base;
+    const hooksRatio = results['guard() + gate + explain + hooks'].nsPerOp / base;
+    const bareRatio = results['guard() + gate + explain'].nsPerOp / results['bare SDK span (Batch)'].nsPerOp;
+    return {
+      rows: [
+        ...Object.entries(results).map(([name, r]) => ({
+          name,
+          value: formatNs(r.nsPerOp),
+          note: name.startsWith('guard() +') ? `+${formatNs(r.nsPerOp - base)} over guard()` : undefined,
+        })),
+        { name: 'gate + explain ÷ guard', value: round(ratio, 2).toFixed(2) },
+        { name: 'gate + explain + hooks ÷ guard', value: round(hooksRatio, 2).toFixed(2), note: 'records kept in the ring buffer' },
+        { name: 'guard + gate + explain ÷ bare span', value: round(bareRatio, 2).toFixed(2) },
+      ],
+      figures: {
+        gate_explain_vs_guard: round(ratio, 3),
+        gate_explain_hooks_vs_guard: round(hooksRatio, 3),
+        gate_explain_vs_bare_span: round(bareRatio, 3),
+      },
+    };
+  },
+};
+export default suite;
