@@ -1,6 +1,7 @@
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { HrTime } from '@opentelemetry/api';
+import { formatValue, summarizeAttributes, summarizeEvent } from './console-summary.js';
 
 /** Options of {@link ConsoleTreeSpanExporter}. */
 export interface ConsoleTreeSpanExporterOptions {
@@ -15,22 +16,6 @@ export interface ConsoleTreeSpanExporterOptions {
   maxPendingSpans?: number;
 }
 
-// Attributes shown elsewhere on the line, or too noisy for a console.
-const HIDDEN = new Set([
-  'agent_safety.call.outcome',
-  'agent_safety.audit.chain_id',
-  'agent_safety.audit.prev_hash',
-  'agent_safety.audit.hash',
-  'agent_safety.audit.seq',
-  'agent_safety.compensated.trace_id',
-  'agent_safety.compensated.span_id',
-  'agent_safety.checkpoint.id',
-  'agent_safety.checkpoint.name',
-  'agent_safety.rollback.target.id',
-]);
-const PREFIX = 'agent_safety.';
-const MAX_VALUE = 72;
-
 function hrToMs(t: HrTime): number {
   return t[0] * 1e3 + t[1] / 1e6;
 }
@@ -39,21 +24,6 @@ function formatDuration(ms: number): string {
   if (ms < 1) return `${ms.toFixed(2)} ms`;
   if (ms < 1000) return `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
   return `${(ms / 1000).toFixed(2)} s`;
-}
-
-function formatValue(v: unknown): string {
-  const s = Array.isArray(v) ? v.join(', ') : typeof v === 'number' && !Number.isInteger(v) ? String(Number(v.toFixed(3))) : String(v);
-  return s.length > MAX_VALUE ? `${s.slice(0, MAX_VALUE - 1)}…` : s;
-}
-
-function safetyAttributes(attrs: Record<string, unknown> | undefined): string[] {
-  if (!attrs) return [];
-  const out: string[] = [];
-  for (const key of Object.keys(attrs)) {
-    if (!key.startsWith(PREFIX) || HIDDEN.has(key)) continue;
-    out.push(`${key.slice(PREFIX.length)}=${formatValue(attrs[key])}`);
-  }
-  return out;
 }
 
 /**
@@ -172,23 +142,21 @@ export class ConsoleTreeSpanExporter implements SpanExporter {
     const parts = [`${mark} ${this._paint('1', span.name)}`, this._paint('2', formatDuration(hrToMs(span.duration)))];
     if (failed) {
       const type = attrs['error.type'];
-      const message = span.status.message ? `: ${formatValue(span.status.message)}` : '';
+      const message = span.status.message ? `: ${formatValue(span.status.message, 110)}` : '';
       parts.push(this._paint('31', `${type ?? 'error'}${message}`));
     } else if (outcome === 'aborted') {
       parts.push(this._paint('33', 'aborted by caller'));
     }
-    const safety = safetyAttributes(attrs);
-    if (safety.length > 0) parts.push(this._paint('36', safety.join(' ')));
-    if (attrs['agent_safety.audit.seq'] !== undefined) parts.push(this._paint('2', `audit#${attrs['agent_safety.audit.seq']}`));
+    const safety = summarizeAttributes(attrs);
+    if (safety.length > 0) parts.push(this._paint('36', safety.join(' · ')));
     return parts.join('  ');
   }
 
   private _details(span: ReadableSpan): string[] {
     const out: string[] = [];
     for (const event of span.events) {
-      if (!event.name.startsWith(PREFIX)) continue;
-      const attrs = safetyAttributes(event.attributes as Record<string, unknown> | undefined);
-      out.push(`• ${event.name.slice(PREFIX.length)}${attrs.length ? ` ${attrs.join(' ')}` : ''}`);
+      const line = summarizeEvent(event.name, (event.attributes ?? {}) as Record<string, unknown>);
+      if (line !== undefined) out.push(`• ${line}`);
     }
     for (const link of span.links) {
       const type = link.attributes?.['agent_safety.link.type'] ?? 'link';
