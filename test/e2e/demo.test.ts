@@ -38,6 +38,20 @@ test('npm run demo exits 0 without any server and prints the trace trees', async
   assert.match(run.stdout, /Act 1/);
   assert.match(run.stdout, /✓ invoke_agent content-ranker/);
   assert.match(run.stdout, /execute_tool rank_content/);
+  // Act 2: the breaker opens, rejects without calling the tool, probes and closes.
+  assert.match(run.stdout, /• breaker closed → open \(consecutive_failures\)/);
+  assert.match(run.stdout, /✗ execute_tool rank_content .*CircuitOpenError/);
+  assert.match(run.stdout, /• breaker half_open → closed \(probes_succeeded\)/);
+  // Act 3: the gate blocks a CRITICAL action and a reviewed one is approved; explanations everywhere.
+  assert.match(run.stdout, /✗ execute_tool notify_all_users .*ActionBlockedError.*impact CRITICAL Δ1\.00 block→blocked/);
+  assert.match(run.stdout, /✓ execute_tool notify_cohort .*impact HIGH .* review→approved/);
+  assert.match(run.stdout, /• review approved by /);
+  assert.match(run.stdout, /• explanation pre_action/);
+  // Act 4: the failed publish is rolled back: one compensation span per undone step, linked.
+  assert.match(run.stdout, /✓ agent_safety\.rollback .*rollback to before_publish \(last_safe_point\): complete/);
+  const compensations = run.stdout.match(/compensate (publish_digest|email_preview|upload_draft)/g) ?? [];
+  assert.equal(compensations, ['compensate publish_digest', 'compensate email_preview', 'compensate upload_draft'], 'newest first');
+  assert.match(run.stdout, /↪ compensates span [0-9a-f]{16} of trace [0-9a-f]{32}/);
   assert.match(run.stdout, /demo finished/);
 });
 
