@@ -6,45 +6,15 @@
  * and gate_explain_vs_bare_span (the DESIGN target compares the full guarded
  * call with one bare SDK span around the same function).
  */
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { AgentSafetyInstrumentation, CounterfactualEstimator, ExplainabilityHookManager, guard } from '../../src/index.js';
+import { CounterfactualEstimator, ExplainabilityHookManager, guard } from '../../src/index.js';
 import { compare, formatNs, round } from '../lib.js';
 import type { BenchSuite } from '../lib.js';
-
-class NullExporter implements SpanExporter {
-  export(_spans: ReadableSpan[], cb: (r: { code: 0 }) => void): void {
-    cb({ code: 0 });
-  }
-  shutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-class IdleReader extends MetricReader {
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { bareSpan, benchTelemetry } from '../telemetry.js';
 
 const suite: BenchSuite = {
   name: 'impact gate and explanation on a guarded call',
   async run({ quick }) {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    const provider = new BasicTracerProvider({
-      spanProcessors: [new BatchSpanProcessor(new NullExporter(), { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 50 })],
-    });
-    const meterProvider = new MeterProvider({ readers: [new IdleReader()] });
-    trace.setGlobalTracerProvider(provider);
-    const instrumentation = new AgentSafetyInstrumentation({ agent: { id: 'bench-agent' } });
-    instrumentation.setTracerProvider(provider);
-    instrumentation.setMeterProvider(meterProvider);
+    const { provider, tracer } = benchTelemetry();
 
     const tool = async (x: number) => x + 1;
     const gate = new CounterfactualEstimator();
@@ -60,15 +30,7 @@ const suite: BenchSuite = {
     const recorded = guard(tool, { name: 'bench', gate, impact, explain: { ...explain, hooks } });
     const gateOnly = guard(tool, { name: 'bench', gate, impact });
     const explainOnly = guard(tool, { name: 'bench', explain });
-    const tracer = provider.getTracer('bench');
-    const bare = (x: number) =>
-      tracer.startActiveSpan('execute_tool bench', async span => {
-        try {
-          return await tool(x);
-        } finally {
-          span.end();
-        }
-      });
+    const bare = (x: number) => bareSpan(tracer, () => tool(x));
 
     const results = await compare(
       {

@@ -7,33 +7,11 @@
  * Keys: checkpoint_vs_guard (no state), checkpoint_state_vs_guard
  * (structured snapshot of a small state), checkpoint_overhead_ns.
  */
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { AgentSafetyInstrumentation, RollbackManager, guard } from '../../src/index.js';
+import { RollbackManager, guard } from '../../src/index.js';
 import type { SnapshotMode } from '../../src/index.js';
 import { compare, formatNs, round } from '../lib.js';
 import type { BenchSuite } from '../lib.js';
-
-class NullExporter implements SpanExporter {
-  export(_spans: ReadableSpan[], cb: (r: { code: 0 }) => void): void {
-    cb({ code: 0 });
-  }
-  shutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-class IdleReader extends MetricReader {
-  protected onForceFlush(): Promise<void> {
-    return Promise.resolve();
-  }
-  protected onShutdown(): Promise<void> {
-    return Promise.resolve();
-  }
-}
+import { benchTelemetry } from '../telemetry.js';
 
 /** A small agent state: a plan of a few steps and some notes. */
 const agentState = {
@@ -45,14 +23,7 @@ const agentState = {
 const suite: BenchSuite = {
   name: 'checkpoint in a guarded call',
   async run({ quick }) {
-    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-    const provider = new BasicTracerProvider({
-      spanProcessors: [new BatchSpanProcessor(new NullExporter(), { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 50 })],
-    });
-    trace.setGlobalTracerProvider(provider);
-    const instrumentation = new AgentSafetyInstrumentation({ agent: { id: 'bench-agent' } });
-    instrumentation.setTracerProvider(provider);
-    instrumentation.setMeterProvider(new MeterProvider({ readers: [new IdleReader()] }));
+    const { provider } = benchTelemetry();
 
     const tool = async (x: number) => x + 1;
     const guarded = guard(tool, { name: 'bench' });

@@ -1,0 +1,73 @@
+/**
+ * The OpenTelemetry setup every suite measures against: an SDK tracer
+ * provider with a BatchSpanProcessor in front of a no-op exporter (so export
+ * costs nothing and nothing is dropped), an AsyncLocalStorage context manager
+ * as `NodeSDK` installs, an idle metric reader, and the package's
+ * instrumentation registered on both.
+ */
+import { context, trace } from '@opentelemetry/api';
+import type { Tracer } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { AgentSafetyInstrumentation } from '../src/index.js';
+
+/** Counts what it is given and drops it. */
+export class CountingExporter implements SpanExporter {
+  exported = 0;
+  export(spans: ReadableSpan[], cb: (r: { code: 0 }) => void): void {
+    this.exported += spans.length;
+    cb({ code: 0 });
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+class IdleReader extends MetricReader {
+  protected onForceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+  protected onShutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export interface BenchTelemetry {
+  provider: BasicTracerProvider;
+  meterProvider: MeterProvider;
+  instrumentation: AgentSafetyInstrumentation;
+  exporter: CountingExporter;
+  /** A tracer of the same provider, for the bare-span baseline. */
+  tracer: Tracer;
+}
+
+/** Sets up the providers (globally too) with `processors` before the batch processor. */
+export function benchTelemetry(processors: SpanProcessor[] = []): BenchTelemetry {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const exporter = new CountingExporter();
+  const provider = new BasicTracerProvider({
+    spanProcessors: [
+      ...processors,
+      new BatchSpanProcessor(exporter, { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 50 }),
+    ],
+  });
+  const meterProvider = new MeterProvider({ readers: [new IdleReader()] });
+  trace.setGlobalTracerProvider(provider);
+  const instrumentation = new AgentSafetyInstrumentation({ agent: { id: 'bench-agent' } });
+  instrumentation.setTracerProvider(provider);
+  instrumentation.setMeterProvider(meterProvider);
+  return { provider, meterProvider, instrumentation, exporter, tracer: provider.getTracer('bench') };
+}
+
+/** One bare SDK span around `fn`: the baseline of the design's target. */
+export function bareSpan<T>(tracer: Tracer, fn: () => Promise<T>): Promise<T> {
+  return tracer.startActiveSpan('execute_tool bench', async span => {
+    try {
+      return await fn();
+    } finally {
+      span.end();
+    }
+  });
+}

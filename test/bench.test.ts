@@ -1,0 +1,31 @@
+/**
+ * `npm run bench` must keep working: run every suite in quick mode and check
+ * that the last line is the JSON object of named figures. No timing is
+ * asserted (numbers from quick mode mean nothing; see `npm run bench`).
+ */
+import { execFile } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const test = suite('bench harness');
+
+test('every suite runs and reports its figures as the last JSON line', async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--import', 'tsx', 'bench/run.ts', '--quick'], {
+    cwd: root,
+    timeout: 300_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const figures = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
+  for (const key of ['guard_vs_bare_span', 'breaker_vs_cockatiel', 'breaker_vs_opossum', 'gate_explain_vs_guard', 'checkpoint_vs_guard']) {
+    assert.type(figures[key], 'number', key);
+    assert.ok(Number.isFinite(figures[key]) && figures[key] > 0, `${key} = ${figures[key]}`);
+  }
+  assert.match(stdout, /## guarded call vs bare span/);
+});
+
+test.run();
