@@ -11,12 +11,12 @@ import { ValueType } from '@opentelemetry/api';
 import type { Attributes, ObservableCounter, ObservableResult } from '@opentelemetry/api';
 import { GATE_ENFORCEMENTS, GATE_VERDICTS } from '../patterns/impact.js';
 import type { GateEnforcement, GateVerdict } from '../patterns/impact.js';
-import { GATE_DECISIONS_ATTR_ENFORCED, GATE_DECISIONS_ATTR_VERDICT, METRIC_AGENT_SAFETY_GATE_DECISIONS } from './semconv.js';
+import { METRIC_AGENT_SAFETY_GATE_DECISIONS, METRIC_ATTR_ENFORCED, METRIC_ATTR_VERDICT } from './semconv.js';
 import { meterBound } from './telemetry.js';
 
 const counts = new Float64Array(GATE_VERDICTS.length * GATE_ENFORCEMENTS.length);
 const cellAttributes: Attributes[] = GATE_VERDICTS.flatMap(verdict =>
-  GATE_ENFORCEMENTS.map(enforced => Object.freeze({ [GATE_DECISIONS_ATTR_VERDICT]: verdict, [GATE_DECISIONS_ATTR_ENFORCED]: enforced })),
+  GATE_ENFORCEMENTS.map(enforced => Object.freeze({ [METRIC_ATTR_VERDICT]: verdict, [METRIC_ATTR_ENFORCED]: enforced })),
 );
 const VERDICT_INDEX: Record<GateVerdict, number> = { proceed: 0, review: 1, block: 2 };
 const ENFORCED_INDEX: Record<GateEnforcement, number> = { proceeded: 0, approved: 1, denied: 2, blocked: 3 };

@@ -148,10 +148,6 @@ export const ATTR_AGENT_SAFETY_REVIEW_REASON = 'agent_safety.review.reason';
 export const ATTR_AGENT_SAFETY_REVIEW_REVIEWER = 'agent_safety.review.reviewer';
 /** Counter of gate decisions by `verdict` and `enforced` (unit `{decision}`). */
 export const METRIC_AGENT_SAFETY_GATE_DECISIONS = 'agent_safety.gate.decisions';
-/** Attribute of {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: `proceed`, `review` or `block`. */
-export const GATE_DECISIONS_ATTR_VERDICT = 'verdict';
-/** Attribute of {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: `proceeded`, `approved`, `denied` or `blocked`. */
-export const GATE_DECISIONS_ATTR_ENFORCED = 'enforced';
 
 // ── Checkpoints, rollback, compensation ────────────────────────────────────
 
