@@ -106,6 +106,11 @@ export interface GateCallOptions {
   callId?: string;
   /** Aborts a pending review (the call is then denied). */
   signal?: AbortSignal;
+  /**
+   * The acting agent, recorded as `gen_ai.agent.id` on the decisions metric.
+   * @default the instrumentation's agent
+   */
+  agentId?: string;
 }
 
 /** What the gate decided about one call. */
@@ -172,9 +177,10 @@ function safeRedact(redact: Redactor, value: unknown): unknown {
 function validateCallOptions(options: GateCallOptions | undefined): void {
   if (options === undefined) return;
   requireObject('gate call options', options);
-  rejectUnknownOptions('gate call options', options, ['metadata', 'callId', 'signal']);
+  rejectUnknownOptions('gate call options', options, ['metadata', 'callId', 'signal', 'agentId']);
   if (options.metadata !== undefined) validateActionMetadata('metadata', options.metadata);
   optionalString('callId', options.callId);
+  optionalString('agentId', options.agentId);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TypeError('signal must be an AbortSignal');
 }
 
@@ -284,7 +290,8 @@ export class CounterfactualEstimator {
   async gate(action: string, args: unknown, options?: GateCallOptions): Promise<GateDecision> {
     requireNonEmptyString('action', action);
     validateCallOptions(options);
-    return this.decide(trace.getActiveSpan(), action, args, options, telemetry.settings.redact, options?.signal);
+    const agentId = options?.agentId ?? telemetry.settings.agent?.id;
+    return this.decide(trace.getActiveSpan(), action, args, options, telemetry.settings.redact, options?.signal, undefined, agentId);
   }
 
   /**
@@ -302,13 +309,14 @@ export class CounterfactualEstimator {
     redact: Redactor,
     signal: AbortSignal | undefined,
     ctx?: Context,
+    agentId?: string,
   ): GateDecision | Promise<GateDecision> {
     const result =
       ctx !== undefined && this._customModels
         ? context.with(ctx, () => this._assessor.assess(action, args, options))
         : this._assessor.assess(action, args, options);
-    if (result instanceof Promise) return result.then(r => this._enforce(span, r, args, redact, signal, ctx));
-    return this._enforce(span, result, args, redact, signal, ctx);
+    if (result instanceof Promise) return result.then(r => this._enforce(span, r, args, redact, signal, ctx, agentId));
+    return this._enforce(span, result, args, redact, signal, ctx, agentId);
   }
 
   private _enforce(
@@ -318,11 +326,12 @@ export class CounterfactualEstimator {
     redact: Redactor,
     signal: AbortSignal | undefined,
     ctx: Context | undefined,
+    agentId: string | undefined,
   ): GateDecision | Promise<GateDecision> {
     const recording = span !== undefined && span.isRecording();
     if (recording) recordAssessment(span, assessment, cached);
     const verdict = assessment.recommendation;
-    if (verdict === 'review') return this._review(recording ? span : undefined, assessment, cached, args, redact, signal, ctx);
+    if (verdict === 'review') return this._review(recording ? span : undefined, assessment, cached, args, redact, signal, ctx, agentId);
     const decision: GateDecision = {
       assessment,
       verdict,
@@ -331,7 +340,7 @@ export class CounterfactualEstimator {
       review: undefined,
       cached,
     };
-    this._finish(recording ? span : undefined, decision);
+    this._finish(recording ? span : undefined, decision, agentId);
     if (decision.enforced === 'blocked') throw new ActionBlockedError(assessment);
     return decision;
   }
@@ -344,6 +353,7 @@ export class CounterfactualEstimator {
     redact: Redactor,
     signal: AbortSignal | undefined,
     ctx: Context | undefined,
+    agentId: string | undefined,
   ): Promise<GateDecision> {
     const shown = safeRedact(this._redact ?? redact, args);
     const argumentsHash = hashArguments(shown);
@@ -381,16 +391,16 @@ export class CounterfactualEstimator {
       review,
       cached,
     };
-    this._finish(span, decision);
+    this._finish(span, decision, agentId);
     if (!review.approved) throw new ActionBlockedError(assessment, review);
     return decision;
   }
 
-  private _finish(span: Span | undefined, decision: GateDecision): void {
+  private _finish(span: Span | undefined, decision: GateDecision, agentId: string | undefined): void {
     if (span !== undefined) {
       span.setAttribute(ATTR_AGENT_SAFETY_IMPACT_ENFORCED, decision.enforced);
       span.setAttribute(ATTR_AGENT_SAFETY_IMPACT_REASON, decision.reason);
     }
-    countGateDecision(decision.verdict, decision.enforced);
+    countGateDecision(decision.verdict, decision.enforced, agentId);
   }
 }

@@ -62,12 +62,13 @@ export class GuardGate {
     redact: Redactor,
     signal: AbortSignal | undefined,
     ctx: Context,
+    agentId: string | undefined,
   ): undefined | Promise<GateDecision> {
     const fn = this._impactFn;
     let options = this._static;
     if (fn !== undefined) options = { metadata: () => fn(...args), callId };
     else if (callId !== undefined) options = { metadata: this._metadata, callId };
-    const decided = this._estimator.decide(span, this._tool, args.length === 1 ? args[0] : args, options, redact, signal, ctx);
+    const decided = this._estimator.decide(span, this._tool, args.length === 1 ? args[0] : args, options, redact, signal, ctx, agentId);
     return decided instanceof Promise ? decided : undefined;
   }
 }

@@ -330,7 +330,7 @@ class ToolGuard {
       let ctx = trace.setSpan(parent, span);
       // 2. impact gate and review: a refusal throws ActionBlockedError
       if (!gated) {
-        const pending = this._gate!.enforce(span, args, callId, redact, signal, ctx);
+        const pending = this._gate!.enforce(span, args, callId, redact, signal, ctx, agent?.id);
         if (pending !== undefined) await pending;
         gated = true;
       }

@@ -25,7 +25,7 @@ import { isRollbackError } from '../patterns/rollback-errors.js';
 import type { CompensationEntry, RollbackReport } from '../patterns/rollback-report.js';
 import { errorType, recordError } from './record-error.js';
 import { compensatingManager, withCompensation } from './rollback-context.js';
-import { countCompensation, countEviction, rollbackInstruments } from './rollback-metrics.js';
+import { countCompensation, countEviction, registerRollbackAgent, rollbackInstruments } from './rollback-metrics.js';
 import {
   AGENT_SAFETY_LINK_TYPE_VALUE_COMPENSATES,
   ATTR_AGENT_SAFETY_CHECKPOINT_ID,
@@ -107,10 +107,10 @@ class RollbackTelemetry implements RollbackObserver {
     refreshInstruments();
     try {
       const report = await context.with(trace.setSpan(parent, span), run);
-      this._finish(span, report);
+      this._finish(span, report, request.agentId);
       return report;
     } catch (err) {
-      if (isRollbackError(err)) this._finish(span, err.report);
+      if (isRollbackError(err)) this._finish(span, err.report, request.agentId);
       recordError(span, err);
       throw err;
     } finally {
@@ -118,10 +118,10 @@ class RollbackTelemetry implements RollbackObserver {
     }
   }
 
-  private _finish(span: Span, report: RollbackReport): void {
+  private _finish(span: Span, report: RollbackReport, agentId: string): void {
     try {
       writeReport(span, report);
-      for (const entry of report.entries) if (entry.outcome === 'skipped') countCompensation('skipped');
+      for (const entry of report.entries) if (entry.outcome === 'skipped') countCompensation(agentId, 'skipped');
     } catch (err) {
       diag.error('agent-safety-otel: recording a rollback failed', err);
     }
@@ -173,7 +173,7 @@ class RollbackTelemetry implements RollbackObserver {
         span.setAttribute(ATTR_AGENT_SAFETY_COMPENSATION_OUTCOME, entry.outcome);
         span.setAttribute(ATTR_AGENT_SAFETY_COMPENSATION_ATTEMPTS, entry.attempts);
         if (entry.outcome === 'failed') recordError(span, entry.error);
-        countCompensation(entry.outcome);
+        countCompensation(checkpoint.agentId, entry.outcome);
       } catch (err) {
         diag.error('agent-safety-otel: recording a compensation failed', err);
       }
@@ -224,7 +224,7 @@ function recordTaken(manager: RollbackManager, span: Span | undefined, taken: Ta
 function recordEviction(manager: RollbackManager, span: Span | undefined, evicted: readonly Checkpoint[], lastSafePoint: boolean): void {
   refreshInstruments();
   for (const old of evicted) {
-    countEviction(old.isSafePoint);
+    countEviction(manager.agentId, old.isSafePoint);
     span?.addEvent(EVENT_AGENT_SAFETY_CHECKPOINT_EVICTED, {
       [ATTR_AGENT_SAFETY_CHECKPOINT_ID]: old.id,
       [ATTR_AGENT_SAFETY_CHECKPOINT_NAME]: old.name,
@@ -317,6 +317,7 @@ export class RollbackManager {
   constructor(options: RollbackManagerOptions) {
     this._engine = new RollbackEngine(options, new RollbackTelemetry(this));
     engines.set(this, this._engine);
+    registerRollbackAgent(this._engine.agentId); // its series report zeros from now on
     refreshInstruments();
   }
 

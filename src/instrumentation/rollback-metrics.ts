@@ -7,9 +7,10 @@
  * @module
  */
 import { ValueType } from '@opentelemetry/api';
-import type { BatchObservableResult, Meter, ObservableCounter } from '@opentelemetry/api';
+import type { Attributes, BatchObservableResult, Meter, ObservableCounter } from '@opentelemetry/api';
 import type { CompensationOutcome } from '../patterns/rollback-report.js';
 import {
+  ATTR_GEN_AI_AGENT_ID,
   METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED,
   METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS,
   METRIC_ATTR_OUTCOME,
@@ -20,29 +21,53 @@ import { meterBound } from './telemetry.js';
 /** The compensation outcomes the metric reports (a `restored` checkpoint had nothing to compensate). */
 type CountedOutcome = Exclude<CompensationOutcome, 'restored'>;
 
-/** Totals since the process started, over every rollback manager. */
-const totals = {
-  compensations: { undone: 0, failed: 0, skipped: 0 } as Record<CountedOutcome, number>,
-  evicted: { safePoint: 0, other: 0 },
-};
-
-const OUTCOME_ATTRS: Record<CountedOutcome, { [METRIC_ATTR_OUTCOME]: CountedOutcome }> = {
-  undone: Object.freeze({ [METRIC_ATTR_OUTCOME]: 'undone' }),
-  failed: Object.freeze({ [METRIC_ATTR_OUTCOME]: 'failed' }),
-  skipped: Object.freeze({ [METRIC_ATTR_OUTCOME]: 'skipped' }),
-};
-const SAFE_POINT_ATTRS = Object.freeze({ [METRIC_ATTR_SAFE_POINT]: true });
-const OTHER_ATTRS = Object.freeze({ [METRIC_ATTR_SAFE_POINT]: false });
-
-/** Counts one compensation (an undo hook run, or one skipped). */
-export function countCompensation(outcome: CompensationOutcome): void {
-  if (outcome !== 'restored') totals.compensations[outcome]++;
+/** One agent's totals since the process started, with the attribute sets to report them. */
+interface AgentTotals {
+  compensations: Record<CountedOutcome, number>;
+  evicted: { safePoint: number; other: number };
+  outcomeAttrs: Record<CountedOutcome, Attributes>;
+  safePointAttrs: Attributes;
+  otherAttrs: Attributes;
 }
 
-/** Counts one evicted checkpoint. */
-export function countEviction(safePoint: boolean): void {
-  if (safePoint) totals.evicted.safePoint++;
-  else totals.evicted.other++;
+/** By agent id, over every rollback manager of that agent. Agents are few: low cardinality. */
+const totals = new Map<string, AgentTotals>();
+
+function totalsOf(agentId: string): AgentTotals {
+  let t = totals.get(agentId);
+  if (t === undefined) {
+    const agent = { [ATTR_GEN_AI_AGENT_ID]: agentId };
+    t = {
+      compensations: { undone: 0, failed: 0, skipped: 0 },
+      evicted: { safePoint: 0, other: 0 },
+      outcomeAttrs: {
+        undone: Object.freeze({ ...agent, [METRIC_ATTR_OUTCOME]: 'undone' }),
+        failed: Object.freeze({ ...agent, [METRIC_ATTR_OUTCOME]: 'failed' }),
+        skipped: Object.freeze({ ...agent, [METRIC_ATTR_OUTCOME]: 'skipped' }),
+      },
+      safePointAttrs: Object.freeze({ ...agent, [METRIC_ATTR_SAFE_POINT]: true }),
+      otherAttrs: Object.freeze({ ...agent, [METRIC_ATTR_SAFE_POINT]: false }),
+    };
+    totals.set(agentId, t);
+  }
+  return t;
+}
+
+/** Makes `agentId`'s series report (zeros until something is counted). */
+export function registerRollbackAgent(agentId: string): void {
+  totalsOf(agentId);
+}
+
+/** Counts one compensation of `agentId`'s (an undo hook run, or one skipped). */
+export function countCompensation(agentId: string, outcome: CompensationOutcome): void {
+  if (outcome !== 'restored') totalsOf(agentId).compensations[outcome]++;
+}
+
+/** Counts one checkpoint of `agentId`'s evicted at the depth limit. */
+export function countEviction(agentId: string, safePoint: boolean): void {
+  const t = totalsOf(agentId);
+  if (safePoint) t.evicted.safePoint++;
+  else t.evicted.other++;
 }
 
 interface RollbackInstruments {
@@ -68,11 +93,13 @@ export const rollbackInstruments: () => RollbackInstruments = meterBound(
       valueType: ValueType.INT,
     });
     const report = (result: BatchObservableResult): void => {
-      for (const outcome of ['undone', 'failed', 'skipped'] as const) {
-        result.observe(compensations, totals.compensations[outcome], OUTCOME_ATTRS[outcome]);
+      for (const t of totals.values()) {
+        for (const outcome of ['undone', 'failed', 'skipped'] as const) {
+          result.observe(compensations, t.compensations[outcome], t.outcomeAttrs[outcome]);
+        }
+        result.observe(evicted, t.evicted.safePoint, t.safePointAttrs);
+        result.observe(evicted, t.evicted.other, t.otherAttrs);
       }
-      result.observe(evicted, totals.evicted.safePoint, SAFE_POINT_ATTRS);
-      result.observe(evicted, totals.evicted.other, OTHER_ATTRS);
     };
     meter.addBatchObservableCallback(report, [compensations, evicted]);
     return { compensations, evicted, report };

@@ -53,7 +53,10 @@ const event = (span: ReadableSpan, name: string) => span.events.find(e => e.name
 /** Counts of agent_safety.gate.decisions by "verdict/enforced". */
 async function decisions(t: TestTelemetry): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
-  for (const p of await t.points(METRIC_AGENT_SAFETY_GATE_DECISIONS)) out[`${p.attributes.verdict}/${p.attributes.enforced}`] = p.value;
+  for (const p of await t.points(METRIC_AGENT_SAFETY_GATE_DECISIONS)) {
+    const key = `${p.attributes.verdict}/${p.attributes.enforced}`;
+    out[key] = (out[key] ?? 0) + p.value;
+  }
   return out;
 }
 function increase(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
@@ -423,6 +426,18 @@ test('call options of gate() and estimate() are validated', async () => {
   assert.instance(await rejection(estimator.gate('', {})), TypeError);
   assert.match(String(await rejection(estimator.estimate('x', {}, { metadata: { cost: -5 } }))), /metadata\.cost/);
   assert.match(String(await rejection(estimator.gate('x', {}, { callID: 'typo' } as never))), /unknown option "callID"/);
+});
+
+test('decisions are counted per acting agent (gen_ai.agent.id), from the guard or the gate() options', async ({ t }) => {
+  const gate = new CounterfactualEstimator();
+  const read = guard(async () => 'ok', { name: 'agent_read', gate, impact: READ, agent: { id: 'agent-a' } });
+  await read();
+  await read();
+  await gate.gate('agent_read', {}, { metadata: READ, agentId: 'agent-b' });
+  const points = await t.points(METRIC_AGENT_SAFETY_GATE_DECISIONS);
+  const of = (agent: string) => points.find(p => p.attributes['gen_ai.agent.id'] === agent && p.attributes.verdict === 'proceed')?.value;
+  assert.is(of('agent-a'), 2);
+  assert.is(of('agent-b'), 1);
 });
 
 test.run();

@@ -284,7 +284,8 @@ test('metrics: compensations by outcome and evicted checkpoints, counted and obs
   const read = async () => {
     const comp = await t.points(METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS);
     const ev = await t.points(METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED);
-    const by = (points: typeof comp, key: string) => Object.fromEntries(points.map(p => [String(p.attributes[key]), p.value]));
+    const by = (points: typeof comp, key: string) =>
+      Object.fromEntries(points.filter(p => p.attributes['gen_ai.agent.id'] === 'publisher').map(p => [String(p.attributes[key]), p.value]));
     return { comp: by(comp, 'outcome'), ev: by(ev, 'safe_point') };
   };
   manager(); // a manager exists: the counters report, zeros included
