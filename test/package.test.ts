@@ -42,12 +42,14 @@ test('every exports entry points at a built file, types included', () => {
 });
 
 test('the entry points load through the package name (self-reference)', async () => {
-  const main = await import('agent-safety-otel');
+  // Through a variable: the type checker must not need dist/ to exist.
+  const load = (specifier: string) => import(specifier) as Promise<Record<string, unknown>>;
+  const main = await load(pkg.name);
   assert.type(main.guard, 'function');
   assert.type(main.AgentSafetyInstrumentation, 'function');
-  const exporters = await import('agent-safety-otel/exporters');
+  const exporters = await load(`${pkg.name}/exporters`);
   assert.type(exporters.ConsoleTreeSpanExporter, 'function');
-  const bootstrap = await import('agent-safety-otel/bootstrap');
+  const bootstrap = await load(`${pkg.name}/bootstrap`);
   assert.type(bootstrap.startAgentSafety, 'function');
 });
 
