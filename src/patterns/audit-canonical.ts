@@ -1,0 +1,161 @@
+/**
+ * RFC 8785 (JSON Canonicalization Scheme) and the canonical encoding of
+ * OpenTelemetry attribute values used by the audit chain.
+ *
+ * Two encoders that must agree byte for byte:
+ * - {@link canonicalize}: the generic RFC 8785 encoder for any JSON value
+ *   (used by the verifier on records it re-reads, whatever their key order
+ *   or whitespace);
+ * - {@link encodeAnyValue} / {@link encodeAttributes}: the writer's fast
+ *   path, which emits the canonical text of an attribute value directly,
+ *   without building an intermediate object.
+ *
+ * Strings and numbers use ECMAScript's `JSON.stringify`, which is exactly
+ * the serialisation RFC 8785 prescribes (section 3.2.2). Object keys are
+ * sorted by UTF-16 code units, which is JavaScript's default string order.
+ *
+ * @module
+ */
+
+/** Thrown for input that has no canonical JSON form (NaN, Infinity, undefined, functions…). */
+export class CanonicalizationError extends Error {
+  override readonly name = 'CanonicalizationError';
+}
+
+/**
+ * The RFC 8785 canonical form of a JSON value. Throws a
+ * {@link CanonicalizationError} for values JSON cannot represent.
+ */
+export function canonicalize(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      if (!Number.isFinite(value)) throw new CanonicalizationError(`${value} has no JSON form`);
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      if (value === null) return 'null';
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ',';
+          out += canonicalize(value[i]);
+        }
+        return out + ']';
+      }
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj).sort();
+      let out = '{';
+      let first = true;
+      for (const key of keys) {
+        const v = obj[key];
+        if (v === undefined) continue;
+        if (!first) out += ',';
+        first = false;
+        out += JSON.stringify(key) + ':' + canonicalize(v);
+      }
+      return out + '}';
+    }
+    default:
+      throw new CanonicalizationError(`a ${typeof value} has no JSON form`);
+  }
+}
+
+/**
+ * The canonical text of one OpenTelemetry attribute value, shaped as an
+ * OTLP/JSON `AnyValue` so that it survives an OTLP round trip:
+ * - string → `{"stringValue":"…"}`, boolean → `{"boolValue":true}`;
+ * - an integral number → `{"intValue":"42"}` (decimal string, as OTLP/JSON
+ *   writes int64; `-0` is `"0"`);
+ * - any other finite number → `{"doubleValue":1.5}`; NaN and ±Infinity →
+ *   `{"doubleValue":"NaN"}`, `"Infinity"`, `"-Infinity"` (the proto3 JSON
+ *   mapping);
+ * - an array → `{"arrayValue":{"values":[…]}}`; `null`/`undefined` (allowed
+ *   inside arrays) → `{}`;
+ * - bytes → `{"bytesValue":"<base64>"}`; a plain object →
+ *   `{"kvlistValue":{"values":[{"key":…,"value":…}]}}` in insertion order.
+ *
+ * This mirrors how the OpenTelemetry JS OTLP transformer tags values
+ * (`Number.isInteger` decides int versus double).
+ */
+export function encodeAnyValue(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return '{"stringValue":' + JSON.stringify(value) + '}';
+    case 'boolean':
+      return value ? '{"boolValue":true}' : '{"boolValue":false}';
+    case 'number':
+      if (Number.isInteger(value)) {
+        return '{"intValue":"' + (Number.isSafeInteger(value) ? String(value) : BigInt(value).toString()) + '"}';
+      }
+      if (Number.isFinite(value)) return '{"doubleValue":' + JSON.stringify(value) + '}';
+      return '{"doubleValue":"' + (value !== value ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity') + '"}';
+    case 'object': {
+      if (value === null) return '{}';
+      if (Array.isArray(value)) {
+        let out = '{"arrayValue":{"values":[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ',';
+          out += encodeAnyValue(value[i]);
+        }
+        return out + ']}}';
+      }
+      if (value instanceof Uint8Array) {
+        return '{"bytesValue":' + JSON.stringify(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64')) + '}';
+      }
+      const obj = value as Record<string, unknown>;
+      let out = '{"kvlistValue":{"values":[';
+      let first = true;
+      for (const key of Object.keys(obj)) {
+        if (!first) out += ',';
+        first = false;
+        out += '{"key":' + JSON.stringify(key) + ',"value":' + encodeAnyValue(obj[key]) + '}';
+      }
+      return out + ']}}';
+    }
+    default:
+      return '{}';
+  }
+}
+
+/**
+ * Attribute keys under this prefix are the chain's own stamps (seq, hashes,
+ * key id, previous head) and are not part of a record's `attributes`: they
+ * are the record's top-level members instead. The one exception is
+ * {@link AUDIT_CHECKPOINT_PREFIX}: a checkpoint's signed claim is an
+ * ordinary, hashed attribute of its span.
+ */
+export const AUDIT_ATTRIBUTE_PREFIX = 'agent_safety.audit.';
+/** Attributes of checkpoint spans; hashed like any other attribute. */
+export const AUDIT_CHECKPOINT_PREFIX = 'agent_safety.audit.checkpoint.';
+
+/** True for a key the chain stamps and leaves out of `attributes`. */
+export function isAuditStampKey(key: string): boolean {
+  return key.startsWith(AUDIT_ATTRIBUTE_PREFIX) && !key.startsWith(AUDIT_CHECKPOINT_PREFIX);
+}
+
+/**
+ * The canonical text of an attribute map: a JSON object from key to
+ * {@link encodeAnyValue}, keys sorted, `undefined` values left out, and
+ * the chain's stamps ({@link isAuditStampKey}) left out when `excludeStamps`.
+ */
+export function encodeAttributes(attributes: Readonly<Record<string, unknown>> | undefined, excludeStamps = false): string {
+  if (attributes === undefined) return '{}';
+  const keys = Object.keys(attributes);
+  if (keys.length === 0) return '{}';
+  keys.sort();
+  let out = '{';
+  let first = true;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i];
+    const v = attributes[key];
+    if (v === undefined) continue;
+    if (excludeStamps && isAuditStampKey(key)) continue;
+    if (!first) out += ',';
+    first = false;
+    out += JSON.stringify(key) + ':' + encodeAnyValue(v);
+  }
+  return out + '}';
+}
