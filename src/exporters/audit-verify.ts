@@ -27,6 +27,7 @@
  * @module
  */
 import { createReadStream, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { KeyObject } from 'node:crypto';
 import * as nodeCrypto from 'node:crypto';
 import { CanonicalizationError } from '../patterns/audit-canonical.js';
@@ -41,6 +42,8 @@ import {
 import type { ChainHead, CheckpointClaim } from '../patterns/audit-record.js';
 import { checkpointFromAttributes, isRebuildProblem, recordsFromOtlpJson } from '../patterns/audit-otlp-json.js';
 import type { CheckpointAttributes } from '../patterns/audit-otlp-json.js';
+import { ScanPool, localChunkScanner } from './audit-verify-scan.js';
+import type { ChunkScan, ChunkScanner } from './audit-verify-scan.js';
 
 /** Why a chain (or a line) failed verification. */
 export type AuditFailureReason =
@@ -251,6 +254,7 @@ export class AuditVerifier {
   private readonly lineFailures: Located[] = [];
   private readonly options: AuditVerifyOptions;
   private readonly maxBuffered: number;
+  private readonly scanner: ChunkScanner;
   private readonly files: string[] = [];
   private ordinal = 0;
   private lineCount = 0;
@@ -259,6 +263,7 @@ export class AuditVerifier {
   constructor(options: AuditVerifyOptions = {}) {
     this.options = options;
     this.maxBuffered = options.maxBuffered ?? 100_000;
+    this.scanner = localChunkScanner(options.hmacKey);
     if (options.checkpoints?.length && options.publicKey === undefined) {
       throw new TypeError('checkpoints held elsewhere need the public key to check their signatures');
     }
@@ -300,6 +305,42 @@ export class AuditVerifier {
   /** Marks the start of a file (for the report's file list). */
   beginFile(file: string): void {
     this.files.push(file);
+  }
+
+  /**
+   * The lines of a scanned chunk ({@link ChunkScan}): fast-path records go
+   * straight to the chain checks, the others are decoded and parsed.
+   * Returns the number of lines.
+   */
+  addScan(chunk: Buffer, scan: ChunkScan, file: string, firstLineNo: number): number {
+    let k = 0;
+    for (let i = 0; i < scan.n; i++) {
+      this.lineCount++;
+      const ordinal = ++this.ordinal;
+      if (scan.status[i] === 0) {
+        this.recordCount++;
+        this.process({
+          chainId: scan.chainIds[k],
+          seq: scan.seqs[k],
+          prevHash: scan.prevHashes[k],
+          hash: scan.hashes[k],
+          hashOk: true,
+          ordered: true,
+          file,
+          line: firstLineNo + i,
+          ordinal,
+        });
+        k++;
+      } else {
+        this.slowLine(chunk.toString('utf8', scan.starts[i], scan.ends[i]), file, firstLineNo + i, ordinal, false);
+      }
+    }
+    return scan.n;
+  }
+
+  /** This verifier's in-thread chunk scanner (same key). */
+  get chunkScanner(): ChunkScanner {
+    return this.scanner;
   }
 
   /**
@@ -712,15 +753,49 @@ export async function forEachLine(
   return lineNo;
 }
 
-/** Feeds a byte stream (one file) to the verifier, line by line. */
+/**
+ * Feeds a byte stream (one file) to the verifier in chunks of whole lines,
+ * scanned in place, on worker threads when a {@link ScanPool} is given
+ * (results are still applied in file order).
+ */
 export async function verifyAuditStream(
   stream: AsyncIterable<Buffer | string>,
   file: string,
   verifier: AuditVerifier,
   onBytes?: (n: number) => void,
+  pool?: ScanPool,
 ): Promise<void> {
   verifier.beginFile(file);
-  await forEachLine(stream, (line, lineNo, unterminated) => verifier.addLine(line, file, lineNo, unterminated), onBytes);
+  let carry: Buffer | undefined;
+  let lineNo = 1;
+  const inFlight: Array<{ chunk: Buffer; scan: Promise<ChunkScan> }> = [];
+  const apply = async (): Promise<void> => {
+    const next = inFlight.shift()!;
+    lineNo += verifier.addScan(next.chunk, await next.scan, file, lineNo);
+  };
+  for await (const piece of stream) {
+    let buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
+    onBytes?.(buf.length);
+    if (carry !== undefined) {
+      buf = Buffer.concat([carry, buf]);
+      carry = undefined;
+    }
+    const cut = buf.lastIndexOf(10);
+    if (cut < 0) {
+      carry = buf;
+      continue;
+    }
+    const chunk = buf.subarray(0, cut + 1);
+    if (cut + 1 < buf.length) carry = buf.subarray(cut + 1);
+    if (pool) {
+      inFlight.push({ chunk, scan: pool.scan(chunk) });
+      if (inFlight.length > 4) await apply();
+    } else {
+      lineNo += verifier.addScan(chunk, verifier.chunkScanner(chunk), file, lineNo);
+    }
+  }
+  while (inFlight.length) await apply();
+  if (carry !== undefined && carry.length > 0) verifier.addLine(carry.toString('utf8'), file, lineNo, true);
 }
 
 function openFile(path: string): AsyncIterable<Buffer> {
@@ -774,6 +849,11 @@ async function statOrThrow(path: string): Promise<number> {
 
 /** Options of {@link verifyAuditFiles}. */
 export interface VerifyAuditFilesOptions extends AuditVerifyOptions {
+  /**
+   * Worker threads that hash in parallel: 0 for none. By default, the
+   * machine's cores (at most 4) when the input is over 16 MB, else none.
+   */
+  workers?: number | undefined;
   /** Files of checkpoints held elsewhere (JSONL records or OTLP JSON), read before the input. */
   checkpointFiles?: readonly string[] | undefined;
   /** Called as bytes are read: (read so far, total of all files). */
@@ -793,15 +873,21 @@ export async function verifyAuditFiles(paths: readonly string[], options: Verify
   const verifier = new AuditVerifier({ ...options, checkpoints });
   let read = 0;
   const onBytes = options.onProgress ? (n: number) => options.onProgress!((read += n), total) : undefined;
-  for (const p of paths) {
-    try {
-      await verifyAuditStream(openFile(p), p, verifier, onBytes);
-    } catch (err) {
-      if (err instanceof AuditInputError) throw err;
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== undefined) throw new AuditInputError(`${p}: ${code}`);
-      throw err;
+  const workers = options.workers ?? (total > 16 * 2 ** 20 ? Math.min(4, availableParallelism()) : 0);
+  const pool = workers > 0 ? new ScanPool(workers, options.hmacKey) : undefined;
+  try {
+    for (const p of paths) {
+      try {
+        await verifyAuditStream(openFile(p), p, verifier, onBytes, pool);
+      } catch (err) {
+        if (err instanceof AuditInputError) throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== undefined) throw new AuditInputError(`${p}: ${code}`);
+        throw err;
+      }
     }
+  } finally {
+    await pool?.close();
   }
   return verifier.finish();
 }

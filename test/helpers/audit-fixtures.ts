@@ -95,12 +95,15 @@ export interface AuditFixture {
 }
 
 /** A tracer whose ended spans are chained. */
-export function auditFixture(options: Partial<AuditChainOptions> & { resource?: Attributes } = {}): AuditFixture {
+export function auditFixture(
+  options: Partial<AuditChainOptions> & { resource?: Attributes; spanLimits?: { attributeCountLimit?: number; eventCountLimit?: number; linkCountLimit?: number } } = {},
+): AuditFixture {
   const chain = new AuditChain({ chainId: options.chainId ?? '3f1c2a9e-0000-4000-8000-00000000c0de', ...options });
   const processor = new ChainingProcessor(chain);
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes(options.resource ?? TEST_RESOURCE),
     spanProcessors: [processor],
+    spanLimits: options.spanLimits,
   });
   const tracer = provider.getTracer('agent-safety-otel', '0.1.0');
   processor.tracer = tracer;

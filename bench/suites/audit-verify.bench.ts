@@ -1,0 +1,114 @@
+/**
+ * The audit verifier's throughput: records per second checked by
+ * `verifyAuditFiles` on a JSONL audit file of realistic records (real SDK
+ * spans of guarded tool calls: ~12 attributes, events, links, some errors,
+ * child rollback spans), chained by `AuditChain` and written to a temporary
+ * file. Key: verify_records_per_s (target ≥ 200,000 on the 2-core machine).
+ *
+ * Memory: the peak heap growth while verifying (sampled as the file is
+ * read) is reported against the file size (verify_heap_growth_mb); it stays
+ * flat in the input size (a few MB whatever the file's size).
+ */
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AuditChain } from '../../src/patterns/audit-chain.js';
+import { verifyAuditFiles } from '../../src/exporters/audit-verify.js';
+import { formatRate, median, round } from '../lib.js';
+import type { BenchSuite } from '../lib.js';
+import { produceSpans } from '../../test/helpers/audit-fixtures.js';
+
+/** Chains each ended span and appends its line to a file (buffered, synchronous writes). */
+class FileChainProcessor implements SpanProcessor {
+  private pending: string[] = [];
+  private size = 0;
+  count = 0;
+  private readonly chain: AuditChain;
+  private readonly fd: number;
+  constructor(chain: AuditChain, fd: number) {
+    this.chain = chain;
+    this.fd = fd;
+  }
+  onStart(_span: Span): void {}
+  onEnd(span: ReadableSpan): void {
+    const line = this.chain.append(span, span.resource.attributes).line + '\n';
+    this.pending.push(line);
+    this.size += line.length;
+    this.count++;
+    if (this.size > 1 << 20) this.flush();
+  }
+  flush(): void {
+    if (this.pending.length) writeSync(this.fd, this.pending.join(''));
+    this.pending = [];
+    this.size = 0;
+  }
+  forceFlush(): Promise<void> {
+    this.flush();
+    return Promise.resolve();
+  }
+  shutdown(): Promise<void> {
+    return this.forceFlush();
+  }
+}
+
+function writeAuditFile(path: string, spans: number): number {
+  const fd = openSync(path, 'w', 0o600);
+  const processor = new FileChainProcessor(new AuditChain({ chainId: 'b3c1e6a0-1f2e-4d3c-8b4a-000000000bench' }), fd);
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'bench-agent', 'service.version': '1.0.0', 'deployment.environment.name': 'bench' }),
+    spanProcessors: [processor],
+  });
+  produceSpans(provider.getTracer('agent-safety-otel', '0.1.0'), spans);
+  processor.flush();
+  closeSync(fd);
+  return processor.count;
+}
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+const suite: BenchSuite = {
+  name: 'audit verifier',
+  async run({ quick }) {
+    const dir = mkdtempSync(join(tmpdir(), 'audit-verify-bench-'));
+    try {
+      const path = join(dir, 'audit.jsonl');
+      // produceSpans adds a child rollback span every 10 calls: 1.1 records per call.
+      const records = writeAuditFile(path, quick ? 5_000 : 200_000);
+      const bytes = statSync(path).size;
+      const rates: number[] = [];
+      let peakGrowth = 0;
+      for (let run = 0; run < (quick ? 1 : 5); run++) {
+        gc?.();
+        const before = process.memoryUsage().heapUsed;
+        let peak = before;
+        const t0 = process.hrtime.bigint();
+        const report = await verifyAuditFiles([path], {
+          onProgress: () => {
+            const h = process.memoryUsage().heapUsed;
+            if (h > peak) peak = h;
+          },
+        });
+        const s = Number(process.hrtime.bigint() - t0) / 1e9;
+        if (!report.valid || report.records !== records) throw new Error(`the bench file did not verify: ${JSON.stringify(report.failure)}`);
+        rates.push(records / s);
+        peakGrowth = Math.max(peakGrowth, peak - before);
+      }
+      const rate = median(rates);
+      const growthMb = peakGrowth / 2 ** 20;
+      return {
+        rows: [
+          { name: 'records in file', value: records.toLocaleString('en-US'), note: `${(bytes / 2 ** 20).toFixed(0)} MB, ${Math.round(bytes / records)} bytes/record` },
+          { name: 'verifyAuditFiles (JSONL)', value: formatRate(rate, 'records'), note: 'target ≥ 200,000' },
+          { name: 'peak heap growth while verifying', value: `${growthMb.toFixed(1)} MB`, note: `file ${(bytes / 2 ** 20).toFixed(0)} MB: flat if ≪ file size` },
+        ],
+        figures: { verify_records_per_s: Math.round(rate), verify_heap_growth_mb: round(growthMb, 1) },
+      };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+export default suite;

@@ -1,0 +1,192 @@
+/**
+ * The verifier's fast path on bytes: checks canonical JSONL record lines
+ * (seq > 0, not a checkpoint) straight from the read buffer, without
+ * decoding them to strings or parsing them; anything else is flagged for the
+ * slow path (parse + RFC 8785 + hash) on the main thread.
+ *
+ * {@link makeChunkScanner} is self-contained (it references nothing outside
+ * its own body) so that its source text can run in a worker thread: the
+ * verifier hashes chunks on both cores and keeps the link, gap and order
+ * checks sequential on the main thread.
+ *
+ * @module
+ */
+import * as nodeCrypto from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { CHECKPOINT_SPAN_NAME } from '../patterns/audit-record.js';
+
+/** The scan of a chunk of complete lines (each ending with `\n`). */
+export interface ChunkScan {
+  /** Lines in the chunk. */
+  n: number;
+  /** Per line: 0 verified by the fast path, 1 needs the slow path. */
+  status: Uint8Array;
+  /** Per line: its byte range in the chunk (newline excluded). */
+  starts: Int32Array;
+  ends: Int32Array;
+  /** Per fast-path line, in order: what it says about its place in its chain. */
+  chainIds: string[];
+  seqs: number[];
+  prevHashes: string[];
+  hashes: string[];
+}
+
+/** Scans a chunk of complete lines. */
+export type ChunkScanner = (chunk: Uint8Array) => ChunkScan;
+
+/**
+ * Makes a chunk scanner. Self-contained on purpose (see the module doc):
+ * `crypto` is `node:crypto`, `key` the HMAC key if any, `checkpointName`
+ * the checkpoint span name (lines containing it, quoted, take the slow path).
+ */
+export function makeChunkScanner(
+  crypto: typeof nodeCrypto,
+  key: Buffer | KeyObject | undefined,
+  checkpointName: string,
+): ChunkScanner {
+  const enc = (s: string): Buffer => Buffer.from(s, 'latin1');
+  const PREFIX = enc('{"chain_id":"');
+  const MID_PREV = enc('","prev_hash":"');
+  const MID_SEQ = enc('","seq":');
+  const SPAN = enc(',"span":{');
+  const HASH_TAIL = enc(',"hash":"');
+  const TAIL = 75; // ,"hash":"<64 hex>"}
+  const MARK = enc('"' + checkpointName + '"');
+  const oneShot = (crypto as unknown as { hash?: (a: string, d: Buffer, e: 'hex') => string }).hash;
+  let scratch = Buffer.allocUnsafe(16 * 1024);
+
+  const at = (buf: Buffer, pos: number, what: Buffer): boolean => {
+    if (pos + what.length > buf.length) return false;
+    for (let i = 0; i < what.length; i++) if (buf[pos + i] !== what[i]) return false;
+    return true;
+  };
+
+  return (chunk: Uint8Array): ChunkScan => {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let count = 0;
+    for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) count++;
+    const out: ChunkScan = {
+      n: count,
+      status: new Uint8Array(count),
+      starts: new Int32Array(count),
+      ends: new Int32Array(count),
+      chainIds: [],
+      seqs: [],
+      prevHashes: [],
+      hashes: [],
+    };
+    let mark = buf.indexOf(MARK);
+    let start = 0;
+    for (let line = 0; line < count; line++) {
+      const end = buf.indexOf(10, start);
+      out.starts[line] = start;
+      out.ends[line] = end;
+      while (mark >= 0 && mark < start) mark = buf.indexOf(MARK, start);
+      const ok = !(mark >= 0 && mark < end) && scanLine(buf, start, end, out);
+      out.status[line] = ok ? 0 : 1;
+      start = end + 1;
+    }
+    return out;
+  };
+
+  function scanLine(buf: Buffer, start: number, end: number, out: ChunkScan): boolean {
+    if (end - start < 200 || buf[end - 1] !== 125 || buf[end - 2] !== 34) return false;
+    const tail = end - TAIL;
+    if (!at(buf, tail, HASH_TAIL) || !at(buf, start, PREFIX)) return false;
+    let q = start + PREFIX.length;
+    for (; q < tail; q++) {
+      const b = buf[q];
+      if (b === 34) break;
+      if (b === 92 || b >= 128 || b < 32) return false; // escapes and non-ASCII: slow path
+    }
+    if (q === start + PREFIX.length || !at(buf, q, MID_PREV)) return false;
+    const prevStart = q + MID_PREV.length;
+    const prevEnd = prevStart + 64;
+    if (!at(buf, prevEnd, MID_SEQ)) return false;
+    let p = prevEnd + MID_SEQ.length;
+    if (buf[p] < 49 || buf[p] > 57) return false; // 1-9: seq > 0 (seq 0 carries resource, key id, previous)
+    let seq = 0;
+    for (; p < tail; p++) {
+      const b = buf[p];
+      if (b < 48 || b > 57) break;
+      seq = seq * 10 + (b - 48);
+    }
+    if (!Number.isSafeInteger(seq) || !at(buf, p, SPAN)) return false;
+    const bodyLen = tail - start;
+    let digest: string;
+    if (key !== undefined) {
+      digest = crypto.createHmac('sha256', key).update(buf.subarray(prevStart, prevEnd)).update(buf.subarray(start, tail)).update('}').digest('hex');
+    } else {
+      const total = 64 + bodyLen + 1;
+      if (scratch.length < total) scratch = Buffer.allocUnsafe(Math.max(total, scratch.length * 2));
+      buf.copy(scratch, 0, prevStart, prevEnd);
+      buf.copy(scratch, 64, start, tail);
+      scratch[64 + bodyLen] = 125;
+      const data = scratch.subarray(0, total);
+      digest = oneShot !== undefined ? oneShot('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
+    }
+    const hash = buf.toString('latin1', tail + HASH_TAIL.length, end - 2);
+    if (digest !== hash) return false;
+    out.chainIds.push(buf.toString('latin1', start + PREFIX.length, q));
+    out.seqs.push(seq);
+    out.prevHashes.push(buf.toString('latin1', prevStart, prevEnd));
+    out.hashes.push(hash);
+    return true;
+  }
+}
+
+/** A chunk scanner in this thread. */
+export function localChunkScanner(key: Buffer | KeyObject | undefined): ChunkScanner {
+  return makeChunkScanner(nodeCrypto, key, CHECKPOINT_SPAN_NAME);
+}
+
+/** Worker threads running {@link makeChunkScanner}; chunks are scanned in parallel, results come back per chunk. */
+export class ScanPool {
+  private readonly workers: Worker[] = [];
+  private readonly waiting = new Map<number, { resolve: (r: ChunkScan) => void; reject: (e: unknown) => void }>();
+  private nextId = 0;
+  private failed: unknown;
+
+  constructor(size: number, key: Buffer | KeyObject | undefined) {
+    const source =
+      `'use strict';\n` +
+      `var __name = function (f) { return f; };\n` + // esbuild keepNames helper, when this source came through tsx
+      `const { parentPort, workerData } = require('node:worker_threads');\n` +
+      `const scan = (${makeChunkScanner.toString()})(require('node:crypto'), workerData.key, workerData.checkpointName);\n` +
+      `parentPort.on('message', (m) => {\n` +
+      `  const r = scan(m.chunk);\n` +
+      `  parentPort.postMessage({ id: m.id, r }, [r.status.buffer, r.starts.buffer, r.ends.buffer]);\n` +
+      `});\n`;
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(source, { eval: true, workerData: { key, checkpointName: CHECKPOINT_SPAN_NAME } });
+      w.on('message', (m: { id: number; r: ChunkScan }) => {
+        const p = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        p?.resolve(m.r);
+      });
+      w.on('error', err => {
+        this.failed = err;
+        for (const p of this.waiting.values()) p.reject(err);
+        this.waiting.clear();
+      });
+      this.workers.push(w);
+    }
+  }
+
+  /** Scans a chunk (copied to the worker). */
+  scan(chunk: Uint8Array): Promise<ChunkScan> {
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    const copy = new Uint8Array(chunk.byteLength);
+    copy.set(chunk);
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.workers[id % this.workers.length].postMessage({ id, chunk: copy }, [copy.buffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map(w => w.terminate()));
+  }
+}
