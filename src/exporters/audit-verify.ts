@@ -179,6 +179,8 @@ interface Rec {
   keyId?: string | undefined;
   previous?: ChainHead | undefined;
   checkpoint?: CheckpointAttributes | 'malformed' | undefined;
+  /** OTLP records: the canonical resource attributes of their resourceSpans. */
+  resource?: string | undefined;
   file: string;
   line: number;
   ordinal: number;
@@ -211,6 +213,8 @@ class ChainState {
   lastOrdinal = 0;
   keyId: string | undefined;
   previous: ChainHead | undefined;
+  /** The resource bound by seq 0 (OTLP input only). */
+  resource: string | undefined;
   verifiedAny = false;
   failure: Located | undefined;
   /** A JSONL seq jump: a gap, or a reorder if the missing seq shows up later. */
@@ -427,6 +431,7 @@ export class AuditVerifier {
           keyId: item.keyId,
           previous: item.previous,
           checkpoint: item.checkpoint,
+          resource: item.resource,
           file,
           line: lineNo,
           ordinal,
@@ -505,9 +510,16 @@ export class AuditVerifier {
       else this.failChain(c, this.at(p, 'wrong key', `the HMAC key does not verify the chain (seq ${p.seq} and seq ${rec.seq} both fail)`));
       return;
     }
+    if (rec.seq === 0 && !this.keyChecks(c, rec)) return;
+    if (!rec.hashOk) {
+      if (this.options.hmacKey !== undefined && !c.verifiedAny && rec.seq === c.expected) {
+        c.pendingKey = rec; // the next record tells an altered record from a wrong key
+        return;
+      }
+      return this.failChain(c, this.at(rec, 'altered record', 'the record does not match its hash'));
+    }
     if (rec.seq < c.expected) {
       const known = c.hashAt(rec.seq);
-      if (!rec.hashOk) return this.failChain(c, this.at(rec, 'altered record', `the record does not match its hash (and seq ${rec.seq} was already seen)`));
       if (known !== undefined && known !== rec.hash) {
         return this.failChain(c, this.at(rec, 'inserted', `a second, different record with seq ${rec.seq}`));
       }
@@ -556,27 +568,28 @@ export class AuditVerifier {
     );
   }
 
-  private accept(c: ChainState, rec: Rec): void {
+  /** The key checks a seq-0 record allows; false when the chain failed them. */
+  private keyChecks(c: ChainState, rec: Rec): boolean {
     const keyed = this.options.hmacKey !== undefined;
+    if (rec.keyId !== undefined && !keyed) {
+      this.failChain(c, this.at(rec, 'missing key', `the chain is keyed (HMAC key id ${JSON.stringify(rec.keyId)}) and no key was given: its hashes cannot be checked`));
+    } else if (rec.keyId === undefined && keyed) {
+      this.failChain(c, this.at(rec, 'wrong key', 'an HMAC key was given but the chain is not keyed (anyone could have recomputed it)'));
+    } else if (keyed && this.options.hmacKeyId !== undefined && rec.keyId !== this.options.hmacKeyId) {
+      this.failChain(c, this.at(rec, 'wrong key', `the chain uses HMAC key id ${JSON.stringify(rec.keyId)}, not ${JSON.stringify(this.options.hmacKeyId)}`));
+    } else {
+      return true;
+    }
+    return false;
+  }
+
+  private accept(c: ChainState, rec: Rec): void {
     if (rec.seq === 0) {
       c.keyId = rec.keyId;
       c.previous = rec.previous;
-      if (rec.keyId !== undefined && !keyed) {
-        return this.failChain(c, this.at(rec, 'missing key', `the chain is keyed (HMAC key id ${JSON.stringify(rec.keyId)}) and no key was given: its hashes cannot be checked`));
-      }
-      if (rec.keyId === undefined && keyed) {
-        return this.failChain(c, this.at(rec, 'wrong key', 'an HMAC key was given but the chain is not keyed (anyone could have recomputed it)'));
-      }
-      if (keyed && this.options.hmacKeyId !== undefined && rec.keyId !== this.options.hmacKeyId) {
-        return this.failChain(c, this.at(rec, 'wrong key', `the chain uses HMAC key id ${JSON.stringify(rec.keyId)}, not ${JSON.stringify(this.options.hmacKeyId)}`));
-      }
-    }
-    if (!rec.hashOk) {
-      if (keyed && !c.verifiedAny) {
-        c.pendingKey = rec;
-        return;
-      }
-      return this.failChain(c, this.at(rec, 'altered record', 'the record does not match its hash'));
+      c.resource = rec.resource;
+    } else if (rec.resource !== undefined && c.resource !== undefined && rec.resource !== c.resource) {
+      return this.failChain(c, this.at(rec, 'altered record', 'the resource attributes differ from those bound by seq 0'));
     }
     if (rec.prevHash !== c.head) {
       return this.failChain(c, this.at(rec, 'broken link', `prev_hash is not the hash of seq ${rec.seq - 1}`));

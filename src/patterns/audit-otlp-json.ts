@@ -65,6 +65,11 @@ export interface RebuiltRecord {
   readonly previous?: ChainHead | undefined;
   /** The canonical body (what the hash covers). */
   readonly body: string;
+  /**
+   * The canonical resource attributes of the span's `resourceSpans` (bound
+   * into the body on seq 0 only; the verifier checks later records carry the same).
+   */
+  readonly resource: string;
   /** Set for a checkpoint span; `'malformed'` when its attributes are incomplete. */
   readonly checkpoint?: CheckpointAttributes | 'malformed' | undefined;
 }
@@ -327,13 +332,14 @@ export function rebuildRecord(span: Json, scope: Json | undefined, resource: Jso
   if (seq !== 0 && (keyId !== undefined || previous !== undefined)) fail(`key_id and previous.* are stamped on seq 0 only (this is seq ${seq})`);
   const spanObject = canonicalSpanObject(span, scope);
   const body: Json = { chain_id: chainId, prev_hash: prevHash, seq, span: spanObject };
+  const resourceObject = canonicalAttributes(isObject(resource) ? resource.attributes : undefined, 'resource.attributes', false);
   if (seq === 0) {
-    body.resource = canonicalAttributes(isObject(resource) ? resource.attributes : undefined, 'resource.attributes', false);
+    body.resource = resourceObject;
     if (keyId !== undefined) body.key_id = keyId;
     if (previous !== undefined) body.previous = { chain_id: previous.chainId, hash: previous.hash, seq: previous.seq };
   }
   const checkpoint = spanObject.name === CHECKPOINT_SPAN_NAME ? checkpointFromAttributes(chainId, spanObject.attributes) : undefined;
-  return { chainId, seq, prevHash, hash, keyId, previous, body: canonicalize(body), checkpoint };
+  return { chainId, seq, prevHash, hash, keyId, previous, body: canonicalize(body), resource: canonicalize(resourceObject), checkpoint };
 }
 
 /** True for a span (OTLP JSON) that carries an audit chain stamp. */
