@@ -6,6 +6,7 @@ const io: CliIO = {
   out: text => process.stdout.write(text),
   err: text => process.stderr.write(text),
   isTTY: process.stdout.isTTY === true,
+  errIsTTY: process.stderr.isTTY === true,
 };
 
 process.exitCode = await main(process.argv.slice(2), io);

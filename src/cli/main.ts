@@ -7,6 +7,7 @@
  * @module
  */
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../instrumentation/version.js';
+import { verifyCommand } from './verify.js';
 
 /** A subcommand: returns its exit code. */
 export interface Command {
@@ -23,10 +24,14 @@ export interface CliIO {
   err(text: string): void;
   /** True when stdout is a terminal (progress bars, colour). */
   isTTY: boolean;
+  /** True when stderr is a terminal (where progress bars go). */
+  errIsTTY?: boolean;
 }
 
 /** The commands, by name. */
-export const COMMANDS: Record<string, Command> = {};
+export const COMMANDS: Record<string, Command> = {
+  verify: verifyCommand,
+};
 
 function help(): string {
   const names = Object.keys(COMMANDS);

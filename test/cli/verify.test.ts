@@ -1,0 +1,175 @@
+/**
+ * `agent-safety-otel verify`: through `main()` and once through the built bin.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { main } from '../../src/cli/main.js';
+import type { CliIO } from '../../src/cli/main.js';
+import { auditFixture, ed25519, produceSpans } from '../helpers/audit-fixtures.js';
+import { withLeafChanged } from '../helpers/audit-tamper.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+
+function captureIO(errIsTTY = false): CliIO & { stdout: string; stderr: string } {
+  const io = {
+    stdout: '',
+    stderr: '',
+    isTTY: false,
+    errIsTTY,
+    out(text: string) {
+      io.stdout += text;
+    },
+    err(text: string) {
+      io.stderr += text;
+    },
+  };
+  return io;
+}
+
+const test = suite('cli verify');
+const dir = mkdtempSync(join(tmpdir(), 'cli-verify-'));
+const HMAC = 'cli-test-hmac-key-0123456789abcdef';
+const keys = ed25519();
+const f = auditFixture({
+  chainId: 'cli-chain',
+  hmacKey: { id: 'hk1', key: Buffer.from(HMAC) },
+  signingKey: { id: 'sk1', privateKey: keys.privateKey },
+  checkpoints: { everyRecords: 5 },
+});
+produceSpans(f.tracer, 20);
+const lines = f.lines();
+const file = join(dir, 'audit.jsonl');
+writeFileSync(file, lines.join('\n') + '\n');
+const keyFile = join(dir, 'hmac.key');
+writeFileSync(keyFile, HMAC + '\n');
+const pubFile = join(dir, 'pub.pem');
+writeFileSync(pubFile, keys.publicKey.export({ type: 'spki', format: 'pem' }));
+const tampered = join(dir, 'tampered.jsonl');
+const t = [...lines];
+t[7] = JSON.stringify(withLeafChanged(JSON.parse(t[7]), ['span', 'name']));
+writeFileSync(tampered, t.join('\n') + '\n');
+const otlp = join(dir, 'otlp.json');
+writeFileSync(otlp, f.otlpJson(6));
+const last = JSON.parse(lines[lines.length - 1]) as { seq: number; hash: string };
+const keyArgs = ['--hmac-key-file', keyFile, '--hmac-key-id', 'hk1', '--public-key', pubFile];
+
+test('a valid file: exit 0, per-chain summary', async () => {
+  const io = captureIO();
+  assert.is(await main(['verify', file, ...keyArgs], io), 0, io.stderr);
+  assert.match(io.stdout, 'VALID: every chain verified');
+  assert.match(io.stdout, `ok   chain cli-chain: seq 0…${last.seq} (${lines.length} records)`);
+  assert.match(io.stdout, /checkpoints \d+ verified/);
+  assert.match(io.stdout, 'HMAC key hk1');
+});
+
+test('OTLP JSON and JSONL together, --expect-head, --json', async () => {
+  const io = captureIO();
+  const code = await main(['verify', otlp, ...keyArgs, '--allow-duplicates', '--expect-head', `cli-chain:${last.seq}:${last.hash}`, '--json'], io);
+  assert.is(code, 0, io.stdout);
+  const report = JSON.parse(io.stdout);
+  assert.is(report.valid, true);
+  assert.is(report.chains[0].records, lines.length);
+  assert.is(report.chains[0].externalVerified, 1);
+  const both = captureIO();
+  assert.is(await main(['verify', file, otlp, ...keyArgs, '--allow-duplicates'], both), 0, both.stdout);
+  assert.match(both.stdout, `${lines.length} duplicates skipped`);
+});
+
+test('a tampered file: exit 1 with file, line and reason', async () => {
+  const io = captureIO();
+  assert.is(await main(['verify', tampered, ...keyArgs], io), 1);
+  assert.match(io.stdout, `TAMPERED OR INCOMPLETE: ${tampered}:8: altered record (chain cli-chain, seq 7)`);
+  assert.match(io.stdout, `first bad record: ${tampered}:8: altered record`);
+  const json = captureIO();
+  assert.is(await main(['verify', tampered, ...keyArgs, '--json'], json), 1);
+  const report = JSON.parse(json.stdout);
+  assert.equal([report.failure.reason, report.failure.line, report.failure.file], ['altered record', 8, tampered]);
+});
+
+test('keys: missing key, wrong key, truncated before an expected head: exit 1', async () => {
+  const noKey = captureIO();
+  assert.is(await main(['verify', file], noKey), 1);
+  assert.match(noKey.stdout, 'missing key');
+  const wrongKey = join(dir, 'wrong.key');
+  writeFileSync(wrongKey, 'not the key');
+  const wrong = captureIO();
+  assert.is(await main(['verify', file, '--hmac-key-file', wrongKey], wrong), 1);
+  assert.match(wrong.stdout, 'wrong key');
+  const truncated = join(dir, 'truncated.jsonl');
+  writeFileSync(truncated, lines.slice(0, -4).join('\n') + '\n');
+  const cut = captureIO();
+  assert.is(await main(['verify', truncated, ...keyArgs, '--expect-head', `cli-chain:${last.seq}:${last.hash}`], cut), 1);
+  assert.match(cut.stdout, 'truncated');
+  // a checkpoint held elsewhere proves the same
+  const cps = join(dir, 'checkpoints.jsonl');
+  writeFileSync(cps, lines.filter(l => l.includes('"agent_safety.audit.checkpoint"')).join('\n') + '\n');
+  const byCp = captureIO();
+  assert.is(await main(['verify', join(dir, 'truncated.jsonl'), ...keyArgs, '--checkpoints', cps], byCp), 1);
+  assert.match(byCp.stdout, 'truncated');
+  const full = captureIO();
+  assert.is(await main(['verify', file, ...keyArgs, '--checkpoints', cps], full), 0, full.stdout);
+});
+
+test('usage errors and unreadable input: exit 2', async () => {
+  for (const args of [
+    ['verify'],
+    ['verify', file, '--frobnicate'],
+    ['verify', file, '--expect-head', 'nope'],
+    ['verify', file, '--hmac-key-id', 'x'],
+    ['verify', file, '--checkpoints', file],
+    ['verify', file, '--public-key', keyFile],
+    ['verify', file, '--workers', 'many'],
+  ]) {
+    const io = captureIO();
+    assert.is(await main(args, io), 2, args.join(' '));
+    assert.match(io.stderr, 'verify:');
+  }
+  for (const args of [['verify', join(dir, 'nope.jsonl')], ['verify', dir], ['verify', file, '--hmac-key-file', join(dir, 'nope.key')]]) {
+    const io = captureIO();
+    assert.is(await main(args, io), 2, args.join(' '));
+  }
+  const help = captureIO();
+  assert.is(await main(['verify', '--help'], help), 0);
+  assert.match(help.stdout, 'Exit codes: 0 every chain verified');
+  const list = captureIO();
+  await main(['--help'], list);
+  assert.match(list.stdout, /verify\s+verify audit chains/);
+});
+
+test('a progress bar on a terminal stderr for large input, none otherwise', async () => {
+  const big = join(dir, 'big.jsonl');
+  const g = auditFixture({ chainId: 'big-chain' });
+  produceSpans(g.tracer, 23_000);
+  writeFileSync(big, g.jsonl());
+  const tty = captureIO(true);
+  assert.is(await main(['verify', big, '--workers', '0'], tty), 0, tty.stdout);
+  assert.match(tty.stderr, /\[#+\.*\] \d+%/);
+  const pipe = captureIO(false);
+  assert.is(await main(['verify', big, '--workers', '0'], pipe), 0);
+  assert.is(pipe.stderr, '');
+});
+
+test('the built bin: exit codes and output', async () => {
+  const bin = resolve(root, pkg.bin['agent-safety-otel']);
+  const run = (args: string[]) =>
+    new Promise<{ code: number; stdout: string }>(done => {
+      execFile(process.execPath, [bin, ...args], (err, stdout) => done({ code: err ? Number((err as { code?: number }).code) : 0, stdout }));
+    });
+  const ok = await run(['verify', file, ...keyArgs]);
+  assert.is(ok.code, 0);
+  assert.match(ok.stdout, 'VALID');
+  const bad = await run(['verify', tampered, ...keyArgs, '--json']);
+  assert.is(bad.code, 1);
+  assert.is(JSON.parse(bad.stdout).failure.reason, 'altered record');
+  assert.is((await run(['verify'])).code, 2);
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+
+test.run();
