@@ -25,11 +25,21 @@ export interface ChunkScan {
   /** Per line: its byte range in the chunk (newline excluded). */
   starts: Int32Array;
   ends: Int32Array;
-  /** Per fast-path line, in order: what it says about its place in its chain. */
-  chainIds: string[];
-  seqs: number[];
-  prevHashes: string[];
-  hashes: string[];
+  /** Per fast-path line: where its chain id ends (the chain id is `[start + 13, chainEnd)`, prev_hash `[chainEnd + 15, +64)`). */
+  chainEnds: Int32Array;
+  /** Per fast-path line: its seq. */
+  seqs: Float64Array;
+  /**
+   * Per fast-path line: 1 when the line before it was a fast-path line of the
+   * same chain with seq - 1 whose hash is this line's prev_hash (so the
+   * reader can reuse that line's strings).
+   */
+  linked: Uint8Array;
+}
+
+/** The typed arrays of a {@link ChunkScan} (transferred from a worker without copying). */
+export function scanBuffers(scan: ChunkScan): ArrayBuffer[] {
+  return [scan.status, scan.starts, scan.ends, scan.chainEnds, scan.seqs, scan.linked].map(a => a.buffer as ArrayBuffer);
 }
 
 /** Scans a chunk of complete lines. */
@@ -71,10 +81,9 @@ export function makeChunkScanner(
       status: new Uint8Array(count),
       starts: new Int32Array(count),
       ends: new Int32Array(count),
-      chainIds: [],
-      seqs: [],
-      prevHashes: [],
-      hashes: [],
+      chainEnds: new Int32Array(count),
+      seqs: new Float64Array(count),
+      linked: new Uint8Array(count),
     };
     let mark = buf.indexOf(MARK);
     let start = 0;
@@ -83,14 +92,27 @@ export function makeChunkScanner(
       out.starts[line] = start;
       out.ends[line] = end;
       while (mark >= 0 && mark < start) mark = buf.indexOf(MARK, start);
-      const ok = !(mark >= 0 && mark < end) && scanLine(buf, start, end, out);
+      const ok = !(mark >= 0 && mark < end) && scanLine(buf, start, end, out, line);
       out.status[line] = ok ? 0 : 1;
       start = end + 1;
     }
     return out;
   };
 
-  function scanLine(buf: Buffer, start: number, end: number, out: ChunkScan): boolean {
+  /** Same chain as the line before, seq + 1, prev_hash = its hash (all bytes compared). */
+  function linkedToPrevious(buf: Buffer, out: ChunkScan, line: number, start: number, q: number, seq: number): boolean {
+    if (line === 0 || out.status[line - 1] !== 0 || out.seqs[line - 1] !== seq - 1) return false;
+    const ps = out.starts[line - 1];
+    const pq = out.chainEnds[line - 1];
+    if (pq - ps !== q - start) return false;
+    for (let i = PREFIX.length; i < q - start; i++) if (buf[ps + i] !== buf[start + i]) return false;
+    const prevHashAt = q + MID_PREV.length;
+    const hashAt = out.ends[line - 1] - 66;
+    for (let i = 0; i < 64; i++) if (buf[prevHashAt + i] !== buf[hashAt + i]) return false;
+    return true;
+  }
+
+  function scanLine(buf: Buffer, start: number, end: number, out: ChunkScan, line: number): boolean {
     if (end - start < 200 || buf[end - 1] !== 125 || buf[end - 2] !== 34) return false;
     const tail = end - TAIL;
     if (!at(buf, tail, HASH_TAIL) || !at(buf, start, PREFIX)) return false;
@@ -126,12 +148,11 @@ export function makeChunkScanner(
       const data = scratch.subarray(0, total);
       digest = oneShot !== undefined ? oneShot('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
     }
-    const hash = buf.toString('latin1', tail + HASH_TAIL.length, end - 2);
-    if (digest !== hash) return false;
-    out.chainIds.push(buf.toString('latin1', start + PREFIX.length, q));
-    out.seqs.push(seq);
-    out.prevHashes.push(buf.toString('latin1', prevStart, prevEnd));
-    out.hashes.push(hash);
+    const hashStart = tail + HASH_TAIL.length;
+    for (let i = 0; i < 64; i++) if (digest.charCodeAt(i) !== buf[hashStart + i]) return false;
+    out.chainEnds[line] = q;
+    out.seqs[line] = seq;
+    out.linked[line] = linkedToPrevious(buf, out, line, start, q, seq) ? 1 : 0;
     return true;
   }
 }
@@ -156,7 +177,7 @@ export class ScanPool {
       `const scan = (${makeChunkScanner.toString()})(require('node:crypto'), workerData.key, workerData.checkpointName);\n` +
       `parentPort.on('message', (m) => {\n` +
       `  const r = scan(m.chunk);\n` +
-      `  parentPort.postMessage({ id: m.id, r }, [r.status.buffer, r.starts.buffer, r.ends.buffer]);\n` +
+      `  parentPort.postMessage({ id: m.id, r }, [r.status.buffer, r.starts.buffer, r.ends.buffer, r.chainEnds.buffer, r.seqs.buffer, r.linked.buffer]);\n` +
       `});\n`;
     for (let i = 0; i < size; i++) {
       const w = new Worker(source, { eval: true, workerData: { key, checkpointName: CHECKPOINT_SPAN_NAME } });

@@ -36,7 +36,6 @@ import {
   GENESIS_HASH,
   canonicalBody,
   chainHash,
-  splitLine,
   verifyCheckpoint,
 } from '../patterns/audit-record.js';
 import type { ChainHead, CheckpointClaim } from '../patterns/audit-record.js';
@@ -195,7 +194,6 @@ interface Watch {
 type Located = AuditFailure & { ordinal: number };
 
 const RING = 4096;
-const CHECKPOINT_MARK = '"' + CHECKPOINT_SPAN_NAME + '"';
 const oneShotHash = (nodeCrypto as unknown as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -317,26 +315,26 @@ export class AuditVerifier {
    * Returns the number of lines.
    */
   addScan(chunk: Buffer, scan: ChunkScan, file: string, firstLineNo: number): number {
-    let k = 0;
+    let chainId = '';
+    let lastHash = '';
     for (let i = 0; i < scan.n; i++) {
       this.lineCount++;
       const ordinal = ++this.ordinal;
+      const end = scan.ends[i];
       if (scan.status[i] === 0) {
         this.recordCount++;
-        this.process({
-          chainId: scan.chainIds[k],
-          seq: scan.seqs[k],
-          prevHash: scan.prevHashes[k],
-          hash: scan.hashes[k],
-          hashOk: true,
-          ordered: true,
-          file,
-          line: firstLineNo + i,
-          ordinal,
-        });
-        k++;
+        const q = scan.chainEnds[i];
+        let prevHash: string;
+        if (scan.linked[i] === 1) {
+          prevHash = lastHash; // same chain as the line before, whose hash is this prev_hash (compared byte for byte)
+        } else {
+          chainId = chunk.toString('latin1', scan.starts[i] + 13, q);
+          prevHash = chunk.toString('latin1', q + 15, q + 79);
+        }
+        lastHash = chunk.toString('latin1', end - 66, end - 2);
+        this.process({ chainId, seq: scan.seqs[i], prevHash, hash: lastHash, hashOk: true, ordered: true, file, line: firstLineNo + i, ordinal });
       } else {
-        this.slowLine(chunk.toString('utf8', scan.starts[i], scan.ends[i]), file, firstLineNo + i, ordinal, false);
+        this.slowLine(chunk.toString('utf8', scan.starts[i], end), file, firstLineNo + i, ordinal, false);
       }
     }
     return scan.n;
@@ -348,42 +346,13 @@ export class AuditVerifier {
   }
 
   /**
-   * One line of a file (without its newline). `unterminated` is true for a
+   * One line of a file (without its newline), parsed and checked (the
+   * slow path; {@link addScan} is the fast one). `unterminated` is true for a
    * last line with no newline after it: if it does not parse it is a torn line.
    */
   addLine(line: string, file: string, lineNo: number, unterminated = false): void {
     this.lineCount++;
     const ordinal = ++this.ordinal;
-    // Fast path: a canonical JSONL record of seq > 0 that is not a checkpoint.
-    if (line.startsWith('{"chain_id":"')) {
-      const parts = splitLine(line);
-      if (parts !== undefined) {
-        const body = parts.body;
-        const q = body.indexOf('"', 13);
-        if (q > 13 && body.startsWith('","prev_hash":"', q) && body.startsWith('","seq":', q + 79)) {
-          const chainId = body.slice(13, q);
-          const prevHash = body.slice(q + 15, q + 79);
-          const seqStart = q + 87;
-          const comma = body.indexOf(',', seqStart);
-          const seqText = body.slice(seqStart, comma);
-          const seq = Number(seqText);
-          if (
-            comma > seqStart &&
-            seq > 0 &&
-            Number.isSafeInteger(seq) &&
-            String(seq) === seqText &&
-            body.startsWith(',"span":{', comma) &&
-            !chainId.includes('\\') &&
-            !line.includes(CHECKPOINT_MARK) &&
-            this.hash(prevHash, body) === parts.hash
-          ) {
-            this.recordCount++;
-            this.process({ chainId, seq, prevHash, hash: parts.hash, hashOk: true, ordered: true, file, line: lineNo, ordinal });
-            return;
-          }
-        }
-      }
-    }
     this.slowLine(line, file, lineNo, ordinal, unterminated);
   }
 
@@ -905,23 +874,23 @@ export async function verifyAuditFiles(paths: readonly string[], options: Verify
   return verifier.finish();
 }
 
-/** Verifies lines in memory (a file's content split on newlines, or records from an `InMemoryAuditSink`). */
+/** Verifies lines in memory (a file's content split on newlines, or `InMemoryAuditSink.lines()`). */
 export function verifyAuditLines(lines: Iterable<string>, options: AuditVerifyOptions = {}, file = '(memory)'): AuditVerifyReport {
-  const verifier = new AuditVerifier(options);
-  verifier.beginFile(file);
-  let n = 0;
-  for (const line of lines) verifier.addLine(line, file, ++n);
-  return verifier.finish();
+  let text = '';
+  for (const line of lines) text += line + '\n';
+  return verifyAuditText(text, options, file);
 }
 
 /** Verifies a whole text (e.g. a file's content): the unterminated last line, if any, may be a torn line. */
 export function verifyAuditText(text: string, options: AuditVerifyOptions = {}, file = '(memory)'): AuditVerifyReport {
   const verifier = new AuditVerifier(options);
   verifier.beginFile(file);
-  const lines = text.split('\n');
-  const last = lines.pop()!;
-  let n = 0;
-  for (const line of lines) verifier.addLine(line, file, ++n);
-  if (last !== '') verifier.addLine(last, file, ++n, true);
+  const cut = text.lastIndexOf('\n') + 1;
+  let lines = 0;
+  if (cut > 0) {
+    const chunk = Buffer.from(text.slice(0, cut));
+    lines = verifier.addScan(chunk, verifier.chunkScanner(chunk), file, 1);
+  }
+  if (cut < text.length) verifier.addLine(text.slice(cut), file, lines + 1, true);
   return verifier.finish();
 }

@@ -364,6 +364,17 @@ test('files: workers on and off give the same verdict; unreadable input is an in
       fails(nok, 'altered record', 201, `workers ${workers}`);
       assert.is(nok.failure!.file, bad);
     }
+    // interleaved chains through the worker path
+    const other = plainChain(120, 'other-chain').lines;
+    const mixed: string[] = [];
+    for (let i = 0; i < lines.length; i++) mixed.push(lines[i], ...(i < other.length && i % 2 === 0 ? [other[i], other[i + 1]] : []));
+    const mixedFile = join(dir, 'mixed.jsonl');
+    writeFileSync(mixedFile, mixed.filter(Boolean).join('\n') + '\n');
+    for (const workers of [0, 2]) {
+      const r = await verifyAuditFiles([mixedFile], { ...options, workers });
+      assert.ok(r.valid, JSON.stringify(r.failure));
+      assert.equal(r.chains.map(c => c.records).sort((a, b) => a - b), [other.length, lines.length]);
+    }
     // a file split in two (rotation): verified in order as one history
     const part1 = join(dir, 'audit.1.jsonl');
     const part2 = join(dir, 'audit.2.jsonl');
