@@ -165,7 +165,7 @@ export function localChunkScanner(key: Buffer | KeyObject | undefined): ChunkSca
 /** Worker threads running {@link makeChunkScanner}; chunks are scanned in parallel, results come back per chunk. */
 export class ScanPool {
   private readonly workers: Worker[] = [];
-  private readonly waiting = new Map<number, { resolve: (r: ChunkScan) => void; reject: (e: unknown) => void }>();
+  private readonly waiting = new Map<number, { resolve: (r: { scan: ChunkScan; chunk: Buffer }) => void; reject: (e: unknown) => void }>();
   private nextId = 0;
   private failed: unknown;
 
@@ -177,14 +177,14 @@ export class ScanPool {
       `const scan = (${makeChunkScanner.toString()})(require('node:crypto'), workerData.key, workerData.checkpointName);\n` +
       `parentPort.on('message', (m) => {\n` +
       `  const r = scan(m.chunk);\n` +
-      `  parentPort.postMessage({ id: m.id, r }, [r.status.buffer, r.starts.buffer, r.ends.buffer, r.chainEnds.buffer, r.seqs.buffer, r.linked.buffer]);\n` +
+      `  parentPort.postMessage({ id: m.id, r, chunk: m.chunk }, [r.status.buffer, r.starts.buffer, r.ends.buffer, r.chainEnds.buffer, r.seqs.buffer, r.linked.buffer, m.chunk.buffer]);\n` +
       `});\n`;
     for (let i = 0; i < size; i++) {
       const w = new Worker(source, { eval: true, workerData: { key, checkpointName: CHECKPOINT_SPAN_NAME } });
-      w.on('message', (m: { id: number; r: ChunkScan }) => {
+      w.on('message', (m: { id: number; r: ChunkScan; chunk: Uint8Array }) => {
         const p = this.waiting.get(m.id);
         this.waiting.delete(m.id);
-        p?.resolve(m.r);
+        p?.resolve({ scan: m.r, chunk: Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength) });
       });
       w.on('error', err => {
         this.failed = err;
@@ -195,15 +195,24 @@ export class ScanPool {
     }
   }
 
-  /** Scans a chunk (copied to the worker). */
-  scan(chunk: Uint8Array): Promise<ChunkScan> {
+  /**
+   * Scans a chunk on a worker. With `transfer` the chunk's memory moves to
+   * the worker and back (no copy; the caller must not touch it meanwhile and
+   * uses the returned chunk); otherwise it is copied.
+   */
+  scan(chunk: Buffer, transfer = false): Promise<{ scan: ChunkScan; chunk: Buffer }> {
     if (this.failed !== undefined) return Promise.reject(this.failed);
     const id = this.nextId++;
-    const copy = new Uint8Array(chunk.byteLength);
-    copy.set(chunk);
+    let copy: Uint8Array;
+    if (transfer) {
+      copy = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    } else {
+      copy = new Uint8Array(chunk.byteLength);
+      copy.set(chunk);
+    }
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.workers[id % this.workers.length].postMessage({ id, chunk: copy }, [copy.buffer]);
+      this.workers[id % this.workers.length].postMessage({ id, chunk: copy }, [copy.buffer as ArrayBuffer]);
     });
   }
 

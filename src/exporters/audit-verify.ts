@@ -26,7 +26,8 @@
  *
  * @module
  */
-import { createReadStream, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { KeyObject } from 'node:crypto';
 import * as nodeCrypto from 'node:crypto';
@@ -750,10 +751,10 @@ export async function verifyAuditStream(
   verifier.beginFile(file);
   let carry: Buffer | undefined;
   let lineNo = 1;
-  const inFlight: Array<{ chunk: Buffer; scan: Promise<ChunkScan> }> = [];
+  const inFlight: Array<Promise<{ chunk: Buffer; scan: ChunkScan }>> = [];
   const apply = async (): Promise<void> => {
-    const next = inFlight.shift()!;
-    lineNo += verifier.addScan(next.chunk, await next.scan, file, lineNo);
+    const { chunk, scan } = await inFlight.shift()!;
+    lineNo += verifier.addScan(chunk, scan, file, lineNo);
   };
   for await (const piece of stream) {
     let buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
@@ -770,7 +771,7 @@ export async function verifyAuditStream(
     const chunk = buf.subarray(0, cut + 1);
     if (cut + 1 < buf.length) carry = buf.subarray(cut + 1);
     if (pool) {
-      inFlight.push({ chunk, scan: pool.scan(chunk) });
+      inFlight.push(pool.scan(chunk, OWNED.has(piece as Buffer) && chunk.byteOffset === 0 && carry === undefined));
       if (inFlight.length > 4) await apply();
     } else {
       lineNo += verifier.addScan(chunk, verifier.chunkScanner(chunk), file, lineNo);
@@ -780,8 +781,44 @@ export async function verifyAuditStream(
   if (carry !== undefined && carry.length > 0) verifier.addLine(carry.toString('utf8'), file, lineNo, true);
 }
 
-function openFile(path: string): AsyncIterable<Buffer> {
-  return createReadStream(path, { highWaterMark: 1 << 20 });
+/** Chunks read by {@link readLineChunks}: each owns its memory, so it can move to a worker without a copy. */
+const OWNED = new WeakSet<Buffer>();
+
+/**
+ * Reads a file in chunks of whole lines (the last chunk may end without a
+ * newline), each in memory of its own.
+ */
+async function* readLineChunks(path: string, onBytes?: (n: number) => void, size = 1 << 20): AsyncGenerator<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    let carry = Buffer.alloc(0);
+    for (;;) {
+      const buf = Buffer.allocUnsafeSlow(carry.length + size);
+      carry.copy(buf, 0);
+      const { bytesRead } = await fh.read(buf, carry.length, size, null);
+      const filled = carry.length + bytesRead;
+      onBytes?.(bytesRead);
+      if (bytesRead === 0) {
+        if (carry.length > 0) yield carry;
+        return;
+      }
+      const cut = buf.lastIndexOf(10, filled - 1);
+      if (cut < 0) {
+        carry = buf.subarray(0, filled);
+        continue;
+      }
+      carry = Buffer.from(buf.subarray(cut + 1, filled));
+      const chunk = buf.subarray(0, cut + 1);
+      OWNED.add(chunk);
+      yield chunk;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+function openFile(path: string, onBytes?: (n: number) => void): AsyncIterable<Buffer> {
+  return readLineChunks(path, onBytes);
 }
 
 /**
@@ -860,7 +897,7 @@ export async function verifyAuditFiles(paths: readonly string[], options: Verify
   try {
     for (const p of paths) {
       try {
-        await verifyAuditStream(openFile(p), p, verifier, onBytes, pool);
+        await verifyAuditStream(openFile(p, onBytes), p, verifier, undefined, pool);
       } catch (err) {
         if (err instanceof AuditInputError) throw err;
         const code = (err as NodeJS.ErrnoException).code;
