@@ -139,7 +139,8 @@ interface Inflight {
 const MODE = 0o600;
 const TAIL_CHUNK = 64 * 1024;
 
-const nodeIo: AuditFileIo = {
+/** The default {@link AuditFileIo}, on `node:fs` (exported for tests that wrap it). @internal */
+export const nodeAuditFileIo: AuditFileIo = {
   open: path =>
     new Promise((resolve, reject) =>
       fsOpen(path, 'a', MODE, (err, fd) => {
@@ -240,7 +241,7 @@ export class FileAuditSink implements AuditSink {
     requireNumber('retry.initialMs', this.retryInitialMs, { min: 0 });
     requireNumber('retry.maxMs', this.retryMaxMs, { min: this.retryInitialMs });
     this.clock = options.clock ?? systemClock;
-    this.io = { ...nodeIo, ...options.io };
+    this.io = { ...nodeAuditFileIo, ...options.io };
     this.recovery = this.startUp();
   }
 
