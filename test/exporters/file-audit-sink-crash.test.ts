@@ -69,7 +69,7 @@ function runAndKill(path: string, killAfterMs: number): Promise<{ ready: Ready; 
 function readHistory(path: string): { lines: string[]; torn: Buffer; tailFile: string | undefined } {
   const files = auditFiles(path);
   const lines: string[] = [];
-  let torn = Buffer.alloc(0);
+  let torn: Buffer = Buffer.alloc(0);
   const activeSize = files.includes(path) ? statSync(path).size : 0;
   const tailFile = activeSize > 0 ? path : files.filter(f => f !== path).pop();
   for (const file of files) {
@@ -89,7 +89,7 @@ test(`${KILLS} SIGKILLs at random moments: the history verifies, torn lines are 
   const dir = mkdtempSync(join(tmpdir(), 'file-audit-crash-'));
   const path = join(dir, 'audit.jsonl');
   let expectedHead: ChainHead | undefined;
-  let expectedTorn = Buffer.alloc(0);
+  let expectedTorn: Buffer = Buffer.alloc(0);
   let tornSeen = 0;
   let killedMidLine = 0;
   const chains: string[] = [];
