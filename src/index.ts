@@ -173,6 +173,13 @@ export type { Clock } from './patterns/clock.js';
 export {
   AGENT_SAFETY_LINK_TYPE_VALUE_COMPENSATES,
   ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID,
+  ATTR_AGENT_SAFETY_ACTION_DETAILS,
+  ATTR_AGENT_SAFETY_ACTION_NAME,
+  ATTR_AGENT_SAFETY_ACTION_REASON,
+  EVENT_AGENT_SAFETY_ACTION_BLOCKED,
+  EVENT_AGENT_SAFETY_ACTION_EXECUTED,
+  EVENT_AGENT_SAFETY_ACTION_PROPOSED,
+  EVENT_AGENT_SAFETY_POLICY_VIOLATION,
   ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_HASH,
   ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_SEQ,
   ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID,
@@ -275,3 +282,7 @@ export {
   SPAN_AGENT_SAFETY_ROLLBACK,
 } from './instrumentation/semconv.js';
 export type { CallOutcome } from './instrumentation/semconv.js';
+
+// ── Audit events ───────────────────────────────────────────────────────────
+export { auditLog, recordAuditEvent } from './instrumentation/audit-log.js';
+export type { AuditEventDetails, AuditEventName } from './instrumentation/audit-log.js';

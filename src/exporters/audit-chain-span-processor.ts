@@ -218,7 +218,14 @@ export class AuditChainSpanProcessor implements SpanProcessor {
   }
 
   private deliver(chained: ChainedRecord, span: ReadableSpan): void {
-    const record: AuditRecord = { ...chained, span };
+    const record: AuditRecord = {
+      chainId: chained.chainId,
+      seq: chained.seq,
+      prevHash: chained.prevHash,
+      hash: chained.hash,
+      line: chained.line,
+      span,
+    };
     for (const sink of this.sinks) {
       try {
         sink.write(record);

@@ -14,3 +14,5 @@ export type { AuditHmacKey, AuditSigningKey, CheckpointPolicy, ChainedRecord } f
 export type { ChainHead, CheckpointClaim } from '../patterns/audit-record.js';
 export { canonicalize, encodeAnyValue } from '../patterns/audit-canonical.js';
 export { GENESIS_HASH, chainHash, checkpointPayload, verifyCheckpoint } from '../patterns/audit-record.js';
+export { AuditRecordingSampler, isPackageSpanName } from './audit-recording-sampler.js';
+export type { AuditSpanMatcher } from './audit-recording-sampler.js';

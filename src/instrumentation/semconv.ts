@@ -250,6 +250,20 @@ export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME = 'agent_safety.audit.check
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID = 'agent_safety.audit.checkpoint.key_id';
 /** On a checkpoint span: the Ed25519 signature (base64) of the claim. */
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE = 'agent_safety.audit.checkpoint.signature';
+/** Audit event (span event, or span name when no span is active): the agent proposes an action. */
+export const EVENT_AGENT_SAFETY_ACTION_PROPOSED = 'agent_safety.action.proposed';
+/** Audit event: the action ran. */
+export const EVENT_AGENT_SAFETY_ACTION_EXECUTED = 'agent_safety.action.executed';
+/** Audit event: the action was stopped. */
+export const EVENT_AGENT_SAFETY_ACTION_BLOCKED = 'agent_safety.action.blocked';
+/** Audit event: a policy was violated. */
+export const EVENT_AGENT_SAFETY_POLICY_VIOLATION = 'agent_safety.policy.violation';
+/** On audit events: the action concerned. */
+export const ATTR_AGENT_SAFETY_ACTION_NAME = 'agent_safety.action.name';
+/** On audit events: why (blocked actions, violations). */
+export const ATTR_AGENT_SAFETY_ACTION_REASON = 'agent_safety.action.reason';
+/** On audit events: further details, redacted, as JSON. */
+export const ATTR_AGENT_SAFETY_ACTION_DETAILS = 'agent_safety.action.details';
 /** Counter of records appended to audit chains (unit `{record}`). */
 export const METRIC_AGENT_SAFETY_AUDIT_RECORDS = 'agent_safety.audit.records';
 /** Records waiting to be delivered to an audit sink (unit `{record}`). */
