@@ -139,7 +139,11 @@ test(`${KILLS} SIGKILLs at random moments: the history verifies, torn lines are 
       const sink = new FileAuditSink({ path, maxBytes: MAX_BYTES });
       assert.equal(sink.previousHead(), expectedHead);
       assert.is(sink.recovery.tornBytes, expectedTorn.length);
-      if (expectedTorn.length > 0) assert.ok(diagLog.messages.some(m => /torn line/.test(m)));
+      if (expectedTorn.length > 0) {
+        tornSeen++;
+        assert.ok(diagLog.messages.some(m => /torn line/.test(m)));
+        assert.equal(readFileSync(sink.recovery.tornPath!), expectedTorn);
+      }
       await sink.shutdown();
     } finally {
       diagLog.restore();
