@@ -406,7 +406,11 @@ export class FileAuditSink implements AuditSink {
     const text = plan.count === 1 ? `${this.queue[start]}\n` : `${this.queue.slice(start, end).join('\n')}\n`;
     this.inflight = { buffer: Buffer.from(text, 'utf8'), offset: 0, count: plan.count };
     this.queueHead = end;
-    if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+    if (end === this.queue.length) {
+      this.queue = [];
+      this.lineBytes = [];
+      this.queueHead = 0;
+    } else if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
       this.lineBytes = this.lineBytes.slice(this.queueHead);
       this.queueHead = 0;

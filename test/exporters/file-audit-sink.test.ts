@@ -6,6 +6,8 @@ import * as assert from 'uvu/assert';
 import { FileAuditSink, auditFiles, nodeAuditFileIo } from '../../src/exporters/file-audit-sink.js';
 import type { AuditFileIo } from '../../src/exporters/file-audit-sink.js';
 import { AuditChain } from '../../src/patterns/audit-chain.js';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { AuditChainSpanProcessor, auditAllSpans } from '../../src/exporters/audit-chain-span-processor.js';
 import { captureDiag } from '../helpers/diag.js';
 import type { DiagCapture } from '../helpers/diag.js';
 import { chainSpans, checkChainLines, realSpans, records } from '../helpers/audit-file-check.js';
@@ -387,6 +389,27 @@ test('shutdown flushes and syncs, is idempotent, and a write afterwards is refus
   assert.is(sink.stats().refused, 1);
   assert.ok(diagLog.messages.some(m => /arrived after shutdown/.test(m)));
   assert.is(linesOf(path).length, 3);
+});
+
+test('with AuditChainSpanProcessor: a second process run picks up the file head by itself and the file reads as one history', async () => {
+  const path = join(dir, 'audit.jsonl');
+  const heads: string[] = [];
+  for (let runNo = 0; runNo < 2; runNo++) {
+    const sink = new FileAuditSink({ path });
+    const processor = new AuditChainSpanProcessor({ sinks: [sink], filter: auditAllSpans });
+    heads.push(processor.chainId);
+    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    const tracer = provider.getTracer('file-sink-test');
+    for (let i = 0; i < 25; i++) tracer.startSpan(`execute_tool t${i}`, { attributes: { i } }).end();
+    await provider.shutdown(); // shuts the processor and the sink down
+    assert.is(sink.backlog(), 0);
+  }
+  const check = checkChainLines(linesOf(path));
+  assert.ok(check.ok, JSON.stringify(check));
+  if (!check.ok) return;
+  assert.equal(check.chains, heads);
+  assert.is(check.records, 50);
+  assert.equal(check.seq0[1].previous, { chainId: heads[0], seq: 24, hash: check.seq0[1].before!.hash });
 });
 
 test('options are validated', () => {
