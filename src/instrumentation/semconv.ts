@@ -236,6 +236,8 @@ export const METRIC_AGENT_SAFETY_AUDIT_RECORDS = 'agent_safety.audit.records';
 export const METRIC_AGENT_SAFETY_AUDIT_BACKLOG = 'agent_safety.audit.backlog';
 /** Counter of failed audit export attempts (unit `{failure}`). */
 export const METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES = 'agent_safety.audit.export_failures';
+/** Counter of audit export attempts that re-send records an earlier attempt failed to deliver (unit `{retry}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES = 'agent_safety.audit.export_retries';
 
 // ── Metric attribute keys ──────────────────────────────────────────────────
 // Attributes of the agent_safety.* metrics that are not span attributes.
@@ -257,6 +259,12 @@ export const METRIC_ATTR_TO = 'to';
 export const METRIC_ATTR_OUTCOME = 'outcome';
 /** On {@link METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED}: whether the evicted checkpoint was a safe point. */
 export const METRIC_ATTR_SAFE_POINT = 'safe_point';
+/**
+ * On the audit sink metrics ({@link METRIC_AGENT_SAFETY_AUDIT_BACKLOG},
+ * {@link METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES}, {@link METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES}):
+ * the sink's name (`otlp` by default for the OTLP sink); a handful per process.
+ */
+export const METRIC_ATTR_SINK = 'sink';
 /** On {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: what the gate recommended (`proceed`, `review`, `block`). */
 export const METRIC_ATTR_VERDICT = 'verdict';
 /** On {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: what happened (`proceeded`, `approved`, `denied`, `blocked`). */
