@@ -6,3 +6,13 @@
  */
 export { ConsoleTreeSpanExporter } from './console-tree-exporter.js';
 export type { ConsoleTreeSpanExporterOptions } from './console-tree-exporter.js';
+export { AuditChainSpanProcessor, auditAllSpans, auditPackageSpans } from './audit-chain-span-processor.js';
+export type { AuditChainSpanProcessorOptions, AuditSpanFilter } from './audit-chain-span-processor.js';
+export { InMemoryAuditSink } from './audit-sink.js';
+export type { AuditRecord, AuditSink, InMemoryAuditSinkOptions } from './audit-sink.js';
+export type { AuditHmacKey, AuditSigningKey, CheckpointPolicy, ChainedRecord } from '../patterns/audit-chain.js';
+export type { ChainHead, CheckpointClaim } from '../patterns/audit-record.js';
+export { canonicalize, encodeAnyValue } from '../patterns/audit-canonical.js';
+export { GENESIS_HASH, chainHash, checkpointPayload, verifyCheckpoint } from '../patterns/audit-record.js';
+export { AuditRecordingSampler, isPackageSpanName } from './audit-recording-sampler.js';
+export type { AuditSpanMatcher } from './audit-recording-sampler.js';

@@ -230,6 +230,40 @@ export const ATTR_AGENT_SAFETY_AUDIT_SEQ = 'agent_safety.audit.seq';
 export const ATTR_AGENT_SAFETY_AUDIT_PREV_HASH = 'agent_safety.audit.prev_hash';
 /** Hash of this record (hex). */
 export const ATTR_AGENT_SAFETY_AUDIT_HASH = 'agent_safety.audit.hash';
+/** On a chain's first record (seq 0): id of the HMAC key the chain is keyed with. */
+export const ATTR_AGENT_SAFETY_AUDIT_KEY_ID = 'agent_safety.audit.key_id';
+/** On a chain's first record: the chain id of the earlier chain it continues (e.g. the previous run's, in the same file). */
+export const ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_CHAIN_ID = 'agent_safety.audit.previous.chain_id';
+/** On a chain's first record: the last seq of the chain it continues. */
+export const ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_SEQ = 'agent_safety.audit.previous.seq';
+/** On a chain's first record: the head hash of the chain it continues. */
+export const ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_HASH = 'agent_safety.audit.previous.hash';
+/** Span name of a signed checkpoint of an audit chain. */
+export const SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT = 'agent_safety.audit.checkpoint';
+/** On a checkpoint span: seq of the last record the checkpoint covers. */
+export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_SEQ = 'agent_safety.audit.checkpoint.head_seq';
+/** On a checkpoint span: hash of that record. */
+export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_HASH = 'agent_safety.audit.checkpoint.head_hash';
+/** On a checkpoint span: when it was signed (unix nanoseconds, decimal string). */
+export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME = 'agent_safety.audit.checkpoint.time_unix_nano';
+/** On a checkpoint span: id of the Ed25519 signing key. */
+export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID = 'agent_safety.audit.checkpoint.key_id';
+/** On a checkpoint span: the Ed25519 signature (base64) of the claim. */
+export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE = 'agent_safety.audit.checkpoint.signature';
+/** Audit event (span event, or span name when no span is active): the agent proposes an action. */
+export const EVENT_AGENT_SAFETY_ACTION_PROPOSED = 'agent_safety.action.proposed';
+/** Audit event: the action ran. */
+export const EVENT_AGENT_SAFETY_ACTION_EXECUTED = 'agent_safety.action.executed';
+/** Audit event: the action was stopped. */
+export const EVENT_AGENT_SAFETY_ACTION_BLOCKED = 'agent_safety.action.blocked';
+/** Audit event: a policy was violated. */
+export const EVENT_AGENT_SAFETY_POLICY_VIOLATION = 'agent_safety.policy.violation';
+/** On audit events: the action concerned. */
+export const ATTR_AGENT_SAFETY_ACTION_NAME = 'agent_safety.action.name';
+/** On audit events: why (blocked actions, violations). */
+export const ATTR_AGENT_SAFETY_ACTION_REASON = 'agent_safety.action.reason';
+/** On audit events: further details, redacted, as JSON. */
+export const ATTR_AGENT_SAFETY_ACTION_DETAILS = 'agent_safety.action.details';
 /** Counter of records appended to audit chains (unit `{record}`). */
 export const METRIC_AGENT_SAFETY_AUDIT_RECORDS = 'agent_safety.audit.records';
 /** Records waiting to be delivered to an audit sink (unit `{record}`). */
@@ -269,3 +303,5 @@ export const METRIC_ATTR_SINK = 'sink';
 export const METRIC_ATTR_VERDICT = 'verdict';
 /** On {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: what happened (`proceeded`, `approved`, `denied`, `blocked`). */
 export const METRIC_ATTR_ENFORCED = 'enforced';
+/** On audit backlog and export failures: which sink (`file`, `otlp`, or a user sink's name). */
+export const METRIC_ATTR_SINK = 'sink';

@@ -136,6 +136,43 @@ export function isAuditStampKey(key: string): boolean {
   return key.startsWith(AUDIT_ATTRIBUTE_PREFIX) && !key.startsWith(AUDIT_CHECKPOINT_PREFIX);
 }
 
+/** The sorted order of one attribute key set, with each key's `"key":` prefix ready. */
+interface Shape {
+  readonly keys: readonly string[];
+  readonly excludeStamps: boolean;
+  /** Indexes into `keys`, in RFC 8785 order, stamps left out when `excludeStamps`. */
+  readonly order: readonly number[];
+  /** `JSON.stringify(key) + ':'` for each index of `order`. */
+  readonly prefixes: readonly string[];
+}
+
+/**
+ * Spans from one call site share their attribute keys, in the same insertion
+ * order: the sorted order is computed once per such shape and reused. A
+ * small round-robin cache; a miss costs one sort, as without it.
+ */
+const SHAPES = 64;
+const shapes: Shape[] = [];
+let nextShape = 0;
+
+function shapeOf(keys: readonly string[], excludeStamps: boolean): Shape {
+  const n = keys.length;
+  search: for (let s = 0; s < shapes.length; s++) {
+    const shape = shapes[s];
+    if (shape.keys.length !== n || shape.excludeStamps !== excludeStamps) continue;
+    const known = shape.keys;
+    for (let i = 0; i < n; i++) if (known[i] !== keys[i]) continue search;
+    return shape;
+  }
+  const order: number[] = [];
+  for (let i = 0; i < n; i++) if (!(excludeStamps && isAuditStampKey(keys[i]))) order.push(i);
+  order.sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
+  const shape: Shape = { keys: [...keys], excludeStamps, order, prefixes: order.map(i => JSON.stringify(keys[i]) + ':') };
+  if (shapes.length < SHAPES) shapes.push(shape);
+  else shapes[nextShape++ % SHAPES] = shape;
+  return shape;
+}
+
 /**
  * The canonical text of an attribute map: a JSON object from key to
  * {@link encodeAnyValue}, keys sorted, `undefined` values left out, and
@@ -145,17 +182,15 @@ export function encodeAttributes(attributes: Readonly<Record<string, unknown>> |
   if (attributes === undefined) return '{}';
   const keys = Object.keys(attributes);
   if (keys.length === 0) return '{}';
-  keys.sort();
+  const { order, prefixes } = shapeOf(keys, excludeStamps);
   let out = '{';
   let first = true;
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i];
-    const v = attributes[key];
+  for (let i = 0; i < order.length; i++) {
+    const v = attributes[keys[order[i]]];
     if (v === undefined) continue;
-    if (excludeStamps && isAuditStampKey(key)) continue;
     if (!first) out += ',';
     first = false;
-    out += JSON.stringify(key) + ':' + encodeAnyValue(v);
+    out += prefixes[i] + encodeAnyValue(v);
   }
   return out + '}';
 }
