@@ -293,12 +293,6 @@ export const METRIC_ATTR_TO = 'to';
 export const METRIC_ATTR_OUTCOME = 'outcome';
 /** On {@link METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED}: whether the evicted checkpoint was a safe point. */
 export const METRIC_ATTR_SAFE_POINT = 'safe_point';
-/**
- * On the audit sink metrics ({@link METRIC_AGENT_SAFETY_AUDIT_BACKLOG},
- * {@link METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES}, {@link METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES}):
- * the sink's name (`otlp` by default for the OTLP sink); a handful per process.
- */
-export const METRIC_ATTR_SINK = 'sink';
 /** On {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: what the gate recommended (`proceed`, `review`, `block`). */
 export const METRIC_ATTR_VERDICT = 'verdict';
 /** On {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: what happened (`proceeded`, `approved`, `denied`, `blocked`). */
