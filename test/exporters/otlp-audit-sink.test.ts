@@ -11,7 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { metrics } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { InMemoryAuditSink } from '../../src/exporters/audit-sink.js';
@@ -27,6 +30,7 @@ import {
 import { auditedTracer } from '../helpers/audit-driver.js';
 import { captureDiag } from '../helpers/diag.js';
 import { setupTelemetry } from '../helpers/otel.js';
+import { PACKAGE_METRICS, promName } from '../helpers/prometheus-names.js';
 
 /** An exporter that fails while `failing` is true, and records what it accepted. */
 class ScriptedExporter implements SpanExporter {
@@ -341,6 +345,41 @@ test('metrics: backlog (gauge), export failures and retries (counters), by sink 
   } finally {
     await t.provider.shutdown();
     await telemetry.shutdown();
+  }
+});
+
+test('metrics: the names Prometheus sees are the ones the alert rules use', async () => {
+  const reader = new PrometheusExporter({ preventServerStart: true });
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  metrics.setGlobalMeterProvider(meterProvider);
+  const exporter = new ScriptedExporter();
+  exporter.failing = true;
+  const sink = fast(exporter, { name: 'prom-check' });
+  const t = auditedTracer([sink]);
+  try {
+    t.produce(2);
+    await until(() => exporter.calls >= 2, 'failed attempts');
+    exporter.failing = false;
+    await until(() => exporter.accepted.length === 4, 'recovery');
+    const { resourceMetrics } = await reader.collect();
+    const text = new PrometheusSerializer().serialize(resourceMetrics);
+    const rules = readFileSync(new URL('../../collector-config/prometheus/alerts.yml', import.meta.url), 'utf8');
+    for (const name of [METRIC_AGENT_SAFETY_AUDIT_BACKLOG, METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES, METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES]) {
+      const metric = PACKAGE_METRICS.find(m => m.name === name);
+      assert.ok(metric, `${name} is in PACKAGE_METRICS`);
+      const direct = promName(metric, 'direct');
+      assert.is(promName(metric, 'collector'), direct, 'curly-brace units add no suffix: both paths agree');
+      assert.match(text, new RegExp(`^# TYPE ${direct} ${metric.kind}$`, 'm'));
+      assert.match(text, new RegExp(`^${direct}\\{[^}]*${METRIC_ATTR_SINK}="prom-check"`, 'm'));
+    }
+    assert.ok(rules.includes('agent_safety_audit_backlog'));
+    assert.ok(rules.includes('agent_safety_audit_export_failures_total'));
+    assert.match(text, /^agent_safety_audit_backlog\{[^}]*sink="prom-check"[^}]*\} 0/m);
+    assert.match(text, /^agent_safety_audit_export_failures_total\{[^}]*sink="prom-check"[^}]*\} [1-9]/m);
+  } finally {
+    await t.provider.shutdown();
+    metrics.disable();
+    await meterProvider.shutdown();
   }
 });
 
