@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { context, trace } from '@opentelemetry/api';
-import type { Attributes, Link } from '@opentelemetry/api';
+import type { Attributes, Link, Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -62,19 +62,14 @@ export interface AuditedTracer {
   produce(n: number, startAt?: number): ReadableSpan[];
 }
 
-/** A real tracer provider whose spans are chained into `sinks`. */
-export function auditedTracer(sinks: AuditSink[], options: { chainId?: string; previous?: ChainedRecord & { chainId: string } } = {}): AuditedTracer {
-  const chainId = options.chainId ?? randomUUID();
-  const chain = new AuditChain({ chainId, previous: options.previous && { chainId: options.previous.chainId, seq: options.previous.seq, hash: options.previous.hash } });
-  const processor = new TestAuditProcessor(chain, sinks);
-  const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': 'audit-sink-test', 'service.instance.id': chainId, 'deployment.environment.name': 'test' }),
-    spanProcessors: [processor, new SimpleSpanProcessor(memory)],
-  });
-  const tracer = provider.getTracer('audit-sink-test', '1.2.3');
+/**
+ * A function that ends `n` pairs of varied spans on `tracer` (an
+ * `invoke_agent` parent and an `execute_tool` child with attributes of every
+ * type, events, links to earlier spans, error statuses): 2n spans.
+ */
+export function spanProducer(tracer: Tracer): (n: number, startAt?: number) => ReadableSpan[] {
   let previous: ReadableSpan | undefined;
-  const produce = (n: number, startAt = 0): ReadableSpan[] => {
+  return (n: number, startAt = 0): ReadableSpan[] => {
     const out: ReadableSpan[] = [];
     for (let k = 0; k < n; k++) {
       const i = startAt + k;
@@ -101,5 +96,18 @@ export function auditedTracer(sinks: AuditSink[], options: { chainId?: string; p
     }
     return out;
   };
+}
+
+/** A real tracer provider whose spans are chained into `sinks`. */
+export function auditedTracer(sinks: AuditSink[], options: { chainId?: string; previous?: ChainedRecord & { chainId: string } } = {}): AuditedTracer {
+  const chainId = options.chainId ?? randomUUID();
+  const chain = new AuditChain({ chainId, previous: options.previous && { chainId: options.previous.chainId, seq: options.previous.seq, hash: options.previous.hash } });
+  const processor = new TestAuditProcessor(chain, sinks);
+  const memory = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'audit-sink-test', 'service.instance.id': chainId, 'deployment.environment.name': 'test' }),
+    spanProcessors: [processor, new SimpleSpanProcessor(memory)],
+  });
+  const produce = spanProducer(provider.getTracer('audit-sink-test', '1.2.3'));
   return { provider, processor, memory, chainId, produce };
 }
