@@ -9,7 +9,6 @@
  */
 import { TraceFlags } from '@opentelemetry/api';
 import type { Attributes, HrTime, Link, SpanContext, SpanKind, SpanStatus } from '@opentelemetry/api';
-import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { auditStamps } from '../patterns/audit-span-decode.js';
@@ -25,9 +24,31 @@ function hrDuration(start: readonly [number, number], end: readonly [number, num
   return [s, n];
 }
 
+/**
+ * A plain resource (attributes only, nothing pending): what exporters read
+ * of a span's resource. Written here rather than taken from
+ * `@opentelemetry/resources`, which the exporters layer imports for types only.
+ */
+class PlainResource implements Resource {
+  readonly attributes: Attributes;
+  readonly asyncAttributesPending = false;
+  constructor(attributes: Attributes) {
+    this.attributes = Object.freeze({ ...attributes });
+  }
+  waitForAsyncAttributes(): Promise<void> {
+    return Promise.resolve();
+  }
+  merge(other: Resource | null): Resource {
+    return other === null ? this : new PlainResource({ ...this.attributes, ...other.attributes });
+  }
+  getRawAttributes(): [string, Attributes[string]][] {
+    return Object.entries(this.attributes);
+  }
+}
+
 /** A resource from attributes, for {@link rebuildAuditSpan}. Share one per chain: OTLP groups spans by resource object. */
 export function auditResource(attributes: Readonly<Record<string, unknown>> | undefined): Resource {
-  return resourceFromAttributes((attributes ?? {}) as Attributes);
+  return new PlainResource((attributes ?? {}) as Attributes);
 }
 
 /**
