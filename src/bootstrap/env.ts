@@ -48,11 +48,15 @@ function keyMaterial(env: Env, name: string, readFile: ReadFile | undefined): Bu
   const inline = env[name];
   if (file !== undefined) {
     if (!readFile) throw new AuditKeyConfigError(`${name}_FILE is set but no file reader was given`);
+    let bytes: Buffer;
     try {
-      return readFile(file);
+      bytes = readFile(file);
     } catch (err) {
       throw new AuditKeyConfigError(`${name}_FILE: cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
+    // One trailing newline (from `echo` or an editor) is not part of the key: the verifier reads key files the same way.
+    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0a) bytes = bytes.subarray(0, bytes[bytes.length - 2] === 0x0d ? -2 : -1);
+    return bytes;
   }
   if (inline !== undefined && inline.trim() !== '') return Buffer.from(inline, name.endsWith('HMAC_KEY') ? 'base64' : 'utf8');
   return undefined;
