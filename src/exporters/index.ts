@@ -16,3 +16,6 @@ export { canonicalize, encodeAnyValue } from '../patterns/audit-canonical.js';
 export { GENESIS_HASH, chainHash, checkpointPayload, verifyCheckpoint } from '../patterns/audit-record.js';
 export { AuditRecordingSampler, isPackageSpanName } from './audit-recording-sampler.js';
 export type { AuditSpanMatcher } from './audit-recording-sampler.js';
+export { FileAuditSink, auditFiles } from './file-audit-sink.js';
+export type { AuditFileIo, FileAuditRecovery, FileAuditSinkOptions, FileAuditSinkStats } from './file-audit-sink.js';
+export type { FsyncPolicy } from '../patterns/audit-file.js';
