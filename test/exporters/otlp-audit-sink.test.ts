@@ -327,12 +327,15 @@ test('the sink never keeps a process alive: a child with a pending backoff exits
   assert.is(out.trim(), 'backlog 20', 'it had records waiting and a 60 s backoff armed');
 });
 
-test('options are validated', () => {
+test('options are validated', async () => {
   const exporter = new ScriptedExporter();
   assert.throws(() => new OtlpAuditSink({ exporter } as OtlpAuditSinkOptions), /spoolPath and spoolDir/);
   assert.throws(() => new OtlpAuditSink({ exporter, spoolDir: dir, spoolPath: join(dir, 'x') }), /exactly one/);
   assert.throws(() => new OtlpAuditSink({ exporter: {} as SpanExporter, spoolDir: dir }), /exporter/);
   assert.throws(() => new OtlpAuditSink({ exporter, spoolDir: dir, maxInMemory: 0 }), /maxInMemory/);
+  const nested = new OtlpAuditSink({ exporter, spoolDir: join(dir, 'a', 'b') });
+  assert.is(statSync(join(dir, 'a', 'b')).mode & 0o777, 0o700, 'a missing spool directory is created, 0700');
+  await nested.shutdown();
   assert.throws(() => new OtlpAuditSink({ exporter, spoolDir: dir, maxBatchSize: 1.5 }), /maxBatchSize/);
   assert.throws(() => new OtlpAuditSink({ exporter, spoolDir: dir, backoff: { jitter: -1 } }), /jitter/);
 });
