@@ -310,7 +310,7 @@ test('a record written after shutdown is reported, never silently lost', async (
 });
 
 test('the sink never keeps a process alive: a child with a pending backoff exits by itself', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/otlp-audit-sink-idle.ts', dir], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/idle-sink-child.ts', dir], {
     cwd: fileURLToPath(new URL('../..', import.meta.url)),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
