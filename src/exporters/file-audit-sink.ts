@@ -71,6 +71,8 @@ export interface FileAuditSinkOptions {
    * before the active file. One writer per file.
    */
   path: string;
+  /** The `sink` attribute of the audit metrics (backlog, failures). @default 'file' */
+  name?: string;
   /**
    * When written records are fdatasync'ed (see {@link FsyncPolicy}):
    * `'always'` (each batch, before it counts as durable), `{ everyMs }`, or
@@ -168,7 +170,7 @@ export const nodeAuditFileIo: AuditFileIo = {
     ),
 };
 
-const KNOWN = ['path', 'fsync', 'maxBytes', 'maxBatchBytes', 'retry', 'clock', 'io'];
+const KNOWN = ['path', 'name', 'fsync', 'maxBytes', 'maxBatchBytes', 'retry', 'clock', 'io'];
 
 /**
  * An {@link AuditSink} writing the chain to an append-only JSONL file.
@@ -188,6 +190,8 @@ const KNOWN = ['path', 'fsync', 'maxBytes', 'maxBatchBytes', 'retry', 'clock', '
  */
 export class FileAuditSink implements AuditSink {
   readonly path: string;
+  /** The `sink` attribute of its metrics. */
+  readonly name: string;
   /** What start-up found in the existing file. */
   readonly recovery: FileAuditRecovery;
   private readonly policy: FsyncPolicy;
@@ -230,6 +234,8 @@ export class FileAuditSink implements AuditSink {
     rejectUnknownOptions('FileAuditSink', options, KNOWN);
     requireNonEmptyString('path', options.path);
     this.path = options.path;
+    if (options.name !== undefined) requireNonEmptyString('name', options.name);
+    this.name = options.name ?? 'file';
     this.policy = normalizeFsyncPolicy(options.fsync);
     this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
     if (this.maxBytes !== Infinity) requireNumber('maxBytes', this.maxBytes, { min: 1, integer: true });

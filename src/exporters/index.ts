@@ -19,3 +19,6 @@ export type { AuditSpanMatcher } from './audit-recording-sampler.js';
 export { FileAuditSink, auditFiles } from './file-audit-sink.js';
 export type { AuditFileIo, FileAuditRecovery, FileAuditSinkOptions, FileAuditSinkStats } from './file-audit-sink.js';
 export type { FsyncPolicy } from '../patterns/audit-file.js';
+export { OtlpAuditSink } from './otlp-audit-sink.js';
+export type { OtlpAuditSinkOptions } from './otlp-audit-sink.js';
+export type { BackoffOptions } from '../patterns/audit-delivery.js';
