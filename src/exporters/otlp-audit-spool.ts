@@ -19,7 +19,7 @@
  * grows beyond the records actually waiting (plus, while it drains, the
  * delivered prefix).
  *
- * The file is opened and scanned synchronously when the spool is created
+ * Its directory is created (mode 0700) if missing. The file is opened and scanned synchronously when the spool is created
  * (once, at the sink's start); every later write and read is asynchronous,
  * serialised in one queue. A torn last line (a crash mid-append) is moved to
  * `<spool>.torn-<time>` and reported through `diag`, never silently
@@ -27,7 +27,8 @@
  *
  * @module
  */
-import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { open as openAsync, rename, rm, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { diag } from '@opentelemetry/api';
@@ -92,6 +93,7 @@ export class AuditSpool {
   constructor(path: string) {
     this.path = path;
     this.offsetPath = path + '.offset';
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
     this.fd = fd;
     try {

@@ -7,7 +7,9 @@
  * and the metrics (backlog, failures, retries with a `sink` attribute).
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -307,12 +309,33 @@ test('a record written after shutdown is reported, never silently lost', async (
   }
 });
 
-test('options are validated', () => {
+test('the sink never keeps a process alive: a child with a pending backoff exits by itself', async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/idle-sink-child.ts', dir], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', c => (out += c));
+  child.stderr.on('data', c => (err += c));
+  // A safety net only: a child kept alive by a timer would otherwise hang the suite.
+  const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(resolve => child.on('close', (c, s) => resolve([c, s])));
+  clearTimeout(guard);
+  assert.is(signal, null, `the child was kept alive and had to be killed; stderr: ${err}`);
+  assert.is(code, 0, err);
+  assert.is(out.trim(), 'backlog 20', 'it had records waiting and a 60 s backoff armed');
+});
+
+test('options are validated', async () => {
   const exporter = new ScriptedExporter();
   assert.throws(() => new OtlpAuditSink({ exporter } as OtlpAuditSinkOptions), /spoolPath and spoolDir/);
   assert.throws(() => new OtlpAuditSink({ exporter, spoolDir: dir, spoolPath: join(dir, 'x') }), /exactly one/);
   assert.throws(() => new OtlpAuditSink({ exporter: {} as SpanExporter, spoolDir: dir }), /exporter/);
   assert.throws(() => new OtlpAuditSink({ exporter, spoolDir: dir, maxInMemory: 0 }), /maxInMemory/);
+  const nested = new OtlpAuditSink({ exporter, spoolDir: join(dir, 'a', 'b') });
+  assert.is(statSync(join(dir, 'a', 'b')).mode & 0o777, 0o700, 'a missing spool directory is created, 0700');
+  await nested.shutdown();
   assert.throws(() => new OtlpAuditSink({ exporter, spoolDir: dir, maxBatchSize: 1.5 }), /maxBatchSize/);
   assert.throws(() => new OtlpAuditSink({ exporter, spoolDir: dir, backoff: { jitter: -1 } }), /jitter/);
 });
