@@ -22,3 +22,6 @@ export type { FsyncPolicy } from '../patterns/audit-file.js';
 export { OtlpAuditSink } from './otlp-audit-sink.js';
 export type { OtlpAuditSinkOptions } from './otlp-audit-sink.js';
 export type { BackoffOptions } from '../patterns/audit-delivery.js';
+export { auditResource, rebuildAuditSpan } from './audit-span-rebuild.js';
+export { AuditRecordShapeError, decodeRecord } from '../patterns/audit-span-decode.js';
+export type { DecodedAuditRecord } from '../patterns/audit-span-decode.js';
