@@ -285,5 +285,5 @@ export {
 export type { CallOutcome } from './instrumentation/semconv.js';
 
 // ── Audit events ───────────────────────────────────────────────────────────
-export { auditLog, recordAuditEvent } from './instrumentation/audit-log.js';
+export { AuditLogger, auditLog, recordAuditEvent } from './instrumentation/audit-log.js';
 export type { AuditEventDetails, AuditEventName } from './instrumentation/audit-log.js';
