@@ -261,6 +261,7 @@ export {
   GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
   METRIC_AGENT_SAFETY_AUDIT_BACKLOG,
   METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES,
+  METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES,
   METRIC_AGENT_SAFETY_AUDIT_RECORDS,
   METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS,
   METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE,
@@ -284,5 +285,5 @@ export {
 export type { CallOutcome } from './instrumentation/semconv.js';
 
 // ── Audit events ───────────────────────────────────────────────────────────
-export { auditLog, recordAuditEvent } from './instrumentation/audit-log.js';
+export { AuditLogger, auditLog, recordAuditEvent } from './instrumentation/audit-log.js';
 export type { AuditEventDetails, AuditEventName } from './instrumentation/audit-log.js';

@@ -14,11 +14,12 @@
  *
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { optionsFromEnv } from './bootstrap/env.js';
 import { startAgentSafety } from './bootstrap/start.js';
 import type { AgentSafetyHandle } from './bootstrap/start.js';
 
-const handle: AgentSafetyHandle = startAgentSafety(optionsFromEnv(process.env));
+const handle: AgentSafetyHandle = startAgentSafety(optionsFromEnv(process.env, readFileSync));
 
 /** The running SDK. */
 export const sdk = handle.sdk;

@@ -5,8 +5,10 @@
  *
  * @module
  */
+import { createPrivateKey, createSecretKey } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
-import type { AgentSafetyOptions } from './start.js';
+import type { AgentSafetyOptions, AuditOptions } from './start.js';
+import type { FsyncPolicy } from '../patterns/audit-file.js';
 
 /** An environment: `process.env` or a plain object in tests. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -18,7 +20,108 @@ export const AGENT_SAFETY_ENV = {
   AGENT_SAFETY_CAPTURE_ARGUMENTS: 'true to record redacted tool arguments (gen_ai.tool.call.arguments). Default false.',
   AGENT_SAFETY_CAPTURE_RESULT: 'true to record redacted tool results (gen_ai.tool.call.result). Default false.',
   AGENT_SAFETY_CONSOLE: 'true/false: print finished traces as a tree. Default true when no OTLP endpoint is set.',
+  AGENT_SAFETY_AUDIT: 'false turns the audit chain off. Default on.',
+  AGENT_SAFETY_AUDIT_FILE: 'The JSONL audit file, or none. Default agent-safety-audit.jsonl without an OTLP endpoint, none with one.',
+  AGENT_SAFETY_AUDIT_FSYNC: 'always, never, or a number of milliseconds between fsyncs of the audit file. Default 200.',
+  AGENT_SAFETY_AUDIT_OTLP: 'true/false: deliver the audit chain over OTLP (never dropping a record). Default true with an OTLP traces endpoint.',
+  AGENT_SAFETY_AUDIT_SPOOL: 'The disk spool of the OTLP audit sink. Default <audit file>.spool.jsonl, else agent-safety-audit.spool.jsonl.',
+  AGENT_SAFETY_AUDIT_HMAC_KEY_FILE: 'A file holding the HMAC key of the chain (its raw bytes).',
+  AGENT_SAFETY_AUDIT_HMAC_KEY: 'The HMAC key, base64 (prefer the _FILE variant).',
+  AGENT_SAFETY_AUDIT_HMAC_KEY_ID: 'The id recorded for the HMAC key. Required with a key.',
+  AGENT_SAFETY_AUDIT_SIGNING_KEY_FILE: 'A PEM file holding the Ed25519 private key that signs checkpoints.',
+  AGENT_SAFETY_AUDIT_SIGNING_KEY: 'The Ed25519 private key, PEM (prefer the _FILE variant).',
+  AGENT_SAFETY_AUDIT_SIGNING_KEY_ID: 'The id recorded for the signing key. Required with a key.',
+  AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS: 'Sign a checkpoint every this many records. Default 1000.',
+  AGENT_SAFETY_AUDIT_CHECKPOINT_MS: 'And at least this often while records arrive, in ms. Default 10000.',
 } as const;
+
+/** Reads a file (for key files); `register` passes `fs.readFileSync`. */
+export type ReadFile = (path: string) => Buffer;
+
+/** Thrown for an audit key that is configured but unusable: starting without it would be unsafe. */
+export class AuditKeyConfigError extends Error {
+  override readonly name = 'AuditKeyConfigError';
+}
+
+function keyMaterial(env: Env, name: string, readFile: ReadFile | undefined): Buffer | undefined {
+  const file = text(env, `${name}_FILE`);
+  const inline = env[name];
+  if (file !== undefined) {
+    if (!readFile) throw new AuditKeyConfigError(`${name}_FILE is set but no file reader was given`);
+    let bytes: Buffer;
+    try {
+      bytes = readFile(file);
+    } catch (err) {
+      throw new AuditKeyConfigError(`${name}_FILE: cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    // One trailing newline (from `echo` or an editor) is not part of the key: the verifier reads key files the same way.
+    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0a) bytes = bytes.subarray(0, bytes[bytes.length - 2] === 0x0d ? -2 : -1);
+    return bytes;
+  }
+  if (inline !== undefined && inline.trim() !== '') return Buffer.from(inline, name.endsWith('HMAC_KEY') ? 'base64' : 'utf8');
+  return undefined;
+}
+
+function positive(env: Env, name: string): number | undefined {
+  const raw = text(env, name);
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (Number.isInteger(n) && n > 0) return n;
+  diag.warn(`agent-safety-otel: ${name}=${JSON.stringify(raw)} is not a positive integer; ignored`);
+  return undefined;
+}
+
+/**
+ * The audit options from `AGENT_SAFETY_AUDIT_*`. Key files are read with
+ * `readFile`; a key that is configured but unusable throws an
+ * {@link AuditKeyConfigError} naming the variable (never the key).
+ */
+export function auditOptionsFromEnv(env: Env, readFile?: ReadFile): AuditOptions | false {
+  if (flag(env, 'AGENT_SAFETY_AUDIT') === false) return false;
+  const audit: AuditOptions = {};
+  const file = text(env, 'AGENT_SAFETY_AUDIT_FILE');
+  if (file !== undefined) audit.file = file.toLowerCase() === 'none' ? false : file;
+  const fsync = text(env, 'AGENT_SAFETY_AUDIT_FSYNC')?.toLowerCase();
+  if (fsync !== undefined) {
+    const ms = Number(fsync);
+    let policy: FsyncPolicy | undefined;
+    if (fsync === 'always' || fsync === 'never') policy = fsync;
+    else if (Number.isFinite(ms) && ms > 0) policy = { everyMs: ms };
+    else diag.warn(`agent-safety-otel: AGENT_SAFETY_AUDIT_FSYNC=${JSON.stringify(fsync)} is not always, never or a number of ms; ignored`);
+    if (policy !== undefined) audit.fsync = policy;
+  }
+  const otlp = flag(env, 'AGENT_SAFETY_AUDIT_OTLP');
+  if (otlp !== undefined) audit.otlp = otlp;
+  const spool = text(env, 'AGENT_SAFETY_AUDIT_SPOOL');
+  if (spool !== undefined) audit.spoolPath = spool;
+
+  const hmac = keyMaterial(env, 'AGENT_SAFETY_AUDIT_HMAC_KEY', readFile);
+  if (hmac !== undefined) {
+    const id = text(env, 'AGENT_SAFETY_AUDIT_HMAC_KEY_ID');
+    if (id === undefined) throw new AuditKeyConfigError('AGENT_SAFETY_AUDIT_HMAC_KEY_ID is required with an HMAC key');
+    if (hmac.length < 16) throw new AuditKeyConfigError('the HMAC key must be at least 16 bytes');
+    audit.hmacKey = { id, key: createSecretKey(hmac) };
+  }
+  const signing = keyMaterial(env, 'AGENT_SAFETY_AUDIT_SIGNING_KEY', readFile);
+  if (signing !== undefined) {
+    const id = text(env, 'AGENT_SAFETY_AUDIT_SIGNING_KEY_ID');
+    if (id === undefined) throw new AuditKeyConfigError('AGENT_SAFETY_AUDIT_SIGNING_KEY_ID is required with a signing key');
+    let privateKey;
+    try {
+      privateKey = createPrivateKey(signing);
+    } catch {
+      throw new AuditKeyConfigError('AGENT_SAFETY_AUDIT_SIGNING_KEY: not a PEM private key');
+    }
+    if (privateKey.asymmetricKeyType !== 'ed25519') {
+      throw new AuditKeyConfigError(`AGENT_SAFETY_AUDIT_SIGNING_KEY: an Ed25519 key is required, got ${privateKey.asymmetricKeyType ?? 'unknown'}`);
+    }
+    audit.signingKey = { id, privateKey };
+  }
+  const everyRecords = positive(env, 'AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS');
+  const everyMs = positive(env, 'AGENT_SAFETY_AUDIT_CHECKPOINT_MS');
+  if (everyRecords !== undefined || everyMs !== undefined) audit.checkpoints = { everyRecords, everyMs };
+  return audit;
+}
 
 function flag(env: Env, name: string): boolean | undefined {
   const raw = env[name]?.trim().toLowerCase();
@@ -56,7 +159,7 @@ function list(env: Env, name: string): string[] {
  *   (default 127.0.0.1:9464).
  * - `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` are applied by the SDK.
  */
-export function optionsFromEnv(env: Env): AgentSafetyOptions {
+export function optionsFromEnv(env: Env, readFile?: ReadFile): AgentSafetyOptions {
   const tracesEndpoint = text(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? text(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
   const metricsEndpoint = text(env, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT') ?? text(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
   const tracesExporters = list(env, 'OTEL_TRACES_EXPORTER');
@@ -81,6 +184,7 @@ export function optionsFromEnv(env: Env): AgentSafetyOptions {
       captureResult: flag(env, 'AGENT_SAFETY_CAPTURE_RESULT'),
     },
     shutdownOnExit: true,
+    audit: auditOptionsFromEnv(env, readFile),
   };
   if (otlpTraces || otlpMetrics) {
     options.otlp = {

@@ -13,7 +13,8 @@
 import { diag } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Sampler, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { Context } from '@opentelemetry/api';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPTraceExporter as OTLPTraceExporterJson } from '@opentelemetry/exporter-trace-otlp-http';
@@ -27,6 +28,15 @@ import { AgentSafetyInstrumentation } from '../instrumentation/instrumentation.j
 import type { AgentSafetyInstrumentationConfig } from '../instrumentation/instrumentation.js';
 import { ConsoleTreeSpanExporter } from '../exporters/console-tree-exporter.js';
 import type { ConsoleTreeSpanExporterOptions } from '../exporters/console-tree-exporter.js';
+import { AuditChainSpanProcessor } from '../exporters/audit-chain-span-processor.js';
+import type { AuditSpanFilter } from '../exporters/audit-chain-span-processor.js';
+import { AuditRecordingSampler } from '../exporters/audit-recording-sampler.js';
+import type { AuditSink } from '../exporters/audit-sink.js';
+import { FileAuditSink } from '../exporters/file-audit-sink.js';
+import { OtlpAuditSink } from '../exporters/otlp-audit-sink.js';
+import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy } from '../patterns/audit-chain.js';
+import type { FsyncPolicy } from '../patterns/audit-file.js';
+import { ATTR_AGENT_SAFETY_AUDIT_SEQ } from '../instrumentation/semconv.js';
 
 /** OTLP/HTTP export of traces and metrics. */
 export interface OtlpOptions {
@@ -56,6 +66,41 @@ export interface PrometheusOptions {
   host?: string;
 }
 
+/** The audit chain of {@link startAgentSafety}. */
+export interface AuditOptions {
+  /**
+   * The JSONL audit file (a `FileAuditSink`), or `false` for none.
+   * @default 'agent-safety-audit.jsonl' in the working directory when OTLP
+   * is not configured (the embedded default); none when it is
+   */
+  file?: string | false;
+  /** fsync policy of the audit file. @default { everyMs: 200 } */
+  fsync?: FsyncPolicy;
+  /**
+   * Deliver the audit chain over OTLP (to `otlp.endpoint`, the Collector's
+   * audit route) through an `OtlpAuditSink` that never drops a record.
+   * The regular trace exporter then leaves audited spans to it, so each
+   * span is sent once. @default true when `otlp.traces` is on
+   */
+  otlp?: boolean;
+  /**
+   * The OTLP sink's disk spool.
+   * @default next to the audit file (`<file>.spool.jsonl`), else
+   * `agent-safety-audit.spool.jsonl` in the working directory
+   */
+  spoolPath?: string;
+  /** More sinks (Kafka, Redis Streams…). */
+  sinks?: AuditSink[];
+  /** Key the chain with HMAC-SHA-256. */
+  hmacKey?: AuditHmacKey;
+  /** Sign checkpoints with Ed25519. */
+  signingKey?: AuditSigningKey;
+  /** When checkpoints are signed. @default every 1000 records or 10 s */
+  checkpoints?: CheckpointPolicy;
+  /** Which spans are chained. @default the package's own spans */
+  filter?: AuditSpanFilter;
+}
+
 /** Options of {@link startAgentSafety}. */
 export interface AgentSafetyOptions {
   /** `service.name` of the resource. @default the SDK's (OTEL_SERVICE_NAME, else unknown_service) */
@@ -82,6 +127,18 @@ export interface AgentSafetyOptions {
   /** Additional metric readers. */
   metricReaders?: MetricReader[];
   /**
+   * The audit chain: an `AuditChainSpanProcessor` placed before every
+   * exporting processor, with a file and/or OTLP sink. `false` turns it off.
+   * @default on (see {@link AuditOptions} for the default sinks)
+   */
+  audit?: AuditOptions | false;
+  /**
+   * The trace sampler. With the audit on it is wrapped in an
+   * `AuditRecordingSampler`, so the audit never depends on sampling.
+   * @default the SDK's (`OTEL_TRACES_SAMPLER`, else parent-based always-on)
+   */
+  sampler?: Sampler;
+  /**
    * Shut down (flushing everything pending) on SIGINT and SIGTERM, then let
    * the signal take its course; and when the event loop empties.
    * @default false
@@ -93,8 +150,32 @@ export interface AgentSafetyOptions {
 export interface AgentSafetyHandle {
   readonly sdk: NodeSDK;
   readonly instrumentation: AgentSafetyInstrumentation;
+  /** The audit chain's processor, when the audit is on. */
+  readonly audit: AuditChainSpanProcessor | undefined;
+  /** The audit file, when there is one (rotated files sit beside it; see `auditFiles()`). */
+  readonly auditFile: string | undefined;
   /** Flushes and stops everything; safe to call more than once. */
   shutdown(): Promise<void>;
+}
+
+/** Forwards to `delegate` only the spans the audit chain did not stamp (those go out through the audit sink). */
+class UnauditedSpanProcessor implements SpanProcessor {
+  private readonly delegate: SpanProcessor;
+  constructor(delegate: SpanProcessor) {
+    this.delegate = delegate;
+  }
+  onStart(span: Span, parentContext: Context): void {
+    this.delegate.onStart(span, parentContext);
+  }
+  onEnd(span: ReadableSpan): void {
+    if (span.attributes[ATTR_AGENT_SAFETY_AUDIT_SEQ] === undefined) this.delegate.onEnd(span);
+  }
+  forceFlush(): Promise<void> {
+    return this.delegate.forceFlush();
+  }
+  shutdown(): Promise<void> {
+    return this.delegate.shutdown();
+  }
 }
 
 function joinUrl(base: string, path: string): string {
@@ -118,14 +199,46 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
   const spanProcessors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
   const metricReaders: MetricReader[] = [...(options.metricReaders ?? [])];
   const otlp = options.otlp;
+  const otlpTraces = otlp !== undefined && otlp.traces !== false;
+  const traceExporter = () => {
+    const url = otlp?.endpoint ? joinUrl(otlp.endpoint, '/v1/traces') : undefined;
+    const headers = otlp?.headers;
+    return otlp?.protocol === 'http/json' ? new OTLPTraceExporterJson({ url, headers }) : new OTLPTraceExporterProto({ url, headers });
+  };
+
+  // The audit chain comes first, so that every exporter sees its stamps.
+  let audit: AuditChainSpanProcessor | undefined;
+  let auditFile: string | undefined;
+  let auditOverOtlp = false;
+  if (options.audit !== false) {
+    const a = options.audit ?? {};
+    const sinks: AuditSink[] = [];
+    auditFile = a.file === false ? undefined : (a.file ?? (otlp ? undefined : 'agent-safety-audit.jsonl'));
+    if (auditFile !== undefined) sinks.push(new FileAuditSink({ path: auditFile, fsync: a.fsync }));
+    auditOverOtlp = (a.otlp ?? otlpTraces) && otlp !== undefined;
+    if (auditOverOtlp) {
+      const spoolPath = a.spoolPath ?? (auditFile !== undefined ? `${auditFile}.spool.jsonl` : 'agent-safety-audit.spool.jsonl');
+      sinks.push(new OtlpAuditSink({ exporter: traceExporter(), spoolPath }));
+    }
+    sinks.push(...(a.sinks ?? []));
+    if (sinks.length > 0) {
+      audit = new AuditChainSpanProcessor({
+        sinks,
+        hmacKey: a.hmacKey,
+        signingKey: a.signingKey,
+        checkpoints: a.checkpoints,
+        filter: a.filter,
+      });
+      spanProcessors.unshift(audit);
+    }
+  }
 
   if (otlp) {
     const json = otlp.protocol === 'http/json';
     const headers = otlp.headers;
-    if (otlp.traces !== false) {
-      const url = otlp.endpoint ? joinUrl(otlp.endpoint, '/v1/traces') : undefined;
-      const exporter = json ? new OTLPTraceExporterJson({ url, headers }) : new OTLPTraceExporterProto({ url, headers });
-      spanProcessors.push(new BatchSpanProcessor(exporter));
+    if (otlpTraces) {
+      const batch = new BatchSpanProcessor(traceExporter());
+      spanProcessors.push(auditOverOtlp ? new UnauditedSpanProcessor(batch) : batch);
     }
     if (otlp.metrics !== false) {
       const url = otlp.endpoint ? joinUrl(otlp.endpoint, '/v1/metrics') : undefined;
@@ -145,8 +258,10 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
     metricReaders.push(new PrometheusExporter({ port, host }));
   }
 
+  const sampler = options.sampler && audit ? new AuditRecordingSampler(options.sampler) : options.sampler;
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
+    sampler,
     resource: options.resourceAttributes ? resourceFromAttributes(options.resourceAttributes) : undefined,
     instrumentations: [instrumentation],
     spanProcessors,
@@ -178,5 +293,5 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
     process.once('beforeExit', () => void shutdown());
   }
 
-  return { sdk, instrumentation, shutdown };
+  return { sdk, instrumentation, audit, auditFile, shutdown };
 }

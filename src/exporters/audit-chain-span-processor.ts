@@ -14,6 +14,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { AuditChain } from '../patterns/audit-chain.js';
 import type { AuditHmacKey, AuditSigningKey, ChainedRecord, CheckpointPolicy } from '../patterns/audit-chain.js';
 import type { ChainHead } from '../patterns/audit-record.js';
+import { nanoStringToHrTime } from '../patterns/audit-span-decode.js';
 import type { Clock } from '../patterns/clock.js';
 import { countAuditRecords, auditInstruments, registerAuditSink } from '../instrumentation/audit-metrics.js';
 import {
@@ -316,15 +317,9 @@ function sinkName(sink: AuditSink): string {
   return sink.constructor?.name || 'sink';
 }
 
-function nanoStringToHrTime(nanos: string): HrTime {
-  const s = nanos.length > 9 ? Number(nanos.slice(0, -9)) : 0;
-  const ns = Number(nanos.slice(-9));
-  return [s, ns];
-}
-
 /** A finished span (not from a tracer) that carries a checkpoint. */
 function checkpointSpan(timeUnixNano: string, attributes: MutableAttributes, resource: Resource): ReadableSpan {
-  const time = nanoStringToHrTime(timeUnixNano);
+  const time = nanoStringToHrTime(timeUnixNano) as HrTime;
   const context: SpanContext = {
     traceId: randomBytes(16).toString('hex'),
     spanId: randomBytes(8).toString('hex'),

@@ -4,9 +4,13 @@
  *
  * @module
  */
-import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
-import type { Sampler, SamplingResult } from '@opentelemetry/sdk-trace-base';
+import type { Sampler, SamplingDecision, SamplingResult } from '@opentelemetry/sdk-trace-base';
 import type { Attributes, Context, Link, SpanKind } from '@opentelemetry/api';
+
+// The SDK's SamplingDecision values (fixed by the specification); the
+// exporters import SDK packages for their types only.
+const NOT_RECORD = 0 as SamplingDecision;
+const RECORD = 1 as SamplingDecision;
 
 /** Decides, at span start, whether a span is one the audit must see. */
 export type AuditSpanMatcher = (spanName: string, attributes: Attributes) => boolean;
@@ -45,8 +49,8 @@ export class AuditRecordingSampler implements Sampler {
 
   shouldSample(ctx: Context, traceId: string, spanName: string, spanKind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
     const result = this.delegate.shouldSample(ctx, traceId, spanName, spanKind, attributes, links);
-    if (result.decision === SamplingDecision.NOT_RECORD && this.matches(spanName, attributes)) {
-      return { ...result, decision: SamplingDecision.RECORD };
+    if (result.decision === NOT_RECORD && this.matches(spanName, attributes)) {
+      return { ...result, decision: RECORD };
     }
     return result;
   }

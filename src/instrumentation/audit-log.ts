@@ -100,3 +100,47 @@ export const auditLog = Object.freeze({
   /** A policy was violated; `action` names what did it. */
   policyViolation: (action: string, info?: AuditEventDetails) => recordAuditEvent(EVENT_AGENT_SAFETY_POLICY_VIOLATION, action, info),
 });
+
+/**
+ * The original library's `AuditLogger`, bound to one agent: each method
+ * records an audit event (see {@link auditLog}) with this agent's id. The
+ * events are chained by the `AuditChainSpanProcessor`, whose sinks replace
+ * the original's per-logger sinks.
+ *
+ * @example
+ * ```ts
+ * const audit = new AuditLogger({ agentId: 'planner-v2' });
+ * audit.logActionProposed('write_db', { query: 'INSERT INTO ...', userId: 'u123' });
+ * audit.logPolicyViolation('write_db', 'PII_ACCESS_RESTRICTED');
+ * ```
+ */
+export class AuditLogger {
+  readonly agentId: string | undefined;
+
+  constructor(options: { agentId?: string } | string = {}) {
+    this.agentId = typeof options === 'string' ? options : options?.agentId;
+    if (this.agentId !== undefined && (typeof this.agentId !== 'string' || this.agentId === '')) {
+      throw new TypeError('AuditLogger: agentId must be a non-empty string');
+    }
+  }
+
+  /** The agent proposes `action`; `details` are redacted and kept as JSON. */
+  logActionProposed(action: string, details?: Record<string, unknown>): void {
+    recordAuditEvent(EVENT_AGENT_SAFETY_ACTION_PROPOSED, action, { agentId: this.agentId, details });
+  }
+
+  /** `action` ran. */
+  logActionExecuted(action: string, details?: Record<string, unknown>): void {
+    recordAuditEvent(EVENT_AGENT_SAFETY_ACTION_EXECUTED, action, { agentId: this.agentId, details });
+  }
+
+  /** `action` was stopped, because `reason`. */
+  logActionBlocked(action: string, reason: string, details?: Record<string, unknown>): void {
+    recordAuditEvent(EVENT_AGENT_SAFETY_ACTION_BLOCKED, action, { agentId: this.agentId, reason, details });
+  }
+
+  /** `action` violated `policy` (recorded as the reason). */
+  logPolicyViolation(action: string, policy: string, details?: Record<string, unknown>): void {
+    recordAuditEvent(EVENT_AGENT_SAFETY_POLICY_VIOLATION, action, { agentId: this.agentId, reason: policy, details });
+  }
+}

@@ -270,6 +270,8 @@ export const METRIC_AGENT_SAFETY_AUDIT_RECORDS = 'agent_safety.audit.records';
 export const METRIC_AGENT_SAFETY_AUDIT_BACKLOG = 'agent_safety.audit.backlog';
 /** Counter of failed audit export attempts (unit `{failure}`). */
 export const METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES = 'agent_safety.audit.export_failures';
+/** Counter of audit export attempts that re-send records an earlier attempt failed to deliver (unit `{retry}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES = 'agent_safety.audit.export_retries';
 
 // ── Metric attribute keys ──────────────────────────────────────────────────
 // Attributes of the agent_safety.* metrics that are not span attributes.

@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AGENT_SAFETY_ENV, optionsFromEnv } from '../../src/bootstrap/index.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { AGENT_SAFETY_ENV, AuditKeyConfigError, auditOptionsFromEnv, optionsFromEnv } from '../../src/bootstrap/index.js';
 
 const test = suite('optionsFromEnv');
 
@@ -43,6 +44,57 @@ test('AGENT_SAFETY_* variables', () => {
   assert.is(o.instrumentation?.captureResult, false);
   assert.is(o.console, true);
   assert.is(optionsFromEnv({ AGENT_SAFETY_CAPTURE_ARGUMENTS: 'maybe' }).instrumentation?.captureArguments, undefined, 'not a boolean: ignored');
+});
+
+test('AGENT_SAFETY_AUDIT_*: on by default, off, file, fsync, OTLP, spool, checkpoints', () => {
+  assert.equal(optionsFromEnv({}).audit, {});
+  assert.is(auditOptionsFromEnv({ AGENT_SAFETY_AUDIT: 'false' }), false);
+  assert.equal(
+    auditOptionsFromEnv({
+      AGENT_SAFETY_AUDIT_FILE: '/var/log/agent/audit.jsonl',
+      AGENT_SAFETY_AUDIT_FSYNC: '50',
+      AGENT_SAFETY_AUDIT_OTLP: 'false',
+      AGENT_SAFETY_AUDIT_SPOOL: '/var/spool/agent.jsonl',
+      AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS: '100',
+    }),
+    { file: '/var/log/agent/audit.jsonl', fsync: { everyMs: 50 }, otlp: false, spoolPath: '/var/spool/agent.jsonl', checkpoints: { everyRecords: 100, everyMs: undefined } },
+  );
+  assert.equal(auditOptionsFromEnv({ AGENT_SAFETY_AUDIT_FILE: 'none', AGENT_SAFETY_AUDIT_FSYNC: 'always' }), { file: false, fsync: 'always' });
+  assert.equal(auditOptionsFromEnv({ AGENT_SAFETY_AUDIT_FSYNC: 'sometimes', AGENT_SAFETY_AUDIT_CHECKPOINT_MS: '-1' }), {});
+});
+
+test('audit keys: from files or variables, with ids; unusable keys fail loudly without showing the key', () => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const files: Record<string, Buffer> = { '/keys/hmac': Buffer.from('0123456789abcdef0123456789abcdef'), '/keys/sign.pem': Buffer.from(pem) };
+  const readFile = (path: string) => {
+    const found = files[path];
+    if (!found) throw Object.assign(new Error('nope'), { code: 'ENOENT' });
+    return found;
+  };
+  const audit = auditOptionsFromEnv(
+    {
+      AGENT_SAFETY_AUDIT_HMAC_KEY_FILE: '/keys/hmac',
+      AGENT_SAFETY_AUDIT_HMAC_KEY_ID: 'hmac-1',
+      AGENT_SAFETY_AUDIT_SIGNING_KEY_FILE: '/keys/sign.pem',
+      AGENT_SAFETY_AUDIT_SIGNING_KEY_ID: 'sign-1',
+    },
+    readFile,
+  );
+  assert.ok(audit);
+  assert.is(audit && audit.hmacKey?.id, 'hmac-1');
+  assert.is(audit && audit.signingKey?.privateKey.asymmetricKeyType, 'ed25519');
+  const inline = auditOptionsFromEnv({ AGENT_SAFETY_AUDIT_SIGNING_KEY: pem, AGENT_SAFETY_AUDIT_SIGNING_KEY_ID: 's', AGENT_SAFETY_AUDIT_HMAC_KEY: Buffer.from('k'.repeat(32)).toString('base64'), AGENT_SAFETY_AUDIT_HMAC_KEY_ID: 'h' });
+  assert.ok(inline && inline.signingKey && inline.hmacKey);
+
+  const fails = (env: Record<string, string>, message: RegExp) =>
+    assert.throws(() => auditOptionsFromEnv(env, readFile), (e: unknown) => e instanceof AuditKeyConfigError && message.test(e.message) && !e.message.includes('0123456789abcdef') && !e.message.includes('PRIVATE KEY'));
+  fails({ AGENT_SAFETY_AUDIT_HMAC_KEY_FILE: '/keys/hmac' }, /HMAC_KEY_ID is required/);
+  fails({ AGENT_SAFETY_AUDIT_HMAC_KEY_FILE: '/keys/missing', AGENT_SAFETY_AUDIT_HMAC_KEY_ID: 'h' }, /cannot read "\/keys\/missing" \(ENOENT\)/);
+  fails({ AGENT_SAFETY_AUDIT_HMAC_KEY: 'c2hvcnQ=', AGENT_SAFETY_AUDIT_HMAC_KEY_ID: 'h' }, /at least 16 bytes/);
+  fails({ AGENT_SAFETY_AUDIT_SIGNING_KEY_FILE: '/keys/hmac', AGENT_SAFETY_AUDIT_SIGNING_KEY_ID: 's' }, /not a PEM private key/);
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  fails({ AGENT_SAFETY_AUDIT_SIGNING_KEY: rsa, AGENT_SAFETY_AUDIT_SIGNING_KEY_ID: 's' }, /Ed25519 key is required, got rsa/);
 });
 
 test('every AGENT_SAFETY_* variable read is documented in the README', async () => {

@@ -3,18 +3,21 @@
  * the story on the console.
  */
 import { spawn } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const auditDir = mkdtempSync(join(tmpdir(), 'agent-safety-demo-test-'));
 
 function runDemo(): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'examples/safe-agent-demo.ts'], {
       cwd: root,
-      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' },
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', AGENT_SAFETY_DEMO_AUDIT_DIR: auditDir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -31,6 +34,7 @@ function runDemo(): Promise<{ code: number | null; stdout: string; stderr: strin
 }
 
 const test = suite('demo');
+test.after(() => rmSync(auditDir, { recursive: true, force: true }));
 
 test('npm run demo exits 0 without any server and prints the trace trees', async () => {
   const run = await runDemo();
@@ -52,6 +56,14 @@ test('npm run demo exits 0 without any server and prints the trace trees', async
   const compensations = run.stdout.match(/compensate (publish_digest|email_preview|upload_draft)/g) ?? [];
   assert.equal(compensations, ['compensate publish_digest', 'compensate email_preview', 'compensate upload_draft'], 'newest first');
   assert.match(run.stdout, /↪ compensates span [0-9a-f]{16} of trace [0-9a-f]{32}/);
+  // Act 5: the audit file verifies; the tampered copy fails at the edited line.
+  assert.match(run.stdout, /Act 5/);
+  assert.match(run.stdout, /chain [0-9a-f-]{36}: \d+ records, seq 0\.\.\d+/);
+  assert.match(run.stdout, /verdict: VALID/);
+  const edited = /line (\d+) edited: enforced blocked → proceeded/.exec(run.stdout);
+  assert.ok(edited, 'the demo edits one line');
+  assert.match(run.stdout, new RegExp(`verdict: TAMPERED: altered record at .*audit\\.tampered\\.jsonl:${edited![1]} `));
+  assert.ok(existsSync(join(auditDir, 'audit.jsonl')), 'the audit file is where the demo said');
   assert.match(run.stdout, /demo finished/);
 });
 

@@ -21,6 +21,10 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
+  ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID,
+  ATTR_AGENT_SAFETY_AUDIT_HASH,
+  ATTR_AGENT_SAFETY_AUDIT_PREV_HASH,
+  ATTR_AGENT_SAFETY_AUDIT_SEQ,
   AGENT_SAFETY_LINK_TYPE_VALUE_COMPENSATES,
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_AGENT_SAFETY_COMPENSATED_SPAN_ID,
@@ -44,6 +48,8 @@ import type { ReceivedPoint, ReceivedSpan } from '../helpers/otlp-receiver.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const fixture = 'test/fixtures/otlp-wire-app.mjs';
+/** The fixtures' audit files and spools, removed when the suite ends. */
+const scratch = mkdtempSync(join(tmpdir(), 'agent-safety-otlp-wire-'));
 
 type Protocol = 'http/protobuf' | 'http/json';
 
@@ -55,7 +61,7 @@ interface Run {
 /** Runs the fixture against `endpoint`; kills it after 30 s whatever happens. */
 function runFixture(endpoint: string, protocol: Protocol, gzip: boolean): Promise<Run> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [fixture, endpoint, protocol], {
+    const child = spawn(process.execPath, [fixture, endpoint, protocol, mkdtempSync(join(scratch, 'run-'))], {
       cwd: root,
       env: {
         PATH: process.env.PATH ?? '',
@@ -107,7 +113,15 @@ function one(spans: ReceivedSpan[], name: string): ReceivedSpan {
 }
 
 /** Attribute values that differ from run to run by nature: ids, and the process's pid and arguments. */
-const VARYING = new Set([ATTR_AGENT_SAFETY_COMPENSATED_TRACE_ID, ATTR_AGENT_SAFETY_COMPENSATED_SPAN_ID, 'process.pid', 'process.command_args']);
+const VARYING = new Set([
+  ATTR_AGENT_SAFETY_COMPENSATED_TRACE_ID,
+  ATTR_AGENT_SAFETY_COMPENSATED_SPAN_ID,
+  ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID,
+  ATTR_AGENT_SAFETY_AUDIT_PREV_HASH,
+  ATTR_AGENT_SAFETY_AUDIT_HASH,
+  'process.pid',
+  'process.command_args',
+]);
 
 function stable(attributes: Record<string, unknown>, names: Map<string, string>): Record<string, unknown> {
   return Object.fromEntries(
@@ -205,6 +219,18 @@ function assertIntact({ spans, points }: Received): void {
   assert.is(compensate.attributes[ATTR_AGENT_SAFETY_COMPENSATED_TRACE_ID], lookup.traceId);
   assert.is(compensate.attributes[ATTR_AGENT_SAFETY_COMPENSATED_SPAN_ID], lookup.spanId);
 
+  // The audit chain: the package's spans (delivered by the audit sink, once
+  // each) carry gap-free seqs of one chain and the hashes linking them.
+  const audited = [agent, lookup, broken].sort((a, b) => Number(a.attributes[ATTR_AGENT_SAFETY_AUDIT_SEQ]) - Number(b.attributes[ATTR_AGENT_SAFETY_AUDIT_SEQ]));
+  assert.equal(audited.map(s => s.attributes[ATTR_AGENT_SAFETY_AUDIT_SEQ]), [0, 1, 2]);
+  assert.equal(audited.map(s => s.name), ['execute_tool lookup', 'execute_tool broken_tool', 'invoke_agent wire-agent'], 'in the order they ended');
+  assert.is(new Set(audited.map(s => s.attributes[ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID])).size, 1);
+  assert.is(audited[0].attributes[ATTR_AGENT_SAFETY_AUDIT_PREV_HASH], '0'.repeat(64));
+  for (let i = 1; i < audited.length; i++) {
+    assert.is(audited[i].attributes[ATTR_AGENT_SAFETY_AUDIT_PREV_HASH], audited[i - 1].attributes[ATTR_AGENT_SAFETY_AUDIT_HASH]);
+  }
+  assert.is(compensate.attributes[ATTR_AGENT_SAFETY_AUDIT_SEQ], undefined, 'a span of another scope is not audited by default');
+
   // Metrics: the duration histogram, in seconds, with its buckets.
   const durations = points.filter(p => p.metric === METRIC_GEN_AI_EXECUTE_TOOL_DURATION);
   assert.is(durations.length, 2, 'one point per tool');
@@ -219,6 +245,7 @@ function assertIntact({ spans, points }: Received): void {
 }
 
 const test = suite('OTLP over the wire (bootstrap exporters → receiver on 127.0.0.1)');
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
 
 const runs: Record<string, Received> = {};
 

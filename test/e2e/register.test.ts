@@ -5,7 +5,9 @@
  * exit and on SIGTERM.
  */
 import { spawn } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -21,12 +23,29 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the fixture app under the register entry; kills it after `timeoutMs` whatever happens. */
+/** A temporary directory per run for the audit file and spool; removed when the suite ends. */
+const scratch = mkdtempSync(join(tmpdir(), 'agent-safety-register-'));
+let runs = 0;
+
+/**
+ * Runs the fixture app under the register entry; kills it after `timeoutMs`
+ * whatever happens. The audit file and spool go to a fresh temporary
+ * directory (`AGENT_SAFETY_AUDIT_FILE`, `AGENT_SAFETY_AUDIT_SPOOL`) unless
+ * `env` says otherwise.
+ */
 function runApp(env: Record<string, string>, args: string[] = [], onStdout?: (text: string, child: ReturnType<typeof spawn>) => void, timeoutMs = 20_000): Promise<Run> {
+  const dir = join(scratch, String(++runs));
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, ['--import', 'agent-safety-otel/register', app, ...args], {
       cwd: root,
-      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', OTEL_LOG_LEVEL: 'error', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        NO_COLOR: '1',
+        OTEL_LOG_LEVEL: 'error',
+        AGENT_SAFETY_AUDIT_FILE: join(dir, 'audit.jsonl'),
+        AGENT_SAFETY_AUDIT_SPOOL: join(dir, 'audit.spool.jsonl'),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -46,6 +65,7 @@ function runApp(env: Record<string, string>, args: string[] = [], onStdout?: (te
 }
 
 const test = suite('register entry (child process)');
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
 
 test('without an endpoint: the embedded default prints the trace tree and needs no server', async () => {
   const run = await runApp({ AGENT_SAFETY_AGENT_ID: 'env-agent' });

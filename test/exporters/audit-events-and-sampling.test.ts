@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AlwaysOffSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { AgentSafetyInstrumentation, auditLog, guard } from '../../src/index.js';
+import { AgentSafetyInstrumentation, AuditLogger, auditLog, guard } from '../../src/index.js';
 import { AuditChainSpanProcessor, AuditRecordingSampler, InMemoryAuditSink } from '../../src/exporters/index.js';
 import { checkAuditLines } from '../helpers/audit-check.js';
 import { ensureContextManager, setupTelemetry } from '../helpers/otel.js';
@@ -34,6 +34,28 @@ test('audit events land on the active guarded span, or on a span of their own, a
     assert.is(blocked.attributes['agent_safety.action.reason'], 'impact CRITICAL');
     assert.is(blocked.attributes['gen_ai.agent.id'], 'agent-y');
     assert.is(blocked.events[0].name, 'agent_safety.action.blocked');
+  } finally {
+    await t.shutdown();
+  }
+});
+
+test('AuditLogger, as in the original: bound to an agent, events chained', async () => {
+  const sink = new InMemoryAuditSink();
+  const t = setupTelemetry({}, [new AuditChainSpanProcessor({ sinks: [sink] })]);
+  try {
+    const audit = new AuditLogger({ agentId: 'planner-v2' });
+    audit.logActionProposed('write_db', { query: 'INSERT INTO ...', userId: 'u123' });
+    audit.logActionExecuted('write_db', { rowsAffected: 42 });
+    audit.logActionBlocked('drop_table', 'irreversible');
+    audit.logPolicyViolation('write_db', 'PII_ACCESS_RESTRICTED');
+    const records = checkAuditLines(sink.lines());
+    assert.equal(records.map(r => r.span.name), ['agent_safety.action.proposed', 'agent_safety.action.executed', 'agent_safety.action.blocked', 'agent_safety.policy.violation']);
+    const violation = t.span('agent_safety.policy.violation');
+    assert.is(violation.attributes['gen_ai.agent.id'], 'planner-v2');
+    assert.is(violation.attributes['agent_safety.action.reason'], 'PII_ACCESS_RESTRICTED');
+    assert.equal(JSON.parse(String(t.span('agent_safety.action.executed').attributes['agent_safety.action.details'])), { rowsAffected: 42 });
+    assert.is(new AuditLogger('x').agentId, 'x');
+    assert.throws(() => new AuditLogger({ agentId: '' }), /agentId must be a non-empty string/);
   } finally {
     await t.shutdown();
   }

@@ -29,6 +29,7 @@ import {
   METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS,
   METRIC_GEN_AI_EXECUTE_TOOL_DURATION,
 } from '../../src/index.js';
+import { METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES } from '../../src/instrumentation/semconv.js';
 
 /** The Prometheus type an OpenTelemetry instrument ends up as. */
 export type PromKind = 'counter' | 'gauge' | 'histogram';
@@ -56,6 +57,7 @@ export const PACKAGE_METRICS: readonly PackageMetric[] = [
   { name: METRIC_AGENT_SAFETY_AUDIT_RECORDS, unit: '{record}', kind: 'counter' },
   { name: METRIC_AGENT_SAFETY_AUDIT_BACKLOG, unit: '{record}', kind: 'gauge' },
   { name: METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES, unit: '{failure}', kind: 'counter' },
+  { name: METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES, unit: '{retry}', kind: 'counter' },
   { name: METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS, unit: '{compensation}', kind: 'counter' },
   { name: METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED, unit: '{checkpoint}', kind: 'counter' },
   { name: METRIC_GEN_AI_EXECUTE_TOOL_DURATION, unit: 's', kind: 'histogram' },

@@ -1,0 +1,113 @@
+/**
+ * Drives audit sinks from a real tracer provider until the package's
+ * `AuditChainSpanProcessor` lands: a small SpanProcessor that appends each
+ * ending span to an `AuditChain`, stamps the `agent_safety.audit.*`
+ * attributes onto it in `onEnding`, and hands the stamped span to the sinks
+ * in `onEnd`.
+ */
+import { randomUUID } from 'node:crypto';
+import { context, trace } from '@opentelemetry/api';
+import type { Attributes, Link, Tracer } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { AuditChain } from '../../src/patterns/audit-chain.js';
+import type { ChainedRecord } from '../../src/patterns/audit-chain.js';
+import { auditStamps } from '../../src/patterns/audit-span-decode.js';
+import type { AuditSink } from '../../src/exporters/audit-sink.js';
+
+export class TestAuditProcessor implements SpanProcessor {
+  readonly chain: AuditChain;
+  private readonly sinks: AuditSink[];
+  private readonly pending = new WeakMap<object, ChainedRecord>();
+
+  constructor(chain: AuditChain, sinks: AuditSink[]) {
+    this.chain = chain;
+    this.sinks = sinks;
+  }
+
+  onStart(): void {}
+
+  onEnding(span: Span): void {
+    const first = this.chain.nextSeq === 0;
+    const rec = this.chain.append(span, span.resource.attributes);
+    const facts = first ? this.chain.genesisFacts : { keyId: undefined, previous: undefined };
+    span.setAttributes(auditStamps({ ...rec, keyId: facts.keyId, previous: facts.previous }));
+    this.pending.set(span, rec);
+  }
+
+  onEnd(span: ReadableSpan): void {
+    const rec = this.pending.get(span);
+    if (rec === undefined) return;
+    this.pending.delete(span);
+    for (const sink of this.sinks) sink.write({ ...rec, span });
+  }
+
+  async forceFlush(): Promise<void> {
+    await Promise.all(this.sinks.map(s => s.forceFlush()));
+  }
+
+  async shutdown(): Promise<void> {
+    await Promise.all(this.sinks.map(s => s.shutdown()));
+  }
+}
+
+export interface AuditedTracer {
+  provider: BasicTracerProvider;
+  processor: TestAuditProcessor;
+  /** What a plain exporter next to the audit sink saw (stamped spans). */
+  memory: InMemorySpanExporter;
+  chainId: string;
+  /** Ends `n` varied spans (attributes of every type, events, links, parents, errors). */
+  produce(n: number, startAt?: number): ReadableSpan[];
+}
+
+/**
+ * A function that ends `n` pairs of varied spans on `tracer` (an
+ * `invoke_agent` parent and an `execute_tool` child with attributes of every
+ * type, events, links to earlier spans, error statuses): 2n spans.
+ */
+export function spanProducer(tracer: Tracer): (n: number, startAt?: number) => ReadableSpan[] {
+  let previous: ReadableSpan | undefined;
+  return (n: number, startAt = 0): ReadableSpan[] => {
+    const out: ReadableSpan[] = [];
+    for (let k = 0; k < n; k++) {
+      const i = startAt + k;
+      const attrs: Attributes = {
+        'gen_ai.operation.name': 'execute_tool',
+        'gen_ai.tool.name': `tool-${i % 7}`,
+        'test.index': i,
+        'test.double': i + 0.5,
+        'test.flag': i % 2 === 0,
+        'test.list': [`a${i}`, 'b', 'ü'],
+        'test.ints': [i, -i, 0],
+      };
+      const links: Link[] = [];
+      if (previous !== undefined && i % 5 === 0) links.push({ context: previous.spanContext(), attributes: { 'agent_safety.link.type': 'compensates', n: i } });
+      const parent = tracer.startSpan(`invoke_agent agent-${i % 3}`);
+      const ctx = trace.setSpan(context.active(), parent);
+      const span = tracer.startSpan(`execute_tool tool-${i % 7}`, { attributes: attrs, links, kind: i % 4 }, ctx);
+      if (i % 3 === 0) span.addEvent('agent_safety.explanation', { phase: 'before', confidence: 0.9, reasoning: `step ${i} «naïve» 𝄞` });
+      if (i % 11 === 0) span.setStatus({ code: 2, message: `failed ${i}` });
+      span.end();
+      parent.end();
+      previous = span as unknown as ReadableSpan;
+      out.push(span as unknown as ReadableSpan);
+    }
+    return out;
+  };
+}
+
+/** A real tracer provider whose spans are chained into `sinks`. */
+export function auditedTracer(sinks: AuditSink[], options: { chainId?: string; previous?: ChainedRecord & { chainId: string } } = {}): AuditedTracer {
+  const chainId = options.chainId ?? randomUUID();
+  const chain = new AuditChain({ chainId, previous: options.previous && { chainId: options.previous.chainId, seq: options.previous.seq, hash: options.previous.hash } });
+  const processor = new TestAuditProcessor(chain, sinks);
+  const memory = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'audit-sink-test', 'service.instance.id': chainId, 'deployment.environment.name': 'test' }),
+    spanProcessors: [processor, new SimpleSpanProcessor(memory)],
+  });
+  const produce = spanProducer(provider.getTracer('audit-sink-test', '1.2.3'));
+  return { provider, processor, memory, chainId, produce };
+}
