@@ -25,3 +25,15 @@ export type { BackoffOptions } from '../patterns/audit-delivery.js';
 export { auditResource, rebuildAuditSpan } from './audit-span-rebuild.js';
 export { AuditRecordShapeError, decodeRecord } from '../patterns/audit-span-decode.js';
 export type { DecodedAuditRecord } from '../patterns/audit-span-decode.js';
+export { AuditInputError, AuditVerifier, readCheckpointFile, verifyAuditFiles, verifyAuditLines, verifyAuditStream, verifyAuditText } from './audit-verify.js';
+export type {
+  AuditChainReport,
+  AuditFailure,
+  AuditFailureReason,
+  AuditVerifyOptions,
+  AuditVerifyReport,
+  ExternalCheckpoint,
+  VerifyAuditFilesOptions,
+} from './audit-verify.js';
+export { AuditRecordFormatError, rebuildRecord, recordsFromOtlpJson } from '../patterns/audit-otlp-json.js';
+export type { CheckpointAttributes, RebuildProblem, RebuiltRecord } from '../patterns/audit-otlp-json.js';
