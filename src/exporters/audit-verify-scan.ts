@@ -18,7 +18,7 @@ import { CHECKPOINT_SPAN_NAME } from '../patterns/audit-record.js';
 
 /** The scan of a chunk of complete lines (each ending with `\n`). */
 export interface ChunkScan {
-  /** Lines in the chunk. */
+  /** Lines in the chunk (the arrays below may be longer). */
   n: number;
   /** Per line: 0 verified by the fast path, 1 needs the slow path. */
   status: Uint8Array;
@@ -74,21 +74,38 @@ export function makeChunkScanner(
 
   return (chunk: Uint8Array): ChunkScan => {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // at most one line per 2 bytes; records are far longer: start from an estimate and grow
     let count = 0;
-    for (let i = buf.indexOf(10); i >= 0; i = buf.indexOf(10, i + 1)) count++;
+    let capacity = Math.min(buf.length >> 1, (buf.length >> 8) + 16);
     const out: ChunkScan = {
       n: count,
-      status: new Uint8Array(count),
-      starts: new Int32Array(count),
-      ends: new Int32Array(count),
-      chainEnds: new Int32Array(count),
-      seqs: new Float64Array(count),
-      linked: new Uint8Array(count),
+      status: new Uint8Array(capacity),
+      starts: new Int32Array(capacity),
+      ends: new Int32Array(capacity),
+      chainEnds: new Int32Array(capacity),
+      seqs: new Float64Array(capacity),
+      linked: new Uint8Array(capacity),
     };
     let mark = buf.indexOf(MARK);
     let start = 0;
-    for (let line = 0; line < count; line++) {
+    for (let line = 0; ; line++) {
       const end = buf.indexOf(10, start);
+      if (end < 0) break;
+      if (line === capacity) {
+        capacity *= 2;
+        const grow = <T extends Uint8Array | Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+          const b = make(capacity);
+          b.set(a);
+          return b;
+        };
+        out.status = grow(out.status, k => new Uint8Array(k));
+        out.starts = grow(out.starts, k => new Int32Array(k));
+        out.ends = grow(out.ends, k => new Int32Array(k));
+        out.chainEnds = grow(out.chainEnds, k => new Int32Array(k));
+        out.seqs = grow(out.seqs, k => new Float64Array(k));
+        out.linked = grow(out.linked, k => new Uint8Array(k));
+      }
+      count = line + 1;
       out.starts[line] = start;
       out.ends[line] = end;
       while (mark >= 0 && mark < start) mark = buf.indexOf(MARK, start);
@@ -96,6 +113,7 @@ export function makeChunkScanner(
       out.status[line] = ok ? 0 : 1;
       start = end + 1;
     }
+    out.n = count;
     return out;
   };
 
@@ -138,15 +156,17 @@ export function makeChunkScanner(
     const bodyLen = tail - start;
     let digest: string;
     if (key !== undefined) {
-      digest = crypto.createHmac('sha256', key).update(buf.subarray(prevStart, prevEnd)).update(buf.subarray(start, tail)).update('}').digest('hex');
+      const view = (from: number, to: number): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset + from, to - from);
+      digest = crypto.createHmac('sha256', key).update(view(prevStart, prevEnd)).update(view(start, tail)).update('}').digest('hex');
     } else {
       const total = 64 + bodyLen + 1;
       if (scratch.length < total) scratch = Buffer.allocUnsafe(Math.max(total, scratch.length * 2));
       buf.copy(scratch, 0, prevStart, prevEnd);
       buf.copy(scratch, 64, start, tail);
       scratch[64 + bodyLen] = 125;
-      const data = scratch.subarray(0, total);
-      digest = oneShot !== undefined ? oneShot('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
+      // a plain Uint8Array view: cheaper to make than Buffer#subarray (no species lookup)
+      const data = new Uint8Array(scratch.buffer, scratch.byteOffset, total);
+      digest = oneShot !== undefined ? oneShot('sha256', data as Buffer, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
     }
     const hashStart = tail + HASH_TAIL.length;
     for (let i = 0; i < 64; i++) if (digest.charCodeAt(i) !== buf[hashStart + i]) return false;
