@@ -194,6 +194,7 @@ interface Watch {
 
 type Located = AuditFailure & { ordinal: number };
 
+/** Hashes of the most recent records kept per chain (for duplicates and checkpoint heads); the ring starts small. */
 const RING = 4096;
 const oneShotHash = (nodeCrypto as unknown as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
@@ -221,8 +222,8 @@ class ChainState {
   /** A first HMAC mismatch: the next record tells an altered record from a wrong key. */
   pendingKey: Rec | undefined;
   readonly buffer = new Map<number, Rec>();
-  readonly ringSeq = new Float64Array(RING).fill(-1);
-  readonly ringHash: string[] = new Array<string>(RING);
+  private ringSeq = new Float64Array(16).fill(-1);
+  private ringHash: string[] = new Array<string>(16);
   readonly watches = new Map<number, Watch[]>();
   checkpointsVerified = 0;
   checkpointsUnverified = 0;
@@ -235,8 +236,29 @@ class ChainState {
 
   hashAt(seq: number): string | undefined {
     if (seq === this.lastSeq) return this.head;
-    const i = seq % RING;
+    const i = seq % this.ringSeq.length;
     return this.ringSeq[i] === seq ? this.ringHash[i] : undefined;
+  }
+
+  /** Remembers a verified record's hash (the ring grows up to {@link RING} as the chain does). */
+  remember(seq: number, hash: string): void {
+    let size = this.ringSeq.length;
+    if (size < RING && this.accepted > size) {
+      const oldSeq = this.ringSeq;
+      const oldHash = this.ringHash;
+      size *= 4;
+      this.ringSeq = new Float64Array(size).fill(-1);
+      this.ringHash = new Array<string>(size);
+      for (let j = 0; j < oldSeq.length; j++) {
+        if (oldSeq[j] < 0) continue;
+        const k = oldSeq[j] % size;
+        this.ringSeq[k] = oldSeq[j];
+        this.ringHash[k] = oldHash[j];
+      }
+    }
+    const i = seq % size;
+    this.ringSeq[i] = seq;
+    this.ringHash[i] = hash;
   }
 
   watch(seq: number, w: Watch): void {
@@ -573,9 +595,7 @@ export class AuditVerifier {
     c.lastFile = rec.file;
     c.lastLine = rec.line;
     c.lastOrdinal = rec.ordinal;
-    const i = rec.seq % RING;
-    c.ringSeq[i] = rec.seq;
-    c.ringHash[i] = rec.hash;
+    c.remember(rec.seq, rec.hash);
     const watches = c.watches.get(rec.seq);
     if (watches) {
       c.watches.delete(rec.seq);
@@ -893,7 +913,12 @@ export async function verifyAuditFiles(paths: readonly string[], options: Verify
   let read = 0;
   const onBytes = options.onProgress ? (n: number) => options.onProgress!((read += n), total) : undefined;
   const workers = options.workers ?? (total > 16 * 2 ** 20 ? Math.min(4, availableParallelism()) : 0);
-  const pool = workers > 0 ? new ScanPool(workers, options.hmacKey) : undefined;
+  let pool: ScanPool | undefined;
+  try {
+    pool = workers > 0 ? new ScanPool(workers, options.hmacKey) : undefined;
+  } catch {
+    pool = undefined; // no worker threads here (a restricted runtime): hash on this thread
+  }
   try {
     for (const p of paths) {
       try {
