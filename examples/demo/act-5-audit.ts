@@ -37,6 +37,7 @@ export async function act5Audit(auditFile: string): Promise<{ valid: boolean; ta
   const tampered = await verifyAuditFiles([tamperedFile]);
   console.log(`\ntampered copy ${tamperedFile} (line ${index + 1} edited: enforced blocked → proceeded)`);
   console.log(describe(tampered));
-  console.log(`\nverify it yourself: npx agent-safety-otel verify ${auditFile}`);
+  console.log(`\nverify it yourself: npx tsx src/cli/bin.ts verify ${auditFile}`);
+  console.log('(where the package is installed: npx agent-safety-otel verify <files…>)');
   return { valid: report.valid, tamperedDetected: !tampered.valid };
 }
