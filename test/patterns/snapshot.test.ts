@@ -1,3 +1,4 @@
+import { inspect, isDeepStrictEqual } from 'node:util';
 import { serialize } from 'node:v8';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -148,7 +149,10 @@ test('property: a structured snapshot restores what structuredClone would give, 
   fc.assert(
     fc.property(anything, value => {
       const snap = structured.take(value, 'state');
-      assert.equal(structured.restore(snap), structuredClone(value));
+      // isDeepStrictEqual compares with SameValue, so NaN inside typed arrays is equal to itself.
+      const restored = structured.restore(snap);
+      const expected = structuredClone(value);
+      assert.ok(isDeepStrictEqual(restored, expected), `restored ${inspect(restored)}, expected ${inspect(expected)}`);
     }),
     { numRuns: 300 },
   );
