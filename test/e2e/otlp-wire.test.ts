@@ -44,6 +44,7 @@ import {
   TOOL_DURATION_BUCKETS_S,
 } from '../../src/index.js';
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
+import { verifyAuditFiles, verifyAuditText } from '../../src/exporters/audit-verify.js';
 import type { ReceivedPoint, ReceivedSpan } from '../helpers/otlp-receiver.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -56,12 +57,15 @@ type Protocol = 'http/protobuf' | 'http/json';
 interface Run {
   code: number | null;
   stderr: string;
+  /** Where the fixture wrote its audit file. */
+  auditDir: string;
 }
 
 /** Runs the fixture against `endpoint`; kills it after 30 s whatever happens. */
 function runFixture(endpoint: string, protocol: Protocol, gzip: boolean): Promise<Run> {
+  const auditDir = mkdtempSync(join(scratch, 'run-'));
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [fixture, endpoint, protocol, mkdtempSync(join(scratch, 'run-'))], {
+    const child = spawn(process.execPath, [fixture, endpoint, protocol, auditDir], {
       cwd: root,
       env: {
         PATH: process.env.PATH ?? '',
@@ -76,7 +80,7 @@ function runFixture(endpoint: string, protocol: Protocol, gzip: boolean): Promis
     child.on('error', reject);
     child.on('close', code => {
       clearTimeout(killer);
-      resolvePromise({ code, stderr });
+      resolvePromise({ code, stderr, auditDir });
     });
   });
 }
@@ -85,6 +89,8 @@ interface Received {
   spans: ReceivedSpan[];
   points: ReceivedPoint[];
   receiver: OtlpReceiver;
+  /** The fixture's own audit file. */
+  auditFile: string;
 }
 
 /** One fixture run against a fresh receiver; the receiver is closed afterwards. */
@@ -100,7 +106,7 @@ async function receive(protocol: Protocol, gzip: boolean): Promise<Received> {
       assert.is(r.contentType, contentType, `${r.path} sent as ${contentType}`);
       assert.is(r.gzip, gzip, `${r.path} ${gzip ? 'gzip' : 'plain'}`);
     }
-    return { spans: receiver.spans, points: receiver.points, receiver };
+    return { spans: receiver.spans, points: receiver.points, receiver, auditFile: join(run.auditDir, 'audit.jsonl') };
   } finally {
     await receiver.close();
   }
@@ -154,7 +160,7 @@ function projection(spans: ReceivedSpan[], points: ReceivedPoint[]): unknown {
 }
 
 /** The checks every run must pass, whatever the encoding. */
-function assertIntact({ spans, points }: Received): void {
+async function assertIntact({ spans, points, receiver, auditFile }: Received): Promise<void> {
   assert.equal(spans.map(s => s.name).sort(), ['compensate lookup', 'execute_tool broken_tool', 'execute_tool lookup', 'invoke_agent wire-agent']);
 
   const agent = one(spans, 'invoke_agent wire-agent');
@@ -230,6 +236,15 @@ function assertIntact({ spans, points }: Received): void {
     assert.is(audited[i].attributes[ATTR_AGENT_SAFETY_AUDIT_PREV_HASH], audited[i - 1].attributes[ATTR_AGENT_SAFETY_AUDIT_HASH]);
   }
   assert.is(compensate.attributes[ATTR_AGENT_SAFETY_AUDIT_SEQ], undefined, 'a span of another scope is not audited by default');
+  // The package's verifier, on the OTLP JSON the receiver got (as the Collector's file exporter writes it)
+  // and on the fixture's own audit file: the same chain, valid in both.
+  const fromWire = verifyAuditText(receiver.toOtlpJsonLines());
+  assert.ok(fromWire.valid, JSON.stringify(fromWire.failures));
+  const fromFile = await verifyAuditFiles([auditFile]);
+  assert.ok(fromFile.valid, JSON.stringify(fromFile.failures));
+  const head = (r: typeof fromWire) => r.chains.map(c => [c.chainId, c.records, c.headHash]);
+  assert.equal(head(fromWire), [[audited[0].attributes[ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID], 3, audited[2].attributes[ATTR_AGENT_SAFETY_AUDIT_HASH]]]);
+  assert.equal(head(fromFile), head(fromWire));
 
   // Metrics: the duration histogram, in seconds, with its buckets.
   const durations = points.filter(p => p.metric === METRIC_GEN_AI_EXECUTE_TOOL_DURATION);
@@ -254,7 +269,7 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
     const label = `${protocol}${gzip ? ' + gzip' : ''}`;
     test(`${label}: spans, attributes, events, links and metrics arrive intact`, async () => {
       runs[label] = await receive(protocol, gzip);
-      assertIntact(runs[label]);
+      await assertIntact(runs[label]);
     });
   }
 }

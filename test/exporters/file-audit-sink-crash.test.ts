@@ -25,6 +25,7 @@ import { FileAuditSink, auditFiles } from '../../src/exporters/file-audit-sink.j
 import type { ChainHead } from '../../src/patterns/audit-record.js';
 import { captureDiag } from '../helpers/diag.js';
 import { checkChainLines } from '../helpers/audit-file-check.js';
+import { verifyAuditFiles } from '../../src/exporters/audit-verify.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const fixture = join(root, 'test', 'fixtures', 'file-audit-writer.ts');
@@ -114,6 +115,12 @@ test(`${KILLS} SIGKILLs at random moments: the history verifies, torn lines are 
       const { lines, torn, tailFile } = readHistory(path);
       const check = checkChainLines(lines);
       assert.ok(check.ok, `run ${run}: ${JSON.stringify(check)}`);
+      // The real verifier agrees: the files verify, but for a torn last line the next writer will set aside.
+      const verdict = await verifyAuditFiles(auditFiles(path));
+      assert.ok(
+        verdict.valid || (torn.length > 0 && verdict.failures.length === 1 && verdict.failures[0].reason === 'torn line'),
+        `run ${run}: ${JSON.stringify(verdict.failures)}`,
+      );
       if (!check.ok) return;
       const mine = check.seq0.find(s => s.chainId === ready.chainId);
       if (mine) assert.equal(mine.previous, expectedHead, `run ${run}: the new chain's seq 0 records the previous head`);
@@ -152,6 +159,9 @@ test(`${KILLS} SIGKILLs at random moments: the history verifies, torn lines are 
     assert.is(final.torn.length, 0, 'no torn bytes left in the files');
     const check = checkChainLines(final.lines);
     assert.ok(check.ok, JSON.stringify(check));
+    const verdict = await verifyAuditFiles(auditFiles(path));
+    assert.ok(verdict.valid, JSON.stringify(verdict.failures));
+    assert.is(verdict.chains.length, check.ok ? check.chains.length : -1, 'one verified chain per run that wrote');
     assert.ok(tornSeen >= Math.floor(KILLS / 4), `torn tails set aside: ${tornSeen}`);
     // Every run that wrote anything shows up as a chain of the one history.
     if (check.ok) for (const c of check.chains) assert.ok(chains.includes(c));

@@ -11,6 +11,7 @@
  * Also: shutdown with the receiver down leaves everything in the spool, and
  * a new sink on the same spool delivers it all once the receiver is back.
  */
+import { verifyAuditText } from '../../src/exporters/audit-verify.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
@@ -190,6 +191,12 @@ test('down, then 503, then recovered: 10,000 audited spans arrive exactly once a
     assert.is(r.spans.filter(s => s.name.startsWith('execute_tool')).length, 5000);
     assert.is(sink.backlog(), 0);
     assert.is(statSync(sink.spoolPath).size, 0, 'the spool is truncated once delivered');
+
+    // The package's verifier, on what the receiver got in OTLP JSON (as a Collector's file exporter writes it).
+    const verdict = verifyAuditText(r.toOtlpJsonLines(), { publicKey });
+    assert.ok(verdict.valid, JSON.stringify(verdict.failures.slice(0, 3)));
+    assert.equal(verdict.chains.map(c => [c.chainId, c.records, c.firstSeq, c.lastSeq]), [[processor.chainId, finalTotal, 0, finalTotal - 1]]);
+    assert.ok(verdict.chains[0].checkpointsVerified >= 10);
   } finally {
     await provider.shutdown();
     await receiver?.close();
