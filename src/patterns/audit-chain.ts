@@ -8,7 +8,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from './clock.js';
 import { systemClock } from './clock.js';
-import { GENESIS_HASH, chainHash, encodeRecordBody, recordLine, signCheckpoint } from './audit-record.js';
+import { GENESIS_HASH, chainHash, encodeRecordOpen, lineFromOpen, signCheckpoint } from './audit-record.js';
 import type { AuditSpanLike, ChainHead, CheckpointClaim } from './audit-record.js';
 import { requireNonEmptyString, requireNumber } from './validate.js';
 
@@ -110,7 +110,7 @@ export class AuditChain {
     const seq = this.seq;
     const prevHash = this.head;
     const first = seq === 0;
-    const body = encodeRecordBody(
+    const open = encodeRecordOpen(
       {
         chainId: this.chainId,
         seq,
@@ -121,11 +121,11 @@ export class AuditChain {
       },
       span,
     );
-    const hash = chainHash(prevHash, body, this.hmac?.key);
+    const hash = chainHash(prevHash, open + '}', this.hmac?.key);
     this.seq = seq + 1;
     this.head = hash;
     this.sinceCheckpoint++;
-    return { chainId: this.chainId, seq, prevHash, hash, line: recordLine(body, hash) };
+    return { chainId: this.chainId, seq, prevHash, hash, line: lineFromOpen(open, hash) };
   }
 
   /** The first record's extra facts (to stamp on its span so an OTLP copy can rebuild it). */

@@ -154,6 +154,15 @@ export function encodeSpan(span: AuditSpanLike): string {
  * (chain_id, key_id, prev_hash, previous, resource, seq, span).
  */
 export function encodeRecordBody(position: RecordPosition, span: AuditSpanLike): string {
+  return encodeRecordOpen(position, span) + '}';
+}
+
+/**
+ * The canonical body without its closing brace: the writer hashes
+ * `prevHash + open + '}'` and writes `open + ',"hash":"…"}'`, so the body
+ * text is never copied to cut its brace off.
+ */
+export function encodeRecordOpen(position: RecordPosition, span: AuditSpanLike): string {
   let out = '{"chain_id":' + JSON.stringify(position.chainId);
   if (position.keyId !== undefined) out += ',"key_id":' + JSON.stringify(position.keyId);
   out += ',"prev_hash":"' + position.prevHash + '"';
@@ -162,7 +171,7 @@ export function encodeRecordBody(position: RecordPosition, span: AuditSpanLike):
     out += ',"previous":{"chain_id":' + JSON.stringify(p.chainId) + ',"hash":"' + p.hash + '","seq":' + p.seq + '}';
   }
   if (position.resource !== undefined) out += ',"resource":' + encodeAttributes(position.resource);
-  return out + ',"seq":' + position.seq + ',"span":' + encodeSpan(span) + '}';
+  return out + ',"seq":' + position.seq + ',"span":' + encodeSpan(span);
 }
 
 /** `crypto.hash()` (Node ≥ 20.12): a one-shot digest, faster than `createHash` for small inputs. */
@@ -180,7 +189,12 @@ export function chainHash(prevHash: string, body: string, key?: KeyObject | Buff
 
 /** The JSONL line of a record: its body with `"hash"` added as the last member. */
 export function recordLine(body: string, hash: string): string {
-  return body.slice(0, -1) + ',"hash":"' + hash + '"}';
+  return lineFromOpen(body.slice(0, -1), hash);
+}
+
+/** The JSONL line from the body without its closing brace ({@link encodeRecordOpen}). */
+export function lineFromOpen(open: string, hash: string): string {
+  return open + ',"hash":"' + hash + '"}';
 }
 
 /** Length of the `,"hash":"<64 hex>"}` tail that {@link recordLine} appends. */
