@@ -54,7 +54,7 @@ class FileChainProcessor implements SpanProcessor {
   }
 }
 
-function writeAuditFile(path: string, spans: number): number {
+export function writeAuditFile(path: string, spans: number): number {
   const fd = openSync(path, 'w', 0o600);
   const processor = new FileChainProcessor(new AuditChain({ chainId: 'b3c1e6a0-1f2e-4d3c-8b4a-000000000bench' }), fd);
   const provider = new BasicTracerProvider({
