@@ -340,6 +340,7 @@ export class AuditVerifier {
   addScan(chunk: Buffer, scan: ChunkScan, file: string, firstLineNo: number): number {
     let chainId = '';
     let lastHash = '';
+    let run: ChainState | undefined; // the chain of the line before, when it was accepted
     for (let i = 0; i < scan.n; i++) {
       this.lineCount++;
       const ordinal = ++this.ordinal;
@@ -347,6 +348,23 @@ export class AuditVerifier {
       if (scan.status[i] === 0) {
         this.recordCount++;
         const q = scan.chainEnds[i];
+        const seq = scan.seqs[i];
+        // The common case, without a record object: the scanner found this line hash-valid and
+        // linked byte for byte to the line before (same chain, seq + 1, prev_hash = its hash),
+        // and that line was accepted as the chain's head. Nothing else can be pending.
+        if (scan.linked[i] === 1 && run !== undefined && run.expected === seq && run.failure === undefined &&
+            run.pendingJump === undefined && run.pendingKey === undefined && run.buffer.size === 0 && run.watches.size === 0) {
+          lastHash = chunk.toString('latin1', end - 66, end - 2);
+          run.head = lastHash;
+          run.expected = seq + 1;
+          run.lastSeq = seq;
+          run.accepted++;
+          run.lastFile = file;
+          run.lastLine = firstLineNo + i;
+          run.lastOrdinal = ordinal;
+          run.remember(seq, lastHash);
+          continue;
+        }
         let prevHash: string;
         if (scan.linked[i] === 1) {
           prevHash = lastHash; // same chain as the line before, whose hash is this prev_hash (compared byte for byte)
@@ -355,8 +373,11 @@ export class AuditVerifier {
           prevHash = chunk.toString('latin1', q + 15, q + 79);
         }
         lastHash = chunk.toString('latin1', end - 66, end - 2);
-        this.process({ chainId, seq: scan.seqs[i], prevHash, hash: lastHash, hashOk: true, ordered: true, file, line: firstLineNo + i, ordinal });
+        this.process({ chainId, seq, prevHash, hash: lastHash, hashOk: true, ordered: true, file, line: firstLineNo + i, ordinal });
+        const c = this.chains.get(chainId);
+        run = c !== undefined && c.failure === undefined && c.lastSeq === seq && c.head === lastHash ? c : undefined;
       } else {
+        run = undefined;
         this.slowLine(chunk.toString('utf8', scan.starts[i], end), file, firstLineNo + i, ordinal, false);
       }
     }
@@ -792,7 +813,7 @@ export async function verifyAuditStream(
     if (cut + 1 < buf.length) carry = buf.subarray(cut + 1);
     if (pool) {
       inFlight.push(pool.scan(chunk, OWNED.has(piece as Buffer) && chunk.byteOffset === 0 && carry === undefined));
-      if (inFlight.length > 4) await apply();
+      if (inFlight.length > 8) await apply();
     } else {
       lineNo += verifier.addScan(chunk, verifier.chunkScanner(chunk), file, lineNo);
     }
@@ -808,7 +829,7 @@ const OWNED = new WeakSet<Buffer>();
  * Reads a file in chunks of whole lines (the last chunk may end without a
  * newline), each in memory of its own.
  */
-async function* readLineChunks(path: string, onBytes?: (n: number) => void, size = 1 << 20): AsyncGenerator<Buffer> {
+async function* readLineChunks(path: string, onBytes?: (n: number) => void, size = 1 << 22): AsyncGenerator<Buffer> {
   const fh = await open(path, 'r');
   try {
     let carry = Buffer.alloc(0);
