@@ -9,6 +9,7 @@ import { createPrivateKey, createSecretKey } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
 import type { AgentSafetyOptions, AuditOptions } from './start.js';
 import type { FsyncPolicy } from '../patterns/audit-file.js';
+import { keyFileBytes } from '../patterns/audit-chain.js';
 
 /** An environment: `process.env` or a plain object in tests. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -43,9 +44,10 @@ export class AuditKeyConfigError extends Error {
   override readonly name = 'AuditKeyConfigError';
 }
 
-function keyMaterial(env: Env, name: string, readFile: ReadFile | undefined): Buffer | undefined {
+/** A key from `<name>_FILE` (read with {@link keyFileBytes}) or from `<name>` itself, decoded as `inline`. */
+function keyMaterial(env: Env, name: string, inline: BufferEncoding, readFile: ReadFile | undefined): Buffer | undefined {
   const file = text(env, `${name}_FILE`);
-  const inline = env[name];
+  const value = env[name];
   if (file !== undefined) {
     if (!readFile) throw new AuditKeyConfigError(`${name}_FILE is set but no file reader was given`);
     let bytes: Buffer;
@@ -54,11 +56,9 @@ function keyMaterial(env: Env, name: string, readFile: ReadFile | undefined): Bu
     } catch (err) {
       throw new AuditKeyConfigError(`${name}_FILE: cannot read ${JSON.stringify(file)} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
     }
-    // One trailing newline (from `echo` or an editor) is not part of the key: the verifier reads key files the same way.
-    if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0a) bytes = bytes.subarray(0, bytes[bytes.length - 2] === 0x0d ? -2 : -1);
-    return bytes;
+    return keyFileBytes(bytes);
   }
-  if (inline !== undefined && inline.trim() !== '') return Buffer.from(inline, name.endsWith('HMAC_KEY') ? 'base64' : 'utf8');
+  if (value !== undefined && value.trim() !== '') return Buffer.from(value, inline);
   return undefined;
 }
 
@@ -95,14 +95,14 @@ export function auditOptionsFromEnv(env: Env, readFile?: ReadFile): AuditOptions
   const spool = text(env, 'AGENT_SAFETY_AUDIT_SPOOL');
   if (spool !== undefined) audit.spoolPath = spool;
 
-  const hmac = keyMaterial(env, 'AGENT_SAFETY_AUDIT_HMAC_KEY', readFile);
+  const hmac = keyMaterial(env, 'AGENT_SAFETY_AUDIT_HMAC_KEY', 'base64', readFile);
   if (hmac !== undefined) {
     const id = text(env, 'AGENT_SAFETY_AUDIT_HMAC_KEY_ID');
     if (id === undefined) throw new AuditKeyConfigError('AGENT_SAFETY_AUDIT_HMAC_KEY_ID is required with an HMAC key');
     if (hmac.length < 16) throw new AuditKeyConfigError('the HMAC key must be at least 16 bytes');
     audit.hmacKey = { id, key: createSecretKey(hmac) };
   }
-  const signing = keyMaterial(env, 'AGENT_SAFETY_AUDIT_SIGNING_KEY', readFile);
+  const signing = keyMaterial(env, 'AGENT_SAFETY_AUDIT_SIGNING_KEY', 'utf8', readFile);
   if (signing !== undefined) {
     const id = text(env, 'AGENT_SAFETY_AUDIT_SIGNING_KEY_ID');
     if (id === undefined) throw new AuditKeyConfigError('AGENT_SAFETY_AUDIT_SIGNING_KEY_ID is required with a signing key');

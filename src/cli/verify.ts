@@ -10,6 +10,7 @@ import type { KeyObject } from 'node:crypto';
 import { AuditInputError, verifyAuditFiles } from '../exporters/audit-verify.js';
 import type { AuditChainReport, AuditVerifyReport, VerifyAuditFilesOptions } from '../exporters/audit-verify.js';
 import type { ChainHead } from '../patterns/audit-record.js';
+import { keyFileBytes } from '../patterns/audit-chain.js';
 import { PACKAGE_NAME } from '../instrumentation/version.js';
 import type { CliIO, Command } from './main.js';
 
@@ -78,8 +79,7 @@ function parseArgs(args: string[]): Parsed {
     };
     switch (arg) {
       case '--hmac-key-file': {
-        let key = readKeyFile(value(), 'HMAC key file');
-        if (key.length > 0 && key[key.length - 1] === 10) key = key.subarray(0, key[key.length - 2] === 13 ? -2 : -1);
+        const key = keyFileBytes(readKeyFile(value(), 'HMAC key file'));
         if (key.length === 0) throw new UsageError('the HMAC key file is empty');
         hmacKey = key;
         break;

@@ -77,13 +77,6 @@ export interface AuditChainSpanProcessorOptions {
   clock?: Clock;
 }
 
-const STAMPS = [
-  ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID,
-  ATTR_AGENT_SAFETY_AUDIT_SEQ,
-  ATTR_AGENT_SAFETY_AUDIT_PREV_HASH,
-  ATTR_AGENT_SAFETY_AUDIT_HASH,
-] as const;
-
 /** A span's attributes, writable: stamps go straight in, so attribute-count limits cannot drop them. */
 type MutableAttributes = Record<string, Attributes[string]>;
 
@@ -201,10 +194,10 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     const first = this.chain.nextSeq === 0;
     this.lastResource = span.resource;
     const record = this.chain.append(span, first ? span.resource.attributes : undefined);
-    attributes[STAMPS[0]] = record.chainId;
-    attributes[STAMPS[1]] = record.seq;
-    attributes[STAMPS[2]] = record.prevHash;
-    attributes[STAMPS[3]] = record.hash;
+    attributes[ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID] = record.chainId;
+    attributes[ATTR_AGENT_SAFETY_AUDIT_SEQ] = record.seq;
+    attributes[ATTR_AGENT_SAFETY_AUDIT_PREV_HASH] = record.prevHash;
+    attributes[ATTR_AGENT_SAFETY_AUDIT_HASH] = record.hash;
     if (first) {
       const { keyId, previous } = this.chain.genesisFacts;
       if (keyId !== undefined) attributes[ATTR_AGENT_SAFETY_AUDIT_KEY_ID] = keyId;

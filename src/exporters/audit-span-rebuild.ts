@@ -8,21 +8,12 @@
  * @module
  */
 import { TraceFlags } from '@opentelemetry/api';
+import { hrTimeDuration } from '@opentelemetry/core';
 import type { Attributes, HrTime, Link, SpanContext, SpanKind, SpanStatus } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { auditStamps } from '../patterns/audit-span-decode.js';
 import type { DecodedAuditRecord } from '../patterns/audit-span-decode.js';
-
-function hrDuration(start: readonly [number, number], end: readonly [number, number]): HrTime {
-  let s = end[0] - start[0];
-  let n = end[1] - start[1];
-  if (n < 0) {
-    s -= 1;
-    n += 1e9;
-  }
-  return [s, n];
-}
 
 /**
  * A plain resource (attributes only, nothing pending): what exporters read
@@ -96,7 +87,7 @@ export function rebuildAuditSpan(
     attributes,
     links,
     events,
-    duration: hrDuration(startTime, endTime),
+    duration: hrTimeDuration(startTime, endTime),
     ended: true,
     resource,
     instrumentationScope: { ...s.instrumentationScope },

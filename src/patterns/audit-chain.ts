@@ -97,14 +97,9 @@ export class AuditChain {
     return { chainId: this.chainId, seq: this.seq - 1, hash: this.head };
   }
 
-  /** Key id of the HMAC key, if keyed. */
-  get hmacKeyId(): string | undefined {
-    return this.hmac?.id;
-  }
-
   /**
-   * The position the next record will take; call before stamping, then
-   * {@link append} with the same span. `resource` is bound on seq 0 only.
+   * Appends `span` as the next record (canonical encoding and hashing, no
+   * I/O). `resource` is bound on seq 0 only.
    */
   append(span: AuditSpanLike, resource: Readonly<Record<string, unknown>> | undefined): ChainedRecord {
     const seq = this.seq;
@@ -160,6 +155,16 @@ export class AuditChain {
     this.lastCheckpointAt = nowMs;
     return { claim, signature };
   }
+}
+
+/**
+ * The key in a key file: its bytes less one trailing newline (`\n` or
+ * `\r\n`, as `echo` or an editor leaves). The bootstrap and the verifier
+ * both read HMAC key files this way, so they agree on the key.
+ */
+export function keyFileBytes(bytes: Buffer): Buffer {
+  if (bytes.length === 0 || bytes[bytes.length - 1] !== 0x0a) return bytes;
+  return bytes.subarray(0, bytes[bytes.length - 2] === 0x0d ? -2 : -1);
 }
 
 /** Milliseconds (possibly fractional) since the epoch as an integer nanosecond string. */

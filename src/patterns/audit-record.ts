@@ -187,21 +187,16 @@ export function chainHash(prevHash: string, body: string, key?: KeyObject | Buff
   return createHash('sha256').update(prevHash).update(body).digest('hex');
 }
 
-/** The JSONL line of a record: its body with `"hash"` added as the last member. */
-export function recordLine(body: string, hash: string): string {
-  return lineFromOpen(body.slice(0, -1), hash);
-}
-
-/** The JSONL line from the body without its closing brace ({@link encodeRecordOpen}). */
+/** The JSONL line of a record: its body without the closing brace ({@link encodeRecordOpen}) and `"hash"` as the last member. */
 export function lineFromOpen(open: string, hash: string): string {
   return open + ',"hash":"' + hash + '"}';
 }
 
-/** Length of the `,"hash":"<64 hex>"}` tail that {@link recordLine} appends. */
+/** Length of the `,"hash":"<64 hex>"}` tail that {@link lineFromOpen} appends. */
 export const LINE_HASH_TAIL = 75;
 
 /**
- * Splits a line written by {@link recordLine} back into body and hash
+ * Splits a line written by {@link lineFromOpen} back into body and hash
  * without parsing it; undefined when the line is not in that exact shape
  * (then parse it and {@link canonicalize} the body instead).
  */
