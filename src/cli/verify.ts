@@ -35,7 +35,7 @@ Options:
                           JSON); a later one than a file's tail proves
                           truncation; needs --public-key; repeatable
   --allow-duplicates      skip exact duplicate records (at-least-once OTLP)
-  --workers N             hashing threads (default: the cores, for large input)
+  --workers N             hashing threads besides the main one (default: cores - 1, for large input)
   --json                  print the report as JSON
   -h, --help              this help
 

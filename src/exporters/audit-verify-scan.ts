@@ -48,12 +48,14 @@ export type ChunkScanner = (chunk: Uint8Array) => ChunkScan;
 /**
  * Makes a chunk scanner. Self-contained on purpose (see the module doc):
  * `crypto` is `node:crypto`, `key` the HMAC key if any, `checkpointName`
- * the checkpoint span name (lines containing it, quoted, take the slow path).
+ * the checkpoint span name (lines containing it, quoted, take the slow path),
+ * `window` how many bytes are searched for it at a time.
  */
 export function makeChunkScanner(
   crypto: typeof nodeCrypto,
   key: Buffer | KeyObject | undefined,
   checkpointName: string,
+  window = 1 << 18,
 ): ChunkScanner {
   const enc = (s: string): Buffer => Buffer.from(s, 'latin1');
   const PREFIX = enc('{"chain_id":"');
@@ -63,17 +65,28 @@ export function makeChunkScanner(
   const HASH_TAIL = enc(',"hash":"');
   const TAIL = 75; // ,"hash":"<64 hex>"}
   const MARK = enc('"' + checkpointName + '"');
-  const oneShot = (crypto as unknown as { hash?: (a: string, d: Buffer, e: 'hex') => string }).hash;
-  let scratch = Buffer.allocUnsafe(16 * 1024);
+  // Lines are searched for MARK a window (bytes) at a time, just before they are hashed,
+  // so that the bytes are still in the core's cache when the hash reads them.
+  const oneShot = (crypto as unknown as { hash?: (a: string, d: Uint8Array, e: 'hex') => string }).hash;
+  let scratch = new Uint8Array(16 * 1024);
+  let view: DataView;
 
   const at = (buf: Buffer, pos: number, what: Buffer): boolean => {
     if (pos + what.length > buf.length) return false;
     for (let i = 0; i < what.length; i++) if (buf[pos + i] !== what[i]) return false;
     return true;
   };
+  /** `n` bytes at `a` equal those at `b` (four at a time). */
+  const same = (buf: Buffer, a: number, b: number, n: number): boolean => {
+    let i = 0;
+    for (; i + 4 <= n; i += 4) if (view.getUint32(a + i) !== view.getUint32(b + i)) return false;
+    for (; i < n; i++) if (buf[a + i] !== buf[b + i]) return false;
+    return true;
+  };
 
   return (chunk: Uint8Array): ChunkScan => {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     // at most one line per 2 bytes; records are far longer: start from an estimate and grow
     let count = 0;
     let capacity = Math.min(buf.length >> 1, (buf.length >> 8) + 16);
@@ -86,7 +99,8 @@ export function makeChunkScanner(
       seqs: new Float64Array(capacity),
       linked: new Uint8Array(capacity),
     };
-    let mark = buf.indexOf(MARK);
+    let searched = 0; // MARK was searched for in [.., searched): `mark` is the first one at or after the last search's start
+    let mark = -1;
     let start = 0;
     for (let line = 0; ; line++) {
       const end = buf.indexOf(10, start);
@@ -108,7 +122,12 @@ export function makeChunkScanner(
       count = line + 1;
       out.starts[line] = start;
       out.ends[line] = end;
-      while (mark >= 0 && mark < start) mark = buf.indexOf(MARK, start);
+      // MARK holds no newline: one inside this line lies wholly in [start, end)
+      if (end > searched || (mark >= 0 && mark < start)) {
+        if (end > searched) searched = Math.min(buf.length, Math.max(end, start + window));
+        const m = buf.subarray(start, searched).indexOf(MARK);
+        mark = m < 0 ? -1 : start + m;
+      }
       const ok = !(mark >= 0 && mark < end) && scanLine(buf, start, end, out, line);
       out.status[line] = ok ? 0 : 1;
       start = end + 1;
@@ -117,30 +136,28 @@ export function makeChunkScanner(
     return out;
   };
 
-  /** Same chain as the line before, seq + 1, prev_hash = its hash (all bytes compared). */
-  function linkedToPrevious(buf: Buffer, out: ChunkScan, line: number, start: number, q: number, seq: number): boolean {
-    if (line === 0 || out.status[line - 1] !== 0 || out.seqs[line - 1] !== seq - 1) return false;
-    const ps = out.starts[line - 1];
-    const pq = out.chainEnds[line - 1];
-    if (pq - ps !== q - start) return false;
-    for (let i = PREFIX.length; i < q - start; i++) if (buf[ps + i] !== buf[start + i]) return false;
-    const prevHashAt = q + MID_PREV.length;
-    const hashAt = out.ends[line - 1] - 66;
-    for (let i = 0; i < 64; i++) if (buf[prevHashAt + i] !== buf[hashAt + i]) return false;
-    return true;
-  }
-
   function scanLine(buf: Buffer, start: number, end: number, out: ChunkScan, line: number): boolean {
     if (end - start < 200 || buf[end - 1] !== 125 || buf[end - 2] !== 34) return false;
     const tail = end - TAIL;
     if (!at(buf, tail, HASH_TAIL) || !at(buf, start, PREFIX)) return false;
-    let q = start + PREFIX.length;
-    for (; q < tail; q++) {
-      const b = buf[q];
-      if (b === 34) break;
-      if (b === 92 || b >= 128 || b < 32) return false; // escapes and non-ASCII: slow path
+    // The chain id: the same bytes as the line before's (already checked) or checked here.
+    let q = -1;
+    const before = line > 0 && out.status[line - 1] === 0;
+    if (before) {
+      const ps = out.starts[line - 1];
+      const len = out.chainEnds[line - 1] - ps;
+      if (start + len < tail && buf[start + len] === 34 && same(buf, ps + PREFIX.length, start + PREFIX.length, len - PREFIX.length)) q = start + len;
     }
-    if (q === start + PREFIX.length || !at(buf, q, MID_PREV)) return false;
+    const sameChain = q >= 0;
+    if (!sameChain) {
+      for (q = start + PREFIX.length; q < tail; q++) {
+        const b = buf[q];
+        if (b === 34) break;
+        if (b === 92 || b >= 128 || b < 32) return false; // escapes and non-ASCII: slow path
+      }
+      if (q === start + PREFIX.length) return false;
+    }
+    if (!at(buf, q, MID_PREV)) return false;
     const prevStart = q + MID_PREV.length;
     const prevEnd = prevStart + 64;
     if (!at(buf, prevEnd, MID_SEQ)) return false;
@@ -154,25 +171,25 @@ export function makeChunkScanner(
     }
     if (!Number.isSafeInteger(seq) || !at(buf, p, SPAN)) return false;
     const bodyLen = tail - start;
+    const bytes = (from: number, length: number): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset + from, length);
     let digest: string;
     if (key !== undefined) {
-      const view = (from: number, to: number): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset + from, to - from);
-      digest = crypto.createHmac('sha256', key).update(view(prevStart, prevEnd)).update(view(start, tail)).update('}').digest('hex');
+      digest = crypto.createHmac('sha256', key).update(bytes(prevStart, 64)).update(bytes(start, bodyLen)).update('}').digest('hex');
     } else {
       const total = 64 + bodyLen + 1;
-      if (scratch.length < total) scratch = Buffer.allocUnsafe(Math.max(total, scratch.length * 2));
-      buf.copy(scratch, 0, prevStart, prevEnd);
-      buf.copy(scratch, 64, start, tail);
+      if (scratch.length < total) scratch = new Uint8Array(Math.max(total, scratch.length * 2));
+      scratch.set(bytes(prevStart, 64), 0);
+      scratch.set(bytes(start, bodyLen), 64);
       scratch[64 + bodyLen] = 125;
-      // a plain Uint8Array view: cheaper to make than Buffer#subarray (no species lookup)
-      const data = new Uint8Array(scratch.buffer, scratch.byteOffset, total);
-      digest = oneShot !== undefined ? oneShot('sha256', data as Buffer, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
+      const data = new Uint8Array(scratch.buffer, 0, total);
+      digest = oneShot !== undefined ? oneShot('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
     }
     const hashStart = tail + HASH_TAIL.length;
-    for (let i = 0; i < 64; i++) if (digest.charCodeAt(i) !== buf[hashStart + i]) return false;
+    if (digest !== buf.toString('latin1', hashStart, hashStart + 64)) return false;
     out.chainEnds[line] = q;
     out.seqs[line] = seq;
-    out.linked[line] = linkedToPrevious(buf, out, line, start, q, seq) ? 1 : 0;
+    // linked: same chain as the line before, seq + 1, prev_hash = its hash (all bytes compared)
+    out.linked[line] = sameChain && out.seqs[line - 1] === seq - 1 && same(buf, prevStart, out.ends[line - 1] - 66, 64) ? 1 : 0;
     return true;
   }
 }
@@ -182,14 +199,43 @@ export function localChunkScanner(key: Buffer | KeyObject | undefined): ChunkSca
   return makeChunkScanner(nodeCrypto, key, CHECKPOINT_SPAN_NAME);
 }
 
-/** Worker threads running {@link makeChunkScanner}; chunks are scanned in parallel, results come back per chunk. */
+/** A chunk and its scan, back from a worker. */
+export interface ScannedChunk {
+  scan: ChunkScan;
+  chunk: Buffer;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  /** It has started and built its scanner. */
+  ready: boolean;
+  /** Chunks sent to it and not back yet. */
+  load: number;
+}
+
+/**
+ * Worker threads running {@link makeChunkScanner}; chunks are scanned in
+ * parallel, results come back per chunk. A worker takes tens of
+ * milliseconds to start: until one is {@link ScanPool.ready}, the caller
+ * scans on its own thread rather than wait.
+ */
 export class ScanPool {
-  private readonly workers: Worker[] = [];
-  private readonly waiting = new Map<number, { resolve: (r: { scan: ChunkScan; chunk: Buffer }) => void; reject: (e: unknown) => void }>();
+  private readonly workers: PoolWorker[] = [];
+  private readonly waiting = new Map<number, { resolve: (r: ScannedChunk) => void; reject: (e: unknown) => void }>();
   private nextId = 0;
   private failed: unknown;
+  private started = 0;
+  private sent = 0;
+  private readonly startup: Promise<void>;
+  private resolveStartup!: () => void;
 
   constructor(size: number, key: Buffer | KeyObject | undefined) {
+    let rejectStartup!: (e: unknown) => void;
+    this.startup = new Promise<void>((resolve, reject) => {
+      this.resolveStartup = resolve;
+      rejectStartup = reject;
+    });
+    this.startup.catch(() => undefined); // observed by whenReady() callers only
     const source =
       `'use strict';\n` +
       `var __name = function (f) { return f; };\n` + // esbuild keepNames helper, when this source came through tsx
@@ -198,30 +244,72 @@ export class ScanPool {
       `parentPort.on('message', (m) => {\n` +
       `  const r = scan(m.chunk);\n` +
       `  parentPort.postMessage({ id: m.id, r, chunk: m.chunk }, [r.status.buffer, r.starts.buffer, r.ends.buffer, r.chainEnds.buffer, r.seqs.buffer, r.linked.buffer, m.chunk.buffer]);\n` +
-      `});\n`;
+      `});\n` +
+      `parentPort.postMessage({ ready: true });\n`;
     for (let i = 0; i < size; i++) {
-      const w = new Worker(source, { eval: true, workerData: { key, checkpointName: CHECKPOINT_SPAN_NAME } });
-      w.on('message', (m: { id: number; r: ChunkScan; chunk: Uint8Array }) => {
+      const w: PoolWorker = { worker: new Worker(source, { eval: true, workerData: { key, checkpointName: CHECKPOINT_SPAN_NAME } }), ready: false, load: 0 };
+      w.worker.on('message', (m: { ready?: true; id: number; r: ChunkScan; chunk: Uint8Array }) => {
+        if (m.ready) {
+          w.ready = true;
+          this.started++;
+          this.resolveStartup();
+          return;
+        }
+        w.load--;
         const p = this.waiting.get(m.id);
         this.waiting.delete(m.id);
         p?.resolve({ scan: m.r, chunk: Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength) });
       });
-      w.on('error', err => {
-        this.failed = err;
-        for (const p of this.waiting.values()) p.reject(err);
+      const fail = (err: unknown): void => {
+        this.failed ??= err;
+        rejectStartup(this.failed);
+        for (const p of this.waiting.values()) p.reject(this.failed);
         this.waiting.clear();
+      };
+      w.worker.on('error', fail);
+      w.worker.on('exit', code => {
+        if (w.load > 0) fail(new Error(`an audit scan worker exited (code ${code}) with ${w.load} chunk(s) unscanned`));
       });
       this.workers.push(w);
     }
   }
 
+  /** Resolves when a worker has started; rejects if the workers fail first. */
+  whenReady(): Promise<void> {
+    return this.startup;
+  }
+
+  /** Chunks sent to workers so far. */
+  get dispatched(): number {
+    return this.sent;
+  }
+
+  /** At least one worker has started: {@link scan} can be called. */
+  get ready(): boolean {
+    return this.started > 0 && this.failed === undefined;
+  }
+
   /**
-   * Scans a chunk on a worker. With `transfer` the chunk's memory moves to
-   * the worker and back (no copy; the caller must not touch it meanwhile and
-   * uses the returned chunk); otherwise it is copied.
+   * Every started worker has at least `depth` chunks pending (or none has
+   * started): a chunk scanned on the caller's thread now is done sooner.
    */
-  scan(chunk: Buffer, transfer = false): Promise<{ scan: ChunkScan; chunk: Buffer }> {
+  busy(depth: number): boolean {
+    if (!this.ready) return true;
+    for (const w of this.workers) if (w.ready && w.load < depth) return false;
+    return true;
+  }
+
+  /**
+   * Scans a chunk on the started worker with the fewest chunks pending. With
+   * `transfer` the chunk's memory moves to the worker and back (no copy; the
+   * caller must not touch it meanwhile and uses the returned chunk);
+   * otherwise it is copied.
+   */
+  scan(chunk: Buffer, transfer = false): Promise<ScannedChunk> {
     if (this.failed !== undefined) return Promise.reject(this.failed);
+    let target: PoolWorker | undefined;
+    for (const w of this.workers) if (w.ready && (target === undefined || w.load < target.load)) target = w;
+    if (target === undefined) return Promise.reject(new Error('no audit scan worker has started yet'));
     const id = this.nextId++;
     let copy: Uint8Array;
     if (transfer) {
@@ -230,13 +318,16 @@ export class ScanPool {
       copy = new Uint8Array(chunk.byteLength);
       copy.set(chunk);
     }
+    target.load++;
+    this.sent++;
+    const worker = target.worker;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
-      this.workers[id % this.workers.length].postMessage({ id, chunk: copy }, [copy.buffer as ArrayBuffer]);
+      worker.postMessage({ id, chunk: copy }, [copy.buffer as ArrayBuffer]);
     });
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map(w => w.terminate()));
+    await Promise.all(this.workers.map(w => w.worker.terminate()));
   }
 }

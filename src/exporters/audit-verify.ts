@@ -43,7 +43,7 @@ import type { ChainHead, CheckpointClaim } from '../patterns/audit-record.js';
 import { checkpointFromAttributes, isRebuildProblem, recordsFromOtlpJson } from '../patterns/audit-otlp-json.js';
 import type { CheckpointAttributes } from '../patterns/audit-otlp-json.js';
 import { ScanPool, localChunkScanner } from './audit-verify-scan.js';
-import type { ChunkScan, ChunkScanner } from './audit-verify-scan.js';
+import type { ChunkScan, ChunkScanner, ScannedChunk } from './audit-verify-scan.js';
 
 /** Why a chain (or a line) failed verification. */
 export type AuditFailureReason =
@@ -779,8 +779,11 @@ export async function forEachLine(
 
 /**
  * Feeds a byte stream (one file) to the verifier in chunks of whole lines,
- * scanned in place, on worker threads when a {@link ScanPool} is given
- * (results are still applied in file order).
+ * scanned in place, on worker threads when a {@link ScanPool} is given and
+ * on this thread while every worker is busy or still starting (results are
+ * applied in file order whoever scanned them). Chunks that
+ * {@link readLineChunks} read go back to `spare` once checked, for the next
+ * reads.
  */
 export async function verifyAuditStream(
   stream: AsyncIterable<Buffer | string>,
@@ -788,14 +791,19 @@ export async function verifyAuditStream(
   verifier: AuditVerifier,
   onBytes?: (n: number) => void,
   pool?: ScanPool,
+  spare?: ArrayBuffer[],
 ): Promise<void> {
   verifier.beginFile(file);
   let carry: Buffer | undefined;
   let lineNo = 1;
-  const inFlight: Array<Promise<{ chunk: Buffer; scan: ChunkScan }>> = [];
-  const apply = async (): Promise<void> => {
-    const { chunk, scan } = await inFlight.shift()!;
+  const inFlight: Array<Promise<ScannedChunk & { owned: boolean }>> = [];
+  const checked = (chunk: Buffer, scan: ChunkScan, owned: boolean): void => {
     lineNo += verifier.addScan(chunk, scan, file, lineNo);
+    if (owned && spare !== undefined && spare.length < SPARE_BUFFERS) spare.push(chunk.buffer as ArrayBuffer);
+  };
+  const apply = async (): Promise<void> => {
+    const { chunk, scan, owned } = await inFlight.shift()!;
+    checked(chunk, scan, owned);
   };
   for await (const piece of stream) {
     let buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
@@ -811,30 +819,43 @@ export async function verifyAuditStream(
     }
     const chunk = buf.subarray(0, cut + 1);
     if (cut + 1 < buf.length) carry = buf.subarray(cut + 1);
-    if (pool) {
-      inFlight.push(pool.scan(chunk, OWNED.has(piece as Buffer) && chunk.byteOffset === 0 && carry === undefined));
+    // the whole of a buffer this module read: it can move to a worker and be read into again
+    const owned = OWNED.has(piece as Buffer) && chunk.byteOffset === 0 && carry === undefined;
+    if (pool !== undefined && !pool.busy(SHARE_DEPTH)) {
+      inFlight.push(pool.scan(chunk, owned).then(r => ({ ...r, owned })));
+      if (inFlight.length > 8) await apply();
+    } else if (inFlight.length > 0) {
+      inFlight.push(Promise.resolve({ chunk, scan: verifier.chunkScanner(chunk), owned }));
       if (inFlight.length > 8) await apply();
     } else {
-      lineNo += verifier.addScan(chunk, verifier.chunkScanner(chunk), file, lineNo);
+      checked(chunk, verifier.chunkScanner(chunk), owned);
     }
   }
   while (inFlight.length) await apply();
   if (carry !== undefined && carry.length > 0) verifier.addLine(carry.toString('utf8'), file, lineNo, true);
 }
 
+/** This thread scans a chunk itself when every worker has this many pending (or none has started yet). */
+const SHARE_DEPTH = 2;
+
 /** Chunks read by {@link readLineChunks}: each owns its memory, so it can move to a worker without a copy. */
 const OWNED = new WeakSet<Buffer>();
+/** Read buffers kept for reuse (fresh ones cost page faults as they are first filled). */
+const SPARE_BUFFERS = 10;
 
 /**
  * Reads a file in chunks of whole lines (the last chunk may end without a
- * newline), each in memory of its own.
+ * newline), each in memory of its own: a buffer from `spare` when one is
+ * large enough, else a new one.
  */
-async function* readLineChunks(path: string, onBytes?: (n: number) => void, size = 1 << 22): AsyncGenerator<Buffer> {
+async function* readLineChunks(path: string, onBytes?: (n: number) => void, size = 1 << 22, spare?: ArrayBuffer[]): AsyncGenerator<Buffer> {
   const fh = await open(path, 'r');
   try {
     let carry = Buffer.alloc(0);
     for (;;) {
-      const buf = Buffer.allocUnsafeSlow(carry.length + size);
+      const need = carry.length + size;
+      const reuse = spare?.pop();
+      const buf = reuse !== undefined && reuse.byteLength >= need ? Buffer.from(reuse, 0, need) : Buffer.allocUnsafeSlow(need);
       carry.copy(buf, 0);
       const { bytesRead } = await fh.read(buf, carry.length, size, null);
       const filled = carry.length + bytesRead;
@@ -858,8 +879,8 @@ async function* readLineChunks(path: string, onBytes?: (n: number) => void, size
   }
 }
 
-function openFile(path: string, onBytes?: (n: number) => void): AsyncIterable<Buffer> {
-  return readLineChunks(path, onBytes);
+function openFile(path: string, onBytes?: (n: number) => void, spare?: ArrayBuffer[]): AsyncIterable<Buffer> {
+  return readLineChunks(path, onBytes, undefined, spare);
 }
 
 /**
@@ -910,8 +931,10 @@ async function statOrThrow(path: string): Promise<number> {
 /** Options of {@link verifyAuditFiles}. */
 export interface VerifyAuditFilesOptions extends AuditVerifyOptions {
   /**
-   * Worker threads that hash in parallel: 0 for none. By default, the
-   * machine's cores (at most 4) when the input is over 16 MB, else none.
+   * Worker threads that hash in parallel with this one: 0 for none. By
+   * default, one less than the machine's cores (at most 4) when the input is
+   * over 16 MB, else none. This thread reads, applies the results in order
+   * and scans chunks itself while the workers are busy or still starting.
    */
   workers?: number | undefined;
   /** Files of checkpoints held elsewhere (JSONL records or OTLP JSON), read before the input. */
@@ -933,17 +956,18 @@ export async function verifyAuditFiles(paths: readonly string[], options: Verify
   const verifier = new AuditVerifier({ ...options, checkpoints });
   let read = 0;
   const onBytes = options.onProgress ? (n: number) => options.onProgress!((read += n), total) : undefined;
-  const workers = options.workers ?? (total > 16 * 2 ** 20 ? Math.min(4, availableParallelism()) : 0);
+  const workers = options.workers ?? (total > 16 * 2 ** 20 ? Math.min(4, availableParallelism() - 1) : 0);
   let pool: ScanPool | undefined;
   try {
     pool = workers > 0 ? new ScanPool(workers, options.hmacKey) : undefined;
   } catch {
     pool = undefined; // no worker threads here (a restricted runtime): hash on this thread
   }
+  const spare: ArrayBuffer[] = [];
   try {
     for (const p of paths) {
       try {
-        await verifyAuditStream(openFile(p, onBytes), p, verifier, undefined, pool);
+        await verifyAuditStream(openFile(p, onBytes, spare), p, verifier, undefined, pool, spare);
       } catch (err) {
         if (err instanceof AuditInputError) throw err;
         const code = (err as NodeJS.ErrnoException).code;

@@ -9,10 +9,13 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CHECKPOINT_SPAN_NAME } from '../../src/patterns/audit-record.js';
-import { AuditInputError, verifyAuditFiles, verifyAuditLines, verifyAuditText } from '../../src/exporters/audit-verify.js';
+import { AuditInputError, AuditVerifier, verifyAuditFiles, verifyAuditLines, verifyAuditStream, verifyAuditText } from '../../src/exporters/audit-verify.js';
+import * as nodeCrypto from 'node:crypto';
+import { ScanPool, makeChunkScanner } from '../../src/exporters/audit-verify-scan.js';
+import type { ChunkScanner } from '../../src/exporters/audit-verify-scan.js';
 import type { AuditVerifyOptions, AuditVerifyReport } from '../../src/exporters/audit-verify.js';
 import { auditFixture, ed25519, produceSpans } from '../helpers/audit-fixtures.js';
-import { paths, rechain, reserialise, withLeafChanged, withMemberAdded, withMemberDeleted } from '../helpers/audit-tamper.js';
+import { paths, rechain, relinked, reserialise, withLeafChanged, withMemberAdded, withMemberDeleted } from '../helpers/audit-tamper.js';
 
 const test = suite('audit verifier');
 
@@ -124,6 +127,16 @@ test('deletions: a middle record is a gap, the first a missing start', () => {
     fails(verifyAuditLines(tampered, options), 'gap', k + 1, `delete ${k}`);
   }
   fails(verifyAuditLines(lines.slice(1), options), 'missing start', 1);
+});
+
+test('broken links: a record re-hashed after its prev_hash changed is caught at its line, whatever the line before', () => {
+  const { lines, options } = plainChain(30);
+  const afterCheckpoint = lines.findIndex((l, i) => i > 0 && JSON.parse(lines[i - 1]).span.name === CHECKPOINT_SPAN_NAME);
+  for (const k of [1, 2, 17, afterCheckpoint, lines.length - 1]) {
+    const t = [...lines];
+    t[k] = relinked(t[k], 'cd'.repeat(32));
+    fails(verifyAuditLines(t, options), 'broken link', k + 1, `line ${k + 1}`);
+  }
 });
 
 test('reorders: two records swapped, or one moved, are caught at the first out of place', () => {
@@ -344,6 +357,59 @@ test('OTLP JSON: out-of-order batches verify; duplicates, gaps, changed resource
   fails(verifyAuditLines(attr, options), 'altered record', 3);
   // a gap in OTLP input longer than the buffer bound fails early, memory stays bounded
   fails(verifyAuditLines(batches.slice(1), { ...options, maxBuffered: 5 }), 'missing start');
+});
+
+test('chunk scanner: checkpoints and seq 0 take the slow path wherever the search windows fall; other valid lines the fast one', () => {
+  const { lines } = plainChain(60);
+  // lines in several orders so that window edges fall inside every kind of line
+  const order = [...lines, ...lines.slice(7), ...lines.slice(3), ...lines.slice(1)];
+  const text = order.join('\n') + '\n';
+  const slow = order.map(l => {
+    const r = JSON.parse(l);
+    return r.seq === 0 || r.span.name === CHECKPOINT_SPAN_NAME;
+  });
+  assert.ok(slow.filter(Boolean).length > 40, 'enough checkpoints');
+  for (const window of [1, 700, 4096, 65536, 1 << 18]) {
+    const scan = makeChunkScanner(nodeCrypto, undefined, CHECKPOINT_SPAN_NAME, window)(Buffer.from(text));
+    assert.is(scan.n, order.length);
+    for (let i = 0; i < order.length; i++) assert.is(scan.status[i], slow[i] ? 1 : 0, `window ${window}, line ${i + 1}`);
+  }
+});
+
+test('worker pool: chunks scanned by the workers and by this thread, in any mix, give the one-thread verdict', async () => {
+  for (const [name, make] of [['keyed', keyedChain], ['plain', plainChain]] as const) {
+    const { lines, options } = make(400);
+    const altered = [...lines];
+    altered[333] = JSON.stringify(withLeafChanged(JSON.parse(altered[333]), ['span', 'name']));
+    const unlinked = [...lines];
+    unlinked[333] = relinked(unlinked[333], 'cd'.repeat(32), options.hmacKey);
+    for (const [what, input, reason] of [['good', lines, ''], ['altered', altered, 'altered record'], ['unlinked', unlinked, 'broken link']] as const) {
+      const text = input.join('\n') + '\n';
+      const single = verifyAuditText(text, options, 'audit.jsonl');
+      const pool = new ScanPool(2, options.hmacKey);
+      try {
+        await pool.whenReady();
+        // count the chunks this thread scans itself (while both workers have two pending)
+        const verifier = new AuditVerifier(options);
+        const own = verifier.chunkScanner;
+        let here = 0;
+        const counting: ChunkScanner = chunk => (here++, own(chunk));
+        Object.defineProperty(verifier, 'chunkScanner', { get: () => counting });
+        async function* pieces(): AsyncGenerator<Buffer> {
+          const bytes = Buffer.from(text);
+          for (let i = 0; i < bytes.length; i += 7001) yield bytes.subarray(i, i + 7001); // cut mid-line
+        }
+        await verifyAuditStream(pieces(), 'audit.jsonl', verifier, undefined, pool);
+        const report = verifier.finish();
+        assert.ok(pool.dispatched > 0 && here > 0, `${name} ${what}: workers scanned ${pool.dispatched}, this thread ${here}`);
+        assert.equal(report, single, `${name} ${what}`);
+        if (what === 'good') assert.ok(report.valid, JSON.stringify(report.failure));
+        else fails(report, reason, 334, `${name} ${what}`);
+      } finally {
+        await pool.close();
+      }
+    }
+  }
 });
 
 test('files: workers on and off give the same verdict; unreadable input is an input error', async () => {

@@ -95,6 +95,15 @@ export function rechain(lines: string[], from = 0, key?: KeyObject | Buffer): st
   return out;
 }
 
+/** A record line given another prev_hash and re-hashed to match: valid by itself, not linked to the line before. */
+export function relinked(line: string, prevHash: string, key?: KeyObject | Buffer): string {
+  const rec = JSON.parse(line) as Json;
+  rec.prev_hash = prevHash;
+  delete rec.hash;
+  const body = canonicalBody(rec);
+  return body.slice(0, -1) + ',"hash":"' + chainHash(prevHash, body, key) + '"}';
+}
+
 /** Serialises with reversed key order, spaces and escaped non-ASCII: equal JSON, different text. */
 export function reserialise(line: string): string {
   const reverse = (v: unknown): unknown => {
