@@ -66,7 +66,10 @@ export function makeChunkScanner(
   const TAIL = 75; // ,"hash":"<64 hex>"}
   const MARK = enc('"' + checkpointName + '"');
   // Lines are searched for MARK a window (bytes) at a time, just before they are hashed,
-  // so that the bytes are still in the core's cache when the hash reads them.
+  // so that the bytes are still in the core's cache when the hash reads them. The search
+  // looks for MARK's last bytes ('kpoint"'): its rare first byte lets it skip through a
+  // line twice as fast as a search for all of MARK, which starts with a common quote.
+  const PROBE = MARK.subarray(Math.max(0, MARK.length - 7));
   const oneShot = (crypto as unknown as { hash?: (a: string, d: Uint8Array, e: 'hex') => string }).hash;
   let scratch = new Uint8Array(16 * 1024);
   let view: DataView;
@@ -75,6 +78,15 @@ export function makeChunkScanner(
     if (pos + what.length > buf.length) return false;
     for (let i = 0; i < what.length; i++) if (buf[pos + i] !== what[i]) return false;
     return true;
+  };
+  /** Where MARK first lies wholly in [from, to) of buf, or -1. */
+  const findMark = (buf: Buffer, from: number, to: number): number => {
+    const range = buf.subarray(from, to);
+    for (let h = range.indexOf(PROBE); h >= 0; h = range.indexOf(PROBE, h + 1)) {
+      const m = from + h + PROBE.length - MARK.length;
+      if (m >= from && at(buf, m, MARK)) return m;
+    }
+    return -1;
   };
   /** `n` bytes at `a` equal those at `b` (four at a time). */
   const same = (buf: Buffer, a: number, b: number, n: number): boolean => {
@@ -125,8 +137,7 @@ export function makeChunkScanner(
       // MARK holds no newline: one inside this line lies wholly in [start, end)
       if (end > searched || (mark >= 0 && mark < start)) {
         if (end > searched) searched = Math.min(buf.length, Math.max(end, start + window));
-        const m = buf.subarray(start, searched).indexOf(MARK);
-        mark = m < 0 ? -1 : start + m;
+        mark = findMark(buf, start, searched);
       }
       const ok = !(mark >= 0 && mark < end) && scanLine(buf, start, end, out, line);
       out.status[line] = ok ? 0 : 1;

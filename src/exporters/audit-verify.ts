@@ -846,35 +846,42 @@ const SPARE_BUFFERS = 10;
 /**
  * Reads a file in chunks of whole lines (the last chunk may end without a
  * newline), each in memory of its own: a buffer from `spare` when one is
- * large enough, else a new one.
+ * large enough, else a new one. The next read is under way while the caller
+ * works on a chunk.
  */
-async function* readLineChunks(path: string, onBytes?: (n: number) => void, size = 1 << 22, spare?: ArrayBuffer[]): AsyncGenerator<Buffer> {
+export async function* readLineChunks(path: string, onBytes?: (n: number) => void, size = 1 << 22, spare?: ArrayBuffer[]): AsyncGenerator<Buffer> {
   const fh = await open(path, 'r');
+  /** Starts reading the next bytes into a buffer that begins with `carry` (copied now). */
+  const readAfter = (carry: Buffer): Promise<{ buf: Buffer; filled: number; bytesRead: number }> => {
+    // `carry` views the chunk being yielded, whose memory may move to a worker meanwhile: use it now only
+    const carried = carry.length;
+    const need = carried + size;
+    const reuse = spare?.pop();
+    const buf = reuse !== undefined && reuse.byteLength >= need ? Buffer.from(reuse, 0, need) : Buffer.allocUnsafeSlow(need);
+    carry.copy(buf, 0);
+    const read = fh.read(buf, carried, size, null).then(({ bytesRead }) => ({ buf, filled: carried + bytesRead, bytesRead }));
+    read.catch(() => undefined); // a failure is rethrown where it is awaited, not reported as unhandled meanwhile
+    return read;
+  };
+  let next: ReturnType<typeof readAfter> | undefined = readAfter(Buffer.alloc(0));
   try {
-    let carry = Buffer.alloc(0);
     for (;;) {
-      const need = carry.length + size;
-      const reuse = spare?.pop();
-      const buf = reuse !== undefined && reuse.byteLength >= need ? Buffer.from(reuse, 0, need) : Buffer.allocUnsafeSlow(need);
-      carry.copy(buf, 0);
-      const { bytesRead } = await fh.read(buf, carry.length, size, null);
-      const filled = carry.length + bytesRead;
+      const { buf, filled, bytesRead } = await next;
+      next = undefined;
       onBytes?.(bytesRead);
       if (bytesRead === 0) {
-        if (carry.length > 0) yield carry;
+        if (filled > 0) yield buf.subarray(0, filled);
         return;
       }
       const cut = buf.lastIndexOf(10, filled - 1);
-      if (cut < 0) {
-        carry = buf.subarray(0, filled);
-        continue;
-      }
-      carry = Buffer.from(buf.subarray(cut + 1, filled));
+      next = readAfter(buf.subarray(cut + 1, filled)); // no newline yet (cut = -1): all of it is carried
+      if (cut < 0) continue;
       const chunk = buf.subarray(0, cut + 1);
       OWNED.add(chunk);
       yield chunk;
     }
   } finally {
+    await next?.catch(() => undefined);
     await fh.close();
   }
 }

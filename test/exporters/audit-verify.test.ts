@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CHECKPOINT_SPAN_NAME } from '../../src/patterns/audit-record.js';
-import { AuditInputError, AuditVerifier, verifyAuditFiles, verifyAuditLines, verifyAuditStream, verifyAuditText } from '../../src/exporters/audit-verify.js';
+import { AuditInputError, AuditVerifier, readLineChunks, verifyAuditFiles, verifyAuditLines, verifyAuditStream, verifyAuditText } from '../../src/exporters/audit-verify.js';
 import * as nodeCrypto from 'node:crypto';
 import { ScanPool, makeChunkScanner } from '../../src/exporters/audit-verify-scan.js';
 import type { ChunkScanner } from '../../src/exporters/audit-verify-scan.js';
@@ -360,15 +360,24 @@ test('OTLP JSON: out-of-order batches verify; duplicates, gaps, changed resource
 });
 
 test('chunk scanner: checkpoints and seq 0 take the slow path wherever the search windows fall; other valid lines the fast one', () => {
-  const { lines } = plainChain(60);
+  const f = auditFixture({ signingKey: { id: 'sk1', privateKey: KEYS.privateKey }, checkpoints: { everyRecords: 5 } });
+  for (let i = 0; i < 60; i++) {
+    produceSpans(f.tracer, 1, i + 1);
+    // near misses of the checkpoint name (fast path), and the quoted name itself in an attribute (slow path, still verified)
+    if (i % 3 === 0) f.tracer.startSpan('execute_tool notes', { attributes: { note: 'at the checkpoint', step: 'kpoint' } }).end();
+    if (i % 7 === 0) f.tracer.startSpan('execute_tool notes', { attributes: { note: CHECKPOINT_SPAN_NAME } }).end();
+  }
+  const lines = f.lines();
   // lines in several orders so that window edges fall inside every kind of line
   const order = [...lines, ...lines.slice(7), ...lines.slice(3), ...lines.slice(1)];
   const text = order.join('\n') + '\n';
   const slow = order.map(l => {
     const r = JSON.parse(l);
-    return r.seq === 0 || r.span.name === CHECKPOINT_SPAN_NAME;
+    return r.seq === 0 || r.span.name === CHECKPOINT_SPAN_NAME || r.span.attributes.note?.stringValue === CHECKPOINT_SPAN_NAME;
   });
   assert.ok(slow.filter(Boolean).length > 40, 'enough checkpoints');
+  assert.ok(order.filter(l => l.includes('the checkpoint"')).length > 40, 'enough near misses');
+  assert.ok(verifyAuditLines(lines, { publicKey: KEYS.publicKey }).valid);
   for (const window of [1, 700, 4096, 65536, 1 << 18]) {
     const scan = makeChunkScanner(nodeCrypto, undefined, CHECKPOINT_SPAN_NAME, window)(Buffer.from(text));
     assert.is(scan.n, order.length);
@@ -409,6 +418,35 @@ test('worker pool: chunks scanned by the workers and by this thread, in any mix,
         await pool.close();
       }
     }
+  }
+});
+
+test('files read in many chunks (moved to started workers and back, buffers reused, lines cut across reads) give the one-thread verdict', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'audit-verify-test-'));
+  const { lines, options } = keyedChain(400);
+  const unlinked = [...lines];
+  unlinked[250] = relinked(unlinked[250], 'cd'.repeat(32), options.hmacKey);
+  const pool = new ScanPool(2, options.hmacKey);
+  try {
+    await pool.whenReady();
+    for (const [what, input] of [['good', lines], ['unlinked', unlinked]] as const) {
+      const path = join(dir, `${what}.jsonl`);
+      const text = input.join('\n') + '\n';
+      writeFileSync(path, text);
+      const single = verifyAuditText(text, options, path);
+      for (const size of [1000, 20_000, 65_536]) {
+        const verifier = new AuditVerifier(options);
+        const spare: ArrayBuffer[] = [];
+        const before = pool.dispatched;
+        await verifyAuditStream(readLineChunks(path, undefined, size, spare), path, verifier, undefined, pool, spare);
+        assert.ok(pool.dispatched > before, 'the workers scanned chunks');
+        assert.ok(spare.length > 0, 'read buffers came back for reuse');
+        assert.equal(verifier.finish(), single, `${what}, ${size}-byte reads`);
+      }
+    }
+  } finally {
+    await pool.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
