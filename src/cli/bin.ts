@@ -7,6 +7,7 @@ const io: CliIO = {
   err: text => process.stderr.write(text),
   isTTY: process.stdout.isTTY === true,
   errIsTTY: process.stderr.isTTY === true,
+  stdin: process.stdin,
 };
 
 process.exitCode = await main(process.argv.slice(2), io);

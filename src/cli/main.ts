@@ -26,6 +26,8 @@ export interface CliIO {
   isTTY: boolean;
   /** True when stderr is a terminal (where progress bars go). */
   errIsTTY?: boolean;
+  /** Standard input, for commands that read `-`. */
+  stdin?: AsyncIterable<Buffer | string>;
 }
 
 /** The commands, by name. */

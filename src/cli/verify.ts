@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { AuditInputError, verifyAuditFiles } from '../exporters/audit-verify.js';
-import type { AuditChainReport, AuditVerifyReport, VerifyAuditFilesOptions } from '../exporters/audit-verify.js';
+import type { AuditChainReport, AuditInputStream, AuditVerifyReport, VerifyAuditFilesOptions } from '../exporters/audit-verify.js';
 import type { ChainHead } from '../patterns/audit-record.js';
 import { keyFileBytes } from '../patterns/audit-chain.js';
 import { PACKAGE_NAME } from '../instrumentation/version.js';
@@ -19,6 +19,7 @@ const USAGE = `Usage: ${PACKAGE_NAME} verify <files…> [options]
 Checks the audit chains in JSONL audit files and in OTLP JSON files (as the
 Collector's file exporter writes them), streaming. Files are read in the
 order given (give rotated files oldest first); chains may be interleaved.
+A file named - is standard input (e.g. zcat audit.jsonl.gz | … verify -).
 
 Options:
   --hmac-key-file F       the chains' HMAC key: the file's bytes (one trailing
@@ -47,7 +48,7 @@ unreadable input.
 class UsageError extends Error {}
 
 interface Parsed {
-  files: string[];
+  files: Array<string | AuditInputStream>;
   options: VerifyAuditFilesOptions;
   json: boolean;
 }
@@ -60,8 +61,8 @@ function readKeyFile(path: string, what: string): Buffer {
   }
 }
 
-function parseArgs(args: string[]): Parsed {
-  const files: string[] = [];
+function parseArgs(args: string[], stdin: AsyncIterable<Buffer | string> | undefined): Parsed {
+  const files: Array<string | AuditInputStream> = [];
   const expectedHeads: ChainHead[] = [];
   const checkpointFiles: string[] = [];
   let hmacKey: Buffer | undefined;
@@ -121,7 +122,13 @@ function parseArgs(args: string[]): Parsed {
         json = true;
         break;
       default:
-        if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
+        if (arg === '-') {
+          if (stdin === undefined) throw new UsageError('no standard input to read');
+          if (files.some(f => typeof f !== 'string')) throw new UsageError('- (standard input) can be given once');
+          files.push({ name: '(stdin)', stream: stdin });
+          break;
+        }
+        if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
         files.push(arg);
     }
   }
@@ -199,7 +206,7 @@ const PROGRESS_BYTES = 32 * 2 ** 20;
 async function run(args: string[], io: CliIO): Promise<number> {
   let parsed: Parsed;
   try {
-    parsed = parseArgs(args);
+    parsed = parseArgs(args, io.stdin);
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`${PACKAGE_NAME} verify: ${err.message}\n\n${USAGE}`);

@@ -31,7 +31,7 @@ import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import type { KeyObject } from 'node:crypto';
 import * as nodeCrypto from 'node:crypto';
-import { CanonicalizationError } from '../patterns/audit-canonical.js';
+import { CanonicalizationError, isJsonObject as isObject } from '../patterns/audit-canonical.js';
 import {
   CHECKPOINT_SPAN_NAME,
   GENESIS_HASH,
@@ -197,10 +197,6 @@ type Located = AuditFailure & { ordinal: number };
 /** Hashes of the most recent records kept per chain (for duplicates and checkpoint heads); the ring starts small. */
 const RING = 4096;
 const oneShotHash = (nodeCrypto as unknown as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 class ChainState {
   expected = 0;
@@ -796,14 +792,17 @@ export async function verifyAuditStream(
   verifier.beginFile(file);
   let carry: Buffer | undefined;
   let lineNo = 1;
-  const inFlight: Array<Promise<ScannedChunk & { owned: boolean }>> = [];
-  const checked = (chunk: Buffer, scan: ChunkScan, owned: boolean): void => {
-    lineNo += verifier.addScan(chunk, scan, file, lineNo);
-    if (owned && spare !== undefined && spare.length < SPARE_BUFFERS) spare.push(chunk.buffer as ArrayBuffer);
-  };
-  const apply = async (): Promise<void> => {
-    const { chunk, scan, owned } = await inFlight.shift()!;
-    checked(chunk, scan, owned);
+  // Chunks in file order, scanned (here, or back from a worker) or not yet.
+  const queue: Array<{ scanned?: ScannedChunk; failed?: unknown; owned: boolean; done?: Promise<void> }> = [];
+  /** Applies the scanned chunks at the head of the queue; with `wait`, waits for the first one first. */
+  const apply = async (wait = false): Promise<void> => {
+    if (wait && queue[0].scanned === undefined && queue[0].failed === undefined) await queue[0].done;
+    while (queue.length > 0 && (queue[0].scanned !== undefined || queue[0].failed !== undefined)) {
+      const { scanned, failed, owned } = queue.shift()!;
+      if (scanned === undefined) throw failed;
+      lineNo += verifier.addScan(scanned.chunk, scanned.scan, file, lineNo);
+      if (owned && spare !== undefined && spare.length < SPARE_BUFFERS) spare.push(scanned.chunk.buffer as ArrayBuffer);
+    }
   };
   for await (const piece of stream) {
     let buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
@@ -822,19 +821,25 @@ export async function verifyAuditStream(
     // the whole of a buffer this module read: it can move to a worker and be read into again
     const owned = OWNED.has(piece as Buffer) && chunk.byteOffset === 0 && carry === undefined;
     if (pool !== undefined && !pool.busy(SHARE_DEPTH)) {
-      inFlight.push(pool.scan(chunk, owned).then(r => ({ ...r, owned })));
-      if (inFlight.length > 8) await apply();
-    } else if (inFlight.length > 0) {
-      inFlight.push(Promise.resolve({ chunk, scan: verifier.chunkScanner(chunk), owned }));
-      if (inFlight.length > 8) await apply();
+      const entry: (typeof queue)[number] = { owned };
+      entry.done = pool.scan(chunk, owned).then(
+        r => void (entry.scanned = r),
+        err => void (entry.failed = err ?? new Error('an audit scan worker failed')),
+      );
+      queue.push(entry);
     } else {
-      checked(chunk, verifier.chunkScanner(chunk), owned);
+      queue.push({ scanned: { chunk, scan: verifier.chunkScanner(chunk) }, owned });
     }
+    await apply();
+    // memory stays bounded: past MAX_IN_FLIGHT chunks, wait for the oldest
+    while (queue.length > MAX_IN_FLIGHT) await apply(true);
   }
-  while (inFlight.length) await apply();
+  while (queue.length > 0) await apply(true);
   if (carry !== undefined && carry.length > 0) verifier.addLine(carry.toString('utf8'), file, lineNo, true);
 }
 
+/** Chunks read and not yet applied, at most (each up to 4 MiB and a line). */
+const MAX_IN_FLIGHT = 8;
 /** This thread scans a chunk itself when every worker has this many pending (or none has started yet). */
 const SHARE_DEPTH = 2;
 
@@ -935,6 +940,12 @@ async function statOrThrow(path: string): Promise<number> {
   }
 }
 
+/** An input of {@link verifyAuditFiles} that is not a file path: a byte stream and the name reports give it. */
+export interface AuditInputStream {
+  readonly name: string;
+  readonly stream: AsyncIterable<Buffer | string>;
+}
+
 /** Options of {@link verifyAuditFiles}. */
 export interface VerifyAuditFilesOptions extends AuditVerifyOptions {
   /**
@@ -946,18 +957,20 @@ export interface VerifyAuditFilesOptions extends AuditVerifyOptions {
   workers?: number | undefined;
   /** Files of checkpoints held elsewhere (JSONL records or OTLP JSON), read before the input. */
   checkpointFiles?: readonly string[] | undefined;
-  /** Called as bytes are read: (read so far, total of all files). */
+  /** Called as bytes are read from file paths: (read so far, total of all files). */
   onProgress?: ((bytesRead: number, totalBytes: number) => void) | undefined;
 }
 
 /**
  * Verifies audit files (JSONL or OTLP JSON, auto-detected per line), read
- * in the order given. Throws {@link AuditInputError} for a file that cannot
- * be read; tampering is in the report, never thrown.
+ * in the order given: paths, or streams such as standard input or a
+ * decompressed archive ({@link AuditInputStream}). Throws
+ * {@link AuditInputError} for a file that cannot be read; tampering is in
+ * the report, never thrown.
  */
-export async function verifyAuditFiles(paths: readonly string[], options: VerifyAuditFilesOptions = {}): Promise<AuditVerifyReport> {
+export async function verifyAuditFiles(inputs: readonly (string | AuditInputStream)[], options: VerifyAuditFilesOptions = {}): Promise<AuditVerifyReport> {
   let total = 0;
-  for (const p of paths) total += await statOrThrow(p);
+  for (const p of inputs) if (typeof p === 'string') total += await statOrThrow(p);
   const checkpoints: ExternalCheckpoint[] = [...(options.checkpoints ?? [])];
   for (const f of options.checkpointFiles ?? []) checkpoints.push(...(await readCheckpointFile(f)));
   const verifier = new AuditVerifier({ ...options, checkpoints });
@@ -972,13 +985,15 @@ export async function verifyAuditFiles(paths: readonly string[], options: Verify
   }
   const spare: ArrayBuffer[] = [];
   try {
-    for (const p of paths) {
+    for (const input of inputs) {
+      const name = typeof input === 'string' ? input : input.name;
       try {
-        await verifyAuditStream(openFile(p, onBytes, spare), p, verifier, undefined, pool, spare);
+        if (typeof input === 'string') await verifyAuditStream(openFile(input, onBytes, spare), name, verifier, undefined, pool, spare);
+        else await verifyAuditStream(input.stream, name, verifier, undefined, pool);
       } catch (err) {
         if (err instanceof AuditInputError) throw err;
         const code = (err as NodeJS.ErrnoException).code;
-        if (code !== undefined) throw new AuditInputError(`${p}: ${code}`);
+        if (code !== undefined) throw new AuditInputError(`${name}: ${code}`);
         throw err;
       }
     }

@@ -30,6 +30,7 @@ export type {
   AuditChainReport,
   AuditFailure,
   AuditFailureReason,
+  AuditInputStream,
   AuditVerifyOptions,
   AuditVerifyReport,
   ExternalCheckpoint,

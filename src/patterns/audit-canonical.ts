@@ -194,3 +194,8 @@ export function encodeAttributes(attributes: Readonly<Record<string, unknown>> |
   }
   return out + '}';
 }
+
+/** A JSON object (not null, not an array). */
+export function isJsonObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -29,7 +29,7 @@
  *
  * @module
  */
-import { canonicalize, isAuditStampKey } from './audit-canonical.js';
+import { canonicalize, isAuditStampKey, isJsonObject as isObject } from './audit-canonical.js';
 import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME } from './audit-record.js';
 import type { ChainHead, CheckpointClaim } from './audit-record.js';
 
@@ -98,10 +98,6 @@ const DECIMAL = /^-?[0-9]+$/;
 
 function fail(message: string, unverifiable = false): never {
   throw new AuditRecordFormatError(message, unverifiable);
-}
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function list(v: unknown, what: string): unknown[] {

@@ -1,7 +1,9 @@
 /**
  * `agent-safety-otel verify`: through `main()` and once through the built bin.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { gzipSync, createGunzip } from 'node:zlib';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -92,6 +94,32 @@ test('a tampered file: exit 1 with file, line and reason', async () => {
   assert.equal([report.failure.reason, report.failure.line, report.failure.file], ['altered record', 8, tampered]);
 });
 
+test('standard input: - reads a stream (here a gzipped archive, decompressed), alone or between files', async () => {
+  const gz = join(dir, 'audit.jsonl.gz');
+  writeFileSync(gz, gzipSync(readFileSync(tampered)));
+  const bad = captureIO();
+  bad.stdin = createReadStream(gz).pipe(createGunzip());
+  assert.is(await main(['verify', '-', ...keyArgs], bad), 1, bad.stderr);
+  assert.match(bad.stdout, 'TAMPERED OR INCOMPLETE: (stdin):8: altered record (chain cli-chain, seq 7)');
+  // the first half of the chain from a file, the rest from standard input: one history
+  const head = join(dir, 'head.jsonl');
+  writeFileSync(head, lines.slice(0, 10).join('\n') + '\n');
+  const split = captureIO();
+  split.stdin = (async function* () {
+    yield lines.slice(10, 15).join('\n') + '\n' + lines[15].slice(0, 40); // cut mid-line
+    yield lines[15].slice(40) + '\n' + lines.slice(16).join('\n') + '\n';
+  })();
+  assert.is(await main(['verify', head, '-', ...keyArgs], split), 0, split.stdout + split.stderr);
+  assert.match(split.stdout, `2 files, ${lines.length} lines`);
+  const twice = captureIO();
+  twice.stdin = createReadStream(file);
+  assert.is(await main(['verify', '-', '-'], twice), 2);
+  assert.match(twice.stderr, '- (standard input) can be given once');
+  const none = captureIO();
+  assert.is(await main(['verify', '-'], none), 2);
+  assert.match(none.stderr, 'no standard input');
+});
+
 test('keys: missing key, wrong key, truncated before an expected head: exit 1', async () => {
   const noKey = captureIO();
   assert.is(await main(['verify', file], noKey), 1);
@@ -168,6 +196,16 @@ test('the built bin: exit codes and output', async () => {
   assert.is(bad.code, 1);
   assert.is(JSON.parse(bad.stdout).failure.reason, 'altered record');
   assert.is((await run(['verify'])).code, 2);
+  // standard input through the bin
+  const piped = await new Promise<{ code: number | null; stdout: string }>(done => {
+    const child = spawn(process.execPath, [bin, 'verify', '-', ...keyArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', d => (stdout += d));
+    child.on('close', code => done({ code, stdout }));
+    createReadStream(file).pipe(child.stdin);
+  });
+  assert.is(piped.code, 0, piped.stdout);
+  assert.match(piped.stdout, 'VALID');
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
