@@ -32,6 +32,10 @@ Options:
                           unverified
   --expect-head C:S:H     chain C must contain seq S with hash H (a head
                           obtained out of band); repeatable
+  --after C:S:H           the input continues chain C after seq S, whose hash
+                          is H (the last record of an earlier file that is
+                          not given, or a checkpoint's head): verify a later
+                          rotated file alone; repeatable
   --checkpoints F         checkpoint records held elsewhere (JSONL or OTLP
                           JSON); a later one than a file's tail proves
                           truncation; needs --public-key; repeatable
@@ -64,6 +68,7 @@ function readKeyFile(path: string, what: string): Buffer {
 function parseArgs(args: string[], stdin: AsyncIterable<Buffer | string> | undefined): Parsed {
   const files: Array<string | AuditInputStream> = [];
   const expectedHeads: ChainHead[] = [];
+  const anchors: ChainHead[] = [];
   const checkpointFiles: string[] = [];
   let hmacKey: Buffer | undefined;
   let hmacKeyId: string | undefined;
@@ -99,11 +104,15 @@ function parseArgs(args: string[], stdin: AsyncIterable<Buffer | string> | undef
         if (publicKey.asymmetricKeyType !== 'ed25519') throw new UsageError(`${file} is not an Ed25519 key`);
         break;
       }
-      case '--expect-head': {
+      case '--expect-head':
+      case '--after': {
         const v = value();
         const m = /^(.+):(\d+):([0-9a-f]{64})$/.exec(v);
-        if (!m) throw new UsageError(`--expect-head wants CHAIN:SEQ:HASH (64 hex digits), not ${JSON.stringify(v)}`);
-        expectedHeads.push({ chainId: m[1], seq: Number(m[2]), hash: m[3] });
+        if (!m || !Number.isSafeInteger(Number(m[2]))) throw new UsageError(`${arg} wants CHAIN:SEQ:HASH (64 hex digits), not ${JSON.stringify(v)}`);
+        const head = { chainId: m[1], seq: Number(m[2]), hash: m[3] };
+        if (arg === '--expect-head') expectedHeads.push(head);
+        else if (anchors.some(a => a.chainId === head.chainId)) throw new UsageError(`--after names chain ${head.chainId} twice`);
+        else anchors.push(head);
         break;
       }
       case '--checkpoints':
@@ -138,7 +147,7 @@ function parseArgs(args: string[], stdin: AsyncIterable<Buffer | string> | undef
   return {
     files,
     json,
-    options: { hmacKey, hmacKeyId, publicKey, expectedHeads, checkpointFiles, allowDuplicates, workers },
+    options: { hmacKey, hmacKeyId, publicKey, expectedHeads, anchors, checkpointFiles, allowDuplicates, workers },
   };
 }
 
@@ -157,6 +166,7 @@ function chainLine(c: AuditChainReport): string {
   if (c.externalVerified) facts.push(`${n(c.externalVerified)} anchors held elsewhere matched`);
   if (c.duplicatesIgnored) facts.push(`${n(c.duplicatesIgnored)} duplicates skipped`);
   if (c.previous) facts.push(`continues ${c.previous.chainId} at seq ${n(c.previous.seq)}`);
+  if (c.anchor) facts.push(`after the anchor at seq ${n(c.anchor.seq)}`);
   const head = `${c.valid ? 'ok  ' : 'FAIL'} chain ${c.chainId}: ${facts.join(', ')}`;
   if (!c.failure) return head;
   const f = c.failure;

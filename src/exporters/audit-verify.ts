@@ -110,6 +110,8 @@ export interface AuditChainReport {
   readonly keyId?: string | undefined;
   /** The head of the chain this one continues, from its seq 0. */
   readonly previous?: ChainHead | undefined;
+  /** The anchor the input continued, when verification started there instead of at seq 0. */
+  readonly anchor?: ChainHead | undefined;
   /** Checkpoints in the chain whose head and signature were checked. */
   readonly checkpointsVerified: number;
   /** Checkpoints whose head was checked but whose signature was not (no public key given). */
@@ -154,6 +156,13 @@ export interface AuditVerifyOptions {
   publicKey?: KeyObject | undefined;
   /** Heads obtained out of band: the chain must contain this seq with this hash. */
   expectedHeads?: readonly ChainHead[] | undefined;
+  /**
+   * Where to start a chain whose earlier records are not in the input (a
+   * later rotated file alone, say): the input continues this seq with this
+   * hash, e.g. the last record of the file before, or a signed checkpoint's
+   * head. Without one, such a chain fails with `missing start`.
+   */
+  anchors?: readonly ChainHead[] | undefined;
   /** Checkpoints held elsewhere (need `publicKey`); a later one than a chain's tail proves truncation. */
   checkpoints?: readonly ExternalCheckpoint[] | undefined;
   /** Skip exact duplicates of records (at-least-once OTLP delivery). @default false */
@@ -209,6 +218,8 @@ class ChainState {
   lastOrdinal = 0;
   keyId: string | undefined;
   previous: ChainHead | undefined;
+  /** Where verification of this chain starts, when not at seq 0 (see AuditVerifyOptions.anchors). */
+  anchor: ChainHead | undefined;
   /** The resource bound by seq 0 (OTLP input only). */
   resource: string | undefined;
   verifiedAny = false;
@@ -287,6 +298,14 @@ export class AuditVerifier {
     this.scanner = localChunkScanner(options.hmacKey);
     if (options.checkpoints?.length && options.publicKey === undefined) {
       throw new TypeError('checkpoints held elsewhere need the public key to check their signatures');
+    }
+    for (const anchor of options.anchors ?? []) {
+      const c = this.chain(anchor.chainId);
+      if (c.anchor !== undefined) throw new TypeError(`two anchors for chain ${anchor.chainId}`);
+      c.anchor = anchor;
+      c.expected = anchor.seq + 1;
+      c.head = anchor.hash;
+      c.remember(anchor.seq, anchor.hash);
     }
     for (const head of options.expectedHeads ?? []) {
       this.chain(head.chainId).watch(head.seq, { hash: head.hash, kind: 'expected head', source: 'expected head' });
@@ -519,13 +538,17 @@ export class AuditVerifier {
       else this.failChain(c, this.at(p, 'wrong key', `the HMAC key does not verify the chain (seq ${p.seq} and seq ${rec.seq} both fail)`));
       return;
     }
+    if (c.anchor !== undefined && rec.seq <= c.anchor.seq) {
+      return this.failChain(c, this.at(rec, 'reordered', `seq ${rec.seq} is at or before the anchor (seq ${c.anchor.seq}): give only what follows it`));
+    }
     if (rec.seq === 0 && !this.keyChecks(c, rec)) return;
     if (!rec.hashOk) {
       if (this.options.hmacKey !== undefined && !c.verifiedAny && rec.seq === c.expected) {
         c.pendingKey = rec; // the next record tells an altered record from a wrong key
         return;
       }
-      return this.failChain(c, this.at(rec, 'altered record', 'the record does not match its hash'));
+      const keyedPerhaps = c.anchor !== undefined && !c.verifiedAny && this.options.hmacKey === undefined;
+      return this.failChain(c, this.at(rec, 'altered record', `the record does not match its hash${keyedPerhaps ? ' (or the chain is keyed: its seq 0 is not in the input to tell, give the HMAC key)' : ''}`));
     }
     if (rec.seq < c.expected) {
       const known = c.hashAt(rec.seq);
@@ -598,7 +621,9 @@ export class AuditVerifier {
       c.previous = rec.previous;
       c.resource = rec.resource;
     } else if (rec.resource !== undefined && c.resource !== undefined && rec.resource !== c.resource) {
-      return this.failChain(c, this.at(rec, 'altered record', 'the resource attributes differ from those bound by seq 0'));
+      return this.failChain(c, this.at(rec, 'altered record', `the resource attributes differ from those bound by ${c.anchor ? `the first record after the anchor` : 'seq 0'}`));
+    } else if (c.anchor !== undefined && c.resource === undefined) {
+      c.resource = rec.resource; // seq 0 is not in the input: the segment's records must at least agree
     }
     if (rec.prevHash !== c.head) {
       return this.failChain(c, this.at(rec, 'broken link', `prev_hash is not the hash of seq ${rec.seq - 1}`));
@@ -716,6 +741,7 @@ export class AuditVerifier {
         headHash: c.head,
         keyId: c.keyId,
         previous: c.previous,
+        anchor: c.anchor,
         checkpointsVerified: c.checkpointsVerified,
         checkpointsUnverified: c.checkpointsUnverified,
         externalVerified: c.externalVerified,

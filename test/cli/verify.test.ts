@@ -120,6 +120,25 @@ test('standard input: - reads a stream (here a gzipped archive, decompressed), a
   assert.match(none.stderr, 'no standard input');
 });
 
+test('--after: a later rotated file verifies alone after its anchor; without it, missing start', async () => {
+  const later = join(dir, 'audit.later.jsonl');
+  writeFileSync(later, lines.slice(12).join('\n') + '\n');
+  const before = JSON.parse(lines[11]) as { seq: number; hash: string };
+  const alone = captureIO();
+  assert.is(await main(['verify', later, ...keyArgs], alone), 1);
+  assert.match(alone.stdout, 'missing start');
+  const anchored = captureIO();
+  assert.is(await main(['verify', later, ...keyArgs, '--after', `cli-chain:${before.seq}:${before.hash}`], anchored), 0, anchored.stdout);
+  assert.match(anchored.stdout, `seq 12…${last.seq} (${lines.length - 12} records)`);
+  assert.match(anchored.stdout, `after the anchor at seq 11`);
+  const wrong = captureIO();
+  assert.is(await main(['verify', later, ...keyArgs, '--after', `cli-chain:${before.seq}:${'0'.repeat(64)}`], wrong), 1);
+  assert.match(wrong.stdout, `${later}:1: broken link`);
+  const bad = captureIO();
+  assert.is(await main(['verify', later, '--after', 'cli-chain:11:abc'], bad), 2);
+  assert.match(bad.stderr, '--after wants CHAIN:SEQ:HASH');
+});
+
 test('keys: missing key, wrong key, truncated before an expected head: exit 1', async () => {
   const noKey = captureIO();
   assert.is(await main(['verify', file], noKey), 1);

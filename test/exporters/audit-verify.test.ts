@@ -139,6 +139,46 @@ test('broken links: a record re-hashed after its prev_hash changed is caught at 
   }
 });
 
+test('anchors: a later segment alone verifies after its anchor; a wrong or early anchor, earlier records, a missing key are caught', () => {
+  const { lines, options } = plainChain(30);
+  const cut = 20;
+  const head = JSON.parse(lines[cut - 1]) as { chain_id: string; seq: number; hash: string };
+  const anchor = { chainId: head.chain_id, seq: head.seq, hash: head.hash };
+  const segment = lines.slice(cut);
+  fails(verifyAuditLines(segment, options), 'missing start');
+  const ok = verifyAuditLines(segment, { ...options, anchors: [anchor] });
+  assert.ok(ok.valid, JSON.stringify(ok.failure));
+  const c = ok.chains[0];
+  assert.equal([c.firstSeq, c.lastSeq, c.records], [cut, lines.length - 1, lines.length - cut]);
+  assert.equal(c.anchor, anchor);
+  assert.is(c.headHash, JSON.parse(lines[lines.length - 1]).hash);
+  assert.ok(c.checkpointsVerified > 0, 'checkpoints in the segment are checked');
+  fails(verifyAuditLines(segment, { ...options, anchors: [{ ...anchor, hash: 'cd'.repeat(32) }] }), 'broken link', 1);
+  fails(verifyAuditLines(segment, { ...options, anchors: [{ ...anchor, seq: anchor.seq - 1 }] }), 'gap');
+  fails(verifyAuditLines(lines.slice(cut - 1), { ...options, anchors: [anchor] }), 'reordered', 1);
+  const altered = [...segment];
+  altered[3] = JSON.stringify(withLeafChanged(JSON.parse(altered[3]), ['span', 'name']));
+  fails(verifyAuditLines(altered, { ...options, anchors: [anchor] }), 'altered record', 4);
+  // keyed: the key verifies the segment; without it the first record cannot verify (seq 0, which names the key, is not there)
+  const keyed = keyedChain(30);
+  const kHead = JSON.parse(keyed.lines[cut - 1]) as { chain_id: string; seq: number; hash: string };
+  const kAnchor = { chainId: kHead.chain_id, seq: kHead.seq, hash: kHead.hash };
+  assert.ok(verifyAuditLines(keyed.lines.slice(cut), { ...keyed.options, anchors: [kAnchor] }).valid);
+  const noKey = verifyAuditLines(keyed.lines.slice(cut), { publicKey: KEYS.publicKey, anchors: [kAnchor] });
+  fails(noKey, 'altered record', 1);
+  assert.match(noKey.failure!.detail, 'give the HMAC key');
+  // OTLP: the segment's spans, batched out of order
+  const otlp = keyed.f.otlpJson(4, cut).split('\n').filter(Boolean).reverse().join('\n') + '\n';
+  const fromOtlp = verifyAuditText(otlp, { ...keyed.options, anchors: [kAnchor] });
+  assert.ok(fromOtlp.valid, JSON.stringify(fromOtlp.failure));
+  assert.is(fromOtlp.chains[0].firstSeq, cut);
+  // seq 0 binds the resource; without it the segment's records must agree with the first after the anchor
+  const batches = otlp.split('\n').filter(Boolean);
+  const evil = batches.map((l, i) => (i === 0 ? l.replace('"stringValue":"audit-test"', '"stringValue":"audit-evil"') : l));
+  assert.not.equal(evil[0], batches[0]);
+  fails(verifyAuditLines(evil, { ...keyed.options, anchors: [kAnchor] }), 'altered record', 1);
+});
+
 test('reorders: two records swapped, or one moved, are caught at the first out of place', () => {
   const { lines, options } = plainChain();
   for (let k = 0; k < lines.length - 1; k++) {

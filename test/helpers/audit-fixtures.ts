@@ -91,7 +91,8 @@ export interface AuditFixture {
   /** The JSONL file text (one line per record, newline-terminated). */
   jsonl(): string;
   /** The stamped spans as OTLP JSON lines, `batch` spans per line (JsonTraceSerializer, as an OTLP/HTTP JSON exporter sends them). */
-  otlpJson(batch?: number): string;
+  /** The stamped spans from index `from` on, as OTLP JSON lines of `batch` spans. */
+  otlpJson(batch?: number, from?: number): string;
 }
 
 /** A tracer whose ended spans are chained. */
@@ -114,9 +115,9 @@ export function auditFixture(
     stampedSpans: processor.stampedSpans,
     lines: () => processor.records.map(r => r.line),
     jsonl: () => processor.records.map(r => r.line + '\n').join(''),
-    otlpJson(batch = 50) {
+    otlpJson(batch = 50, from = 0) {
       let out = '';
-      for (let i = 0; i < processor.stampedSpans.length; i += batch) {
+      for (let i = from; i < processor.stampedSpans.length; i += batch) {
         const bytes = JsonTraceSerializer.serializeRequest(processor.stampedSpans.slice(i, i + batch))!;
         out += Buffer.from(bytes).toString('utf8') + '\n';
       }
