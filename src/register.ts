@@ -8,7 +8,9 @@
  * tree on the console and nothing needs a server. Everything is flushed on
  * exit and on SIGINT/SIGTERM.
  *
- * This is the only module of the package that reads environment variables.
+ * This is the only module of the package that reads environment variables,
+ * with `startAgentSafety`, which reads `OTEL_TRACES_SAMPLER` and
+ * `OTEL_TRACES_SAMPLER_ARG` to wrap the sampler for the audit.
  * The application may import `shutdown` from here to flush before calling
  * `process.exit()` itself.
  *

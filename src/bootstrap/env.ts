@@ -1,12 +1,14 @@
 /**
- * Turns environment variables into {@link AgentSafetyOptions}. Pure: it is
- * given the environment as an object; only `register.ts` passes
- * `process.env`.
+ * Turns environment variables into {@link AgentSafetyOptions} and the trace
+ * sampler. Pure: it is given the environment as an object; only
+ * `register.ts` and `start.ts` (for the sampler) pass `process.env`.
  *
  * @module
  */
 import { createPrivateKey, createSecretKey } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
+import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
+import type { Sampler } from '@opentelemetry/sdk-trace-base';
 import type { AgentSafetyOptions, AuditOptions } from './start.js';
 import type { FsyncPolicy } from '../patterns/audit-file.js';
 import { keyFileBytes } from '../patterns/audit-chain.js';
@@ -123,6 +125,64 @@ export function auditOptionsFromEnv(env: Env, readFile?: ReadFile): AuditOptions
   return audit;
 }
 
+/** The `OTEL_TRACES_SAMPLER` values of the specification that the SDK builds (compared in lower case). */
+const TRACES_SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+
+/**
+ * The sampler the OpenTelemetry SDK builds from `OTEL_TRACES_SAMPLER` and
+ * `OTEL_TRACES_SAMPLER_ARG`, so that `startAgentSafety` can wrap it in an
+ * `AuditRecordingSampler` (the SDK, left to itself, would not).
+ *
+ * - Unset: `parentbased_always_on`, the specification's default.
+ * - `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`,
+ *   `parentbased_always_off` or `parentbased_traceidratio` (in any case):
+ *   that sampler; the ratio samplers take their ratio from
+ *   `OTEL_TRACES_SAMPLER_ARG` (default 1).
+ * - Any other value (`jaeger_remote`, `xray`, a typo): the default, with a
+ *   `diag` warning; a ratio that is not a number in [0, 1]: 1, with a
+ *   warning.
+ */
+export function samplerFromEnv(env: Env): Sampler {
+  const raw = text(env, 'OTEL_TRACES_SAMPLER');
+  const name = raw?.toLowerCase() ?? 'parentbased_always_on';
+  switch (name) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(samplerRatio(env));
+    case 'parentbased_always_on':
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(samplerRatio(env)) });
+    default:
+      diag.warn(
+        `agent-safety-otel: OTEL_TRACES_SAMPLER=${JSON.stringify(raw)} is not one of ${TRACES_SAMPLERS.join(', ')}; using parentbased_always_on`,
+      );
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+/** `OTEL_TRACES_SAMPLER_ARG` as a ratio in [0, 1]; 1 when unset or unusable (the specification's default). */
+function samplerRatio(env: Env): number {
+  const raw = text(env, 'OTEL_TRACES_SAMPLER_ARG');
+  if (raw === undefined) return 1;
+  const ratio = Number(raw);
+  if (Number.isFinite(ratio) && ratio >= 0 && ratio <= 1) return ratio;
+  diag.warn(`agent-safety-otel: OTEL_TRACES_SAMPLER_ARG=${JSON.stringify(raw)} is not a ratio between 0 and 1; using 1`);
+  return 1;
+}
+
 function flag(env: Env, name: string): boolean | undefined {
   const raw = env[name]?.trim().toLowerCase();
   if (raw === undefined || raw === '') return undefined;
@@ -158,6 +218,9 @@ function list(env: Env, name: string): string[] {
  *   `OTEL_EXPORTER_PROMETHEUS_HOST`:`OTEL_EXPORTER_PROMETHEUS_PORT`
  *   (default 127.0.0.1:9464).
  * - `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` are applied by the SDK.
+ * - `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` are read by
+ *   `startAgentSafety` ({@link samplerFromEnv}), which wraps the sampler
+ *   for the audit.
  */
 export function optionsFromEnv(env: Env, readFile?: ReadFile): AgentSafetyOptions {
   const tracesEndpoint = text(env, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT') ?? text(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');

@@ -1,4 +1,4 @@
 export { startAgentSafety } from './start.js';
 export type { AgentSafetyHandle, AgentSafetyOptions, AuditOptions, OtlpOptions, PrometheusOptions } from './start.js';
-export { AGENT_SAFETY_ENV, AuditKeyConfigError, auditOptionsFromEnv, optionsFromEnv } from './env.js';
+export { AGENT_SAFETY_ENV, AuditKeyConfigError, auditOptionsFromEnv, optionsFromEnv, samplerFromEnv } from './env.js';
 export type { Env, ReadFile } from './env.js';

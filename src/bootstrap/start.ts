@@ -4,9 +4,12 @@
  * trace tree on the console) when no collector is configured.
  *
  * Used by `agent-safety-otel/register` (configured from the environment) and
- * by programs that prefer to start in code. Reads no environment variable
- * itself, though the OpenTelemetry exporters it creates read the standard
- * `OTEL_EXPORTER_OTLP_*` variables for whatever is not given here.
+ * by programs that prefer to start in code. Reads one environment setting
+ * itself: with the audit on and no `sampler` given, the sampler of
+ * `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` (which the SDK would
+ * otherwise build, unwrapped). The SDK and the exporters it creates read
+ * the other standard variables (`OTEL_SERVICE_NAME`,
+ * `OTEL_EXPORTER_OTLP_*`…) for whatever is not given here.
  *
  * @module
  */
@@ -37,6 +40,7 @@ import { OtlpAuditSink } from '../exporters/otlp-audit-sink.js';
 import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy } from '../patterns/audit-chain.js';
 import type { FsyncPolicy } from '../patterns/audit-file.js';
 import { ATTR_AGENT_SAFETY_AUDIT_SEQ } from '../instrumentation/semconv.js';
+import { samplerFromEnv } from './env.js';
 
 /** OTLP/HTTP export of traces and metrics. */
 export interface OtlpOptions {
@@ -134,8 +138,13 @@ export interface AgentSafetyOptions {
   audit?: AuditOptions | false;
   /**
    * The trace sampler. With the audit on it is wrapped in an
-   * `AuditRecordingSampler`, so the audit never depends on sampling.
-   * @default the SDK's (`OTEL_TRACES_SAMPLER`, else parent-based always-on)
+   * `AuditRecordingSampler`, so the audit never depends on sampling: the
+   * package's spans are recorded (hence chained) even when the sampler
+   * drops them, and exporters still see only what it samples.
+   * @default the one `OTEL_TRACES_SAMPLER` / `OTEL_TRACES_SAMPLER_ARG` name
+   * (the specification's values; unset or unknown: `parentbased_always_on`),
+   * built here and wrapped as well when the audit is on (see
+   * `samplerFromEnv`); left to the SDK when it is off
    */
   sampler?: Sampler;
   /**
@@ -258,7 +267,9 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
     metricReaders.push(new PrometheusExporter({ port, host }));
   }
 
-  const sampler = options.sampler && audit ? new AuditRecordingSampler(options.sampler) : options.sampler;
+  // With the audit on, the sampler is always ours to wrap: the one given, or
+  // the one the SDK would have built from OTEL_TRACES_SAMPLER (unwrapped).
+  const sampler = audit ? new AuditRecordingSampler(options.sampler ?? samplerFromEnv(process.env)) : options.sampler;
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
     sampler,

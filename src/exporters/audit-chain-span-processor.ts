@@ -137,10 +137,12 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     });
     this.signing = options.signingKey !== undefined;
     auditInstruments();
+    // Reports the backlog of each sink that does not report its own (a sink
+    // that registered itself, like OtlpAuditSink, is observed once, by itself).
     for (const sink of this.sinks) {
       if (typeof sink.backlog === 'function') {
         const name = sinkName(sink);
-        this.unregister.push(registerAuditSink(name, () => sink.backlog!()));
+        this.unregister.push(registerAuditSink(name, () => sink.backlog!(), sink));
       }
     }
     if (this.signing) {

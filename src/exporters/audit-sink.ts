@@ -43,7 +43,12 @@ export interface AuditSink {
    * and the history reads as one. Optional.
    */
   previousHead?(): ChainHead | undefined;
-  /** Records accepted but not yet durable or delivered (reported as `agent_safety.audit.backlog`). Optional. */
+  /**
+   * Records accepted but not yet durable or delivered. Optional. Reported as
+   * `agent_safety.audit.backlog` (with `sink` = the sink's `name`) by the
+   * `AuditChainSpanProcessor` the sink is given to, unless the sink reports
+   * it itself (as `OtlpAuditSink` does): each sink is observed once.
+   */
   backlog?(): number;
 }
 

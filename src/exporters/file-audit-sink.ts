@@ -42,6 +42,7 @@ import {
   tornSidePath,
 } from '../patterns/audit-file.js';
 import type { FsyncPolicy } from '../patterns/audit-file.js';
+import { countAuditExportFailure } from '../instrumentation/audit-metrics.js';
 import { rejectUnknownOptions, requireNonEmptyString, requireNumber, requireObject } from '../patterns/validate.js';
 import type { AuditRecord, AuditSink } from './audit-sink.js';
 
@@ -71,7 +72,12 @@ export interface FileAuditSinkOptions {
    * before the active file. One writer per file.
    */
   path: string;
-  /** The `sink` attribute of the audit metrics (backlog, failures). @default 'file' */
+  /**
+   * The `sink` attribute of the audit metrics: its backlog
+   * (`agent_safety.audit.backlog`, reported by the `AuditChainSpanProcessor`
+   * it is given to) and its failed write, sync, open and rotation attempts
+   * (`agent_safety.audit.export_failures`). @default 'file'
+   */
   name?: string;
   /**
    * When written records are fdatasync'ed (see {@link FsyncPolicy}):
@@ -185,8 +191,10 @@ const KNOWN = ['path', 'name', 'fsync', 'maxBytes', 'maxBatchBytes', 'retry', 'c
  *   {@link previousHead}, which the new chain records as `previous` in its
  *   seq-0 record. See {@link recovery}.
  * - I/O errors never reach the caller: they are reported through `diag`,
- *   counted ({@link stats}) and retried with backoff; accepted records stay
- *   queued until written (a partial write resumes where it stopped).
+ *   counted ({@link stats}, and each failed attempt in
+ *   `agent_safety.audit.export_failures` with `sink` = {@link name}) and
+ *   retried with backoff; accepted records stay queued until written (a
+ *   partial write resumes where it stopped).
  */
 export class FileAuditSink implements AuditSink {
   readonly path: string;
@@ -363,6 +371,8 @@ export class FileAuditSink implements AuditSink {
       }
     } catch (err) {
       this.failures++;
+      // Every error that ends a run is one failed write, sync, open or rotation (counted in stats() where it happened).
+      countAuditExportFailure(this.name);
       const delay = retryDelayMs(this.failures, this.retryInitialMs, this.retryMaxMs);
       diag.error(
         `FileAuditSink(${this.path}): ${describe(err)}; ${this.backlog()} records kept, retrying in ${delay} ms (attempt ${this.failures})`,

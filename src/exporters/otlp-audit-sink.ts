@@ -121,7 +121,9 @@ export class OtlpAuditSink implements AuditSink {
     this.spool = new AuditSpool(this.spoolPath);
     this.restoredLeft = this.spool.pending;
     this.backlogQueue.restoreSpooled(this.spool.pending);
-    this.meter = registerAuditSinkMetrics(this.name, () => this.backlogQueue.size);
+    // The sink reports its own backlog (also when used without a processor, and
+    // while its shutdown drains); a processor given this sink leaves it alone.
+    this.meter = registerAuditSinkMetrics(this.name, () => this.backlogQueue.size, this);
     if (this.restoredLeft > 0) {
       diag.info(`agent-safety-otel: audit sink ${this.name}: ${this.restoredLeft} records left in ${this.spoolPath} by an earlier run are sent first`);
     }

@@ -20,6 +20,8 @@ import { meterBound } from './telemetry.js';
 interface SinkSource {
   readonly attrs: Attributes;
   backlog: () => number;
+  /** Whose backlog `backlog` reads (the sink object), so that one sink is registered once. */
+  owner: object | undefined;
   failures: number;
 }
 
@@ -34,15 +36,24 @@ export function countAuditRecords(n = 1): void {
 /**
  * Makes the sink named `name` report its backlog (records accepted, not yet
  * durable or delivered) and its export failures. Sinks of the same name
- * share one series; the last registered `backlog` reader wins. Returns a
- * function that stops the backlog reading (the failure count stays).
+ * share one series; the last registered sink wins. `owner` is the sink
+ * whose backlog `backlog` reads: a sink already registered under `name`
+ * (the OTLP sink registers itself) is observed once, by the first
+ * registration, and a later one for the same owner (the
+ * `AuditChainSpanProcessor`'s) changes nothing. Returns a function that
+ * stops the backlog reading, if this call started it (the failure count
+ * stays).
  */
-export function registerAuditSink(name: string, backlog: () => number): () => void {
+export function registerAuditSink(name: string, backlog: () => number, owner: object = backlog): () => void {
   const source = sourceOf(name);
-  source.backlog = backlog;
   auditInstruments();
+  if (source.owner === owner) return () => {};
+  source.backlog = backlog;
+  source.owner = owner;
   return () => {
-    if (source.backlog === backlog) source.backlog = () => 0;
+    if (source.owner !== owner) return;
+    source.backlog = () => 0;
+    source.owner = undefined;
   };
 }
 
@@ -55,7 +66,7 @@ export function countAuditExportFailure(name: string): void {
 function sourceOf(name: string): SinkSource {
   let source = sinks.get(name);
   if (source === undefined) {
-    source = { attrs: Object.freeze({ [METRIC_ATTR_SINK]: name }), backlog: () => 0, failures: 0 };
+    source = { attrs: Object.freeze({ [METRIC_ATTR_SINK]: name }), backlog: () => 0, owner: undefined, failures: 0 };
     sinks.set(name, source);
   }
   return source;

@@ -62,11 +62,12 @@ export interface AuditSinkMeter {
 }
 
 /**
- * Registers a sink named `name`: `backlog` is read at each collection while
- * the sink is open (`agent_safety.audit.backlog`).
+ * Registers the sink `owner`, named `name`: `backlog` is read at each
+ * collection while the sink is open (`agent_safety.audit.backlog`), and an
+ * `AuditChainSpanProcessor` given the same sink does not register it again.
  */
-export function registerAuditSinkMetrics(name: string, backlog: () => number): AuditSinkMeter {
-  const stop = registerAuditSink(name, backlog);
+export function registerAuditSinkMetrics(name: string, backlog: () => number, owner: object): AuditSinkMeter {
+  const stop = registerAuditSink(name, backlog, owner);
   const r = retriesOf(name);
   retryInstruments();
   return {

@@ -1,7 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generateKeyPairSync } from 'node:crypto';
-import { AGENT_SAFETY_ENV, AuditKeyConfigError, auditOptionsFromEnv, optionsFromEnv } from '../../src/bootstrap/index.js';
+import { ROOT_CONTEXT, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
+import { SamplingDecision } from '@opentelemetry/sdk-trace-base';
+import type { Sampler } from '@opentelemetry/sdk-trace-base';
+import { AGENT_SAFETY_ENV, AuditKeyConfigError, auditOptionsFromEnv, optionsFromEnv, samplerFromEnv } from '../../src/bootstrap/index.js';
+import { captureDiag } from '../helpers/diag.js';
 
 const test = suite('optionsFromEnv');
 
@@ -95,6 +99,57 @@ test('audit keys: from files or variables, with ids; unusable keys fail loudly w
   fails({ AGENT_SAFETY_AUDIT_SIGNING_KEY_FILE: '/keys/hmac', AGENT_SAFETY_AUDIT_SIGNING_KEY_ID: 's' }, /not a PEM private key/);
   const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   fails({ AGENT_SAFETY_AUDIT_SIGNING_KEY: rsa, AGENT_SAFETY_AUDIT_SIGNING_KEY_ID: 's' }, /Ed25519 key is required, got rsa/);
+});
+
+const PB = (root: string) =>
+  `ParentBased{root=${root}, remoteParentSampled=AlwaysOnSampler, remoteParentNotSampled=AlwaysOffSampler, localParentSampled=AlwaysOnSampler, localParentNotSampled=AlwaysOffSampler}`;
+
+/** What `sampler` decides for a root span, and for a child of an unsampled remote parent. */
+function decisions(sampler: Sampler): { root: SamplingDecision; underUnsampledParent: SamplingDecision } {
+  const traceId = 'f'.repeat(32); // the highest trace id: sampled by any ratio above 0 only at 1
+  const parent = trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId: 'a'.repeat(16), traceFlags: TraceFlags.NONE, isRemote: true });
+  return {
+    root: sampler.shouldSample(ROOT_CONTEXT, traceId, 'x', SpanKind.INTERNAL, {}, []).decision,
+    underUnsampledParent: sampler.shouldSample(parent, traceId, 'x', SpanKind.INTERNAL, {}, []).decision,
+  };
+}
+
+test('samplerFromEnv: the sampler the SDK builds from OTEL_TRACES_SAMPLER / _ARG, for every value of the specification', () => {
+  const built = (env: Record<string, string>) => String(samplerFromEnv(env));
+  assert.is(built({}), PB('AlwaysOnSampler'), 'unset: parentbased_always_on');
+  assert.is(built({ OTEL_TRACES_SAMPLER: 'always_on' }), 'AlwaysOnSampler');
+  assert.is(built({ OTEL_TRACES_SAMPLER: 'always_off' }), 'AlwaysOffSampler');
+  assert.is(built({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.25' }), 'TraceIdRatioBased{0.25}');
+  assert.is(built({ OTEL_TRACES_SAMPLER: 'traceidratio' }), 'TraceIdRatioBased{1}', 'no ratio: 1');
+  assert.is(built({ OTEL_TRACES_SAMPLER: 'parentbased_always_on' }), PB('AlwaysOnSampler'));
+  assert.is(built({ OTEL_TRACES_SAMPLER: 'parentbased_always_off' }), PB('AlwaysOffSampler'));
+  assert.is(built({ OTEL_TRACES_SAMPLER: ' ParentBased_TraceIdRatio ', OTEL_TRACES_SAMPLER_ARG: '0' }), PB('TraceIdRatioBased{0}'));
+
+  // They decide as their names say.
+  assert.equal(decisions(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0' })).root, SamplingDecision.NOT_RECORD);
+  assert.equal(decisions(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'always_on' })), {
+    root: SamplingDecision.RECORD_AND_SAMPLED,
+    underUnsampledParent: SamplingDecision.RECORD_AND_SAMPLED,
+  });
+  assert.equal(decisions(samplerFromEnv({})), {
+    root: SamplingDecision.RECORD_AND_SAMPLED,
+    underUnsampledParent: SamplingDecision.NOT_RECORD,
+  });
+});
+
+test('samplerFromEnv: an unknown sampler or an unusable ratio falls back to the default, with a diag warning', () => {
+  const diagLog = captureDiag();
+  try {
+    assert.is(String(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'jaeger_remote' })), PB('AlwaysOnSampler'));
+    assert.ok(diagLog.messages.some(m => /OTEL_TRACES_SAMPLER="jaeger_remote" is not one of .*; using parentbased_always_on/.test(m)), diagLog.messages.join(' | '));
+    for (const arg of ['1.5', '-0.1', 'half', 'NaN']) {
+      assert.is(String(samplerFromEnv({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: arg })), 'TraceIdRatioBased{1}', arg);
+      assert.ok(diagLog.messages.some(m => m.includes(`OTEL_TRACES_SAMPLER_ARG=${JSON.stringify(arg)} is not a ratio between 0 and 1; using 1`)), arg);
+    }
+    assert.is(diagLog.messages.length, 5);
+  } finally {
+    diagLog.restore();
+  }
 });
 
 test('every AGENT_SAFETY_* variable read is documented in the README', async () => {

@@ -31,6 +31,7 @@ import {
   METRIC_ATTR_ENFORCED,
   METRIC_ATTR_FROM,
   METRIC_ATTR_OUTCOME,
+  METRIC_ATTR_SINK,
   METRIC_ATTR_STATE,
   METRIC_ATTR_TO,
   METRIC_ATTR_VERDICT,
@@ -87,6 +88,7 @@ const packageLabels = new Set(
     METRIC_ATTR_OUTCOME,
     METRIC_ATTR_VERDICT,
     METRIC_ATTR_ENFORCED,
+    METRIC_ATTR_SINK,
   ].map(promLabel),
 );
 /** Labels Prometheus or the Collector add (target and exporter identity). */

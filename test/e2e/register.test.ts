@@ -1,17 +1,19 @@
 /**
  * `node --import agent-safety-otel/register app.mjs` in a child process:
- * the embedded default (a trace tree on the console, no server), and OTLP
- * over HTTP to a real receiver on 127.0.0.1 in both encodings, flushed at
- * exit and on SIGTERM.
+ * the embedded default (a trace tree on the console, no server), OTLP over
+ * HTTP to a real receiver on 127.0.0.1 in both encodings, flushed at exit
+ * and on SIGTERM, and a sampler from OTEL_TRACES_SAMPLER that does not thin
+ * the audit.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
+import { verifyAuditFiles } from '../../src/exporters/audit-verify.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const app = 'test/fixtures/register-app.mjs';
@@ -118,6 +120,33 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) {
     }
   });
 }
+
+/** The span names in an audit file, in chain order, after checking that the chain verifies. */
+async function auditedNames(file: string): Promise<string[]> {
+  const report = await verifyAuditFiles([file]);
+  assert.ok(report.valid, JSON.stringify(report.failures));
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(line => line !== '')
+    .map(line => (JSON.parse(line) as { span: { name: string } }).span.name);
+}
+
+test('OTEL_TRACES_SAMPLER=traceidratio with ratio 0: the guarded calls are still audited, while the sampler drops the app\'s own span', async () => {
+  const file = join(scratch, 'sampling-off', 'audit.jsonl');
+  const run = await runApp({ OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0', AGENT_SAFETY_AUDIT_FILE: file }, ['--plain-span']);
+  assert.is(run.code, 0, run.stderr);
+  assert.equal(JSON.parse(run.stdout.trim().split('\n').at(-1)!), { plain: { recording: false, sampled: false } }, 'the sampler drops spans that are not the package\'s');
+  assert.not.match(run.stdout, /execute_tool|invoke_agent/, 'exporters (the console tree) still see only what the sampler samples');
+  assert.equal(await auditedNames(file), ['execute_tool lookup', 'execute_tool broken_tool', 'invoke_agent fixture-agent']);
+
+  // The same app with everything sampled: the plain span is kept and the tree printed, the audit is the same.
+  const sampledFile = join(scratch, 'sampling-on', 'audit.jsonl');
+  const sampled = await runApp({ OTEL_TRACES_SAMPLER: 'always_on', AGENT_SAFETY_AUDIT_FILE: sampledFile }, ['--plain-span']);
+  assert.is(sampled.code, 0, sampled.stderr);
+  assert.match(sampled.stdout, /\{"plain":\{"recording":true,"sampled":true\}\}/);
+  assert.match(sampled.stdout, /├─ ✓ execute_tool lookup/);
+  assert.equal(await auditedNames(sampledFile), ['execute_tool lookup', 'execute_tool broken_tool', 'invoke_agent fixture-agent']);
+});
 
 test('SIGTERM: pending telemetry is flushed, then the process ends by the signal', async () => {
   const receiver = await OtlpReceiver.start();

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -11,6 +11,9 @@ import { AuditChainSpanProcessor, auditAllSpans } from '../../src/exporters/audi
 import { captureDiag } from '../helpers/diag.js';
 import type { DiagCapture } from '../helpers/diag.js';
 import { chainSpans, checkChainLines, realSpans, records } from '../helpers/audit-file-check.js';
+import { setupTelemetry } from '../helpers/otel.js';
+import type { TestTelemetry } from '../helpers/otel.js';
+import { METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES, METRIC_ATTR_SINK } from '../../src/instrumentation/semconv.js';
 
 const test = suite('FileAuditSink');
 
@@ -37,6 +40,22 @@ const linesOf = (path: string): string[] => {
   return text === '' ? [] : text.slice(0, -1).split('\n');
 };
 const allLines = (path: string): string[] => auditFiles(path).flatMap(linesOf);
+
+/** `agent_safety.audit.export_failures` of the sink named `name`, as collected now (0 before its first report). */
+async function exportFailures(telemetry: TestTelemetry, name: string): Promise<number> {
+  const points = (await telemetry.points(METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES)).filter(p => p.attributes[METRIC_ATTR_SINK] === name);
+  assert.ok(points.length <= 1, `one series per sink name, got ${points.length}`);
+  return points[0]?.value ?? 0;
+}
+
+/** Polls `predicate`; fails the test if it does not hold within 5 s. */
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  const start = Date.now();
+  while (!predicate()) {
+    if (Date.now() - start > 5_000) throw new Error(`timed out waiting for ${what}`);
+    await new Promise(r => setTimeout(r, 2));
+  }
+}
 
 /** Wraps the real file operations, counting calls and letting a test hold or fail them. */
 function spyIo() {
@@ -359,17 +378,47 @@ test('a full disk mid-batch (a short write, then ENOSPC): reported, retried, eve
 test('a failed fdatasync is reported and retried; the records count as durable only after a sync succeeds', async () => {
   const path = join(dir, 'audit.jsonl');
   const spy = spyIo();
-  const sink = new FileAuditSink({ path, io: spy.io, fsync: 'always', retry: { initialMs: 2, maxMs: 10 } });
-  spy.failSyncs(2);
-  for (const r of records(5)) sink.write(r);
-  await diagLog.waitFor(/fdatasync failed with 5 records written but not synced/);
-  assert.is(sink.stats().durable, 0);
-  await diagLog.waitFor(/writing again after/);
-  await sink.forceFlush();
-  assert.is(sink.stats().durable, 5);
-  assert.is(sink.stats().syncErrors, 2);
-  assert.is(sink.backlog(), 0);
-  await sink.shutdown();
+  const telemetry = setupTelemetry();
+  const sink = new FileAuditSink({ path, name: 'file-sync-check', io: spy.io, fsync: 'always', retry: { initialMs: 2, maxMs: 10 } });
+  try {
+    spy.failSyncs(2);
+    for (const r of records(5)) sink.write(r);
+    await diagLog.waitFor(/fdatasync failed with 5 records written but not synced/);
+    assert.is(sink.stats().durable, 0);
+    await diagLog.waitFor(/writing again after/);
+    await sink.forceFlush();
+    assert.is(sink.stats().durable, 5);
+    assert.is(sink.stats().syncErrors, 2);
+    assert.is(sink.backlog(), 0);
+    assert.is(await exportFailures(telemetry, 'file-sync-check'), 2, 'each failed sync is counted as an export failure');
+  } finally {
+    await sink.shutdown();
+    await telemetry.shutdown();
+  }
+});
+
+test('a disk that is really full (the audit path is a link to /dev/full): each failed attempt counts in agent_safety.audit.export_failures{sink="file"}', async () => {
+  const path = join(dir, 'audit.jsonl');
+  symlinkSync('/dev/full', path); // writes to /dev/full fail with ENOSPC, for root too
+  const telemetry = setupTelemetry();
+  try {
+    // Counters live for the process: measure this sink's share from here.
+    const before = await exportFailures(telemetry, 'file');
+    const sink = new FileAuditSink({ path, retry: { initialMs: 2, maxMs: 10 } });
+    assert.is(sink.name, 'file');
+    for (const r of records(5)) sink.write(r);
+    await diagLog.waitFor(/write failed after 0 of \d+ bytes of a batch: ENOSPC/);
+    await until(() => sink.stats().writeErrors >= 3, 'three failed writes');
+    await sink.shutdown(); // one last attempt; no retry after it
+    const stats = sink.stats();
+    assert.is(stats.written, 0);
+    assert.is(sink.backlog(), 5, 'nothing was written');
+    assert.ok(stats.writeErrors >= 3);
+    assert.is((await exportFailures(telemetry, 'file')) - before, stats.writeErrors + stats.syncErrors, 'one failure per failed attempt');
+    assert.ok(diagLog.messages.some(m => /shut down with 5 records not written or not synced/.test(m)));
+  } finally {
+    await telemetry.shutdown();
+  }
 });
 
 test('shutdown flushes and syncs, is idempotent, and a write afterwards is refused and reported', async () => {

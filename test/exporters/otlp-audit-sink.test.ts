@@ -18,7 +18,9 @@ import { ExportResultCode } from '@opentelemetry/core';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { ExportResult } from '@opentelemetry/core';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { AuditChainSpanProcessor, auditAllSpans } from '../../src/exporters/audit-chain-span-processor.js';
 import { InMemoryAuditSink } from '../../src/exporters/audit-sink.js';
 import { OtlpAuditSink } from '../../src/exporters/otlp-audit-sink.js';
 import type { OtlpAuditSinkOptions } from '../../src/exporters/otlp-audit-sink.js';
@@ -368,6 +370,51 @@ test('metrics: backlog (gauge), export failures and retries (counters), by sink 
   } finally {
     await t.provider.shutdown();
     await telemetry.shutdown();
+  }
+});
+
+test('metrics: behind an AuditChainSpanProcessor the sink\'s backlog is observed once, by the sink, until the sink has shut down', async () => {
+  const telemetry = setupTelemetry();
+  const exporter = new ScriptedExporter();
+  exporter.failing = true;
+  const sink = fast(exporter, { exportTimeoutMs: 300 });
+  const processor = new AuditChainSpanProcessor({ sinks: [sink], filter: auditAllSpans });
+  const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+  const backlogPoints = async () =>
+    (await telemetry.points(METRIC_AGENT_SAFETY_AUDIT_BACKLOG)).filter(p => p.attributes[METRIC_ATTR_SINK] === 'otlp');
+  // The sink's timers (the hung export's timeout among them) are unref'd: keep the test process alive meanwhile.
+  const keepAlive = setInterval(() => {}, 60_000);
+  try {
+    const tracer = provider.getTracer('backlog-once');
+    for (let i = 0; i < 5; i++) tracer.startSpan(`step ${i}`).end();
+    await until(() => exporter.calls >= 2, 'failed attempts');
+    const waiting = await backlogPoints();
+    assert.is(waiting.length, 1, 'one data point for sink="otlp"');
+    assert.is(waiting[0].value, 5);
+    assert.is(sink.backlog(), 5);
+
+    // The processor shuts down first and hands the shutdown to the sink, which
+    // still holds the records while it tries to deliver them: the gauge says so.
+    exporter.failing = false;
+    exporter.hanging = true;
+    const calls = exporter.calls;
+    await until(() => exporter.calls > calls, 'an attempt that hangs');
+    const closing = provider.shutdown();
+    await new Promise(r => setTimeout(r, 20));
+    const draining = await backlogPoints();
+    assert.is(draining.length, 1);
+    assert.is(draining[0].value, 5, 'the backlog during the sink\'s shutdown is the records it still holds');
+    exporter.hanging = false;
+    await closing;
+    assert.equal(exporter.seqs(), [0, 1, 2, 3, 4], 'delivered at shutdown');
+    const after = await backlogPoints();
+    assert.is(after.length, 1);
+    assert.is(after[0].value, 0);
+  } finally {
+    exporter.hanging = false;
+    await provider.shutdown();
+    await telemetry.shutdown();
+    clearInterval(keepAlive);
   }
 });
 
