@@ -259,7 +259,9 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
   }
   const consoleOption = options.console ?? !otlp;
   if (consoleOption) {
-    const exporter = new ConsoleTreeSpanExporter(typeof consoleOption === 'object' ? consoleOption : {});
+    // NO_COLOR (https://no-color.org) is read here, in the bootstrap, not by the exporter
+    const color = process.stdout.isTTY === true && !('NO_COLOR' in process.env);
+    const exporter = new ConsoleTreeSpanExporter({ color, ...(typeof consoleOption === 'object' ? consoleOption : {}) });
     spanProcessors.push(new SimpleSpanProcessor(exporter));
   }
   if (options.prometheus) {

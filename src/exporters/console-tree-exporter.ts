@@ -7,7 +7,7 @@ import { formatValue, summarizeAttributes, summarizeEvent } from './console-summ
 export interface ConsoleTreeSpanExporterOptions {
   /** Where the rendered trees go. @default writes to `process.stdout` */
   write?: (text: string) => void;
-  /** ANSI colours. @default true when stdout is a terminal and `NO_COLOR` is unset */
+  /** ANSI colours. @default true when stdout is a terminal (the bootstrap also honours `NO_COLOR`) */
   color?: boolean;
   /**
    * Spans kept while waiting for their trace's root to end; beyond it the
@@ -46,7 +46,7 @@ export class ConsoleTreeSpanExporter implements SpanExporter {
 
   constructor(options: ConsoleTreeSpanExporterOptions = {}) {
     this._write = options.write ?? (text => process.stdout.write(text));
-    this._color = options.color ?? (process.stdout.isTTY === true && !('NO_COLOR' in process.env));
+    this._color = options.color ?? process.stdout.isTTY === true;
     this._maxPending = options.maxPendingSpans ?? 10_000;
   }
 
