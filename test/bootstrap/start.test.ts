@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { metrics, trace } from '@opentelemetry/api';
@@ -6,6 +9,8 @@ import { guard } from '../../src/index.js';
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
 
 const test = suite('startAgentSafety');
+// the audit file and spool go here, not into the working directory
+const dir = mkdtempSync(join(tmpdir(), 'start-test-'));
 
 function cleanGlobals(): void {
   trace.disable();
@@ -14,7 +19,8 @@ function cleanGlobals(): void {
 
 test('shutdown right after a call still prints its trace (pending exports are flushed first)', async () => {
   const out: string[] = [];
-  const safety = startAgentSafety({ serviceName: 'start-test', console: { write: text => out.push(text), color: false } });
+  const auditFile = join(dir, 'quick.jsonl');
+  const safety = startAgentSafety({ serviceName: 'start-test', console: { write: text => out.push(text), color: false }, audit: { file: auditFile } });
   try {
     await guard(async () => 1, { name: 'quick' })();
   } finally {
@@ -23,10 +29,12 @@ test('shutdown right after a call still prints its trace (pending exports are fl
     cleanGlobals();
   }
   assert.match(out.join(''), /✓ execute_tool quick/);
+  assert.is(safety.auditFile, auditFile);
+  assert.match(readFileSync(auditFile, 'utf8'), '"name":"execute_tool quick"');
 });
 
 test('shutdown is idempotent', async () => {
-  const safety = startAgentSafety({ console: false });
+  const safety = startAgentSafety({ console: false, audit: { file: join(dir, 'idempotent.jsonl') } });
   const first = safety.shutdown();
   assert.is(safety.shutdown(), first);
   await first;
@@ -41,6 +49,7 @@ test('otlp option: traces and metrics to the given endpoint, console off by defa
     serviceName: 'start-otlp',
     otlp: { endpoint: receiver.url, protocol: 'http/json' },
     resourceAttributes: { 'deployment.environment.name': 'test' },
+    audit: { spoolPath: join(dir, 'otlp.spool.jsonl') },
   });
   try {
     await guard(async () => 1, { name: 'exported' })();
@@ -57,5 +66,7 @@ test('otlp option: traces and metrics to the given endpoint, console off by defa
   assert.is(span!.resource['deployment.environment.name'], 'test');
   assert.ok(receiver.points.some(p => p.metric === 'gen_ai.execute_tool.duration'), 'metrics flushed at shutdown');
 });
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();
