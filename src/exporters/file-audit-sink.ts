@@ -42,7 +42,7 @@ import {
   tornSidePath,
 } from '../patterns/audit-file.js';
 import type { FsyncPolicy } from '../patterns/audit-file.js';
-import { countAuditExportFailure } from '../instrumentation/audit-metrics.js';
+import { countAuditExportFailure, registerAuditSink } from '../instrumentation/audit-metrics.js';
 import { rejectUnknownOptions, requireNonEmptyString, requireNumber, requireObject } from '../patterns/validate.js';
 import type { AuditRecord, AuditSink } from './audit-sink.js';
 
@@ -236,6 +236,7 @@ export class FileAuditSink implements AuditSink {
   private syncTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private shutdownPromise: Promise<void> | undefined;
+  private readonly stopBacklog: () => void;
 
   constructor(options: FileAuditSinkOptions) {
     requireObject('FileAuditSink options', options);
@@ -257,6 +258,8 @@ export class FileAuditSink implements AuditSink {
     this.clock = options.clock ?? systemClock;
     this.io = { ...nodeAuditFileIo, ...options.io };
     this.recovery = this.startUp();
+    // The sink reports its own backlog (with or without a processor) until its shutdown has flushed.
+    this.stopBacklog = registerAuditSink(this.name, () => this.backlog(), this);
   }
 
   /** The head of the chain the file already holds (the last complete record), for the new chain's `previous`. */
@@ -325,7 +328,10 @@ export class FileAuditSink implements AuditSink {
     this.immediate = this.retryTimer = this.syncTimer = undefined;
     const left = this.backlog();
     if (left > 0) {
+      // still reported (the gauge keeps showing them) so that the last metric export tells of the loss
       diag.error(`FileAuditSink(${this.path}): shut down with ${left} records not written or not synced; they are lost`);
+    } else {
+      this.stopBacklog();
     }
     if (this.fd !== undefined) {
       const fd = this.fd;

@@ -13,7 +13,7 @@ import type { DiagCapture } from '../helpers/diag.js';
 import { chainSpans, checkChainLines, realSpans, records } from '../helpers/audit-file-check.js';
 import { setupTelemetry } from '../helpers/otel.js';
 import type { TestTelemetry } from '../helpers/otel.js';
-import { METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES, METRIC_ATTR_SINK } from '../../src/instrumentation/semconv.js';
+import { METRIC_AGENT_SAFETY_AUDIT_BACKLOG, METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES, METRIC_ATTR_SINK } from '../../src/instrumentation/semconv.js';
 
 const test = suite('FileAuditSink');
 
@@ -42,6 +42,13 @@ const linesOf = (path: string): string[] => {
 const allLines = (path: string): string[] => auditFiles(path).flatMap(linesOf);
 
 /** `agent_safety.audit.export_failures` of the sink named `name`, as collected now (0 before its first report). */
+/** The sink's `agent_safety.audit.backlog` reading, undefined without a series. */
+async function backlogGauge(telemetry: TestTelemetry, name: string): Promise<number | undefined> {
+  const points = (await telemetry.points(METRIC_AGENT_SAFETY_AUDIT_BACKLOG)).filter(p => p.attributes[METRIC_ATTR_SINK] === name);
+  assert.ok(points.length <= 1, `one series per sink name, got ${points.length}`);
+  return points[0]?.value;
+}
+
 async function exportFailures(telemetry: TestTelemetry, name: string): Promise<number> {
   const points = (await telemetry.points(METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES)).filter(p => p.attributes[METRIC_ATTR_SINK] === name);
   assert.ok(points.length <= 1, `one series per sink name, got ${points.length}`);
@@ -409,7 +416,9 @@ test('a disk that is really full (the audit path is a link to /dev/full): each f
     for (const r of records(5)) sink.write(r);
     await diagLog.waitFor(/write failed after 0 of \d+ bytes of a batch: ENOSPC/);
     await until(() => sink.stats().writeErrors >= 3, 'three failed writes');
+    assert.is(await backlogGauge(telemetry, 'file'), 5, 'the sink reports its own backlog, without a processor');
     await sink.shutdown(); // one last attempt; no retry after it
+    assert.is(await backlogGauge(telemetry, 'file'), 5, 'records lost at shutdown stay visible');
     const stats = sink.stats();
     assert.is(stats.written, 0);
     assert.is(sink.backlog(), 5, 'nothing was written');
@@ -459,6 +468,27 @@ test('with AuditChainSpanProcessor: a second process run picks up the file head 
   assert.equal(check.chains, heads);
   assert.is(check.records, 50);
   assert.equal(check.seq0[1].previous, { chainId: heads[0], seq: 24, hash: check.seq0[1].before!.hash });
+});
+
+test('backlog gauge: behind a processor a healthy sink is one series, read while records wait, 0 once shut down', async () => {
+  const path = join(dir, 'audit.jsonl');
+  const telemetry = setupTelemetry();
+  try {
+    const spy = spyIo();
+    const sink = new FileAuditSink({ path, name: 'file-gauge', io: spy.io });
+    const processor = new AuditChainSpanProcessor({ sinks: [sink], filter: auditAllSpans });
+    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    const tracer = provider.getTracer('file-sink-test');
+    const release = spy.hold(); // no record is durable until the sync is let through
+    for (let i = 0; i < 7; i++) tracer.startSpan(`execute_tool t${i}`).end();
+    assert.is(await backlogGauge(telemetry, 'file-gauge'), 7, 'accepted, not yet durable');
+    release();
+    await provider.shutdown();
+    assert.is(sink.backlog(), 0);
+    assert.is(await backlogGauge(telemetry, 'file-gauge'), 0);
+  } finally {
+    await telemetry.shutdown();
+  }
 });
 
 test('options are validated', () => {
