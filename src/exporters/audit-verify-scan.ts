@@ -279,7 +279,7 @@ export class ScanPool {
       };
       w.worker.on('error', fail);
       w.worker.on('exit', code => {
-        if (w.load > 0) fail(new Error(`an audit scan worker exited (code ${code}) with ${w.load} chunk(s) unscanned`));
+        if (w.load > 0) fail(new Error(`an audit scan worker exited (code ${code}) with ${w.load} chunk(s) unscanned; --workers 0 (option workers: 0) verifies on one thread`));
       });
       this.workers.push(w);
     }

@@ -461,6 +461,28 @@ test('worker pool: chunks scanned by the workers and by this thread, in any mix,
   }
 });
 
+test('worker pool: a worker that dies with chunks pending fails them, saying how to verify on one thread', async () => {
+  const { lines } = plainChain(60);
+  const text = Buffer.from(lines.join('\n') + '\n');
+  const big = Buffer.concat(Array.from({ length: Math.ceil((64 << 20) / text.length) }, () => text)); // a tenth of a second of hashing or more
+  const pool = new ScanPool(1, undefined);
+  await pool.whenReady();
+  const pending = pool.scan(big).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  await pool.close(); // while the chunk is pending (sent, or being hashed)
+  const err = await pending;
+  assert.instance(err, Error);
+  assert.match((err as Error).message, /exited \(code \d+\) with 1 chunk\(s\) unscanned; --workers 0/);
+  try {
+    await pool.scan(text);
+    assert.unreachable('a failed pool takes no more chunks');
+  } catch (e) {
+    assert.is(e, err);
+  }
+});
+
 test('files read in many chunks (moved to started workers and back, buffers reused, lines cut across reads) give the one-thread verdict', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'audit-verify-test-'));
   const { lines, options } = keyedChain(400);
