@@ -37,11 +37,6 @@ export interface ChunkScan {
   linked: Uint8Array;
 }
 
-/** The typed arrays of a {@link ChunkScan} (transferred from a worker without copying). */
-export function scanBuffers(scan: ChunkScan): ArrayBuffer[] {
-  return [scan.status, scan.starts, scan.ends, scan.chainEnds, scan.seqs, scan.linked].map(a => a.buffer as ArrayBuffer);
-}
-
 /** Scans a chunk of complete lines. */
 export type ChunkScanner = (chunk: Uint8Array) => ChunkScan;
 
@@ -227,8 +222,8 @@ interface PoolWorker {
 /**
  * Worker threads running {@link makeChunkScanner}; chunks are scanned in
  * parallel, results come back per chunk. A worker takes tens of
- * milliseconds to start: until one is {@link ScanPool.ready}, the caller
- * scans on its own thread rather than wait.
+ * milliseconds to start: until one has, {@link ScanPool.busy} says so and
+ * the caller scans on its own thread rather than wait.
  */
 export class ScanPool {
   private readonly workers: PoolWorker[] = [];
@@ -295,17 +290,12 @@ export class ScanPool {
     return this.sent;
   }
 
-  /** At least one worker has started: {@link scan} can be called. */
-  get ready(): boolean {
-    return this.started > 0 && this.failed === undefined;
-  }
-
   /**
    * Every started worker has at least `depth` chunks pending (or none has
    * started): a chunk scanned on the caller's thread now is done sooner.
    */
   busy(depth: number): boolean {
-    if (!this.ready) return true;
+    if (this.started === 0 || this.failed !== undefined) return true;
     for (const w of this.workers) if (w.ready && w.load < depth) return false;
     return true;
   }

@@ -768,34 +768,52 @@ function strip(f: Located): AuditFailure {
 }
 
 /**
- * Splits a byte stream into lines with a chunked splitter (no per-line
- * allocation beyond the line's string). The last line is passed with
- * `unterminated` when no newline follows it. `onBytes` gets each chunk's size.
+ * Re-cuts a byte stream at newlines: chunks of whole lines, then the rest
+ * that no newline ends, if any (`tail`). `piece` is what the stream gave
+ * when the chunk is all of it (no bytes carried in or out).
+ */
+async function* wholeLineChunks(
+  stream: AsyncIterable<Buffer | string>,
+  onBytes?: (n: number) => void,
+): AsyncGenerator<{ chunk: Buffer; piece: Buffer | undefined; tail: boolean }> {
+  let carry: Buffer | undefined;
+  for await (const given of stream) {
+    const piece = typeof given === 'string' ? Buffer.from(given) : given;
+    onBytes?.(piece.length);
+    const buf = carry === undefined ? piece : Buffer.concat([carry, piece]);
+    const cut = buf.lastIndexOf(10);
+    if (cut < 0) {
+      carry = buf;
+      continue;
+    }
+    const whole = carry === undefined && cut + 1 === buf.length;
+    carry = cut + 1 < buf.length ? buf.subarray(cut + 1) : undefined;
+    yield { chunk: buf.subarray(0, cut + 1), piece: whole ? piece : undefined, tail: false };
+  }
+  if (carry !== undefined && carry.length > 0) yield { chunk: carry, piece: undefined, tail: true };
+}
+
+/**
+ * Splits a byte stream into lines. The last line is passed with
+ * `unterminated` when no newline follows it. `onBytes` gets each piece's size.
  */
 export async function forEachLine(
   stream: AsyncIterable<Buffer | string>,
   onLine: (line: string, lineNo: number, unterminated: boolean) => void,
   onBytes?: (n: number) => void,
 ): Promise<number> {
-  let carry: Buffer | undefined;
   let lineNo = 0;
-  for await (const chunk of stream) {
-    let buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    onBytes?.(buf.length);
-    if (carry !== undefined) {
-      buf = Buffer.concat([carry, buf]);
-      carry = undefined;
+  for await (const { chunk, tail } of wholeLineChunks(stream, onBytes)) {
+    if (tail) {
+      onLine(chunk.toString('utf8'), ++lineNo, true);
+      break;
     }
     let start = 0;
-    for (;;) {
-      const nl = buf.indexOf(10, start);
-      if (nl < 0) break;
-      onLine(buf.toString('utf8', start, nl), ++lineNo, false);
+    for (let nl = chunk.indexOf(10); nl >= 0; nl = chunk.indexOf(10, start)) {
+      onLine(chunk.toString('utf8', start, nl), ++lineNo, false);
       start = nl + 1;
     }
-    if (start < buf.length) carry = Buffer.from(buf.subarray(start));
   }
-  if (carry !== undefined && carry.length > 0) onLine(carry.toString('utf8'), ++lineNo, true);
   return lineNo;
 }
 
@@ -816,7 +834,7 @@ export async function verifyAuditStream(
   spare?: ArrayBuffer[],
 ): Promise<void> {
   verifier.beginFile(file);
-  let carry: Buffer | undefined;
+  let tail: Buffer | undefined;
   let lineNo = 1;
   // Chunks in file order, scanned (here, or back from a worker) or not yet.
   const queue: Array<{ scanned?: ScannedChunk; failed?: unknown; owned: boolean; done?: Promise<void> }> = [];
@@ -830,22 +848,13 @@ export async function verifyAuditStream(
       if (owned && spare !== undefined && spare.length < SPARE_BUFFERS) spare.push(scanned.chunk.buffer as ArrayBuffer);
     }
   };
-  for await (const piece of stream) {
-    let buf = typeof piece === 'string' ? Buffer.from(piece) : piece;
-    onBytes?.(buf.length);
-    if (carry !== undefined) {
-      buf = Buffer.concat([carry, buf]);
-      carry = undefined;
+  for await (const { chunk, piece, tail: last } of wholeLineChunks(stream, onBytes)) {
+    if (last) {
+      tail = chunk;
+      break;
     }
-    const cut = buf.lastIndexOf(10);
-    if (cut < 0) {
-      carry = buf;
-      continue;
-    }
-    const chunk = buf.subarray(0, cut + 1);
-    if (cut + 1 < buf.length) carry = buf.subarray(cut + 1);
     // the whole of a buffer this module read: it can move to a worker and be read into again
-    const owned = OWNED.has(piece as Buffer) && chunk.byteOffset === 0 && carry === undefined;
+    const owned = piece !== undefined && OWNED.has(piece);
     if (pool !== undefined && !pool.busy(SHARE_DEPTH)) {
       const entry: (typeof queue)[number] = { owned };
       entry.done = pool.scan(chunk, owned).then(
@@ -861,7 +870,7 @@ export async function verifyAuditStream(
     while (queue.length > MAX_IN_FLIGHT) await apply(true);
   }
   while (queue.length > 0) await apply(true);
-  if (carry !== undefined && carry.length > 0) verifier.addLine(carry.toString('utf8'), file, lineNo, true);
+  if (tail !== undefined) verifier.addLine(tail.toString('utf8'), file, lineNo, true);
 }
 
 /** Chunks read and not yet applied, at most (each up to 4 MiB and a line). */

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME } from '../patterns/audit-record.js';
 
 // ── GenAI semantic conventions (copied, @experimental upstream) ───────────
 
@@ -221,35 +222,36 @@ export const EVENT_AGENT_SAFETY_COMPENSATION_RETRY = 'agent_safety.compensation.
 export const ATTR_AGENT_SAFETY_COMPENSATION_ATTEMPT = 'agent_safety.compensation.attempt';
 
 // ── Audit chain ────────────────────────────────────────────────────────────
+// The format's own module (patterns/audit-record) holds these names; they are listed here with the others.
 
 /** The chain (one per process run) this span was appended to. */
-export const ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID = 'agent_safety.audit.chain_id';
+export const ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID = AUDIT_KEYS.chainId; // 'agent_safety.audit.chain_id'
 /** Gap-free position in the chain, from 0. */
-export const ATTR_AGENT_SAFETY_AUDIT_SEQ = 'agent_safety.audit.seq';
+export const ATTR_AGENT_SAFETY_AUDIT_SEQ = AUDIT_KEYS.seq; // 'agent_safety.audit.seq'
 /** Hash of the previous record (hex). */
-export const ATTR_AGENT_SAFETY_AUDIT_PREV_HASH = 'agent_safety.audit.prev_hash';
+export const ATTR_AGENT_SAFETY_AUDIT_PREV_HASH = AUDIT_KEYS.prevHash; // 'agent_safety.audit.prev_hash'
 /** Hash of this record (hex). */
-export const ATTR_AGENT_SAFETY_AUDIT_HASH = 'agent_safety.audit.hash';
+export const ATTR_AGENT_SAFETY_AUDIT_HASH = AUDIT_KEYS.hash; // 'agent_safety.audit.hash'
 /** On a chain's first record (seq 0): id of the HMAC key the chain is keyed with. */
-export const ATTR_AGENT_SAFETY_AUDIT_KEY_ID = 'agent_safety.audit.key_id';
+export const ATTR_AGENT_SAFETY_AUDIT_KEY_ID = AUDIT_KEYS.keyId; // 'agent_safety.audit.key_id'
 /** On a chain's first record: the chain id of the earlier chain it continues (e.g. the previous run's, in the same file). */
-export const ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_CHAIN_ID = 'agent_safety.audit.previous.chain_id';
+export const ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_CHAIN_ID = AUDIT_KEYS.previousChainId; // 'agent_safety.audit.previous.chain_id'
 /** On a chain's first record: the last seq of the chain it continues. */
-export const ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_SEQ = 'agent_safety.audit.previous.seq';
+export const ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_SEQ = AUDIT_KEYS.previousSeq; // 'agent_safety.audit.previous.seq'
 /** On a chain's first record: the head hash of the chain it continues. */
-export const ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_HASH = 'agent_safety.audit.previous.hash';
+export const ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_HASH = AUDIT_KEYS.previousHash; // 'agent_safety.audit.previous.hash'
 /** Span name of a signed checkpoint of an audit chain. */
-export const SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT = 'agent_safety.audit.checkpoint';
+export const SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT = CHECKPOINT_SPAN_NAME; // 'agent_safety.audit.checkpoint'
 /** On a checkpoint span: seq of the last record the checkpoint covers. */
-export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_SEQ = 'agent_safety.audit.checkpoint.head_seq';
+export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_SEQ = AUDIT_KEYS.checkpointHeadSeq; // 'agent_safety.audit.checkpoint.head_seq'
 /** On a checkpoint span: hash of that record. */
-export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_HASH = 'agent_safety.audit.checkpoint.head_hash';
+export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_HASH = AUDIT_KEYS.checkpointHeadHash; // 'agent_safety.audit.checkpoint.head_hash'
 /** On a checkpoint span: when it was signed (unix nanoseconds, decimal string). */
-export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME = 'agent_safety.audit.checkpoint.time_unix_nano';
+export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME = AUDIT_KEYS.checkpointTime; // 'agent_safety.audit.checkpoint.time_unix_nano'
 /** On a checkpoint span: id of the Ed25519 signing key. */
-export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID = 'agent_safety.audit.checkpoint.key_id';
+export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID = AUDIT_KEYS.checkpointKeyId; // 'agent_safety.audit.checkpoint.key_id'
 /** On a checkpoint span: the Ed25519 signature (base64) of the claim. */
-export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE = 'agent_safety.audit.checkpoint.signature';
+export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE = AUDIT_KEYS.checkpointSignature; // 'agent_safety.audit.checkpoint.signature'
 /** Audit event (span event, or span name when no span is active): the agent proposes an action. */
 export const EVENT_AGENT_SAFETY_ACTION_PROPOSED = 'agent_safety.action.proposed';
 /** Audit event: the action ran. */

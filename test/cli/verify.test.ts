@@ -11,28 +11,12 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { main } from '../../src/cli/main.js';
-import type { CliIO } from '../../src/cli/main.js';
+import { captureIO } from '../helpers/cli-io.js';
 import { auditFixture, ed25519, produceSpans } from '../helpers/audit-fixtures.js';
 import { withLeafChanged } from '../helpers/audit-tamper.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-
-function captureIO(errIsTTY = false): CliIO & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    isTTY: false,
-    errIsTTY,
-    out(text: string) {
-      io.stdout += text;
-    },
-    err(text: string) {
-      io.stderr += text;
-    },
-  };
-  return io;
-}
 
 const test = suite('cli verify');
 const dir = mkdtempSync(join(tmpdir(), 'cli-verify-'));
