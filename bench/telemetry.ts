@@ -11,7 +11,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
-import { AgentSafetyInstrumentation } from '../src/index.js';
+import { AgentSafetyInstrumentation } from '../src/bootstrap/index.js';
 
 /** Counts what it is given and drops it. */
 export class CountingExporter implements SpanExporter {

@@ -50,11 +50,12 @@ function layer(file: string): string {
 const ALLOWED: Record<string, string[]> = {
   patterns: ['patterns'],
   instrumentation: ['patterns', 'instrumentation'],
+  verify: ['patterns', 'verify'],
   exporters: ['patterns', 'instrumentation', 'exporters'],
   bootstrap: ['patterns', 'instrumentation', 'exporters', 'bootstrap'],
-  cli: ['patterns', 'instrumentation', 'exporters', 'bootstrap', 'cli'],
+  cli: ['patterns', 'instrumentation', 'exporters', 'verify', 'bootstrap', 'cli'],
   index: ['patterns', 'instrumentation'],
-  entry: ['patterns', 'instrumentation', 'exporters', 'bootstrap', 'cli'],
+  entry: ['patterns', 'instrumentation', 'exporters', 'verify', 'bootstrap', 'cli'],
 };
 
 const test = suite('layout and dependency direction');
@@ -105,7 +106,8 @@ test('exporters import SDK packages for types only (runtime: api and core)', () 
   assert.equal(violations, []);
 });
 
-test('the main entry point reaches at run time only @opentelemetry/api and @opentelemetry/instrumentation', () => {
+/** The packages a file reaches at run time, following relative imports. */
+function runtimeExternals(entry: string): string[] {
   const seen = new Set<string>();
   const external = new Set<string>();
   const visit = (file: string): void => {
@@ -117,8 +119,37 @@ test('the main entry point reaches at run time only @opentelemetry/api and @open
       else if (!imp.specifier.startsWith('node:')) external.add(imp.specifier);
     }
   };
-  visit(join(src, 'index.ts'));
-  assert.equal([...external].sort(), ['@opentelemetry/api', '@opentelemetry/instrumentation']);
+  visit(entry);
+  return [...external].sort();
+}
+
+test('the main entry point and ./semconv reach at run time only @opentelemetry/api', () => {
+  assert.equal(runtimeExternals(join(src, 'index.ts')), ['@opentelemetry/api']);
+  assert.equal(runtimeExternals(join(src, 'semconv.ts')), ['@opentelemetry/api']);
+});
+
+test('the verifier (./verify) imports no package at all: Node alone checks a journal', () => {
+  assert.equal(runtimeExternals(join(src, 'verify', 'index.ts')), []);
+  const typeImports = files(join(src, 'verify')).flatMap(f => importsOf(f)).filter(i => i.specifier.startsWith('@'));
+  assert.equal(typeImports, []);
+});
+
+test('every file sits in a feature room: src/<layer>/<feature>/<file>.ts', () => {
+  const flat = new Set(['index.ts', 'register.ts', 'semconv.ts']);
+  const rooms: Record<string, string[]> = {
+    patterns: ['audit', 'breaker', 'explain', 'gate', 'guard', 'policy', 'rollback', 'shared', 'store'],
+    instrumentation: ['audit', 'breaker', 'explain', 'gate', 'guard', 'policy', 'rollback', 'shared', 'store'],
+    exporters: ['audit', 'console'],
+  };
+  const misplaced = files(src).filter(file => {
+    const rel = relative(src, file).split('/');
+    if (rel.length === 1) return !flat.has(rel[0]);
+    const allowed = rooms[rel[0]];
+    if (!allowed) return false;
+    if (rel.length === 2) return rel[1] !== 'index.ts';
+    return rel.length !== 3 || !allowed.includes(rel[1]);
+  });
+  assert.equal(misplaced.map(f => relative(root, f)), []);
 });
 
 test('the checker catches a wrong arrow (self-test on a fixture)', () => {
@@ -129,7 +160,7 @@ test('the checker catches a wrong arrow (self-test on a fixture)', () => {
 });
 
 test('index.ts names every export (no export *)', () => {
-  for (const file of [join(src, 'index.ts'), join(src, 'exporters', 'index.ts'), join(src, 'bootstrap', 'index.ts')]) {
+  for (const file of [join(src, 'index.ts'), join(src, 'semconv.ts'), join(src, 'exporters', 'index.ts'), join(src, 'verify', 'index.ts'), join(src, 'bootstrap', 'index.ts')]) {
     assert.not.match(readFileSync(file, 'utf8'), /export\s+\*/, relative(root, file));
   }
 });

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PACKAGE_NAME, PACKAGE_VERSION } from '../src/index.js';
+import { PACKAGE_NAME, PACKAGE_VERSION } from '../src/semconv.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8'));
@@ -18,7 +18,7 @@ test('version.ts matches package.json', () => {
 
 test('@opentelemetry/api is a peer dependency, not a dependency', () => {
   assert.ok(pkg.peerDependencies['@opentelemetry/api']);
-  assert.is(pkg.dependencies['@opentelemetry/api'], undefined);
+  assert.is(pkg.dependencies?.['@opentelemetry/api'], undefined);
 });
 
 test('the SDK packages resolve to one copy each (sdk-node pins exact versions)', () => {
@@ -46,11 +46,24 @@ test('the entry points load through the package name (self-reference)', async ()
   const load = (specifier: string) => import(specifier) as Promise<Record<string, unknown>>;
   const main = await load(pkg.name);
   assert.type(main.guard, 'function');
-  assert.type(main.AgentSafetyInstrumentation, 'function');
+  const semconv = await load(`${pkg.name}/semconv`);
+  assert.is(semconv.ATTR_GEN_AI_TOOL_NAME, 'gen_ai.tool.name');
   const exporters = await load(`${pkg.name}/exporters`);
   assert.type(exporters.ConsoleTreeSpanExporter, 'function');
+  const verify = await load(`${pkg.name}/verify`);
+  assert.type(verify.verifyAuditFiles, 'function');
   const bootstrap = await load(`${pkg.name}/bootstrap`);
   assert.type(bootstrap.startAgentSafety, 'function');
+  assert.type(bootstrap.AgentSafetyInstrumentation, 'function');
+});
+
+test('only @opentelemetry/api is a required peer; the SDK packages are optional peers, never dependencies', () => {
+  assert.equal(Object.keys(pkg.dependencies ?? {}), []);
+  const required = Object.keys(pkg.peerDependencies).filter(name => !pkg.peerDependenciesMeta?.[name]?.optional);
+  assert.equal(required, ['@opentelemetry/api']);
+  for (const name of Object.keys(pkg.peerDependencies)) {
+    if (name !== '@opentelemetry/api') assert.ok(pkg.devDependencies[name], `${name} is tested: it is a devDependency`);
+  }
 });
 
 test.run();

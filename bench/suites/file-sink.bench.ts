@@ -11,11 +11,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { FileAuditSink } from '../../src/exporters/file-audit-sink.js';
-import type { FileAuditSinkOptions } from '../../src/exporters/file-audit-sink.js';
-import type { AuditRecord } from '../../src/exporters/audit-sink.js';
-import { AuditChain } from '../../src/patterns/audit-chain.js';
-import { DEFAULT_FSYNC_EVERY_MS } from '../../src/patterns/audit-file.js';
+import { FileAuditSink } from '../../src/exporters/audit/file-audit-sink.js';
+import type { FileAuditSinkOptions } from '../../src/exporters/audit/file-audit-sink.js';
+import type { AuditRecord } from '../../src/exporters/audit/audit-sink.js';
+import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
+import { DEFAULT_FSYNC_EVERY_MS } from '../../src/patterns/audit/audit-file.js';
 import { formatRate, median } from '../lib.js';
 import type { BenchSuite } from '../lib.js';
 

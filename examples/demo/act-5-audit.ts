@@ -7,8 +7,9 @@
  * ahead) and shows the verifier naming the line and the reason.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { auditFiles, verifyAuditFiles } from '../../src/exporters/index.js';
-import type { AuditVerifyReport } from '../../src/exporters/index.js';
+import { auditFiles } from '../../src/exporters/index.js';
+import { verifyAuditFiles } from '../../src/verify/index.js';
+import type { AuditVerifyReport } from '../../src/verify/index.js';
 import { heading } from './fake-services.js';
 
 function describe(report: AuditVerifyReport): string {

@@ -10,8 +10,8 @@ import { diag } from '@opentelemetry/api';
 import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
 import type { Sampler } from '@opentelemetry/sdk-trace-base';
 import type { AgentSafetyOptions, AuditOptions } from './start.js';
-import type { FsyncPolicy } from '../patterns/audit-file.js';
-import { keyFileBytes } from '../patterns/audit-chain.js';
+import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
+import { keyFileBytes } from '../patterns/audit/audit-chain.js';
 
 /** An environment: `process.env` or a plain object in tests. */
 export type Env = Readonly<Record<string, string | undefined>>;

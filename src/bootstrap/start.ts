@@ -27,19 +27,19 @@ import { OTLPMetricExporter as OTLPMetricExporterProto } from '@opentelemetry/ex
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { Attributes } from '@opentelemetry/api';
-import { AgentSafetyInstrumentation } from '../instrumentation/instrumentation.js';
-import type { AgentSafetyInstrumentationConfig } from '../instrumentation/instrumentation.js';
-import { ConsoleTreeSpanExporter } from '../exporters/console-tree-exporter.js';
-import type { ConsoleTreeSpanExporterOptions } from '../exporters/console-tree-exporter.js';
-import { AuditChainSpanProcessor } from '../exporters/audit-chain-span-processor.js';
-import type { AuditSpanFilter } from '../exporters/audit-chain-span-processor.js';
-import { AuditRecordingSampler } from '../exporters/audit-recording-sampler.js';
-import type { AuditSink } from '../exporters/audit-sink.js';
-import { FileAuditSink } from '../exporters/file-audit-sink.js';
-import { OtlpAuditSink } from '../exporters/otlp-audit-sink.js';
-import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy } from '../patterns/audit-chain.js';
-import type { FsyncPolicy } from '../patterns/audit-file.js';
-import { ATTR_AGENT_SAFETY_AUDIT_SEQ } from '../instrumentation/semconv.js';
+import { AgentSafetyInstrumentation } from '../instrumentation/shared/instrumentation.js';
+import type { AgentSafetyInstrumentationConfig } from '../instrumentation/shared/instrumentation.js';
+import { ConsoleTreeSpanExporter } from '../exporters/console/console-tree-exporter.js';
+import type { ConsoleTreeSpanExporterOptions } from '../exporters/console/console-tree-exporter.js';
+import { AuditChainSpanProcessor } from '../exporters/audit/audit-chain-span-processor.js';
+import type { AuditSpanFilter } from '../exporters/audit/audit-chain-span-processor.js';
+import { AuditRecordingSampler } from '../exporters/audit/audit-recording-sampler.js';
+import type { AuditSink } from '../exporters/audit/audit-sink.js';
+import { FileAuditSink } from '../exporters/audit/file-audit-sink.js';
+import { OtlpAuditSink } from '../exporters/audit/otlp-audit-sink.js';
+import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy } from '../patterns/audit/audit-chain.js';
+import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
+import { ATTR_AGENT_SAFETY_AUDIT_SEQ } from '../instrumentation/shared/semconv.js';
 import { samplerFromEnv } from './env.js';
 
 /** OTLP/HTTP export of traces and metrics. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { PACKAGE_NAME, PACKAGE_VERSION } from '../instrumentation/version.js';
+import { PACKAGE_NAME, PACKAGE_VERSION } from '../instrumentation/shared/version.js';
 import { verifyCommand } from './verify.js';
 
 /** A subcommand: returns its exit code. */

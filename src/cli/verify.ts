@@ -7,11 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { AuditInputError, verifyAuditFiles } from '../exporters/audit-verify.js';
-import type { AuditChainReport, AuditInputStream, AuditVerifyReport, VerifyAuditFilesOptions } from '../exporters/audit-verify.js';
-import type { ChainHead } from '../patterns/audit-record.js';
-import { keyFileBytes } from '../patterns/audit-chain.js';
-import { PACKAGE_NAME } from '../instrumentation/version.js';
+import { AuditInputError, verifyAuditFiles } from '../verify/audit-verify.js';
+import type { AuditChainReport, AuditInputStream, AuditVerifyReport, VerifyAuditFilesOptions } from '../verify/audit-verify.js';
+import type { ChainHead } from '../patterns/audit/audit-record.js';
+import { keyFileBytes } from '../patterns/audit/audit-chain.js';
+import { PACKAGE_NAME } from '../instrumentation/shared/version.js';
 import type { CliIO, Command } from './main.js';
 
 const USAGE = `Usage: ${PACKAGE_NAME} verify <files…> [options]

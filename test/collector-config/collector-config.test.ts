@@ -12,18 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
-import * as pkg from '../../src/index.js';
-import {
-  ATTR_AGENT_SAFETY_AUDIT_SEQ,
-  ATTR_AGENT_SAFETY_BREAKER_STATE,
-  ATTR_AGENT_SAFETY_CALL_OUTCOME,
-  ATTR_AGENT_SAFETY_CHECKPOINT_ID,
-  ATTR_AGENT_SAFETY_COMPENSATED_SPAN_ID,
-  EVENT_AGENT_SAFETY_BREAKER_TRANSITION,
-  EVENT_AGENT_SAFETY_REVIEW_REQUESTED,
-  SPAN_AGENT_SAFETY_ROLLBACK,
-} from '../../src/index.js';
-import type { CallOutcome } from '../../src/index.js';
+import * as pkg from '../../src/semconv.js';
+import { ATTR_AGENT_SAFETY_AUDIT_SEQ, ATTR_AGENT_SAFETY_BREAKER_STATE, ATTR_AGENT_SAFETY_CALL_OUTCOME, ATTR_AGENT_SAFETY_CHECKPOINT_ID, ATTR_AGENT_SAFETY_COMPENSATED_SPAN_ID, EVENT_AGENT_SAFETY_BREAKER_TRANSITION, EVENT_AGENT_SAFETY_REVIEW_REQUESTED, SPAN_AGENT_SAFETY_ROLLBACK } from '../../src/semconv.js';
+import type { CallOutcome } from '../../src/semconv.js';
 import { attributeReferences, checkCollectorConfig } from '../helpers/collector-config-check.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AuditChain } from '../../src/patterns/audit-chain.js';
-import type { AuditSpanLike } from '../../src/patterns/audit-record.js';
+import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
+import type { AuditSpanLike } from '../../src/patterns/audit/audit-record.js';
 import { checkAuditLines } from '../helpers/audit-check.js';
 
 const doc = readFileSync(new URL('../../docs/audit-format.md', import.meta.url), 'utf8');

@@ -25,19 +25,9 @@ import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse, stringify } from 'yaml';
-import {
-  ATTR_AGENT_SAFETY_BREAKER_NAME,
-  ATTR_GEN_AI_AGENT_ID,
-  ATTR_GEN_AI_TOOL_NAME,
-  AgentSafetyInstrumentation,
-  CircuitBreaker,
-  METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS,
-  METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE,
-  METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS,
-  METRIC_ATTR_STATE,
-  METRIC_GEN_AI_EXECUTE_TOOL_DURATION,
-  guard,
-} from '../../src/index.js';
+import { CircuitBreaker, guard } from '../../src/index.js';
+import { AgentSafetyInstrumentation } from '../../src/bootstrap/index.js';
+import { ATTR_AGENT_SAFETY_BREAKER_NAME, ATTR_GEN_AI_AGENT_ID, ATTR_GEN_AI_TOOL_NAME, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS, METRIC_ATTR_STATE, METRIC_GEN_AI_EXECUTE_TOOL_DURATION } from '../../src/semconv.js';
 import { ensureContextManager } from '../helpers/otel.js';
 import { PACKAGE_METRICS, promLabel, promName, promSeriesNames } from '../helpers/prometheus-names.js';
 import { requireBinary, serveMetrics, startPrometheus } from '../helpers/prometheus.js';

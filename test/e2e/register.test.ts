@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
-import { verifyAuditFiles } from '../../src/exporters/audit-verify.js';
+import { verifyAuditFiles } from '../../src/verify/audit-verify.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const app = 'test/fixtures/register-app.mjs';

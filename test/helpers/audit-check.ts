@@ -5,7 +5,7 @@
  * line numbers, is tested on its own.)
  */
 import { createHash, createHmac } from 'node:crypto';
-import { canonicalize } from '../../src/patterns/audit-canonical.js';
+import { canonicalize } from '../../src/patterns/audit/audit-canonical.js';
 
 export interface CheckedRecord {
   chain_id: string;

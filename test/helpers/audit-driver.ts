@@ -11,10 +11,10 @@ import type { Attributes, Link, Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { AuditChain } from '../../src/patterns/audit-chain.js';
-import type { ChainedRecord } from '../../src/patterns/audit-chain.js';
-import { auditStamps } from '../../src/patterns/audit-span-decode.js';
-import type { AuditSink } from '../../src/exporters/audit-sink.js';
+import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
+import type { ChainedRecord } from '../../src/patterns/audit/audit-chain.js';
+import { auditStamps } from '../../src/patterns/audit/audit-span-decode.js';
+import type { AuditSink } from '../../src/exporters/audit/audit-sink.js';
 
 export class TestAuditProcessor implements SpanProcessor {
   readonly chain: AuditChain;

@@ -6,10 +6,10 @@
  */
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { AuditChain } from '../../src/patterns/audit-chain.js';
-import { GENESIS_HASH, chainHash, splitLine } from '../../src/patterns/audit-record.js';
-import type { ChainHead } from '../../src/patterns/audit-record.js';
-import type { AuditRecord } from '../../src/exporters/audit-sink.js';
+import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
+import { GENESIS_HASH, chainHash, splitLine } from '../../src/patterns/audit/audit-record.js';
+import type { ChainHead } from '../../src/patterns/audit/audit-record.js';
+import type { AuditRecord } from '../../src/exporters/audit/audit-sink.js';
 
 /** Finished spans from a real SDK tracer. */
 export function realSpans(count: number, name = 'execute_tool search'): ReadableSpan[] {

@@ -13,9 +13,9 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { AuditChain } from '../../src/patterns/audit-chain.js';
-import type { AuditChainOptions, ChainedRecord } from '../../src/patterns/audit-chain.js';
-import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME } from '../../src/patterns/audit-record.js';
+import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
+import type { AuditChainOptions, ChainedRecord } from '../../src/patterns/audit/audit-chain.js';
+import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME } from '../../src/patterns/audit/audit-record.js';
 
 export const TEST_RESOURCE = { 'service.name': 'audit-test', 'service.version': '1.2.3', 'host.cores': 2 };
 

@@ -3,7 +3,7 @@
  * or deleted; a chain recomputed after a change (a forger without the key).
  */
 import type { KeyObject } from 'node:crypto';
-import { canonicalBody, chainHash, GENESIS_HASH } from '../../src/patterns/audit-record.js';
+import { canonicalBody, chainHash, GENESIS_HASH } from '../../src/patterns/audit/audit-record.js';
 
 type Json = Record<string, unknown>;
 export type Path = Array<string | number>;

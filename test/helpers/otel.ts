@@ -15,8 +15,8 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { DataPoint, Histogram, MetricData } from '@opentelemetry/sdk-metrics';
 import { MetricReader } from '@opentelemetry/sdk-metrics';
-import { AgentSafetyInstrumentation } from '../../src/index.js';
-import type { AgentSafetyInstrumentationConfig } from '../../src/index.js';
+import { AgentSafetyInstrumentation } from '../../src/bootstrap/index.js';
+import type { AgentSafetyInstrumentationConfig } from '../../src/bootstrap/index.js';
 
 let contextManager: AsyncLocalStorageContextManager | undefined;
 

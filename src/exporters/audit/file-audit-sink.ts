@@ -1,0 +1,677 @@
+/**
+ * {@link FileAuditSink}: the audit chain as an append-only JSONL file, one
+ * line per record, written in batches off the hot path, synced by policy,
+ * rotated by size, and recovered after a crash (a torn last line is set
+ * aside, never accepted, never deleted).
+ *
+ * @module
+ */
+import { diag } from '@opentelemetry/api';
+import {
+  close as fsClose,
+  closeSync,
+  fdatasync as fsFdatasync,
+  fstat as fsFstat,
+  fstatSync,
+  fsync as fsFsync,
+  ftruncateSync,
+  fdatasyncSync,
+  mkdirSync,
+  open as fsOpen,
+  openSync,
+  readSync,
+  readdirSync,
+  rename as fsRename,
+  statSync,
+  write as fsWrite,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Clock } from '../../patterns/shared/clock.js';
+import { systemClock } from '../../patterns/shared/clock.js';
+import type { ChainHead } from '../../patterns/audit/audit-record.js';
+import {
+  normalizeFsyncPolicy,
+  planBatch,
+  retryDelayMs,
+  rotatedPath,
+  rotationIndexOf,
+  scanAuditTail,
+  syncAfterWrite,
+  syncDelayMs,
+  tornSidePath,
+} from '../../patterns/audit/audit-file.js';
+import type { FsyncPolicy } from '../../patterns/audit/audit-file.js';
+import { countAuditExportFailure, registerAuditSink } from './audit-metrics.js';
+import { rejectUnknownOptions, requireNonEmptyString, requireNumber, requireObject } from '../../patterns/shared/validate.js';
+import type { AuditRecord, AuditSink } from './audit-sink.js';
+
+/**
+ * The file operations the sink uses after start-up (all asynchronous).
+ * Replaceable for tests (e.g. to simulate a full disk); the default is
+ * `node:fs`.
+ */
+export interface AuditFileIo {
+  /** Opens `path` for appending (creating it with mode 0600); returns the fd, the file's size and mode. */
+  open(path: string): Promise<{ fd: number; size: number; mode: number }>;
+  /** Writes `length` bytes of `buffer` from `offset` at the end of the file; returns how many were written. */
+  write(fd: number, buffer: Buffer, offset: number, length: number): Promise<number>;
+  fdatasync(fd: number): Promise<void>;
+  close(fd: number): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  /** fsyncs a directory (so a rename or a new file survives a power cut). */
+  syncDir(dir: string): Promise<void>;
+}
+
+/** Options of {@link FileAuditSink}. */
+export interface FileAuditSinkOptions {
+  /**
+   * The active audit file (created with mode 0600, its directory with 0700
+   * if missing). Use an extension (`audit.jsonl`): rotated files are named
+   * `audit.000001.jsonl`, `audit.000002.jsonl`… in chain order, and sort
+   * before the active file. One writer per file.
+   */
+  path: string;
+  /**
+   * The `sink` attribute of the audit metrics: its backlog
+   * (`agent_safety.audit.backlog`, reported by the `AuditChainSpanProcessor`
+   * it is given to) and its failed write, sync, open and rotation attempts
+   * (`agent_safety.audit.export_failures`). @default 'file'
+   */
+  name?: string;
+  /**
+   * When written records are fdatasync'ed (see {@link FsyncPolicy}):
+   * `'always'` (each batch, before it counts as durable), `{ everyMs }`, or
+   * `'never'` (left to the OS). `forceFlush()` and `shutdown()` sync too,
+   * except with `'never'`.
+   * @default { everyMs: 200 }
+   */
+  fsync?: FsyncPolicy;
+  /**
+   * Rotate when the active file would exceed this many bytes: it is renamed
+   * to the next `<stem>.NNNNNN<ext>` and a new active file is started; the
+   * chain simply continues. `Infinity` never rotates.
+   * @default 67108864 (64 MiB)
+   */
+  maxBytes?: number;
+  /** At most this many bytes per write (one write holds many lines). @default 1048576 (1 MiB) */
+  maxBatchBytes?: number;
+  /** Backoff of retries after a failed write, sync, open or rotation. @default { initialMs: 100, maxMs: 5000 } */
+  retry?: { initialMs?: number; maxMs?: number };
+  /** For the fsync interval and the torn-file timestamp. @default Date.now */
+  clock?: Clock;
+  /** @internal Replaces file operations (tests). */
+  io?: Partial<AuditFileIo>;
+}
+
+/** What the sink found in the existing file when it started. */
+export interface FileAuditRecovery {
+  /** The file whose tail was read: the active file, or the newest rotated one when the active file was empty or missing. */
+  readonly file: string | undefined;
+  /** The last complete record: the head the new chain continues. */
+  readonly previousHead: ChainHead | undefined;
+  /** Bytes of a torn tail set aside (0 when the file ended cleanly). */
+  readonly tornBytes: number;
+  /** Why the tail was torn. */
+  readonly tornReason: 'no-newline' | 'unparseable-line' | undefined;
+  /** Where the torn bytes were moved (next to the audit file). */
+  readonly tornPath: string | undefined;
+  /** A problem that kept the sink from reading or repairing the tail (reported through `diag`). */
+  readonly problem: string | undefined;
+}
+
+/** Counters of a {@link FileAuditSink}. */
+export interface FileAuditSinkStats {
+  /** Records accepted by `write`. */
+  accepted: number;
+  /** Records written to the file (in the OS's hands). */
+  written: number;
+  /** Records durable per the fsync policy (written, and synced unless `'never'`). */
+  durable: number;
+  /** Failed writes, opens and rotations (each retried). */
+  writeErrors: number;
+  /** Failed fdatasyncs (each retried). */
+  syncErrors: number;
+  /** Files rotated. */
+  rotations: number;
+  /** Records refused because the sink was shut down (each reported). */
+  refused: number;
+}
+
+interface Inflight {
+  buffer: Buffer;
+  offset: number;
+  count: number;
+}
+
+const MODE = 0o600;
+const TAIL_CHUNK = 64 * 1024;
+
+/** The default {@link AuditFileIo}, on `node:fs` (exported for tests that wrap it). @internal */
+export const nodeAuditFileIo: AuditFileIo = {
+  open: path =>
+    new Promise((resolve, reject) =>
+      fsOpen(path, 'a', MODE, (err, fd) => {
+        if (err) return reject(err);
+        fsFstat(fd, (err2, st) => {
+          if (err2) {
+            fsClose(fd, () => reject(err2));
+            return;
+          }
+          resolve({ fd, size: st.size, mode: st.mode });
+        });
+      }),
+    ),
+  write: (fd, buffer, offset, length) =>
+    new Promise((resolve, reject) => fsWrite(fd, buffer, offset, length, null, (err, n) => (err ? reject(err) : resolve(n)))),
+  fdatasync: fd => new Promise((resolve, reject) => fsFdatasync(fd, err => (err ? reject(err) : resolve()))),
+  close: fd => new Promise((resolve, reject) => fsClose(fd, err => (err ? reject(err) : resolve()))),
+  rename: (from, to) => new Promise((resolve, reject) => fsRename(from, to, err => (err ? reject(err) : resolve()))),
+  syncDir: dir =>
+    new Promise((resolve, reject) =>
+      fsOpen(dir, 'r', (err, fd) => {
+        if (err) return reject(err);
+        fsFsync(fd, err2 => fsClose(fd, () => (err2 ? reject(err2) : resolve())));
+      }),
+    ),
+};
+
+const KNOWN = ['path', 'name', 'fsync', 'maxBytes', 'maxBatchBytes', 'retry', 'clock', 'io'];
+
+/**
+ * An {@link AuditSink} writing the chain to an append-only JSONL file.
+ *
+ * - `write` only queues the line; a background pump writes whatever has
+ *   queued in one `write(2)` per batch and syncs per the fsync policy.
+ * - Start-up (synchronous, once): reads the tail of the existing file (from
+ *   the end, never the whole file). A torn last line (no trailing newline,
+ *   or an unparseable last line: a crash mid-write) is reported through
+ *   `diag.warn`, moved to `<path>.torn-<UTC time>` and the file truncated
+ *   back to its last complete line. The last complete record is
+ *   {@link previousHead}, which the new chain records as `previous` in its
+ *   seq-0 record. See {@link recovery}.
+ * - I/O errors never reach the caller: they are reported through `diag`,
+ *   counted ({@link stats}, and each failed attempt in
+ *   `agent_safety.audit.export_failures` with `sink` = {@link name}) and
+ *   retried with backoff; accepted records stay queued until written (a
+ *   partial write resumes where it stopped).
+ */
+export class FileAuditSink implements AuditSink {
+  readonly path: string;
+  /** The `sink` attribute of its metrics. */
+  readonly name: string;
+  /** What start-up found in the existing file. */
+  readonly recovery: FileAuditRecovery;
+  private readonly policy: FsyncPolicy;
+  private readonly maxBytes: number;
+  private readonly maxBatchBytes: number;
+  private readonly retryInitialMs: number;
+  private readonly retryMaxMs: number;
+  private readonly clock: Clock;
+  private readonly io: AuditFileIo;
+  private readonly counters: FileAuditSinkStats = {
+    accepted: 0,
+    written: 0,
+    durable: 0,
+    writeErrors: 0,
+    syncErrors: 0,
+    rotations: 0,
+    refused: 0,
+  };
+
+  private queue: string[] = [];
+  private queueHead = 0;
+  private lineBytes: number[] = [];
+  private inflight: Inflight | undefined;
+  private unsynced = 0;
+  private firstUnsyncedAt = 0;
+  private syncRequested = false;
+  private fd: number | undefined;
+  private size = 0;
+  private nextRotation = 1;
+  private failures = 0;
+  private pumping: Promise<void> | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private shutdownPromise: Promise<void> | undefined;
+  private readonly stopBacklog: () => void;
+
+  constructor(options: FileAuditSinkOptions) {
+    requireObject('FileAuditSink options', options);
+    rejectUnknownOptions('FileAuditSink', options, KNOWN);
+    requireNonEmptyString('path', options.path);
+    this.path = options.path;
+    if (options.name !== undefined) requireNonEmptyString('name', options.name);
+    this.name = options.name ?? 'file';
+    this.policy = normalizeFsyncPolicy(options.fsync);
+    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    if (this.maxBytes !== Infinity) requireNumber('maxBytes', this.maxBytes, { min: 1, integer: true });
+    this.maxBatchBytes = options.maxBatchBytes ?? 1024 * 1024;
+    requireNumber('maxBatchBytes', this.maxBatchBytes, { min: 1, integer: true });
+    if (options.retry !== undefined) requireObject('retry', options.retry);
+    this.retryInitialMs = options.retry?.initialMs ?? 100;
+    this.retryMaxMs = options.retry?.maxMs ?? 5000;
+    requireNumber('retry.initialMs', this.retryInitialMs, { min: 0 });
+    requireNumber('retry.maxMs', this.retryMaxMs, { min: this.retryInitialMs });
+    this.clock = options.clock ?? systemClock;
+    this.io = { ...nodeAuditFileIo, ...options.io };
+    this.recovery = this.startUp();
+    // The sink reports its own backlog (with or without a processor) until its shutdown has flushed.
+    this.stopBacklog = registerAuditSink(this.name, () => this.backlog(), this);
+  }
+
+  /** The head of the chain the file already holds (the last complete record), for the new chain's `previous`. */
+  previousHead(): ChainHead | undefined {
+    return this.recovery.previousHead;
+  }
+
+  /** Records accepted but not yet written and (per the fsync policy) synced. */
+  backlog(): number {
+    return this.queue.length - this.queueHead + (this.inflight?.count ?? 0) + this.unsynced;
+  }
+
+  /** A snapshot of the sink's counters. */
+  stats(): FileAuditSinkStats {
+    return { ...this.counters };
+  }
+
+  /** Queues the record's line; returns at once. */
+  write(record: AuditRecord): void {
+    if (this.closed) {
+      this.counters.refused++;
+      diag.error(
+        `FileAuditSink(${this.path}): record ${record.chainId}#${record.seq} arrived after shutdown and was not written (${this.counters.refused} refused so far)`,
+      );
+      return;
+    }
+    this.queue.push(record.line);
+    this.counters.accepted++;
+    this.kick();
+  }
+
+  /** Schedules a pump run soon, unless one is running (it takes new records too) or a retry is pending. */
+  private kick(): void {
+    if (this.immediate !== undefined || this.pumping !== undefined || this.retryTimer !== undefined || this.closed) return;
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
+      void this.pump();
+    });
+  }
+
+  /**
+   * Resolves when every record accepted so far is written and, unless the
+   * policy is `'never'`, fdatasync'ed. When the disk fails it resolves after
+   * the attempt, with the records still queued (see {@link backlog}) and the
+   * failure reported through `diag`; they are retried.
+   */
+  async forceFlush(): Promise<void> {
+    if (this.policy !== 'never') this.syncRequested = true;
+    if (this.pumping !== undefined) await this.pumping;
+    // A run that started before this call may have missed the sync request or later records: run once more.
+    await this.pump();
+  }
+
+  /** Flushes, then closes the file. Records written afterwards are refused and reported. Idempotent. */
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.doShutdown();
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(): Promise<void> {
+    this.closed = true;
+    await this.forceFlush();
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    if (this.syncTimer !== undefined) clearTimeout(this.syncTimer);
+    this.immediate = this.retryTimer = this.syncTimer = undefined;
+    const left = this.backlog();
+    if (left > 0) {
+      // still reported (the gauge keeps showing them) so that the last metric export tells of the loss
+      diag.error(`FileAuditSink(${this.path}): shut down with ${left} records not written or not synced; they are lost`);
+    } else {
+      this.stopBacklog();
+    }
+    if (this.fd !== undefined) {
+      const fd = this.fd;
+      this.fd = undefined;
+      try {
+        await this.io.close(fd);
+      } catch (err) {
+        diag.warn(`FileAuditSink(${this.path}): closing the file failed: ${describe(err)}`);
+      }
+    }
+  }
+
+  // ---- the pump: the only code that does I/O after start-up ----
+
+  private pump(): Promise<void> {
+    this.pumping ??= this.runPump().finally(() => {
+      this.pumping = undefined;
+      // Records that arrived after the run's last look at the queue.
+      if (this.queue.length > this.queueHead) this.kick();
+    });
+    return this.pumping;
+  }
+
+  private async runPump(): Promise<void> {
+    try {
+      for (;;) {
+        if (this.fd === undefined) await this.reopen();
+        if (this.inflight === undefined && this.queue.length > this.queueHead) await this.nextBatch();
+        if (this.inflight !== undefined) {
+          await this.writeInflight();
+          continue;
+        }
+        if (this.syncRequested && this.unsynced > 0) {
+          await this.syncNow();
+          continue;
+        }
+        this.syncRequested = false;
+        break;
+      }
+      if (this.failures > 0) {
+        diag.warn(`FileAuditSink(${this.path}): writing again after ${this.failures} failed attempts; nothing accepted was lost`);
+        this.failures = 0;
+      }
+    } catch (err) {
+      this.failures++;
+      // Every error that ends a run is one failed write, sync, open or rotation (counted in stats() where it happened).
+      countAuditExportFailure(this.name);
+      const delay = retryDelayMs(this.failures, this.retryInitialMs, this.retryMaxMs);
+      diag.error(
+        `FileAuditSink(${this.path}): ${describe(err)}; ${this.backlog()} records kept, retrying in ${delay} ms (attempt ${this.failures})`,
+      );
+      if (this.retryTimer === undefined && !this.closed) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          void this.pump();
+        }, delay);
+        this.retryTimer.unref();
+      }
+    }
+    this.armSyncTimer();
+  }
+
+  private armSyncTimer(): void {
+    if (typeof this.policy !== 'object' || this.unsynced === 0 || this.syncTimer !== undefined || this.closed) return;
+    const delay = syncDelayMs(this.policy.everyMs, this.firstUnsyncedAt, this.clock());
+    this.syncTimer = setTimeout(() => {
+      this.syncTimer = undefined;
+      this.syncRequested = true;
+      void this.pump();
+    }, delay);
+    this.syncTimer.unref();
+  }
+
+  private async reopen(): Promise<void> {
+    let opened: { fd: number; size: number; mode: number };
+    try {
+      opened = await this.io.open(this.path);
+    } catch (err) {
+      this.counters.writeErrors++;
+      throw new Error(`cannot open the audit file: ${describe(err)}`);
+    }
+    this.fd = opened.fd;
+    this.size = opened.size;
+    this.checkMode(opened.mode);
+  }
+
+  /** Takes the next batch off the queue (rotating the file first when it would overflow). */
+  private async nextBatch(): Promise<void> {
+    const queued = this.queue.length - this.queueHead;
+    const plan = planBatch(queued, i => this.bytesOf(this.queueHead + i), this.size, this.maxBytes, this.maxBatchBytes);
+    if (plan.rotateFirst) await this.rotate();
+    const start = this.queueHead;
+    const end = start + plan.count;
+    const text = plan.count === 1 ? `${this.queue[start]}\n` : `${this.queue.slice(start, end).join('\n')}\n`;
+    this.inflight = { buffer: Buffer.from(text, 'utf8'), offset: 0, count: plan.count };
+    this.queueHead = end;
+    if (end === this.queue.length) {
+      this.queue = [];
+      this.lineBytes = [];
+      this.queueHead = 0;
+    } else if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.queueHead);
+      this.lineBytes = this.lineBytes.slice(this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  private bytesOf(i: number): number {
+    let b = this.lineBytes[i];
+    if (b === undefined) {
+      // Filled in order: i is at most lineBytes.length.
+      b = Buffer.byteLength(this.queue[i], 'utf8') + 1;
+      this.lineBytes[i] = b;
+    }
+    return b;
+  }
+
+  private async writeInflight(): Promise<void> {
+    const batch = this.inflight!;
+    while (batch.offset < batch.buffer.length) {
+      let n: number;
+      try {
+        n = await this.io.write(this.fd!, batch.buffer, batch.offset, batch.buffer.length - batch.offset);
+      } catch (err) {
+        this.counters.writeErrors++;
+        throw new Error(`write failed after ${batch.offset} of ${batch.buffer.length} bytes of a batch: ${describe(err)}`);
+      }
+      batch.offset += n;
+      this.size += n;
+    }
+    this.inflight = undefined;
+    this.counters.written += batch.count;
+    const next = syncAfterWrite(this.policy);
+    if (next === 'none') {
+      this.counters.durable += batch.count;
+      return;
+    }
+    if (this.unsynced === 0) this.firstUnsyncedAt = this.clock();
+    this.unsynced += batch.count;
+    if (next === 'now') await this.syncNow();
+  }
+
+  private async syncNow(): Promise<void> {
+    const count = this.unsynced;
+    try {
+      await this.io.fdatasync(this.fd!);
+    } catch (err) {
+      this.counters.syncErrors++;
+      this.syncRequested = true;
+      throw new Error(`fdatasync failed with ${count} records written but not synced: ${describe(err)}`);
+    }
+    this.unsynced -= count;
+    this.counters.durable += count;
+  }
+
+  /** Closes the full active file, renames it to the next rotated name and starts a new one. */
+  private async rotate(): Promise<void> {
+    const sync = this.policy !== 'never';
+    if (sync && this.unsynced > 0) await this.syncNow();
+    const to = rotatedPath(this.path, this.nextRotation);
+    const fd = this.fd!;
+    this.fd = undefined;
+    try {
+      await this.io.close(fd);
+      await this.io.rename(this.path, to);
+    } catch (err) {
+      this.counters.writeErrors++;
+      throw new Error(`rotation to ${basename(to)} failed: ${describe(err)}`);
+    }
+    this.nextRotation++;
+    this.counters.rotations++;
+    await this.reopen();
+    if (sync) {
+      try {
+        await this.io.syncDir(dirname(this.path));
+      } catch (err) {
+        diag.warn(`FileAuditSink(${this.path}): syncing the directory after rotation failed: ${describe(err)}`);
+      }
+    }
+  }
+
+  private checkMode(mode: number): void {
+    if ((mode & 0o077) !== 0) {
+      diag.warn(
+        `FileAuditSink(${this.path}): the audit file is readable or writable by others (mode ${(mode & 0o777).toString(8)}); expected 600`,
+      );
+    }
+  }
+
+  // ---- start-up (synchronous, once) ----
+
+  private startUp(): FileAuditRecovery {
+    let file: string | undefined;
+    try {
+      mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+      this.nextRotation = this.newestRotation() + 1;
+      const activeSize = sizeOf(this.path);
+      file = activeSize !== undefined && activeSize > 0 ? this.path : this.nextRotation > 1 ? rotatedPath(this.path, this.nextRotation - 1) : undefined;
+      const found = file === undefined ? emptyRecovery : this.recoverTail(file);
+      const fd = openSync(this.path, 'a', MODE);
+      const st = fstatSync(fd);
+      this.fd = fd;
+      this.size = st.size;
+      this.checkMode(st.mode);
+      return found;
+    } catch (err) {
+      const problem = `cannot start on ${file ?? this.path}: ${describe(err)}`;
+      diag.error(`FileAuditSink(${this.path}): ${problem}; records are kept and the file retried`);
+      return { ...emptyRecovery, file, problem };
+    }
+  }
+
+  private newestRotation(): number {
+    let newest = 0;
+    let names: string[];
+    try {
+      names = readdirSync(dirname(this.path));
+    } catch {
+      return 0;
+    }
+    for (const name of names) {
+      const index = rotationIndexOf(this.path, name);
+      if (index !== undefined && index > newest) newest = index;
+    }
+    return newest;
+  }
+
+  /** Reads the tail of `file`; a torn tail is moved to a side file and cut off. */
+  private recoverTail(file: string): FileAuditRecovery {
+    const fd = openSync(file, 'r+');
+    try {
+      const size = fstatSync(fd).size;
+      let window = TAIL_CHUNK;
+      for (;;) {
+        const start = Math.max(0, size - window);
+        const chunk = Buffer.alloc(size - start);
+        readFully(fd, chunk, start);
+        const scan = scanAuditTail(chunk, start);
+        if (scan.kind === 'need-more') {
+          window *= 4;
+          continue;
+        }
+        if (scan.kind === 'foreign') {
+          const problem = `${file} does not end in audit records (${scan.reason}); it was left as it is and the new chain does not link to it`;
+          diag.error(`FileAuditSink(${this.path}): ${problem}`);
+          return { ...emptyRecovery, file, problem };
+        }
+        if (scan.tornBytes === 0) return { ...emptyRecovery, file, previousHead: scan.head };
+        const torn = chunk.subarray(scan.keepBytes - start);
+        const tornPath = this.setAside(torn);
+        ftruncateSync(fd, scan.keepBytes);
+        fdatasyncSync(fd);
+        diag.warn(
+          `FileAuditSink(${this.path}): ${file} ended in a torn line (${scan.tornReason === 'no-newline' ? 'no newline at the end' : 'an unparseable last line'}, ${scan.tornBytes} bytes): ` +
+            `moved to ${tornPath} and cut off; the chain continues from ${scan.head ? `${scan.head.chainId}#${scan.head.seq}` : 'nothing (no complete record)'}`,
+        );
+        return {
+          file,
+          previousHead: scan.head,
+          tornBytes: scan.tornBytes,
+          tornReason: scan.tornReason,
+          tornPath,
+          problem: undefined,
+        };
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Writes torn bytes to a new side file (never overwriting one) and syncs it. */
+  private setAside(torn: Buffer): string {
+    const base = tornSidePath(this.path, this.clock());
+    for (let i = 0; ; i++) {
+      const candidate = i === 0 ? base : `${base}-${i}`;
+      let fd: number;
+      try {
+        fd = openSync(candidate, 'wx', MODE);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        throw err;
+      }
+      try {
+        let off = 0;
+        while (off < torn.length) off += writeSync(fd, torn, off, torn.length - off);
+        fdatasyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      return candidate;
+    }
+  }
+}
+
+const emptyRecovery: FileAuditRecovery = {
+  file: undefined,
+  previousHead: undefined,
+  tornBytes: 0,
+  tornReason: undefined,
+  tornPath: undefined,
+  problem: undefined,
+};
+
+function sizeOf(path: string): number | undefined {
+  try {
+    const st = statSync(path);
+    if (!st.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'ENOTFILE' });
+    return st.size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function readFully(fd: number, into: Buffer, position: number): void {
+  let off = 0;
+  while (off < into.length) {
+    const n = readSync(fd, into, off, into.length - off, position + off);
+    if (n === 0) throw new Error('the file shrank while its tail was read');
+    off += n;
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The active and rotated files of an audit file, in chain order (oldest first, the active file last). */
+export function auditFiles(path: string): string[] {
+  const dir = dirname(path);
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const rotated = names
+    .map(name => ({ name, index: rotationIndexOf(path, name) }))
+    .filter((r): r is { name: string; index: number } => r.index !== undefined)
+    .sort((a, b) => a.index - b.index)
+    .map(r => join(dir, r.name));
+  return names.includes(basename(path)) ? [...rotated, path] : rotated;
+}

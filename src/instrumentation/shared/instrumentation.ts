@@ -1,0 +1,156 @@
+import { InstrumentationBase } from '@opentelemetry/instrumentation';
+import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
+import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import type { Redactor } from '../../patterns/shared/redaction.js';
+import { optionalBoolean, optionalFunction, optionalString, rejectUnknownOptions, requireObject } from '../../patterns/shared/validate.js';
+import { DEFAULT_SETTINGS, activateTelemetry, deactivateTelemetry, isActiveProvider } from './telemetry.js';
+import type { AgentIdentity, TelemetryProvider, TelemetrySettings } from './telemetry.js';
+import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
+
+/** Configuration of {@link AgentSafetyInstrumentation}. */
+export interface AgentSafetyInstrumentationConfig extends InstrumentationConfig {
+  /**
+   * The agent this process runs, recorded on every guarded call as
+   * `gen_ai.agent.id` / `gen_ai.agent.name` unless the guard or an enclosing
+   * `invokeAgent` names another.
+   */
+  agent?: AgentIdentity;
+  /**
+   * Record tool arguments as `gen_ai.tool.call.arguments`, after `redact`.
+   * They may contain personal data: opt in knowingly.
+   * @default false
+   */
+  captureArguments?: boolean;
+  /**
+   * Record tool results as `gen_ai.tool.call.result`, after `redact`.
+   * @default false
+   */
+  captureResult?: boolean;
+  /**
+   * Applied to arguments, results and explanation summaries before they are
+   * recorded. Must not mutate its input; a throwing redactor records a
+   * placeholder, never the raw value.
+   * @default redactSecrets (drops values of password/token/api key/authorization/cookie/secret keys)
+   */
+  redact?: Redactor;
+}
+
+const CONFIG_KEYS = ['enabled', 'agent', 'captureArguments', 'captureResult', 'redact'] as const;
+
+function validate(config: AgentSafetyInstrumentationConfig): void {
+  requireObject('AgentSafetyInstrumentation config', config);
+  rejectUnknownOptions('AgentSafetyInstrumentation', config, CONFIG_KEYS);
+  optionalBoolean('enabled', config.enabled);
+  optionalBoolean('captureArguments', config.captureArguments);
+  optionalBoolean('captureResult', config.captureResult);
+  optionalFunction('redact', config.redact);
+  if (config.agent !== undefined) {
+    requireObject('agent', config.agent);
+    rejectUnknownOptions('agent', config.agent, ['id', 'name']);
+    optionalString('agent.id', config.agent.id);
+    optionalString('agent.name', config.agent.name);
+  }
+}
+
+function settingsOf(config: AgentSafetyInstrumentationConfig, enabled: boolean): TelemetrySettings {
+  return Object.freeze({
+    agent: config.agent ? Object.freeze({ ...config.agent }) : undefined,
+    captureArguments: config.captureArguments ?? DEFAULT_SETTINGS.captureArguments,
+    captureResult: config.captureResult ?? DEFAULT_SETTINGS.captureResult,
+    redact: config.redact ?? DEFAULT_SETTINGS.redact,
+    enabled,
+  });
+}
+
+/**
+ * Connects the package to an OpenTelemetry SDK. It patches no module: it
+ * hands its tracer, meter and configuration to every guard, breaker, gate and
+ * rollback the package creates. Without it, the global API providers and the
+ * defaults are used.
+ *
+ * Register it once at bootstrap. Only one instance is in force at a time: the
+ * one most recently enabled.
+ *
+ * `disable()` turns the package's telemetry off (no spans, no metrics) while
+ * every safety decision is still enforced; `enable()` turns it back on.
+ *
+ * @example
+ * ```ts
+ * const sdk = new NodeSDK({
+ *   instrumentations: [new AgentSafetyInstrumentation({ agent: { id: 'planner-v2' } })],
+ *   spanProcessors: [new AuditChainSpanProcessor({ sinks: [new FileAuditSink({ path: 'audit.jsonl' })] })],
+ * });
+ * sdk.start();
+ * ```
+ */
+export class AgentSafetyInstrumentation
+  extends InstrumentationBase<AgentSafetyInstrumentationConfig>
+  implements TelemetryProvider
+{
+  constructor(config: AgentSafetyInstrumentationConfig = {}) {
+    validate(config);
+    super(PACKAGE_NAME, PACKAGE_VERSION, config);
+    // The base constructor enables us when `enabled` is not false. Otherwise
+    // the package is still ours to configure (redaction, agent), just silent.
+    if (config.enabled === false) activateTelemetry(this);
+  }
+
+  /** This package patches nothing. */
+  protected init(): void {}
+
+  /** The tracer of the provider this instrumentation was given. */
+  override get tracer() {
+    return super.tracer;
+  }
+
+  /** The meter of the provider this instrumentation was given. */
+  override get meter() {
+    return super.meter;
+  }
+
+  /** The settings every guarded call reads. */
+  get settings(): TelemetrySettings {
+    return settingsOf(this._config, this.isEnabled());
+  }
+
+  override enable(): void {
+    super.enable();
+    activateTelemetry(this);
+  }
+
+  override disable(): void {
+    super.disable();
+    activateTelemetry(this);
+  }
+
+  /**
+   * Stops this instance from supplying telemetry at all: the package falls
+   * back to the global providers and default settings.
+   */
+  unregister(): void {
+    super.disable();
+    deactivateTelemetry(this);
+  }
+
+  override setConfig(config: AgentSafetyInstrumentationConfig = {}): void {
+    validate(config);
+    super.setConfig(config);
+    this._publish();
+  }
+
+  override setTracerProvider(tracerProvider: TracerProvider): void {
+    super.setTracerProvider(tracerProvider);
+    this._publish();
+  }
+
+  override setMeterProvider(meterProvider: MeterProvider): void {
+    super.setMeterProvider(meterProvider);
+    this._publish();
+  }
+
+  /** Republishes tracer, meter and settings when this instance is in force. */
+  private _publish(): void {
+    // Also called from the base constructor, before this instance is in force.
+    if (isActiveProvider(this)) activateTelemetry(this);
+  }
+}

@@ -1,0 +1,175 @@
+/**
+ * One audit chain's state: the next seq, the head hash, and when a signed
+ * checkpoint is due. Pure: the clock is injected, there are no timers, and
+ * nothing here does I/O.
+ *
+ * @module
+ */
+import type { KeyObject } from 'node:crypto';
+import type { Clock } from '../shared/clock.js';
+import { systemClock } from '../shared/clock.js';
+import { GENESIS_HASH, chainHash, encodeRecordOpen, lineFromOpen, signCheckpoint } from './audit-record.js';
+import type { AuditSpanLike, ChainHead, CheckpointClaim } from './audit-record.js';
+import { requireNonEmptyString, requireNumber } from '../shared/validate.js';
+
+/** A record appended to a chain. */
+export interface ChainedRecord {
+  readonly chainId: string;
+  readonly seq: number;
+  readonly prevHash: string;
+  readonly hash: string;
+  /** The JSONL line (no newline): the canonical body plus its hash. */
+  readonly line: string;
+}
+
+/** An HMAC key with its id (the id is recorded; the key never is). */
+export interface AuditHmacKey {
+  readonly id: string;
+  readonly key: KeyObject | Buffer;
+}
+
+/** An Ed25519 signing key with its id. */
+export interface AuditSigningKey {
+  readonly id: string;
+  readonly privateKey: KeyObject;
+}
+
+/** When checkpoints are made (only with a signing key). */
+export interface CheckpointPolicy {
+  /** A checkpoint after every this many records. @default 1000 */
+  everyRecords?: number;
+  /** …and at least this often while records arrive, in ms. @default 10000 */
+  everyMs?: number;
+}
+
+/** Options of {@link AuditChain}. */
+export interface AuditChainOptions {
+  /** Unique per process run (a UUID). */
+  chainId: string;
+  hmacKey?: AuditHmacKey | undefined;
+  signingKey?: AuditSigningKey | undefined;
+  checkpoints?: CheckpointPolicy | undefined;
+  /** The head of the chain this one continues (read from an existing audit file). */
+  previous?: ChainHead | undefined;
+  clock?: Clock | undefined;
+}
+
+/**
+ * Appends spans to a hash chain. `append` is synchronous and does the
+ * canonical encoding and hashing; the caller hands the result to sinks.
+ */
+export class AuditChain {
+  readonly chainId: string;
+  private seq = 0;
+  private head: string = GENESIS_HASH;
+  private readonly hmac: AuditHmacKey | undefined;
+  private readonly signing: AuditSigningKey | undefined;
+  private readonly previous: ChainHead | undefined;
+  private readonly clock: Clock;
+  private readonly everyRecords: number;
+  private readonly everyMs: number;
+  private sinceCheckpoint = 0;
+  private lastCheckpointAt: number;
+
+  constructor(options: AuditChainOptions) {
+    requireNonEmptyString('chainId', options.chainId);
+    this.chainId = options.chainId;
+    this.hmac = options.hmacKey;
+    this.signing = options.signingKey;
+    this.previous = options.previous;
+    this.clock = options.clock ?? systemClock;
+    this.everyRecords = options.checkpoints?.everyRecords ?? 1000;
+    this.everyMs = options.checkpoints?.everyMs ?? 10_000;
+    requireNumber('checkpoints.everyRecords', this.everyRecords, { min: 1, integer: true });
+    requireNumber('checkpoints.everyMs', this.everyMs, { min: 1 });
+    this.lastCheckpointAt = this.clock();
+    if (this.hmac) requireNonEmptyString('hmacKey.id', this.hmac.id);
+    if (this.signing) requireNonEmptyString('signingKey.id', this.signing.id);
+  }
+
+  /** The seq the next record will get. */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  /** The last record's seq and hash (seq -1 and the genesis hash before the first). */
+  get headState(): ChainHead {
+    return { chainId: this.chainId, seq: this.seq - 1, hash: this.head };
+  }
+
+  /**
+   * Appends `span` as the next record (canonical encoding and hashing, no
+   * I/O). `resource` is bound on seq 0 only.
+   */
+  append(span: AuditSpanLike, resource: Readonly<Record<string, unknown>> | undefined): ChainedRecord {
+    const seq = this.seq;
+    const prevHash = this.head;
+    const first = seq === 0;
+    const open = encodeRecordOpen(
+      {
+        chainId: this.chainId,
+        seq,
+        prevHash,
+        resource: first ? (resource ?? {}) : undefined,
+        keyId: first ? this.hmac?.id : undefined,
+        previous: first ? this.previous : undefined,
+      },
+      span,
+    );
+    const hash = chainHash(prevHash, open + '}', this.hmac?.key);
+    this.seq = seq + 1;
+    this.head = hash;
+    this.sinceCheckpoint++;
+    return { chainId: this.chainId, seq, prevHash, hash, line: lineFromOpen(open, hash) };
+  }
+
+  /** The first record's extra facts (to stamp on its span so an OTLP copy can rebuild it). */
+  get genesisFacts(): { keyId: string | undefined; previous: ChainHead | undefined } {
+    return { keyId: this.hmac?.id, previous: this.previous };
+  }
+
+  /** True when a signing key is set and a checkpoint is due (by count or by time). */
+  checkpointDue(): boolean {
+    if (this.signing === undefined || this.seq === 0 || this.sinceCheckpoint === 0) return false;
+    return this.sinceCheckpoint >= this.everyRecords || this.clock() - this.lastCheckpointAt >= this.everyMs;
+  }
+
+  /**
+   * Signs the current head. The caller turns the claim into a checkpoint
+   * span and appends it like any other record. Undefined without a signing
+   * key or before the first record.
+   */
+  makeCheckpoint(): { claim: CheckpointClaim; signature: string } | undefined {
+    if (this.signing === undefined || this.seq === 0) return undefined;
+    const nowMs = this.clock();
+    const claim: CheckpointClaim = {
+      chainId: this.chainId,
+      headSeq: this.seq - 1,
+      headHash: this.head,
+      timeUnixNano: msToNanoString(nowMs),
+      keyId: this.signing.id,
+    };
+    const signature = signCheckpoint(claim, this.signing.privateKey);
+    // The checkpoint record itself is counted by append(); restart the count after it.
+    this.sinceCheckpoint = -1;
+    this.lastCheckpointAt = nowMs;
+    return { claim, signature };
+  }
+}
+
+/**
+ * The key in a key file: its bytes less one trailing newline (`\n` or
+ * `\r\n`, as `echo` or an editor leaves). The bootstrap and the verifier
+ * both read HMAC key files this way, so they agree on the key.
+ */
+export function keyFileBytes(bytes: Buffer): Buffer {
+  if (bytes.length === 0 || bytes[bytes.length - 1] !== 0x0a) return bytes;
+  return bytes.subarray(0, bytes[bytes.length - 2] === 0x0d ? -2 : -1);
+}
+
+/** Milliseconds (possibly fractional) since the epoch as an integer nanosecond string. */
+export function msToNanoString(ms: number): string {
+  const whole = Math.floor(ms);
+  const frac = Math.round((ms - whole) * 1e6);
+  return whole === 0 ? String(frac) : String(whole) + String(frac).padStart(6, '0');
+}

@@ -1,0 +1,233 @@
+/**
+ * The pure bookkeeping of an audit sink that never drops a record: the
+ * retry schedule (exponential backoff with jitter) and the backlog (records
+ * in memory, then in a disk spool, delivered oldest first). No timers, no
+ * I/O: the clock and the random source are injected, and the I/O glue in
+ * `src/exporters/otlp-audit-sink.ts` does what these classes decide.
+ *
+ * @module
+ */
+import type { Clock } from '../shared/clock.js';
+import { systemClock } from '../shared/clock.js';
+import { requireNumber } from '../shared/validate.js';
+
+/** How long to wait between failed deliveries. */
+export interface BackoffOptions {
+  /** Delay after the first failure, in ms. @default 1000 */
+  initialMs?: number;
+  /** The delay never grows beyond this, in ms. @default 60000 */
+  maxMs?: number;
+  /** Each further failure multiplies the delay by this. @default 2 */
+  multiplier?: number;
+  /**
+   * Fraction of the delay taken off at random (0 = none, 1 = "full
+   * jitter"), so that many agents restarted together do not retry in step.
+   * @default 0.2
+   */
+  jitter?: number;
+}
+
+/** {@link BackoffOptions} with every default filled in. */
+export type BackoffPolicy = Readonly<Required<BackoffOptions>>;
+
+/** Validates `options` and fills in the defaults. Throws a `TypeError`/`RangeError` on bad input. */
+export function backoffPolicy(options: BackoffOptions = {}): BackoffPolicy {
+  const policy = {
+    initialMs: options.initialMs ?? 1000,
+    maxMs: options.maxMs ?? 60_000,
+    multiplier: options.multiplier ?? 2,
+    jitter: options.jitter ?? 0.2,
+  };
+  requireNumber('backoff.initialMs', policy.initialMs, { min: 0 });
+  requireNumber('backoff.maxMs', policy.maxMs, { min: policy.initialMs });
+  requireNumber('backoff.multiplier', policy.multiplier, { min: 1 });
+  requireNumber('backoff.jitter', policy.jitter, { min: 0, max: 1 });
+  return Object.freeze(policy);
+}
+
+/**
+ * The delay before the next attempt after `failures` consecutive failures
+ * (≥ 1): `min(maxMs, initialMs × multiplier^(failures−1))`, less a random
+ * fraction of up to `jitter` of it. `random` returns a number in [0, 1).
+ * Always within `[(1 − jitter) × base, base]`, never above `maxMs`.
+ */
+export function backoffDelay(failures: number, policy: BackoffPolicy, random: () => number = Math.random): number {
+  const n = Math.max(1, Math.floor(failures));
+  // Cap the exponent so the power cannot overflow to Infinity·0 = NaN.
+  const base = Math.min(policy.maxMs, policy.initialMs * Math.pow(policy.multiplier, Math.min(n - 1, 1000)));
+  const r = random();
+  const fraction = r >= 0 && r < 1 ? r : 0;
+  return base * (1 - policy.jitter * fraction);
+}
+
+/**
+ * Consecutive failures and when the next attempt is due. `fail()` after a
+ * failed attempt, `succeed()` after a delivered one.
+ */
+export class RetrySchedule {
+  private failuresInRow = 0;
+  private due = 0;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  readonly policy: BackoffPolicy;
+
+  constructor(policy: BackoffPolicy, options: { clock?: Clock | undefined; random?: (() => number) | undefined } = {}) {
+    this.policy = policy;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+  }
+
+  /** Failed attempts since the last success. */
+  get failures(): number {
+    return this.failuresInRow;
+  }
+
+  /** Records a failure; returns the delay (ms) before the next attempt. */
+  fail(): number {
+    this.failuresInRow++;
+    const delay = backoffDelay(this.failuresInRow, this.policy, this.random);
+    this.due = this.clock() + delay;
+    return delay;
+  }
+
+  /** Records a success: the next failure starts from `initialMs` again. */
+  succeed(): void {
+    this.failuresInRow = 0;
+    this.due = 0;
+  }
+
+  /** Milliseconds until an attempt is allowed (0 when it is now). */
+  waitMs(): number {
+    return Math.max(0, this.due - this.clock());
+  }
+}
+
+/** Where the next batch comes from. */
+export type NextBatch<T> =
+  | { readonly source: 'spool'; readonly count: number }
+  | { readonly source: 'memory'; readonly items: readonly T[] };
+
+/** How many records an acknowledged batch removed from each place. */
+export interface Acknowledged {
+  readonly spool: number;
+  readonly memory: number;
+}
+
+/**
+ * The records waiting for delivery, as one FIFO in chain order: first the
+ * spooled ones (on disk, counted here, stored by the caller), then the ones
+ * in memory. New records join memory; when memory holds more than
+ * `maxInMemory`, its oldest are spilled to the end of the spool (which holds
+ * only older records, so the order holds). A batch is always the head of
+ * the FIFO; it stays counted until acknowledged, so a failed batch is simply
+ * sent again, and a batch spilled while in flight is removed from the spool
+ * when it is acknowledged.
+ */
+export class AuditBacklog<T> {
+  private mem: T[] = [];
+  private memHead = 0;
+  private spooledCount = 0;
+  private flight = 0;
+  /** When memory overflows it is spilled down to this many records. */
+  readonly spillDownTo: number;
+  readonly maxInMemory: number;
+
+  constructor(maxInMemory: number) {
+    this.maxInMemory = maxInMemory;
+    requireNumber('maxInMemory', maxInMemory, { min: 1, integer: true });
+    this.spillDownTo = Math.floor(maxInMemory / 2);
+  }
+
+  /** Records in memory. */
+  get inMemory(): number {
+    return this.mem.length - this.memHead;
+  }
+
+  /** Records in the spool not yet delivered. */
+  get spooled(): number {
+    return this.spooledCount;
+  }
+
+  /** Records waiting: memory plus spool (in-flight ones included until acknowledged). */
+  get size(): number {
+    return this.spooledCount + this.inMemory;
+  }
+
+  /** Records of the batch in flight (0 when none). */
+  get inFlight(): number {
+    return this.flight;
+  }
+
+  /** Counts records found in the spool at start (they precede everything written later). */
+  restoreSpooled(count: number): void {
+    requireNumber('count', count, { min: 0, integer: true });
+    this.spooledCount += count;
+  }
+
+  /**
+   * Adds a record. Returns the records to append to the spool, oldest
+   * first, when memory overflowed (they are counted as spooled from now on),
+   * or undefined.
+   */
+  push(item: T): T[] | undefined {
+    this.mem.push(item);
+    if (this.inMemory <= this.maxInMemory) return undefined;
+    return this.spill(this.inMemory - this.spillDownTo);
+  }
+
+  /** Moves every record in memory to the spool (at shutdown, or when a flush could not deliver). */
+  spillAll(): T[] {
+    return this.spill(this.inMemory);
+  }
+
+  private spill(count: number): T[] {
+    const out = this.mem.slice(this.memHead, this.memHead + count);
+    this.memHead += out.length;
+    this.spooledCount += out.length;
+    this.compact();
+    return out;
+  }
+
+  /**
+   * The next batch of at most `max` records (undefined when nothing waits or
+   * a batch is in flight): the spool's head if anything is spooled, else
+   * the oldest records in memory. Marks it in flight.
+   */
+  nextBatch(max: number): NextBatch<T> | undefined {
+    if (this.flight > 0 || this.size === 0) return undefined;
+    if (this.spooledCount > 0) {
+      this.flight = Math.min(max, this.spooledCount);
+      return { source: 'spool', count: this.flight };
+    }
+    const items = this.mem.slice(this.memHead, this.memHead + max);
+    this.flight = items.length;
+    return { source: 'memory', items };
+  }
+
+  /** The batch in flight was delivered: removes it from the head (spool first, then memory). */
+  ack(): Acknowledged {
+    const n = this.flight;
+    this.flight = 0;
+    const spool = Math.min(n, this.spooledCount);
+    this.spooledCount -= spool;
+    const memory = n - spool;
+    this.memHead += memory;
+    this.compact();
+    return { spool, memory };
+  }
+
+  /** The batch in flight failed: it stays at the head, to be sent again. */
+  nack(): void {
+    this.flight = 0;
+  }
+
+  private compact(): void {
+    if (this.memHead === this.mem.length) {
+      this.mem = [];
+      this.memHead = 0;
+    } else if (this.memHead > 1024 && this.memHead * 2 > this.mem.length) {
+      this.mem = this.mem.slice(this.memHead);
+      this.memHead = 0;
+    }
+  }
+}

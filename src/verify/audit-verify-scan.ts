@@ -1,0 +1,334 @@
+/**
+ * The verifier's fast path on bytes: checks canonical JSONL record lines
+ * (seq > 0, not a checkpoint) straight from the read buffer, without
+ * decoding them to strings or parsing them; anything else is flagged for the
+ * slow path (parse + RFC 8785 + hash) on the main thread.
+ *
+ * {@link makeChunkScanner} is self-contained (it references nothing outside
+ * its own body) so that its source text can run in a worker thread: the
+ * verifier hashes chunks on both cores and keeps the link, gap and order
+ * checks sequential on the main thread.
+ *
+ * @module
+ */
+import * as nodeCrypto from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { CHECKPOINT_SPAN_NAME } from '../patterns/audit/audit-record.js';
+
+/** The scan of a chunk of complete lines (each ending with `\n`). */
+export interface ChunkScan {
+  /** Lines in the chunk (the arrays below may be longer). */
+  n: number;
+  /** Per line: 0 verified by the fast path, 1 needs the slow path. */
+  status: Uint8Array;
+  /** Per line: its byte range in the chunk (newline excluded). */
+  starts: Int32Array;
+  ends: Int32Array;
+  /** Per fast-path line: where its chain id ends (the chain id is `[start + 13, chainEnd)`, prev_hash `[chainEnd + 15, +64)`). */
+  chainEnds: Int32Array;
+  /** Per fast-path line: its seq. */
+  seqs: Float64Array;
+  /**
+   * Per fast-path line: 1 when the line before it was a fast-path line of the
+   * same chain with seq - 1 whose hash is this line's prev_hash (so the
+   * reader can reuse that line's strings).
+   */
+  linked: Uint8Array;
+}
+
+/** Scans a chunk of complete lines. */
+export type ChunkScanner = (chunk: Uint8Array) => ChunkScan;
+
+/**
+ * Makes a chunk scanner. Self-contained on purpose (see the module doc):
+ * `crypto` is `node:crypto`, `key` the HMAC key if any, `checkpointName`
+ * the checkpoint span name (lines containing it, quoted, take the slow path),
+ * `window` how many bytes are searched for it at a time.
+ */
+export function makeChunkScanner(
+  crypto: typeof nodeCrypto,
+  key: Buffer | KeyObject | undefined,
+  checkpointName: string,
+  window = 1 << 18,
+): ChunkScanner {
+  const enc = (s: string): Buffer => Buffer.from(s, 'latin1');
+  const PREFIX = enc('{"chain_id":"');
+  const MID_PREV = enc('","prev_hash":"');
+  const MID_SEQ = enc('","seq":');
+  const SPAN = enc(',"span":{');
+  const HASH_TAIL = enc(',"hash":"');
+  const TAIL = 75; // ,"hash":"<64 hex>"}
+  const MARK = enc('"' + checkpointName + '"');
+  // Lines are searched for MARK a window (bytes) at a time, just before they are hashed,
+  // so that the bytes are still in the core's cache when the hash reads them. The search
+  // looks for MARK's last bytes ('kpoint"'): its rare first byte lets it skip through a
+  // line twice as fast as a search for all of MARK, which starts with a common quote.
+  const PROBE = MARK.subarray(Math.max(0, MARK.length - 7));
+  const oneShot = (crypto as unknown as { hash?: (a: string, d: Uint8Array, e: 'hex') => string }).hash;
+  let scratch = new Uint8Array(16 * 1024);
+  let view: DataView;
+
+  const at = (buf: Buffer, pos: number, what: Buffer): boolean => {
+    if (pos + what.length > buf.length) return false;
+    for (let i = 0; i < what.length; i++) if (buf[pos + i] !== what[i]) return false;
+    return true;
+  };
+  /** Where MARK first lies wholly in [from, to) of buf, or -1. */
+  const findMark = (buf: Buffer, from: number, to: number): number => {
+    const range = buf.subarray(from, to);
+    for (let h = range.indexOf(PROBE); h >= 0; h = range.indexOf(PROBE, h + 1)) {
+      const m = from + h + PROBE.length - MARK.length;
+      if (m >= from && at(buf, m, MARK)) return m;
+    }
+    return -1;
+  };
+  /** `n` bytes at `a` equal those at `b` (four at a time). */
+  const same = (buf: Buffer, a: number, b: number, n: number): boolean => {
+    let i = 0;
+    for (; i + 4 <= n; i += 4) if (view.getUint32(a + i) !== view.getUint32(b + i)) return false;
+    for (; i < n; i++) if (buf[a + i] !== buf[b + i]) return false;
+    return true;
+  };
+
+  return (chunk: Uint8Array): ChunkScan => {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    // at most one line per 2 bytes; records are far longer: start from an estimate and grow
+    let count = 0;
+    let capacity = Math.min(buf.length >> 1, (buf.length >> 8) + 16);
+    const out: ChunkScan = {
+      n: count,
+      status: new Uint8Array(capacity),
+      starts: new Int32Array(capacity),
+      ends: new Int32Array(capacity),
+      chainEnds: new Int32Array(capacity),
+      seqs: new Float64Array(capacity),
+      linked: new Uint8Array(capacity),
+    };
+    let searched = 0; // MARK was searched for in [.., searched): `mark` is the first one at or after the last search's start
+    let mark = -1;
+    let start = 0;
+    for (let line = 0; ; line++) {
+      const end = buf.indexOf(10, start);
+      if (end < 0) break;
+      if (line === capacity) {
+        capacity *= 2;
+        const grow = <T extends Uint8Array | Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+          const b = make(capacity);
+          b.set(a);
+          return b;
+        };
+        out.status = grow(out.status, k => new Uint8Array(k));
+        out.starts = grow(out.starts, k => new Int32Array(k));
+        out.ends = grow(out.ends, k => new Int32Array(k));
+        out.chainEnds = grow(out.chainEnds, k => new Int32Array(k));
+        out.seqs = grow(out.seqs, k => new Float64Array(k));
+        out.linked = grow(out.linked, k => new Uint8Array(k));
+      }
+      count = line + 1;
+      out.starts[line] = start;
+      out.ends[line] = end;
+      // MARK holds no newline: one inside this line lies wholly in [start, end)
+      if (end > searched || (mark >= 0 && mark < start)) {
+        if (end > searched) searched = Math.min(buf.length, Math.max(end, start + window));
+        mark = findMark(buf, start, searched);
+      }
+      const ok = !(mark >= 0 && mark < end) && scanLine(buf, start, end, out, line);
+      out.status[line] = ok ? 0 : 1;
+      start = end + 1;
+    }
+    out.n = count;
+    return out;
+  };
+
+  function scanLine(buf: Buffer, start: number, end: number, out: ChunkScan, line: number): boolean {
+    if (end - start < 200 || buf[end - 1] !== 125 || buf[end - 2] !== 34) return false;
+    const tail = end - TAIL;
+    if (!at(buf, tail, HASH_TAIL) || !at(buf, start, PREFIX)) return false;
+    // The chain id: the same bytes as the line before's (already checked) or checked here.
+    let q = -1;
+    const before = line > 0 && out.status[line - 1] === 0;
+    if (before) {
+      const ps = out.starts[line - 1];
+      const len = out.chainEnds[line - 1] - ps;
+      if (start + len < tail && buf[start + len] === 34 && same(buf, ps + PREFIX.length, start + PREFIX.length, len - PREFIX.length)) q = start + len;
+    }
+    const sameChain = q >= 0;
+    if (!sameChain) {
+      for (q = start + PREFIX.length; q < tail; q++) {
+        const b = buf[q];
+        if (b === 34) break;
+        if (b === 92 || b >= 128 || b < 32) return false; // escapes and non-ASCII: slow path
+      }
+      if (q === start + PREFIX.length) return false;
+    }
+    if (!at(buf, q, MID_PREV)) return false;
+    const prevStart = q + MID_PREV.length;
+    const prevEnd = prevStart + 64;
+    if (!at(buf, prevEnd, MID_SEQ)) return false;
+    let p = prevEnd + MID_SEQ.length;
+    if (buf[p] < 49 || buf[p] > 57) return false; // 1-9: seq > 0 (seq 0 carries resource, key id, previous)
+    let seq = 0;
+    for (; p < tail; p++) {
+      const b = buf[p];
+      if (b < 48 || b > 57) break;
+      seq = seq * 10 + (b - 48);
+    }
+    if (!Number.isSafeInteger(seq) || !at(buf, p, SPAN)) return false;
+    const bodyLen = tail - start;
+    const bytes = (from: number, length: number): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset + from, length);
+    let digest: string;
+    if (key !== undefined) {
+      digest = crypto.createHmac('sha256', key).update(bytes(prevStart, 64)).update(bytes(start, bodyLen)).update('}').digest('hex');
+    } else {
+      const total = 64 + bodyLen + 1;
+      if (scratch.length < total) scratch = new Uint8Array(Math.max(total, scratch.length * 2));
+      scratch.set(bytes(prevStart, 64), 0);
+      scratch.set(bytes(start, bodyLen), 64);
+      scratch[64 + bodyLen] = 125;
+      const data = new Uint8Array(scratch.buffer, 0, total);
+      digest = oneShot !== undefined ? oneShot('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
+    }
+    const hashStart = tail + HASH_TAIL.length;
+    if (digest !== buf.toString('latin1', hashStart, hashStart + 64)) return false;
+    out.chainEnds[line] = q;
+    out.seqs[line] = seq;
+    // linked: same chain as the line before, seq + 1, prev_hash = its hash (all bytes compared)
+    out.linked[line] = sameChain && out.seqs[line - 1] === seq - 1 && same(buf, prevStart, out.ends[line - 1] - 66, 64) ? 1 : 0;
+    return true;
+  }
+}
+
+/** A chunk scanner in this thread. */
+export function localChunkScanner(key: Buffer | KeyObject | undefined): ChunkScanner {
+  return makeChunkScanner(nodeCrypto, key, CHECKPOINT_SPAN_NAME);
+}
+
+/** A chunk and its scan, back from a worker. */
+export interface ScannedChunk {
+  scan: ChunkScan;
+  chunk: Buffer;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  /** It has started and built its scanner. */
+  ready: boolean;
+  /** Chunks sent to it and not back yet. */
+  load: number;
+}
+
+/**
+ * Worker threads running {@link makeChunkScanner}; chunks are scanned in
+ * parallel, results come back per chunk. A worker takes tens of
+ * milliseconds to start: until one has, {@link ScanPool.busy} says so and
+ * the caller scans on its own thread rather than wait.
+ */
+export class ScanPool {
+  private readonly workers: PoolWorker[] = [];
+  private readonly waiting = new Map<number, { resolve: (r: ScannedChunk) => void; reject: (e: unknown) => void }>();
+  private nextId = 0;
+  private failed: unknown;
+  private started = 0;
+  private sent = 0;
+  private readonly startup: Promise<void>;
+  private resolveStartup!: () => void;
+
+  constructor(size: number, key: Buffer | KeyObject | undefined) {
+    let rejectStartup!: (e: unknown) => void;
+    this.startup = new Promise<void>((resolve, reject) => {
+      this.resolveStartup = resolve;
+      rejectStartup = reject;
+    });
+    this.startup.catch(() => undefined); // observed by whenReady() callers only
+    const source =
+      `'use strict';\n` +
+      `var __name = function (f) { return f; };\n` + // esbuild keepNames helper, when this source came through tsx
+      `const { parentPort, workerData } = require('node:worker_threads');\n` +
+      `const scan = (${makeChunkScanner.toString()})(require('node:crypto'), workerData.key, workerData.checkpointName);\n` +
+      `parentPort.on('message', (m) => {\n` +
+      `  const r = scan(m.chunk);\n` +
+      `  parentPort.postMessage({ id: m.id, r, chunk: m.chunk }, [r.status.buffer, r.starts.buffer, r.ends.buffer, r.chainEnds.buffer, r.seqs.buffer, r.linked.buffer, m.chunk.buffer]);\n` +
+      `});\n` +
+      `parentPort.postMessage({ ready: true });\n`;
+    for (let i = 0; i < size; i++) {
+      const w: PoolWorker = { worker: new Worker(source, { eval: true, workerData: { key, checkpointName: CHECKPOINT_SPAN_NAME } }), ready: false, load: 0 };
+      w.worker.on('message', (m: { ready?: true; id: number; r: ChunkScan; chunk: Uint8Array }) => {
+        if (m.ready) {
+          w.ready = true;
+          this.started++;
+          this.resolveStartup();
+          return;
+        }
+        w.load--;
+        const p = this.waiting.get(m.id);
+        this.waiting.delete(m.id);
+        p?.resolve({ scan: m.r, chunk: Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength) });
+      });
+      const fail = (err: unknown): void => {
+        this.failed ??= err;
+        rejectStartup(this.failed);
+        for (const p of this.waiting.values()) p.reject(this.failed);
+        this.waiting.clear();
+      };
+      w.worker.on('error', fail);
+      w.worker.on('exit', code => {
+        if (w.load > 0) fail(new Error(`an audit scan worker exited (code ${code}) with ${w.load} chunk(s) unscanned; --workers 0 (option workers: 0) verifies on one thread`));
+      });
+      this.workers.push(w);
+    }
+  }
+
+  /** Resolves when a worker has started; rejects if the workers fail first. */
+  whenReady(): Promise<void> {
+    return this.startup;
+  }
+
+  /** Chunks sent to workers so far. */
+  get dispatched(): number {
+    return this.sent;
+  }
+
+  /**
+   * Every started worker has at least `depth` chunks pending (or none has
+   * started): a chunk scanned on the caller's thread now is done sooner.
+   */
+  busy(depth: number): boolean {
+    if (this.started === 0 || this.failed !== undefined) return true;
+    for (const w of this.workers) if (w.ready && w.load < depth) return false;
+    return true;
+  }
+
+  /**
+   * Scans a chunk on the started worker with the fewest chunks pending. With
+   * `transfer` the chunk's memory moves to the worker and back (no copy; the
+   * caller must not touch it meanwhile and uses the returned chunk);
+   * otherwise it is copied.
+   */
+  scan(chunk: Buffer, transfer = false): Promise<ScannedChunk> {
+    if (this.failed !== undefined) return Promise.reject(this.failed);
+    let target: PoolWorker | undefined;
+    for (const w of this.workers) if (w.ready && (target === undefined || w.load < target.load)) target = w;
+    if (target === undefined) return Promise.reject(new Error('no audit scan worker has started yet'));
+    const id = this.nextId++;
+    let copy: Uint8Array;
+    if (transfer) {
+      copy = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    } else {
+      copy = new Uint8Array(chunk.byteLength);
+      copy.set(chunk);
+    }
+    target.load++;
+    this.sent++;
+    const worker = target.worker;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, chunk: copy }, [copy.buffer as ArrayBuffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map(w => w.worker.terminate()));
+  }
+}
