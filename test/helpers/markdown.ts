@@ -129,3 +129,14 @@ export function headingAnchors(doc: string): Set<string> {
   }
   return anchors;
 }
+
+/** A printed trace tree without what differs between runs: durations, trace, span and chain ids, short hashes. */
+export function normalizeTree(text: string): string {
+  return text
+    .replace(/\b\d+(?:\.\d+)? (ms|s)\b/g, '<d> $1')
+    .replace(/\b[0-9a-f]{32}\b/g, '<trace>')
+    .replace(/\b[0-9a-f]{16}\b/g, '<span>')
+    .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/g, '<chain>')
+    .replace(/\b[0-9a-f]{8}…[0-9a-f]{8}\b/g, '<head>')
+    .trimEnd();
+}
