@@ -56,6 +56,7 @@ function linkAgentsSpan(): void {
     const sdkSpan = getCurrentSpan();
     const ours = trace.getActiveSpan();
     if (sdkSpan === null || sdkSpan === undefined || ours === undefined) return;
+    if (sdkSpan.traceId === 'no-op' || sdkSpan.spanId === 'no-op') return; // the SDK's tracing is disabled
     ours.setAttribute(ATTR_AGENT_SAFETY_FRAMEWORK_TRACE_ID, sdkSpan.traceId);
     ours.setAttribute(ATTR_AGENT_SAFETY_FRAMEWORK_SPAN_ID, sdkSpan.spanId);
   } catch {
