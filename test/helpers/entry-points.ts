@@ -13,6 +13,10 @@ export const ENTRY_POINTS: ReadonlyMap<string, string> = new Map([
   ['agent-safety-otel/verify', 'src/verify/index.ts'],
   ['agent-safety-otel/bootstrap', 'src/bootstrap/index.ts'],
   ['agent-safety-otel/register', 'src/register.ts'],
+  ['agent-safety-otel/ai-sdk', 'src/adapters/ai-sdk/index.ts'],
+  ['agent-safety-otel/openai-agents', 'src/adapters/openai-agents/index.ts'],
+  ['agent-safety-otel/langchain', 'src/adapters/langchain/index.ts'],
+  ['agent-safety-otel/mcp', 'src/adapters/mcp/index.ts'],
 ]);
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
