@@ -17,6 +17,7 @@ import type {
 import { CIRCUIT_TRANSITIONS } from './circuit-state.js';
 import type { BreakerCallOutcome, CallVerdict, CircuitState, Transition, TransitionReason } from './circuit-state.js';
 import type { Clock } from '../shared/clock.js';
+import { isAbortError } from '../shared/errors.js';
 import type { TripCounter } from './trip-strategies.js';
 
 /** The ticket of a call that runs although the breaker would have rejected it (`metricsOnly`). */
@@ -40,10 +41,6 @@ export interface CircuitBreakerStats {
   calls: Record<BreakerCallOutcome, number>;
   /** Transitions by `from` and `to`, every possible pair listed. */
   transitions: { from: CircuitState; to: CircuitState; count: number }[];
-}
-
-function isAbortError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError';
 }
 
 function isVerdict(v: unknown): v is CallVerdict {
