@@ -65,7 +65,7 @@ export type ExplanationCallback = (record: ActionExplanation) => unknown;
 
 const MANAGER_KEYS = ['agentId', 'capacity', 'summaries', 'summaryMaxLength', 'redact', 'slowCallbackMs', 'now'] as const;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any function, whatever its `this` and parameters
 type AnyFunction = (this: any, ...args: any[]) => any;
 
 /**
@@ -225,7 +225,7 @@ export class ExplainabilityHookManager implements ExplanationSink {
    *
    * @throws TypeError or RangeError for bad options, naming them.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any[] (not unknown[]) so that a function with typed parameters is accepted
   explain<A extends unknown[] = any[]>(options: ExplainWrapperOptions<A>): <F extends (...args: A) => unknown>(fn: F) => F {
     validateExplainOptions('explain', options, ['action']);
     optionalString('explain.action', options.action);

@@ -55,7 +55,7 @@ import type { AgentIdentity } from '../shared/telemetry.js';
 import { PACKAGE_NAME } from '../shared/version.js';
 import { toolDurationHistogram } from './tool-metrics.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any function, whatever its `this` and parameters
 type AnyFunction = (this: any, ...args: any[]) => any;
 
 /** The `gen_ai.tool.type` values of the GenAI conventions. */

@@ -221,7 +221,7 @@ export class CircuitBreakerCore {
    */
   protect<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => Promise<Awaited<R>> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${typeof fn}`);
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the wrapper is a `function` so that it keeps the caller's `this`
     const breaker = this;
     return function (this: unknown, ...args: A) {
       return breaker.execute(() => fn.apply(this, args) as R);
