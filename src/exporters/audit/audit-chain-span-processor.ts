@@ -16,6 +16,7 @@ import type { AuditHmacKey, AuditSigningKey, ChainedRecord, CheckpointPolicy } f
 import type { ChainHead } from '../../patterns/audit/audit-record.js';
 import { nanoStringToHrTime } from '../../patterns/audit/audit-span-decode.js';
 import type { Clock } from '../../patterns/shared/clock.js';
+import { resolveNow } from '../../patterns/shared/clock.js';
 import { countAuditRecords, auditInstruments, registerAuditSink } from './audit-metrics.js';
 import {
   ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID,
@@ -73,7 +74,9 @@ export interface AuditChainSpanProcessorOptions {
    * with `previousHead()` (an existing audit file) holds
    */
   previous?: ChainHead;
-  /** @default Date.now */
+  /** The clock of checkpoint intervals. @default Date.now */
+  now?: Clock;
+  /** @deprecated Use `now`. */
   clock?: Clock;
 }
 
@@ -133,7 +136,7 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       signingKey: options.signingKey,
       checkpoints: options.checkpoints,
       previous,
-      clock: options.clock,
+      now: resolveNow(options),
     });
     this._signing = options.signingKey !== undefined;
     auditInstruments();

@@ -27,13 +27,14 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { backoffDelay, backoffPolicy } from '../../patterns/shared/backoff.js';
+import type { BackoffOptions, BackoffPolicy } from '../../patterns/shared/backoff.js';
 import type { Clock } from '../../patterns/shared/clock.js';
-import { systemClock } from '../../patterns/shared/clock.js';
+import { resolveNow } from '../../patterns/shared/clock.js';
 import type { ChainHead } from '../../patterns/audit/audit-record.js';
 import {
   normalizeFsyncPolicy,
   planBatch,
-  retryDelayMs,
   rotatedPath,
   rotationIndexOf,
   scanAuditTail,
@@ -96,9 +97,11 @@ export interface FileAuditSinkOptions {
   maxBytes?: number;
   /** At most this many bytes per write (one write holds many lines). @default 1048576 (1 MiB) */
   maxBatchBytes?: number;
-  /** Backoff of retries after a failed write, sync, open or rotation. @default { initialMs: 100, maxMs: 5000 } */
-  retry?: { initialMs?: number; maxMs?: number };
+  /** Backoff of retries after a failed write, sync, open or rotation. @default { initialMs: 100, maxMs: 5000, multiplier: 2, jitter: 0 } */
+  retry?: BackoffOptions;
   /** For the fsync interval and the torn-file timestamp. @default Date.now */
+  now?: Clock;
+  /** @deprecated Use `now`. */
   clock?: Clock;
   /** @internal Replaces file operations (tests). */
   io?: Partial<AuditFileIo>;
@@ -176,7 +179,10 @@ export const nodeAuditFileIo: AuditFileIo = {
     ),
 };
 
-const KNOWN = ['path', 'name', 'fsync', 'maxBytes', 'maxBatchBytes', 'retry', 'clock', 'io'];
+const KNOWN = ['path', 'name', 'fsync', 'maxBytes', 'maxBatchBytes', 'retry', 'now', 'clock', 'io'];
+
+/** Defaults of {@link FileAuditSinkOptions.retry}. */
+const FILE_RETRY: BackoffPolicy = Object.freeze({ initialMs: 100, maxMs: 5000, multiplier: 2, jitter: 0 });
 
 /**
  * An {@link AuditSink} writing the chain to an append-only JSONL file.
@@ -205,9 +211,8 @@ export class FileAuditSink implements AuditSink {
   private readonly _policy: FsyncPolicy;
   private readonly _maxBytes: number;
   private readonly _maxBatchBytes: number;
-  private readonly _retryInitialMs: number;
-  private readonly _retryMaxMs: number;
-  private readonly _clock: Clock;
+  private readonly _retry: BackoffPolicy;
+  private readonly _now: Clock;
   private readonly _io: AuditFileIo;
   private readonly _counters: FileAuditSinkStats = {
     accepted: 0,
@@ -250,12 +255,8 @@ export class FileAuditSink implements AuditSink {
     if (this._maxBytes !== Infinity) requireNumber('maxBytes', this._maxBytes, { min: 1, integer: true });
     this._maxBatchBytes = options.maxBatchBytes ?? 1024 * 1024;
     requireNumber('maxBatchBytes', this._maxBatchBytes, { min: 1, integer: true });
-    if (options.retry !== undefined) requireObject('retry', options.retry);
-    this._retryInitialMs = options.retry?.initialMs ?? 100;
-    this._retryMaxMs = options.retry?.maxMs ?? 5000;
-    requireNumber('retry.initialMs', this._retryInitialMs, { min: 0 });
-    requireNumber('retry.maxMs', this._retryMaxMs, { min: this._retryInitialMs });
-    this._clock = options.clock ?? systemClock;
+    this._retry = backoffPolicy(options.retry, FILE_RETRY, 'retry');
+    this._now = resolveNow(options);
     this._io = { ...nodeAuditFileIo, ...options.io };
     this.recovery = this._startUp();
     // The sink reports its own backlog (with or without a processor) until its shutdown has flushed.
@@ -379,7 +380,7 @@ export class FileAuditSink implements AuditSink {
       this._failures++;
       // Every error that ends a run is one failed write, sync, open or rotation (counted in stats() where it happened).
       countAuditExportFailure(this.name);
-      const delay = retryDelayMs(this._failures, this._retryInitialMs, this._retryMaxMs);
+      const delay = backoffDelay(this._failures, this._retry);
       diag.error(
         `FileAuditSink(${this.path}): ${describe(err)}; ${this.backlog()} records kept, retrying in ${delay} ms (attempt ${this._failures})`,
       );
@@ -396,7 +397,7 @@ export class FileAuditSink implements AuditSink {
 
   private _armSyncTimer(): void {
     if (typeof this._policy !== 'object' || this._unsynced === 0 || this._syncTimer !== undefined || this._closed) return;
-    const delay = syncDelayMs(this._policy.everyMs, this._firstUnsyncedAt, this._clock());
+    const delay = syncDelayMs(this._policy.everyMs, this._firstUnsyncedAt, this._now());
     this._syncTimer = setTimeout(() => {
       this._syncTimer = undefined;
       this._syncRequested = true;
@@ -469,7 +470,7 @@ export class FileAuditSink implements AuditSink {
       this._counters.durable += batch.count;
       return;
     }
-    if (this._unsynced === 0) this._firstUnsyncedAt = this._clock();
+    if (this._unsynced === 0) this._firstUnsyncedAt = this._now();
     this._unsynced += batch.count;
     if (next === 'now') await this._syncNow();
   }
@@ -604,7 +605,7 @@ export class FileAuditSink implements AuditSink {
 
   /** Writes torn bytes to a new side file (never overwriting one) and syncs it. */
   private _setAside(torn: Buffer): string {
-    const base = tornSidePath(this.path, this._clock());
+    const base = tornSidePath(this.path, this._now());
     for (let i = 0; ; i++) {
       const candidate = i === 0 ? base : `${base}-${i}`;
       let fd: number;

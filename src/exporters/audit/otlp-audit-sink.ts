@@ -29,10 +29,11 @@ import { diag } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { AuditBacklog, RetrySchedule, backoffPolicy } from '../../patterns/audit/audit-delivery.js';
-import type { BackoffOptions } from '../../patterns/audit/audit-delivery.js';
+import { AuditBacklog, RetrySchedule } from '../../patterns/audit/audit-delivery.js';
+import { backoffPolicy } from '../../patterns/shared/backoff.js';
+import type { BackoffOptions } from '../../patterns/shared/backoff.js';
 import type { Clock } from '../../patterns/shared/clock.js';
-import { systemClock } from '../../patterns/shared/clock.js';
+import { resolveNow } from '../../patterns/shared/clock.js';
 import { optionalNumber, requireNonEmptyString } from '../../patterns/shared/validate.js';
 import { registerAuditSinkMetrics } from './audit-sink-metrics.js';
 import type { AuditSinkMeter } from './audit-sink-metrics.js';
@@ -63,7 +64,9 @@ export interface OtlpAuditSinkOptions {
   flushTimeoutMs?: number | undefined;
   /** Backoff between failed exports. @default { initialMs: 1000, maxMs: 60000, multiplier: 2, jitter: 0.2 } */
   backoff?: BackoffOptions | undefined;
-  /** For tests. */
+  /** The clock (flush deadlines, backoff). @default Date.now */
+  now?: Clock | undefined;
+  /** @deprecated Use `now`. */
   clock?: Clock | undefined;
   /** For tests: a number in [0, 1). */
   random?: (() => number) | undefined;
@@ -84,7 +87,7 @@ export class OtlpAuditSink implements AuditSink {
   private readonly _delayMs: number;
   private readonly _exportTimeoutMs: number;
   private readonly _flushTimeoutMs: number;
-  private readonly _clock: Clock;
+  private readonly _now: Clock;
   private readonly _resources = new Map<string, Resource>();
   private _timer: ReturnType<typeof setTimeout> | undefined;
   private _timerIsBackoff = false;
@@ -115,9 +118,9 @@ export class OtlpAuditSink implements AuditSink {
     this._delayMs = options.scheduledDelayMs ?? 200;
     this._exportTimeoutMs = options.exportTimeoutMs ?? 30_000;
     this._flushTimeoutMs = options.flushTimeoutMs ?? 10_000;
-    this._clock = options.clock ?? systemClock;
+    this._now = resolveNow(options);
     this._backlogQueue = new AuditBacklog<AuditRecord>(options.maxInMemory ?? 10_000);
-    this._retrySchedule = new RetrySchedule(backoffPolicy(options.backoff), { clock: this._clock, random: options.random });
+    this._retrySchedule = new RetrySchedule(backoffPolicy(options.backoff), { now: this._now, random: options.random });
     this._spool = new AuditSpool(this.spoolPath);
     this._restoredLeft = this._spool.pending;
     this._backlogQueue.restoreSpooled(this._spool.pending);
@@ -274,9 +277,9 @@ export class OtlpAuditSink implements AuditSink {
    * at the first failure (it does not wait out a backoff).
    */
   private async _drain(): Promise<void> {
-    const deadline = this._clock() + this._flushTimeoutMs;
+    const deadline = this._now() + this._flushTimeoutMs;
     if (this._attempt !== undefined) await this._attempt;
-    while (this._backlogQueue.size > 0 && this._clock() <= deadline) {
+    while (this._backlogQueue.size > 0 && this._now() <= deadline) {
       if (this._timer !== undefined) {
         clearTimeout(this._timer);
         this._timer = undefined;

@@ -51,7 +51,8 @@ export interface AuditChainOptions {
   checkpoints?: CheckpointPolicy | undefined;
   /** The head of the chain this one continues (read from an existing audit file). */
   previous?: ChainHead | undefined;
-  clock?: Clock | undefined;
+  /** The clock of checkpoint intervals. @default Date.now */
+  now?: Clock | undefined;
 }
 
 /**
@@ -65,7 +66,7 @@ export class AuditChain {
   private readonly _hmac: AuditHmacKey | undefined;
   private readonly _signing: AuditSigningKey | undefined;
   private readonly _previous: ChainHead | undefined;
-  private readonly _clock: Clock;
+  private readonly _now: Clock;
   private readonly _everyRecords: number;
   private readonly _everyMs: number;
   private _sinceCheckpoint = 0;
@@ -77,12 +78,12 @@ export class AuditChain {
     this._hmac = options.hmacKey;
     this._signing = options.signingKey;
     this._previous = options.previous;
-    this._clock = options.clock ?? systemClock;
+    this._now = options.now ?? systemClock;
     this._everyRecords = options.checkpoints?.everyRecords ?? 1000;
     this._everyMs = options.checkpoints?.everyMs ?? 10_000;
     requireNumber('checkpoints.everyRecords', this._everyRecords, { min: 1, integer: true });
     requireNumber('checkpoints.everyMs', this._everyMs, { min: 1 });
-    this._lastCheckpointAt = this._clock();
+    this._lastCheckpointAt = this._now();
     if (this._hmac) requireNonEmptyString('hmacKey.id', this._hmac.id);
     if (this._signing) requireNonEmptyString('signingKey.id', this._signing.id);
   }
@@ -131,7 +132,7 @@ export class AuditChain {
   /** True when a signing key is set and a checkpoint is due (by count or by time). */
   checkpointDue(): boolean {
     if (this._signing === undefined || this._seq === 0 || this._sinceCheckpoint === 0) return false;
-    return this._sinceCheckpoint >= this._everyRecords || this._clock() - this._lastCheckpointAt >= this._everyMs;
+    return this._sinceCheckpoint >= this._everyRecords || this._now() - this._lastCheckpointAt >= this._everyMs;
   }
 
   /**
@@ -141,7 +142,7 @@ export class AuditChain {
    */
   makeCheckpoint(): { claim: CheckpointClaim; signature: string } | undefined {
     if (this._signing === undefined || this._seq === 0) return undefined;
-    const nowMs = this._clock();
+    const nowMs = this._now();
     const claim: CheckpointClaim = {
       chainId: this.chainId,
       headSeq: this._seq - 1,

@@ -2,63 +2,16 @@
  * The pure bookkeeping of an audit sink that never drops a record: the
  * retry schedule (exponential backoff with jitter) and the backlog (records
  * in memory, then in a disk spool, delivered oldest first). No timers, no
- * I/O: the clock and the random source are injected, and the I/O glue in
+ * I/O: the clock (`now`) and the random source are injected, and the I/O glue in
  * `src/exporters/otlp-audit-sink.ts` does what these classes decide.
  *
  * @module
  */
+import { backoffDelay } from '../shared/backoff.js';
+import { requireNumber } from '../shared/validate.js';
+import type { BackoffPolicy } from '../shared/backoff.js';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
-import { requireNumber } from '../shared/validate.js';
-
-/** How long to wait between failed deliveries. */
-export interface BackoffOptions {
-  /** Delay after the first failure, in ms. @default 1000 */
-  initialMs?: number;
-  /** The delay never grows beyond this, in ms. @default 60000 */
-  maxMs?: number;
-  /** Each further failure multiplies the delay by this. @default 2 */
-  multiplier?: number;
-  /**
-   * Fraction of the delay taken off at random (0 = none, 1 = "full
-   * jitter"), so that many agents restarted together do not retry in step.
-   * @default 0.2
-   */
-  jitter?: number;
-}
-
-/** {@link BackoffOptions} with every default filled in. */
-export type BackoffPolicy = Readonly<Required<BackoffOptions>>;
-
-/** Validates `options` and fills in the defaults. Throws a `TypeError`/`RangeError` on bad input. */
-export function backoffPolicy(options: BackoffOptions = {}): BackoffPolicy {
-  const policy = {
-    initialMs: options.initialMs ?? 1000,
-    maxMs: options.maxMs ?? 60_000,
-    multiplier: options.multiplier ?? 2,
-    jitter: options.jitter ?? 0.2,
-  };
-  requireNumber('backoff.initialMs', policy.initialMs, { min: 0 });
-  requireNumber('backoff.maxMs', policy.maxMs, { min: policy.initialMs });
-  requireNumber('backoff.multiplier', policy.multiplier, { min: 1 });
-  requireNumber('backoff.jitter', policy.jitter, { min: 0, max: 1 });
-  return Object.freeze(policy);
-}
-
-/**
- * The delay before the next attempt after `failures` consecutive failures
- * (≥ 1): `min(maxMs, initialMs × multiplier^(failures−1))`, less a random
- * fraction of up to `jitter` of it. `random` returns a number in [0, 1).
- * Always within `[(1 − jitter) × base, base]`, never above `maxMs`.
- */
-export function backoffDelay(failures: number, policy: BackoffPolicy, random: () => number = Math.random): number {
-  const n = Math.max(1, Math.floor(failures));
-  // Cap the exponent so the power cannot overflow to Infinity·0 = NaN.
-  const base = Math.min(policy.maxMs, policy.initialMs * Math.pow(policy.multiplier, Math.min(n - 1, 1000)));
-  const r = random();
-  const fraction = r >= 0 && r < 1 ? r : 0;
-  return base * (1 - policy.jitter * fraction);
-}
 
 /**
  * Consecutive failures and when the next attempt is due. `fail()` after a
@@ -67,13 +20,13 @@ export function backoffDelay(failures: number, policy: BackoffPolicy, random: ()
 export class RetrySchedule {
   private _failuresInRow = 0;
   private _due = 0;
-  private readonly _clock: Clock;
+  private readonly _now: Clock;
   private readonly _random: () => number;
   readonly policy: BackoffPolicy;
 
-  constructor(policy: BackoffPolicy, options: { clock?: Clock | undefined; random?: (() => number) | undefined } = {}) {
+  constructor(policy: BackoffPolicy, options: { now?: Clock | undefined; random?: (() => number) | undefined } = {}) {
     this.policy = policy;
-    this._clock = options.clock ?? systemClock;
+    this._now = options.now ?? systemClock;
     this._random = options.random ?? Math.random;
   }
 
@@ -86,7 +39,7 @@ export class RetrySchedule {
   fail(): number {
     this._failuresInRow++;
     const delay = backoffDelay(this._failuresInRow, this.policy, this._random);
-    this._due = this._clock() + delay;
+    this._due = this._now() + delay;
     return delay;
   }
 
@@ -98,7 +51,7 @@ export class RetrySchedule {
 
   /** Milliseconds until an attempt is allowed (0 when it is now). */
   waitMs(): number {
-    return Math.max(0, this._due - this._clock());
+    return Math.max(0, this._due - this._now());
   }
 }
 
