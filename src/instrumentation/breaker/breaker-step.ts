@@ -6,7 +6,7 @@
  * @module
  */
 import type { Attributes } from '@opentelemetry/api';
-import type { CallVerdict, CircuitState } from '../../patterns/breaker/circuit-state.js';
+import type { BreakerVerdict, CircuitState } from '../../patterns/breaker/circuit-state.js';
 import { isCircuitOpenError } from '../../patterns/breaker/circuit-open-error.js';
 import type { MaybePromise } from '../../patterns/shared/maybe-promise.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -134,7 +134,7 @@ export class BreakerStep implements GuardStep<BreakerTicket> {
   settle(_call: GuardCall, state: BreakerTicket | undefined, outcome: ActionOutcome): StepDecision | undefined {
     if (state === undefined) return undefined;
     const { breaker, started } = state;
-    const verdict: CallVerdict = outcome.ok
+    const verdict: BreakerVerdict = outcome.ok
       ? breaker.classifyResult(outcome.result)
       : outcome.aborted || started === undefined
         ? 'ignored'

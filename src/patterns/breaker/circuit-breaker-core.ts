@@ -15,7 +15,7 @@ import type {
   StateChangeListener,
 } from './circuit-breaker-options.js';
 import { CIRCUIT_TRANSITIONS } from './circuit-state.js';
-import type { BreakerCallOutcome, CallVerdict, CircuitState, Transition, TransitionReason } from './circuit-state.js';
+import type { BreakerCallOutcome, BreakerVerdict, CircuitState, Transition, TransitionReason } from './circuit-state.js';
 import type { Clock } from '../shared/clock.js';
 import { isAbortError } from '../shared/errors.js';
 import type { TripCounter } from './trip-strategies.js';
@@ -43,7 +43,7 @@ export interface CircuitBreakerStats {
   transitions: { from: CircuitState; to: CircuitState; count: number }[];
 }
 
-function isVerdict(v: unknown): v is CallVerdict {
+function isVerdict(v: unknown): v is BreakerVerdict {
   return v === 'success' || v === 'failure' || v === 'ignored';
 }
 
@@ -248,7 +248,7 @@ export class CircuitBreakerCore {
    * @param verdict `success`, `failure` or `ignored` (see {@link classifyError}, {@link classifyResult})
    * @param durationMs how long the call took, by {@link now} (only slow-call strategies read it)
    */
-  record(ticket: number, verdict: CallVerdict, durationMs = 0): void {
+  record(ticket: number, verdict: BreakerVerdict, durationMs = 0): void {
     if (ticket < 0) return; // metricsOnly: counted as rejected at admission
     const slow = this._slowCallMs !== undefined && durationMs >= this._slowCallMs;
     if (verdict === 'success') {
@@ -290,14 +290,14 @@ export class CircuitBreakerCore {
    * How a thrown error counts, by the `classifyError` option. A throwing or
    * misbehaving classifier counts a failure (and is reported).
    */
-  classifyError(error: unknown): CallVerdict {
+  classifyError(error: unknown): BreakerVerdict {
     const classify = this._options.classifyError;
     if (classify === undefined) return isAbortError(error) ? 'ignored' : 'failure';
     return this._classify('classifyError', classify, error);
   }
 
   /** How a returned value counts, by the `classifyResult` option (default `success`). */
-  classifyResult(result: unknown): CallVerdict {
+  classifyResult(result: unknown): BreakerVerdict {
     const classify = this._options.classifyResult;
     return classify === undefined ? 'success' : this._classify('classifyResult', classify, result);
   }
@@ -516,7 +516,7 @@ export class CircuitBreakerCore {
     this._wakeWaiters();
   }
 
-  private _classify<V>(option: string, classify: (value: V) => CallVerdict, value: V): CallVerdict {
+  private _classify<V>(option: string, classify: (value: V) => BreakerVerdict, value: V): BreakerVerdict {
     try {
       const verdict = classify(value);
       if (isVerdict(verdict)) return verdict;
