@@ -29,7 +29,7 @@ export type { BreakerSource } from './instrumentation/breaker/breaker-step.js';
 export type { CircuitBreakerStats, IsolationHandle } from './patterns/breaker/circuit-breaker-core.js';
 export { CIRCUIT_BREAKER_DEFAULTS } from './patterns/breaker/circuit-breaker-options.js';
 export type { CircuitBreakerOptions, CircuitBreakerSnapshot, StateChangeListener } from './patterns/breaker/circuit-breaker-options.js';
-export type { BreakerCallOutcome, CallVerdict, CircuitState, Transition, TransitionReason } from './patterns/breaker/circuit-state.js';
+export type { BreakerCallOutcome, BreakerVerdict, CallVerdict, CircuitState, Transition, TransitionReason } from './patterns/breaker/circuit-state.js';
 export { CircuitOpenError, isCircuitOpenError } from './patterns/breaker/circuit-open-error.js';
 export type { CircuitOpenDetails } from './patterns/breaker/circuit-open-error.js';
 export { TRIP_DEFAULTS, consecutiveFailures, failureRate, slowCallRate } from './patterns/breaker/trip-strategies.js';
@@ -103,7 +103,7 @@ export type {
   RulesImpactModelOptions,
 } from './patterns/gate/impact-rules.js';
 export type { ApprovalHook, ReviewAnswer, ReviewOutcome, ReviewReason, ReviewRequest } from './patterns/gate/review.js';
-export { canonicalJson, hashArguments } from './patterns/shared/arguments-hash.js';
+export { canonicalJson, canonicalizeArguments, hashArguments } from './patterns/shared/arguments-hash.js';
 
 // ── Redaction ──────────────────────────────────────────────────────────────
 export {

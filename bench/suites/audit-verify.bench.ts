@@ -23,27 +23,27 @@ import { produceSpans } from '../../test/helpers/audit-fixtures.js';
 
 /** Chains each ended span and appends its line to a file (buffered, synchronous writes). */
 class FileChainProcessor implements SpanProcessor {
-  private pending: string[] = [];
-  private size = 0;
+  private _pending: string[] = [];
+  private _size = 0;
   count = 0;
-  private readonly chain: AuditChain;
-  private readonly fd: number;
+  private readonly _chain: AuditChain;
+  private readonly _fd: number;
   constructor(chain: AuditChain, fd: number) {
-    this.chain = chain;
-    this.fd = fd;
+    this._chain = chain;
+    this._fd = fd;
   }
   onStart(_span: Span): void {}
   onEnd(span: ReadableSpan): void {
-    const line = this.chain.append(span, span.resource.attributes).line + '\n';
-    this.pending.push(line);
-    this.size += line.length;
+    const line = this._chain.append(span, span.resource.attributes).line + '\n';
+    this._pending.push(line);
+    this._size += line.length;
     this.count++;
-    if (this.size > 1 << 20) this.flush();
+    if (this._size > 1 << 20) this.flush();
   }
   flush(): void {
-    if (this.pending.length) writeSync(this.fd, this.pending.join(''));
-    this.pending = [];
-    this.size = 0;
+    if (this._pending.length) writeSync(this._fd, this._pending.join(''));
+    this._pending = [];
+    this._size = 0;
   }
   forceFlush(): Promise<void> {
     this.flush();

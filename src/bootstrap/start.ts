@@ -169,21 +169,21 @@ export interface AgentSafetyHandle {
 
 /** Forwards to `delegate` only the spans the audit chain did not stamp (those go out through the audit sink). */
 class UnauditedSpanProcessor implements SpanProcessor {
-  private readonly delegate: SpanProcessor;
+  private readonly _delegate: SpanProcessor;
   constructor(delegate: SpanProcessor) {
-    this.delegate = delegate;
+    this._delegate = delegate;
   }
   onStart(span: Span, parentContext: Context): void {
-    this.delegate.onStart(span, parentContext);
+    this._delegate.onStart(span, parentContext);
   }
   onEnd(span: ReadableSpan): void {
-    if (span.attributes[ATTR_AGENT_SAFETY_AUDIT_SEQ] === undefined) this.delegate.onEnd(span);
+    if (span.attributes[ATTR_AGENT_SAFETY_AUDIT_SEQ] === undefined) this._delegate.onEnd(span);
   }
   forceFlush(): Promise<void> {
-    return this.delegate.forceFlush();
+    return this._delegate.forceFlush();
   }
   shutdown(): Promise<void> {
-    return this.delegate.shutdown();
+    return this._delegate.shutdown();
   }
 }
 

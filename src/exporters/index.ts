@@ -21,7 +21,7 @@ export type { AuditFileIo, FileAuditRecovery, FileAuditSinkOptions, FileAuditSin
 export type { FsyncPolicy } from '../patterns/audit/audit-file.js';
 export { OtlpAuditSink } from './audit/otlp-audit-sink.js';
 export type { OtlpAuditSinkOptions } from './audit/otlp-audit-sink.js';
-export type { BackoffOptions } from '../patterns/audit/audit-delivery.js';
+export type { BackoffOptions } from '../patterns/shared/backoff.js';
 export { auditResource, rebuildAuditSpan } from './audit/audit-span-rebuild.js';
 export { AuditRecordShapeError, decodeRecord } from '../patterns/audit/audit-span-decode.js';
 export type { DecodedAuditRecord } from '../patterns/audit/audit-span-decode.js';

@@ -137,7 +137,7 @@ test.after(async context => {
   await context.stack?.stop();
 });
 
-test('Prometheus scrapes the exporter; the names it stores are the direct-path names the rules use', async ({ stack: { meterProvider, prometheus } }) => {
+test('Prometheus scrapes the exporter; the names it stores are the direct-path names the rules use', async ({ stack: { prometheus } }) => {
   const lookup = guard(async (q: string) => q.length, {
     name: 'lookup',
     breaker: new CircuitBreaker({ name: 'lookup', agentId: AGENT_ID }),

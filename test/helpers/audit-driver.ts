@@ -18,12 +18,12 @@ import type { AuditSink } from '../../src/exporters/audit/audit-sink.js';
 
 export class TestAuditProcessor implements SpanProcessor {
   readonly chain: AuditChain;
-  private readonly sinks: AuditSink[];
-  private readonly pending = new WeakMap<object, ChainedRecord>();
+  private readonly _sinks: AuditSink[];
+  private readonly _pending = new WeakMap<object, ChainedRecord>();
 
   constructor(chain: AuditChain, sinks: AuditSink[]) {
     this.chain = chain;
-    this.sinks = sinks;
+    this._sinks = sinks;
   }
 
   onStart(): void {}
@@ -33,22 +33,22 @@ export class TestAuditProcessor implements SpanProcessor {
     const rec = this.chain.append(span, span.resource.attributes);
     const facts = first ? this.chain.genesisFacts : { keyId: undefined, previous: undefined };
     span.setAttributes(auditStamps({ ...rec, keyId: facts.keyId, previous: facts.previous }));
-    this.pending.set(span, rec);
+    this._pending.set(span, rec);
   }
 
   onEnd(span: ReadableSpan): void {
-    const rec = this.pending.get(span);
+    const rec = this._pending.get(span);
     if (rec === undefined) return;
-    this.pending.delete(span);
-    for (const sink of this.sinks) sink.write({ ...rec, span });
+    this._pending.delete(span);
+    for (const sink of this._sinks) sink.write({ ...rec, span });
   }
 
   async forceFlush(): Promise<void> {
-    await Promise.all(this.sinks.map(s => s.forceFlush()));
+    await Promise.all(this._sinks.map(s => s.forceFlush()));
   }
 
   async shutdown(): Promise<void> {
-    await Promise.all(this.sinks.map(s => s.shutdown()));
+    await Promise.all(this._sinks.map(s => s.shutdown()));
   }
 }
 

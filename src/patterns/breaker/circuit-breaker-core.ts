@@ -15,8 +15,9 @@ import type {
   StateChangeListener,
 } from './circuit-breaker-options.js';
 import { CIRCUIT_TRANSITIONS } from './circuit-state.js';
-import type { BreakerCallOutcome, CallVerdict, CircuitState, Transition, TransitionReason } from './circuit-state.js';
+import type { BreakerCallOutcome, BreakerVerdict, CircuitState, Transition, TransitionReason } from './circuit-state.js';
 import type { Clock } from '../shared/clock.js';
+import { isAbortError } from '../shared/errors.js';
 import type { TripCounter } from './trip-strategies.js';
 
 /** The ticket of a call that runs although the breaker would have rejected it (`metricsOnly`). */
@@ -42,11 +43,7 @@ export interface CircuitBreakerStats {
   transitions: { from: CircuitState; to: CircuitState; count: number }[];
 }
 
-function isAbortError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError';
-}
-
-function isVerdict(v: unknown): v is CallVerdict {
+function isVerdict(v: unknown): v is BreakerVerdict {
   return v === 'success' || v === 'failure' || v === 'ignored';
 }
 
@@ -224,7 +221,7 @@ export class CircuitBreakerCore {
    */
   protect<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => Promise<Awaited<R>> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${typeof fn}`);
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the wrapper is a `function` so that it keeps the caller's `this`
     const breaker = this;
     return function (this: unknown, ...args: A) {
       return breaker.execute(() => fn.apply(this, args) as R);
@@ -251,7 +248,7 @@ export class CircuitBreakerCore {
    * @param verdict `success`, `failure` or `ignored` (see {@link classifyError}, {@link classifyResult})
    * @param durationMs how long the call took, by {@link now} (only slow-call strategies read it)
    */
-  record(ticket: number, verdict: CallVerdict, durationMs = 0): void {
+  record(ticket: number, verdict: BreakerVerdict, durationMs = 0): void {
     if (ticket < 0) return; // metricsOnly: counted as rejected at admission
     const slow = this._slowCallMs !== undefined && durationMs >= this._slowCallMs;
     if (verdict === 'success') {
@@ -293,14 +290,14 @@ export class CircuitBreakerCore {
    * How a thrown error counts, by the `classifyError` option. A throwing or
    * misbehaving classifier counts a failure (and is reported).
    */
-  classifyError(error: unknown): CallVerdict {
+  classifyError(error: unknown): BreakerVerdict {
     const classify = this._options.classifyError;
     if (classify === undefined) return isAbortError(error) ? 'ignored' : 'failure';
     return this._classify('classifyError', classify, error);
   }
 
   /** How a returned value counts, by the `classifyResult` option (default `success`). */
-  classifyResult(result: unknown): CallVerdict {
+  classifyResult(result: unknown): BreakerVerdict {
     const classify = this._options.classifyResult;
     return classify === undefined ? 'success' : this._classify('classifyResult', classify, result);
   }
@@ -519,7 +516,7 @@ export class CircuitBreakerCore {
     this._wakeWaiters();
   }
 
-  private _classify<V>(option: string, classify: (value: V) => CallVerdict, value: V): CallVerdict {
+  private _classify<V>(option: string, classify: (value: V) => BreakerVerdict, value: V): BreakerVerdict {
     try {
       const verdict = classify(value);
       if (isVerdict(verdict)) return verdict;

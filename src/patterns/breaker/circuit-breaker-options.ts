@@ -7,7 +7,7 @@
 import { systemClock } from '../shared/clock.js';
 import type { Clock } from '../shared/clock.js';
 import type { CooldownFunction } from './cooldown.js';
-import type { CallVerdict, CircuitState, Transition } from './circuit-state.js';
+import type { BreakerVerdict, CircuitState, Transition } from './circuit-state.js';
 import { consecutiveFailures, failureRate, validateTripStrategy } from './trip-strategies.js';
 import type { TripStrategy } from './trip-strategies.js';
 import {
@@ -96,13 +96,13 @@ export interface CircuitBreakerOptions {
    * An abort by the caller's signal is `ignored` before this is asked.
    * @default every error is a `failure`, except one named `AbortError`, which is `ignored`
    */
-  classifyError?: (error: unknown) => CallVerdict;
+  classifyError?: (error: unknown) => BreakerVerdict;
   /**
    * Decides how a returned value counts (e.g. an HTTP 503 response is a
    * `failure`). A throwing classifier counts a failure.
    * @default every result is a `success`
    */
-  classifyResult?: (result: unknown) => CallVerdict;
+  classifyResult?: (result: unknown) => BreakerVerdict;
   /**
    * Record and report only, never reject: the breaker changes state and
    * counts as usual, and a call it would have rejected runs anyway (counted
@@ -186,8 +186,8 @@ export interface ResolvedBreakerOptions {
   halfOpenProbes: number;
   halfOpenWaitMs: number;
   maxHalfOpenMs: number;
-  classifyError: ((error: unknown) => CallVerdict) | undefined;
-  classifyResult: ((result: unknown) => CallVerdict) | undefined;
+  classifyError: ((error: unknown) => BreakerVerdict) | undefined;
+  classifyResult: ((result: unknown) => BreakerVerdict) | undefined;
   metricsOnly: boolean;
   initialState: CircuitBreakerSnapshot | undefined;
   onStateChange: StateChangeListener | undefined;

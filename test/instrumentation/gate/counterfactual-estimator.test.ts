@@ -331,6 +331,23 @@ test('order: gate and review before the pre-action explanation; a blocked call s
   assert.match(record.errorSummary!, /^ActionBlockedError: action "notify_all_users" blocked/);
 });
 
+test('the review request is on the span before the reviewer is asked; the answer after', async ({ t }) => {
+  const seen: string[][] = [];
+  const gate = new CounterfactualEstimator({
+    approve: () => {
+      const span = trace.getActiveSpan() as unknown as ReadableSpan;
+      seen.push(span.events.map(e => e.name));
+      return true;
+    },
+  });
+  const digest = guard(() => 'sent', { name: 'send_digest', gate, impact: COHORT_SEND });
+  assert.is(await digest(), 'sent');
+  assert.equal(seen, [[EVENT_AGENT_SAFETY_REVIEW_REQUESTED]], 'the reviewer runs after the request is recorded, before the answer');
+  const span = t.span('execute_tool send_digest');
+  assert.equal(span.events.map(e => e.name), [EVENT_AGENT_SAFETY_REVIEW_REQUESTED, EVENT_AGENT_SAFETY_REVIEW_ANSWERED]);
+  assert.is(attr(span, ATTR_AGENT_SAFETY_IMPACT_ENFORCED), 'approved');
+});
+
 test('user models and the approval hook run inside the call: their spans are children of the tool span', async ({ t }) => {
   const tracer = t.provider.getTracer('judge');
   const gate = new CounterfactualEstimator({

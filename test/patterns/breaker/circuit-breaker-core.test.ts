@@ -351,7 +351,7 @@ probes('the probe deadline runs from the last probe event: progress keeps a slow
     clock.advance(10);
     const first = b.admit() as number;
     clock.advance(60);
-    b.admit(); // second probe: deadline now 160 ms after the first
+    void b.admit(); // second probe: deadline now 160 ms after the first
     clock.advance(60);
     b.record(first, progress); // progress at 120 ms: deadline 220 ms
     clock.advance(90);
@@ -491,7 +491,7 @@ control('isolate() holds it open (ref-counted); the last release closes it', () 
   assert.is(b.state, 'open', 'no cooldown while isolated');
   let err: unknown;
   try {
-    b.admit();
+    void b.admit();
   } catch (e) {
     err = e;
   }
@@ -597,7 +597,7 @@ control('CircuitOpenError: branded, names the breaker, since when, and when it p
   b.call('failure', clock);
   let err: unknown;
   try {
-    b.admit();
+    void b.admit();
   } catch (e) {
     err = e;
   }

@@ -31,8 +31,9 @@ test('structured: plain data is kept as exact JSON text; anything JSON would alt
   assert.equal(s.restore(snap), plain);
 
   const shared = { n: 1 };
-  const sparse = [1, , 3]; // eslint-disable-line no-sparse-arrays
+  const sparse = [1, , 3]; // eslint-disable-line no-sparse-arrays -- a hole is the case under test
   const extra = Object.assign([1], { note: 'kept' });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each case reads its own shape of restored value
   const cases: Array<[string, unknown, (restored: any) => void]> = [
     ['undefined', { u: undefined }, r => assert.ok('u' in r)],
     ['NaN', { n: NaN }, r => assert.ok(Number.isNaN(r.n))],
