@@ -15,8 +15,7 @@
  */
 import { diag } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, Sampler, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Sampler, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Context } from '@opentelemetry/api';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
@@ -41,6 +40,7 @@ import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy } from '../pattern
 import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
 import { ATTR_AGENT_SAFETY_AUDIT_SEQ } from '../instrumentation/shared/semconv.js';
 import { samplerFromEnv } from './env.js';
+import { traceSdk } from './sdk-compat.js';
 
 /** OTLP/HTTP export of traces and metrics. */
 export interface OtlpOptions {
@@ -246,7 +246,7 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
     const json = otlp.protocol === 'http/json';
     const headers = otlp.headers;
     if (otlpTraces) {
-      const batch = new BatchSpanProcessor(traceExporter());
+      const batch = traceSdk().batchSpanProcessor(traceExporter());
       spanProcessors.push(auditOverOtlp ? new UnauditedSpanProcessor(batch) : batch);
     }
     if (otlp.metrics !== false) {
@@ -262,7 +262,7 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
     // NO_COLOR (https://no-color.org) is read here, in the bootstrap, not by the exporter
     const color = process.stdout.isTTY === true && !('NO_COLOR' in process.env);
     const exporter = new ConsoleTreeSpanExporter({ color, ...(typeof consoleOption === 'object' ? consoleOption : {}) });
-    spanProcessors.push(new SimpleSpanProcessor(exporter));
+    spanProcessors.push(traceSdk().simpleSpanProcessor(exporter));
   }
   if (options.prometheus) {
     const { port = 9464, host = '127.0.0.1' } = options.prometheus;

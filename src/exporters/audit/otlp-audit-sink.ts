@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { AuditBacklog, RetrySchedule, backoffPolicy } from '../../patterns/audit/audit-delivery.js';
 import type { BackoffOptions } from '../../patterns/audit/audit-delivery.js';
 import type { Clock } from '../../patterns/shared/clock.js';
