@@ -107,6 +107,22 @@ export function adaptTraceSdk(packageName: TraceSdkPackage, module: Record<strin
 
 const requireHere = createRequire(import.meta.url);
 
+/** Where `packageName` resolves from this package, or `undefined` when it is not installed. */
+function locate(packageName: TraceSdkPackage): string | undefined {
+  try {
+    // `import.meta.resolve` is missing only when this module was transpiled
+    // to CommonJS (a test runner's require hook): then `require` is how
+    // everything around it loads, and resolving as `require` does is right.
+    if (typeof import.meta.resolve !== 'function') return requireHere.resolve(packageName);
+    const url = import.meta.resolve(packageName);
+    return url.startsWith('file:') ? fileURLToPath(url) : url;
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return undefined;
+    throw err;
+  }
+}
+
 /**
  * Loads `packageName` as seen from this package, or `undefined` when it is
  * not installed. Resolved as `import` resolves it (the ESM build of a dual
@@ -114,15 +130,8 @@ const requireHere = createRequire(import.meta.url);
  * instance an `import` gets (require(esm), Node ≥ 20.19 / 22.12).
  */
 export function loadTraceSdkPackage(packageName: TraceSdkPackage): TraceSdk | undefined {
-  let url: string;
-  try {
-    url = import.meta.resolve(packageName);
-  } catch (err) {
-    if ((err as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw err;
-  }
-  const module = requireHere(url.startsWith('file:') ? fileURLToPath(url) : url) as Record<string, unknown>;
-  return adaptTraceSdk(packageName, module);
+  const path = locate(packageName);
+  return path === undefined ? undefined : adaptTraceSdk(packageName, requireHere(path) as Record<string, unknown>);
 }
 
 let loaded: TraceSdk | undefined;
