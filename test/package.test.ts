@@ -1,6 +1,6 @@
 /** The package as users install it: version, exports map, entry points. */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -120,6 +120,30 @@ test('every peer is tested by a CI leg, and every leg installs versions inside t
     assert.ok(legs.length > 0 || removed.has(name), `${name} is a devDependency of some CI leg`);
     for (const [leg, set] of legs) assert.ok(satisfies(set[name], range), `${leg}: ${name}@${set[name]} is outside the peer range ${range}`);
   }
+});
+
+/** Every file under `dir`, recursively. */
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap(e => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+test('the shipped source maps carry their sources (src/ is not shipped), and no declaration map points at src/', () => {
+  const files = walk(resolve(root, 'dist'));
+  const maps = files.filter(f => f.endsWith('.map'));
+  assert.ok(maps.length > 0, 'dist has source maps (run npm run build)');
+  assert.equal(
+    maps.filter(f => f.endsWith('.d.ts.map')),
+    [],
+    'declaration maps cannot embed their sources',
+  );
+  for (const map of maps) {
+    const { sources, sourcesContent } = JSON.parse(readFileSync(map, 'utf8')) as { sources: string[]; sourcesContent?: Array<string | null> };
+    assert.ok(
+      sourcesContent?.length === sources.length && sourcesContent.every(c => typeof c === 'string' && c.length > 0),
+      `${map}: sourcesContent for ${sources.join(', ')}`,
+    );
+  }
+  assert.is(maps.length, files.filter(f => f.endsWith('.js')).length, 'one map per emitted .js');
 });
 
 test.run();
