@@ -106,6 +106,12 @@ test('satisfies() reads the peer range forms', () => {
   assert.not.ok(satisfies('2.8.0', '^2.9.0'));
 });
 
+test('the Node running this leg is inside engines.node (each CI leg runs one end of the range)', () => {
+  assert.ok(satisfies(process.versions.node, pkg.engines.node), `${process.versions.node} vs ${pkg.engines.node}`);
+  assert.not.ok(satisfies('20.18.3', pkg.engines.node), 'below 20.19, require() of an ES module needs a flag');
+  assert.not.ok(satisfies('22.11.0', pkg.engines.node), 'so it does on 22 before 22.12');
+});
+
 test('only @opentelemetry/api is a required peer; the SDK packages are optional peers, never dependencies', () => {
   assert.equal(Object.keys(pkg.dependencies ?? {}), []);
   const required = Object.keys(pkg.peerDependencies).filter(name => !pkg.peerDependenciesMeta?.[name]?.optional);
