@@ -14,7 +14,7 @@
 
 // ── The guarded action ─────────────────────────────────────────────────────
 export { guard } from './instrumentation/guard/guard.js';
-export type { CallOptions, GuardOptions, GuardedFunction, ToolType } from './instrumentation/guard/guard.js';
+export type { CallOptions, Guarded, GuardOptions, GuardedFunction, ToolType } from './instrumentation/guard/guard.js';
 export { invokeAgent } from './instrumentation/guard/invoke-agent.js';
 export type { InvokeAgentOptions } from './instrumentation/guard/invoke-agent.js';
 export { currentSignal } from './instrumentation/guard/call-context.js';

@@ -12,14 +12,14 @@
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
 import { verifyAuditFiles } from '../../src/verify/audit-verify.js';
 import { formatRate, median, round } from '../lib.js';
 import type { BenchSuite } from '../lib.js';
 import { produceSpans } from '../../test/helpers/audit-fixtures.js';
+import { sdkTrace } from '../telemetry.js';
 
 /** Chains each ended span and appends its line to a file (buffered, synchronous writes). */
 class FileChainProcessor implements SpanProcessor {
@@ -57,7 +57,7 @@ class FileChainProcessor implements SpanProcessor {
 export function writeAuditFile(path: string, spans: number): number {
   const fd = openSync(path, 'w', 0o600);
   const processor = new FileChainProcessor(new AuditChain({ chainId: 'b3c1e6a0-1f2e-4d3c-8b4a-000000000bench' }), fd);
-  const provider = new BasicTracerProvider({
+  const provider = sdkTrace.tracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'bench-agent', 'service.version': '1.0.0', 'deployment.environment.name': 'bench' }),
     spanProcessors: [processor],
   });

@@ -15,8 +15,7 @@
  */
 import { diag } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, Sampler, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Sampler, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Context } from '@opentelemetry/api';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
@@ -41,6 +40,8 @@ import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy } from '../pattern
 import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
 import { ATTR_AGENT_SAFETY_AUDIT_SEQ } from '../instrumentation/shared/semconv.js';
 import { samplerFromEnv } from './env.js';
+import { traceSdk } from './sdk-compat.js';
+import { callSite, claimStart } from './single-start.js';
 
 /** OTLP/HTTP export of traces and metrics. */
 export interface OtlpOptions {
@@ -196,6 +197,11 @@ function joinUrl(base: string, path: string): string {
  * requested exporters. Returns a handle whose `shutdown()` flushes
  * everything.
  *
+ * Once per process: while a start runs (this one, or
+ * `--import agent-safety-otel/register`), another throws
+ * `AgentSafetyAlreadyStartedError` naming the first; after the first
+ * handle's `shutdown()` has finished, starting again is allowed.
+ *
  * @example
  * ```ts
  * const safety = startAgentSafety({ serviceName: 'ranker', instrumentation: { agent: { id: 'ranker-v3' } } });
@@ -204,6 +210,28 @@ function joinUrl(base: string, path: string): string {
  * ```
  */
 export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyHandle {
+  return startAgentSafetyAs(callSite(startAgentSafety), options);
+}
+
+/**
+ * {@link startAgentSafety} for a start described as `origin` in the error a
+ * second start gets (`agent-safety-otel/register` uses it). Not exported
+ * from the package.
+ *
+ * @throws AgentSafetyAlreadyStartedError while another start runs (until
+ *   its `shutdown()` has finished).
+ */
+export function startAgentSafetyAs(origin: string, options: AgentSafetyOptions): AgentSafetyHandle {
+  const release = claimStart(origin);
+  try {
+    return start(options, release);
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHandle {
   const instrumentation = new AgentSafetyInstrumentation(options.instrumentation);
   const spanProcessors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
   const metricReaders: MetricReader[] = [...(options.metricReaders ?? [])];
@@ -246,7 +274,7 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
     const json = otlp.protocol === 'http/json';
     const headers = otlp.headers;
     if (otlpTraces) {
-      const batch = new BatchSpanProcessor(traceExporter());
+      const batch = traceSdk().batchSpanProcessor(traceExporter());
       spanProcessors.push(auditOverOtlp ? new UnauditedSpanProcessor(batch) : batch);
     }
     if (otlp.metrics !== false) {
@@ -262,7 +290,7 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
     // NO_COLOR (https://no-color.org) is read here, in the bootstrap, not by the exporter
     const color = process.stdout.isTTY === true && !('NO_COLOR' in process.env);
     const exporter = new ConsoleTreeSpanExporter({ color, ...(typeof consoleOption === 'object' ? consoleOption : {}) });
-    spanProcessors.push(new SimpleSpanProcessor(exporter));
+    spanProcessors.push(traceSdk().simpleSpanProcessor(exporter));
   }
   if (options.prometheus) {
     const { port = 9464, host = '127.0.0.1' } = options.prometheus;
@@ -291,7 +319,8 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
       .then(() => sdk.shutdown())
       .catch(err => {
         diag.error('agent-safety-otel: SDK shutdown failed', err);
-      });
+      })
+      .finally(release);
     return stopping;
   };
 

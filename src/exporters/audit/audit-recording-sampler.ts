@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Sampler, SamplingDecision, SamplingResult } from '@opentelemetry/sdk-trace-base';
+import type { Sampler, SamplingDecision, SamplingResult } from '@opentelemetry/sdk-trace';
 import type { Attributes, Context, Link, SpanKind } from '@opentelemetry/api';
 
 // The SDK's SamplingDecision values (fixed by the specification); the

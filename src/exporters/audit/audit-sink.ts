@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { ChainHead } from '../../patterns/audit/audit-record.js';
 import type { ChainedRecord } from '../../patterns/audit/audit-chain.js';
 

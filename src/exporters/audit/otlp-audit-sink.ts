@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { AuditBacklog, RetrySchedule } from '../../patterns/audit/audit-delivery.js';
 import { backoffPolicy } from '../../patterns/shared/backoff.js';
 import type { BackoffOptions } from '../../patterns/shared/backoff.js';

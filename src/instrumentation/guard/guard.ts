@@ -168,17 +168,26 @@ export interface CallOptions {
 }
 
 /**
+ * A guarded function by its parts: parameters `A`, the original's result
+ * `R` (a promise of `Awaited<R>` is returned) and `this` type `This`. What
+ * {@link guard} returns; written with the parts themselves (not a function
+ * type) so that a contextual type (a framework's `execute` signature) flows
+ * into the wrapped function's parameters.
+ */
+export interface Guarded<A extends unknown[], R, This = unknown> {
+  (this: This, ...args: A): Promise<Awaited<R>>;
+  /** The tool name given to {@link guard}. */
+  readonly toolName: string;
+  /** The same guarded function with per-call options (call id, signal, timeout). */
+  withOptions(options: CallOptions): (this: This, ...args: A) => Promise<Awaited<R>>;
+}
+
+/**
  * A guarded function: same parameters (and `this`) as the original, returns
  * a promise of its result. Errors thrown by the original are rethrown
  * unchanged.
  */
-export interface GuardedFunction<F extends AnyFunction> {
-  (this: ThisParameterType<F>, ...args: Parameters<F>): Promise<Awaited<ReturnType<F>>>;
-  /** The tool name given to {@link guard}. */
-  readonly toolName: string;
-  /** The same guarded function with per-call options (call id, signal, timeout). */
-  withOptions(options: CallOptions): (this: ThisParameterType<F>, ...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>;
-}
+export type GuardedFunction<F extends AnyFunction> = Guarded<Parameters<F>, ReturnType<F>, ThisParameterType<F>>;
 
 /**
  * The safety steps of a guarded call, in their fixed order (DESIGN.md §2):
@@ -579,7 +588,14 @@ class ToolGuard {
  * });
  * const ranked = await rank('u1', ['p1', 'p2']);
  * ```
+ *
+ * Written inline where a function type is expected (a framework's tool
+ * `execute`), the wrapped function's parameters take their types from it.
  */
+export function guard<A extends unknown[], R, This = unknown>(
+  fn: (this: This, ...args: A) => R,
+  options: GuardOptions<A, Awaited<R>>,
+): Guarded<A, R, This>;
 export function guard<F extends AnyFunction>(
   fn: F,
   options: GuardOptions<Parameters<F>, Awaited<ReturnType<F>>>,

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SpanStatusCode, context, trace } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { ActionBlockedError, CounterfactualEstimator, ExplainabilityHookManager, guard, hashArguments, isActionBlockedError } from '../../../src/index.js';
 import { ATTR_AGENT_SAFETY_CALL_OUTCOME, ATTR_AGENT_SAFETY_EXPLANATION_PHASE, ATTR_AGENT_SAFETY_EXPLANATION_REASONING, ATTR_AGENT_SAFETY_IMPACT_CACHED, ATTR_AGENT_SAFETY_IMPACT_COUNTERFACTUAL, ATTR_AGENT_SAFETY_IMPACT_DELTA, ATTR_AGENT_SAFETY_IMPACT_ENFORCED, ATTR_AGENT_SAFETY_IMPACT_LEVEL, ATTR_AGENT_SAFETY_IMPACT_PROPOSED, ATTR_AGENT_SAFETY_IMPACT_REASON, ATTR_AGENT_SAFETY_IMPACT_VERDICT, ATTR_AGENT_SAFETY_REVIEW_ARGUMENTS_HASH, ATTR_AGENT_SAFETY_REVIEW_DECISION, ATTR_AGENT_SAFETY_REVIEW_REASON, ATTR_AGENT_SAFETY_REVIEW_REVIEWER, ATTR_ERROR_TYPE, ATTR_GEN_AI_TOOL_CALL_ID, EVENT_AGENT_SAFETY_EXPLANATION, EVENT_AGENT_SAFETY_REVIEW_ANSWERED, EVENT_AGENT_SAFETY_REVIEW_REQUESTED, METRIC_AGENT_SAFETY_GATE_DECISIONS } from '../../../src/semconv.js';
 import type { ActionMetadata, ImpactModel, ReviewRequest } from '../../../src/index.js';

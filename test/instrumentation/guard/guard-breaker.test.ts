@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SpanStatusCode } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { CircuitBreaker, CircuitBreakerRegistry, CounterfactualEstimator, consecutiveFailures, guard, invokeAgent, isActionBlockedError, isCircuitOpenError } from '../../../src/index.js';
 import { ATTR_AGENT_SAFETY_BREAKER_NAME, ATTR_AGENT_SAFETY_BREAKER_STATE, ATTR_AGENT_SAFETY_CALL_OUTCOME, ATTR_ERROR_TYPE, EVENT_AGENT_SAFETY_BREAKER_TRANSITION, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS } from '../../../src/semconv.js';
 import { BreakerStep } from '../../../src/instrumentation/breaker/breaker-step.js';
