@@ -24,11 +24,11 @@ interface CallOpts {
 /** A tool as a framework types it (the AI SDK's shape). */
 interface FrameworkTool {
   description: string;
-  execute: (input: { city: string }, opts: CallOpts) => Promise<string>;
+  execute: (input: { city: string }, _opts: CallOpts) => Promise<string>;
 }
 
 /** A framework helper that infers the input type from a schema first, as `tool({ inputSchema, execute })` does. */
-declare function tool<I, O>(definition: { inputSchema: { parse(value: unknown): I }; execute: (input: I, opts: CallOpts) => Promise<O> }): typeof definition;
+declare function tool<I, O>(definition: { inputSchema: { parse(value: unknown): I }; execute: (input: I, _opts: CallOpts) => Promise<O> }): typeof definition;
 declare const citySchema: { parse(value: unknown): { city: string; days?: number } };
 
 const breaker = new CircuitBreaker({ name: 'weather' });
@@ -38,12 +38,12 @@ const hooks = new ExplainabilityHookManager({ agentId: 'planner' });
 export const guarded: FrameworkTool = {
   description: 'Current weather',
   execute: guard(
-    async ({ city }, opts) => {
+    async ({ city }, _opts) => {
       expectType<Equal<typeof city, string>>();
-      expectType<Equal<typeof opts, CallOpts>>();
+      expectType<Equal<typeof _opts, CallOpts>>();
       return `sunny in ${city}`;
     },
-    { name: 'get_weather', callId: (_input, opts) => opts.toolCallId, signal: (_input, opts) => opts.abortSignal },
+    { name: 'get_weather', callId: (_input, _opts) => _opts.toolCallId, signal: (_input, _opts) => _opts.abortSignal },
   ),
 };
 
@@ -56,7 +56,7 @@ export const guardedMisuse: FrameworkTool = {
 export const guardedWrongOption: FrameworkTool = {
   description: 'Current weather',
   // @ts-expect-error the options' extractors are typed by the same parameters
-  execute: guard(async ({ city }, _opts) => city, { name: 'get_weather', callId: (_input, opts) => opts.callId }),
+  execute: guard(async ({ city }, _opts) => city, { name: 'get_weather', callId: (_input, _opts) => _opts.callId }),
 };
 
 export const guardedWrongResult: FrameworkTool = {
@@ -69,10 +69,10 @@ export const guardedWrongResult: FrameworkTool = {
 export const viaHelper = tool({
   inputSchema: citySchema,
   execute: guard(
-    async ({ city, days }, opts) => {
+    async ({ city, days }, _opts) => {
       expectType<Equal<typeof city, string>>();
       expectType<Equal<typeof days, number | undefined>>();
-      expectType<Equal<typeof opts, CallOpts>>();
+      expectType<Equal<typeof _opts, CallOpts>>();
       return { city, days: days ?? 1 };
     },
     { name: 'get_forecast' },
@@ -82,9 +82,9 @@ export const viaHelper = tool({
 // breaker.protect()
 export const protectedTool: FrameworkTool = {
   description: 'Current weather',
-  execute: breaker.protect(async ({ city }, opts) => {
+  execute: breaker.protect(async ({ city }, _opts) => {
     expectType<Equal<typeof city, string>>();
-    expectType<Equal<typeof opts, CallOpts>>();
+    expectType<Equal<typeof _opts, CallOpts>>();
     return city;
   }),
 };
@@ -92,15 +92,15 @@ export const protectedTool: FrameworkTool = {
 export const protectedMisuse: FrameworkTool = {
   description: 'Current weather',
   // @ts-expect-error `toolCallID` is not in the framework's options type
-  execute: breaker.protect(async (_input, opts) => opts.toolCallID),
+  execute: breaker.protect(async (_input, _opts) => _opts.toolCallID),
 };
 
 // hooks.explain()
 export const explained: FrameworkTool = {
   description: 'Current weather',
-  execute: hooks.explain({ reasoning: 'the user asked', confidence: 0.9 })(async ({ city }, opts) => {
+  execute: hooks.explain({ reasoning: 'the user asked', confidence: 0.9 })(async ({ city }, _opts) => {
     expectType<Equal<typeof city, string>>();
-    expectType<Equal<typeof opts, CallOpts>>();
+    expectType<Equal<typeof _opts, CallOpts>>();
     return city;
   }),
 };
