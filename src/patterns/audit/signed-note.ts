@@ -231,7 +231,9 @@ export interface ParsedVkey {
 
 /** Parses a vkey; throws TypeError when it is malformed or its id does not match its key. */
 export function parseVkey(vkey: string): ParsedVkey {
-  const parts = typeof vkey === 'string' ? vkey.trim().split('+') : [];
+  // The base64 part may itself hold '+': split at the first two only.
+  const m = typeof vkey === 'string' ? /^([^+]+)\+([^+]*)\+(.*)$/s.exec(vkey.trim()) : null;
+  const parts = m ? [m[1], m[2], m[3]] : [];
   const bytes = parts.length === 3 ? decodeBase64(parts[2]) : undefined;
   if (parts.length !== 3 || !isValidKeyName(parts[0]) || !/^[0-9a-f]{8}$/.test(parts[1]) || bytes === undefined || bytes.length < 2) {
     throw new TypeError(`not a verifier key (name+hexid+base64): ${JSON.stringify(String(vkey).slice(0, 120))}`);
