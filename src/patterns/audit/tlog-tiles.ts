@@ -316,3 +316,32 @@ export function frontierOf(size: number, source: NodeSource): MerkleFrontier {
   }
   return MerkleFrontier.fromState({ size, peaks });
 }
+
+/** Reads a file of the log asynchronously; undefined when it does not exist. */
+export type TileReadAsync = (path: string) => Promise<Buffer | undefined>;
+
+const NEED = Symbol('need tile');
+
+/**
+ * Runs `fn` (which builds proofs or roots from a {@link NodeSource}) over
+ * the tiles of a tree of `size`, reading the files it needs asynchronously:
+ * `fn` is run again each time it asks for a file not read yet (each file
+ * is read once). For callers that must not block on I/O.
+ */
+export async function withTiles<T>(size: number, read: TileReadAsync, fn: (source: NodeSource, read: TileRead) => T): Promise<T> {
+  const files = new Map<string, Buffer | undefined>();
+  for (;;) {
+    const missing = new Set<string>();
+    const syncRead: TileRead = path => {
+      if (files.has(path)) return files.get(path);
+      missing.add(path);
+      throw NEED;
+    };
+    try {
+      return fn(tileNodeSource(size, syncRead), syncRead);
+    } catch (err) {
+      if (err !== NEED) throw err;
+    }
+    await Promise.all([...missing].map(async p => files.set(p, await read(p))));
+  }
+}
