@@ -81,7 +81,7 @@ export interface AuditChainSpanProcessorOptions {
    * The audit log as a transparency log: every record becomes a leaf of an
    * RFC 6962 tree continuing this state, and each checkpoint (with
    * `signingKey`) also carries the log's C2SP checkpoint note
-   * (`agent_safety.audit.tlog.checkpoint`, signed under the origin).
+   * (`agent_safety.audit.checkpoint.note`, signed under the origin).
    * @default what the first sink with `previousTree()` (a `TlogTilesSink`) holds; none without one
    */
   tlog?: AuditTreeState;

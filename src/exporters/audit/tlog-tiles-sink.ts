@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { consistencyProof, sameHash } from '../../patterns/audit/merkle.js';
-import { isValidKeyName } from '../../patterns/audit/signed-note.js';
+import { addSignatureLines, isValidKeyName } from '../../patterns/audit/signed-note.js';
 import { peekCheckpoint } from '../../patterns/audit/tlog-checkpoint.js';
 import { TileBuilder, frontierOf, tileNodeSource, withTiles } from '../../patterns/audit/tlog-tiles.js';
 import type { TileFile } from '../../patterns/audit/tlog-tiles.js';
@@ -212,12 +212,17 @@ export class TlogTilesSink implements AuditSink {
           withTiles(to, p => readOptionalAsync(join(this._dir, p)), source => (from === 0 || from >= to ? [] : consistencyProof(from, to, source))),
         );
         if (result.cosigned !== undefined) {
+          const cosigned = result.cosigned;
           this._witnessSizes[witness.url] = size;
-          if (this._latestNote?.size === size) {
-            this._latestNote = { size, note: result.cosigned };
-            await atomicWrite(join(this._dir, 'checkpoint'), result.cosigned);
-          }
-          await this._saveState();
+          // Through the writer's queue: a newer checkpoint written meanwhile is never replaced by an older one.
+          this._work = this._work.then(async () => {
+            if (this._latestNote?.size === size) {
+              this._latestNote = { size, note: addSignatureLines(this._latestNote.note, cosigned) };
+              await atomicWrite(join(this._dir, 'checkpoint'), this._latestNote.note);
+            }
+            await this._saveState();
+          });
+          await this._work;
         } else if (result.knownSize !== undefined) {
           this._witnessSizes[witness.url] = result.knownSize;
         }
@@ -282,9 +287,11 @@ async function readOptionalAsync(path: string): Promise<Buffer | undefined> {
   }
 }
 
+let tmpCounter = 0;
+
 /** Writes `path` through a temporary file and a rename (readers never see half a file); fsyncs when asked. */
 async function atomicWrite(path: string, data: string | Buffer, sync = false): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
   const fh = await open(tmp, 'w', 0o644);
   try {
     await fh.writeFile(data);

@@ -19,7 +19,7 @@ import { signCheckpoint } from './tlog-checkpoint.js';
  * checkpoint note (c2sp.org/tlog-checkpoint) for the tree of the records
  * before it.
  */
-export const AUDIT_TLOG_NOTE_KEY = 'agent_safety.audit.tlog.checkpoint';
+export const AUDIT_TLOG_NOTE_KEY = 'agent_safety.audit.checkpoint.note';
 
 /** Where a log's tree stands: what a restart continues. */
 export interface AuditTreeState {
