@@ -8,7 +8,7 @@
  * @module
  */
 import type { KeyObject } from 'node:crypto';
-import { MerkleFrontier, leafHashOfHex } from './merkle.js';
+import { MerkleFrontier } from './merkle.js';
 import type { MerkleFrontierState } from './merkle.js';
 import { ed25519NoteSigner } from './signed-note.js';
 import type { NoteSigner } from './signed-note.js';
@@ -53,7 +53,7 @@ export class AuditLogTree {
 
   /** Appends a record by its chain hash (64 hex digits). */
   appendRecordHash(hexHash: string): void {
-    this._frontier.appendLeafHash(leafHashOfHex(hexHash));
+    this._frontier.appendHexEntry(hexHash);
   }
 
   /** The root hash now. */

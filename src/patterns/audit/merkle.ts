@@ -23,6 +23,13 @@ export const HASH_SIZE = 32;
 
 /** `crypto.hash()` (Node ≥ 20.12): a one-shot digest, cheaper than `createHash` for small inputs. */
 const oneShot = (nodeCrypto as unknown as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
+const oneShotString = (nodeCrypto as unknown as { hash?: (algorithm: string, data: Uint8Array, encoding: 'latin1') => string }).hash;
+
+/** SHA-256 as a 32-character latin1 string. */
+function sha256Latin1(data: Uint8Array): string {
+  if (oneShotString !== undefined) return oneShotString('sha256', data, 'latin1');
+  return createHash('sha256').update(data).digest().toString('latin1');
+}
 
 function sha256(data: Uint8Array): Buffer {
   if (oneShot !== undefined) return oneShot('sha256', data, 'buffer');
@@ -92,10 +99,14 @@ export interface MerkleFrontierState {
  * leaves make (one per set bit of the size). Enough to append leaves and
  * to compute the root; not enough to make proofs (for those, keep the
  * hashes: tiles, or a {@link MemoryMerkleTree}).
+ *
+ * Hashes are kept as 32-character latin1 strings: on Node 20 a one-shot
+ * digest into a string costs a third of one into a new Buffer, and this is
+ * the per-record path.
  */
 export class MerkleFrontier {
   private _size = 0;
-  private readonly _peaks: Buffer[] = [];
+  private readonly _peaks: string[] = [];
 
   /** Leaves so far. */
   get size(): number {
@@ -104,9 +115,26 @@ export class MerkleFrontier {
 
   /** Appends a leaf given by its leaf hash (see {@link leafHash}). */
   appendLeafHash(hash: Uint8Array): void {
-    let h: Buffer = Buffer.isBuffer(hash) ? hash : Buffer.from(hash);
+    if (hash.length !== HASH_SIZE) throw new TypeError(`a leaf hash has 32 bytes, got ${hash.length}`);
+    this._push(Buffer.from(hash.buffer, hash.byteOffset, hash.byteLength).toString('latin1'));
+  }
+
+  /** Appends a leaf whose entry is the 32 bytes of `hexHash` (an audit record's chain hash): see {@link leafHashOfHex}. */
+  appendHexEntry(hexHash: string): void {
+    if (hexHash.length !== 2 * HASH_SIZE || leafScratch.write(hexHash, 1, 'hex') !== HASH_SIZE) {
+      throw new TypeError(`not a 64-digit hex hash: ${JSON.stringify(hexHash.slice(0, 80))}`);
+    }
+    this._push(sha256Latin1(leafScratch));
+  }
+
+  private _push(leaf: string): void {
+    let h = leaf;
     // Each trailing set bit of the old size closes a perfect subtree.
-    for (let s = this._size; s % 2 === 1; s = (s - 1) / 2) h = nodeHash(this._peaks.pop()!, h);
+    for (let s = this._size; s % 2 === 1; s = (s - 1) / 2) {
+      nodeScratch.write(this._peaks.pop()!, 1, 'latin1');
+      nodeScratch.write(h, 1 + HASH_SIZE, 'latin1');
+      h = sha256Latin1(nodeScratch);
+    }
     this._peaks.push(h);
     this._size++;
   }
@@ -120,14 +148,14 @@ export class MerkleFrontier {
   root(): Buffer {
     const p = this._peaks;
     if (p.length === 0) return EMPTY_ROOT;
-    let r = p[p.length - 1];
-    for (let i = p.length - 2; i >= 0; i--) r = nodeHash(p[i], r);
+    let r: Buffer = Buffer.from(p[p.length - 1], 'latin1');
+    for (let i = p.length - 2; i >= 0; i--) r = nodeHash(Buffer.from(p[i], 'latin1'), r);
     return r;
   }
 
   /** The state to persist ({@link MerkleFrontier.fromState} continues it). */
   state(): MerkleFrontierState {
-    return { size: this._size, peaks: this._peaks.map(p => p.toString('base64')) };
+    return { size: this._size, peaks: this._peaks.map(p => Buffer.from(p, 'latin1').toString('base64')) };
   }
 
   /** A frontier continuing `state`; throws TypeError when it is malformed. */
@@ -144,7 +172,7 @@ export class MerkleFrontier {
       if (b === undefined || b.length !== HASH_SIZE || b.toString('base64') !== p) {
         throw new TypeError('MerkleFrontier.fromState: a peak is not a base64 32-byte hash');
       }
-      f._peaks.push(b);
+      f._peaks.push(b.toString('latin1'));
     }
     f._size = state.size;
     return f;
