@@ -31,5 +31,4 @@ export { TlogTilesSink } from './audit/tlog-tiles-sink.js';
 export type { TlogTilesSinkOptions } from './audit/tlog-tiles-sink.js';
 export { TlogWitnessClient } from './audit/tlog-witness-client.js';
 export type { ConsistencyProver, TlogWitnessClientOptions, WitnessResult } from './audit/tlog-witness-client.js';
-export { AUDIT_TLOG_NOTE_KEY, AuditLogTree } from '../patterns/audit/audit-tlog.js';
 export type { AuditTreeState } from '../patterns/audit/audit-tlog.js';
