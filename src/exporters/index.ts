@@ -27,3 +27,8 @@ export { AuditRecordShapeError, decodeRecord } from '../patterns/audit/audit-spa
 export type { DecodedAuditRecord } from '../patterns/audit/audit-span-decode.js';
 export { AuditRecordFormatError, rebuildRecord, recordsFromOtlpJson } from '../patterns/audit/audit-otlp-json.js';
 export type { CheckpointAttributes, RebuildProblem, RebuiltRecord } from '../patterns/audit/audit-otlp-json.js';
+export { TlogTilesSink } from './audit/tlog-tiles-sink.js';
+export type { TlogTilesSinkOptions } from './audit/tlog-tiles-sink.js';
+export { TlogWitnessClient } from './audit/tlog-witness-client.js';
+export type { ConsistencyProver, TlogWitnessClientOptions, WitnessResult } from './audit/tlog-witness-client.js';
+export type { AuditTreeState } from '../patterns/audit/audit-tlog.js';

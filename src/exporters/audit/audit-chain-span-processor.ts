@@ -14,6 +14,8 @@ import type { Resource } from '@opentelemetry/resources';
 import { AuditChain } from '../../patterns/audit/audit-chain.js';
 import type { AuditHmacKey, AuditSigningKey, ChainedRecord, CheckpointPolicy } from '../../patterns/audit/audit-chain.js';
 import type { ChainHead } from '../../patterns/audit/audit-record.js';
+import { AUDIT_TLOG_NOTE_KEY, AuditLogTree } from '../../patterns/audit/audit-tlog.js';
+import type { AuditTreeState } from '../../patterns/audit/audit-tlog.js';
 import { nanoStringToHrTime } from '../../patterns/audit/audit-span-decode.js';
 import type { Clock } from '../../patterns/shared/clock.js';
 import { resolveNow } from '../../patterns/shared/clock.js';
@@ -78,6 +80,14 @@ export interface AuditChainSpanProcessorOptions {
   now?: Clock;
   /** @deprecated Use `now`. */
   clock?: Clock;
+  /**
+   * The audit log as a transparency log: every record becomes a leaf of an
+   * RFC 6962 tree continuing this state, and each checkpoint (with
+   * `signingKey`) also carries the log's C2SP checkpoint note
+   * (`agent_safety.audit.checkpoint.note`, signed under the origin).
+   * @default what the first sink with `previousTree()` (a `TlogTilesSink`) holds; none without one
+   */
+  tlog?: AuditTreeState;
 }
 
 /** A span's attributes, writable: stamps go straight in, so attribute-count limits cannot drop them. */
@@ -114,6 +124,7 @@ export class AuditChainSpanProcessor implements SpanProcessor {
   private _lastResource: Resource | undefined;
   private _closed = false;
   private _lastCheckpointSeq = -1;
+  private readonly _tree: AuditLogTree | undefined;
 
   constructor(options: AuditChainSpanProcessorOptions) {
     if (!options || !Array.isArray(options.sinks) || options.sinks.length === 0) {
@@ -139,6 +150,8 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       now: resolveNow(options),
     });
     this._signing = options.signingKey !== undefined;
+    const tlog = options.tlog ?? this._treeFromSinks();
+    this._tree = tlog === undefined ? undefined : new AuditLogTree(tlog, options.signingKey?.privateKey);
     auditInstruments();
     // Reports the backlog of each sink that does not report its own (a sink
     // that registered itself, like OtlpAuditSink, is observed once, by itself).
@@ -199,6 +212,7 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     const first = this._chain.nextSeq === 0;
     this._lastResource = span.resource;
     const record = this._chain.append(span, first ? span.resource.attributes : undefined);
+    this._tree?.appendRecordHash(record.hash);
     attributes[ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID] = record.chainId;
     attributes[ATTR_AGENT_SAFETY_AUDIT_SEQ] = record.seq;
     attributes[ATTR_AGENT_SAFETY_AUDIT_PREV_HASH] = record.prevHash;
@@ -255,6 +269,8 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID]: claim.keyId,
       [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE]: signature,
     };
+    const note = this._tree?.checkpointNote(); // the tree of the records before this one
+    if (note !== undefined) attributes[AUDIT_TLOG_NOTE_KEY] = note;
     const span = checkpointSpan(claim.timeUnixNano, attributes, this._lastResource);
     const record = this._append(span, attributes);
     this._lastCheckpointSeq = record.seq;
@@ -269,6 +285,19 @@ export class AuditChainSpanProcessor implements SpanProcessor {
         if (head !== undefined) return head;
       } catch (err) {
         diag.error(`${PACKAGE_NAME}: audit sink ${sinkName(sink)} could not report its previous head`, err);
+      }
+    }
+    return undefined;
+  }
+
+  private _treeFromSinks(): AuditTreeState | undefined {
+    for (const sink of this._sinks) {
+      const s = sink as AuditSink & { previousTree?: () => AuditTreeState | undefined };
+      if (typeof s.previousTree !== 'function') continue;
+      try {
+        return s.previousTree();
+      } catch (err) {
+        diag.error(`${PACKAGE_NAME}: audit sink ${sinkName(sink)} could not report its tree`, err);
       }
     }
     return undefined;

@@ -13,6 +13,7 @@
  * @module
  */
 import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME } from '../../patterns/audit/audit-record.js';
+import { AUDIT_TLOG_NOTE_KEY } from '../../patterns/audit/audit-tlog.js';
 
 // ── GenAI semantic conventions (copied, @experimental upstream) ───────────
 
@@ -259,6 +260,8 @@ export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME = AUDIT_KEYS.checkpointTime
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID = AUDIT_KEYS.checkpointKeyId; // 'agent_safety.audit.checkpoint.key_id'
 /** On a checkpoint span: the Ed25519 signature (base64) of the claim. */
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE = AUDIT_KEYS.checkpointSignature; // 'agent_safety.audit.checkpoint.signature'
+/** On a checkpoint span, with a transparency log: the log's C2SP signed checkpoint note (docs/transparency.md). */
+export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_NOTE = AUDIT_TLOG_NOTE_KEY; // 'agent_safety.audit.checkpoint.note'
 /** Audit event (span event, or span name when no span is active): the agent proposes an action. */
 export const EVENT_AGENT_SAFETY_ACTION_PROPOSED = 'agent_safety.action.proposed';
 /** Audit event: the action ran. */
