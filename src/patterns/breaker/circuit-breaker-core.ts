@@ -25,6 +25,11 @@ const FULL = -2;
 const OPEN = -3;
 /** Transitions kept for {@link CircuitBreakerCore.lastTransitions}. */
 const RECENT = 8;
+/** Waiters the slow start admits for each call that completes after a close. */
+const RAMP_PER_COMPLETION = 2;
+
+/** A call parked for a half-open verdict: `true` admits it, `false` makes it look again. */
+type Waiter = (granted: boolean) => void;
 
 /** A hold on an isolated breaker; see {@link CircuitBreakerCore.isolate}. */
 export interface IsolationHandle {
@@ -89,7 +94,8 @@ export class CircuitBreakerCore {
   private _probesInFlight = 0;
   private _probeSuccesses = 0;
   private _probeDeadline = Number.POSITIVE_INFINITY;
-  private _waiters: Set<() => void> | undefined;
+  /** Calls waiting for a half-open verdict, in arrival order (a Set keeps insertion order). */
+  private _waiters: Set<Waiter> | undefined;
 
   private _success = 0;
   private _failure = 0;
@@ -261,7 +267,10 @@ export class CircuitBreakerCore {
     else this._ignored++;
 
     if (this._state === 'closed') {
-      if (ticket !== this._epoch || verdict === 'ignored') return;
+      if (ticket !== this._epoch || verdict === 'ignored') {
+        this._releaseWaiters(RAMP_PER_COMPLETION);
+        return;
+      }
       const now = this._timeBased ? this.now() : 0;
       const failed = verdict === 'failure';
       let reason: string | undefined;
@@ -269,6 +278,7 @@ export class CircuitBreakerCore {
         if (this._counters[i].record(failed, slow, now) && reason === undefined) reason = this._options.trip[i].name;
       }
       if (reason !== undefined) this._open(reason, this._timeBased ? now : this.now());
+      else this._releaseWaiters(RAMP_PER_COMPLETION);
       return;
     }
     const now = this.now();
@@ -405,56 +415,79 @@ export class CircuitBreakerCore {
     });
   }
 
-  /** Waits (real time, at most `halfOpenWaitMs`) until a probe slot frees or the breaker leaves half-open. */
+  /**
+   * Waits (real time, at most `halfOpenWaitMs`) for the verdict of the
+   * half-open window the call arrived in. The call runs only inside that
+   * window (a probe slot freed) or in the closed state that ends it, when
+   * the slow start lets it in; a window that ends otherwise (the probe
+   * failed, timed out) rejects it, so a waiter never becomes a probe of a
+   * later window.
+   */
   private async _waitForVerdict(signal: AbortSignal | undefined): Promise<number> {
+    const window = this._epoch;
     const until = Date.now() + this._options.halfOpenWaitMs;
     for (;;) {
       const remaining = until - Date.now();
+      let granted = false;
       if (remaining > 0) {
         try {
-          await this._park(signal, remaining);
+          granted = await this._park(signal, remaining);
         } catch (err) {
           this._ignored++; // aborted by the caller while waiting: never ran, never a failure
           throw err;
         }
       }
+      if (granted && this._state === 'closed') return this._epoch;
+      this._advance(this.now());
+      if (this._epoch !== window) return this._reject();
       const ticket = this._tryAdmit();
       if (ticket >= 0) return ticket;
       if (ticket === OPEN || remaining <= 0) return this._reject();
     }
   }
 
-  private _park(signal: AbortSignal | undefined, ms: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Parks a waiter: resolves `true` when the slow start admits it, `false` to look again (or at its deadline). */
+  private _park(signal: AbortSignal | undefined, ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
       if (signal?.aborted) {
         reject(signal.reason);
         return;
       }
       const waiters = (this._waiters ??= new Set());
-      const done = (): void => {
+      const finish = (): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        waiters.delete(done);
+        waiters.delete(waiter);
       };
-      const wake = (): void => {
-        done();
-        resolve();
+      const waiter: Waiter = granted => {
+        finish();
+        resolve(granted);
       };
       const onAbort = (): void => {
-        done();
+        finish();
         reject(signal?.reason);
       };
       // Not unref'd: a waiting call is pending work and must settle by its
       // deadline. The timer exists only while someone waits.
-      const timer = setTimeout(wake, ms);
+      const timer = setTimeout(waiter, ms, false);
       signal?.addEventListener('abort', onAbort, { once: true });
-      waiters.add(wake);
+      waiters.add(waiter);
     });
   }
 
+  /** Every waiter looks again (a probe slot freed, or its window ended). */
   private _wakeWaiters(): void {
     if (this._waiters === undefined || this._waiters.size === 0) return;
-    for (const wake of [...this._waiters]) wake();
+    for (const waiter of [...this._waiters]) waiter(false);
+  }
+
+  /** The slow start after a close: admits up to `n` waiters, first come first. */
+  private _releaseWaiters(n: number): void {
+    if (this._waiters === undefined || this._waiters.size === 0) return;
+    for (const waiter of this._waiters) {
+      if (n-- <= 0) return;
+      waiter(true);
+    }
   }
 
   /** Applies every transition that has fallen due by `now`, each at its due time. */
@@ -516,7 +549,11 @@ export class CircuitBreakerCore {
         this._reportError(`onStateChange listener of circuit breaker "${this.name}" threw`, err);
       }
     }
-    this._wakeWaiters();
+    // Closed by the probes: the waiters enter as a slow start (halfOpenProbes
+    // at once, then two per completed call). Any other transition ends the
+    // window they waited on: they look again and are rejected.
+    if (to === 'closed') this._releaseWaiters(Math.max(1, this._options.halfOpenProbes));
+    else this._wakeWaiters();
   }
 
   private _classify<V>(option: string, classify: (value: V) => CallVerdict, value: V): CallVerdict {

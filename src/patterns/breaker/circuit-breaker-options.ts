@@ -80,8 +80,14 @@ export interface CircuitBreakerOptions {
   halfOpenProbes?: number;
   /**
    * How long a call arriving while every probe is in flight waits for their
-   * verdict (it then runs if the breaker closed, and is rejected otherwise).
-   * `0` rejects it at once. The caller's abort signal ends the wait early.
+   * verdict. If the probes close the breaker, the waiters enter as a slow
+   * start, first come first: `halfOpenProbes` at once, then two more for
+   * each call that completes, so a just-recovered tool is not hit by every
+   * waiter at the same instant. If the window ends otherwise (a probe fails
+   * or times out), its waiters are rejected: a waiter never becomes a probe
+   * of a later window. A waiter still waiting after this long is rejected.
+   * `0` rejects such calls at once. The caller's abort signal ends the wait
+   * early.
    * @default 0
    */
   halfOpenWaitMs?: number;
