@@ -18,6 +18,7 @@ import { CIRCUIT_TRANSITIONS } from './circuit-state.js';
 import type { BreakerCallOutcome, CallVerdict, CircuitState, Transition, TransitionReason } from './circuit-state.js';
 import type { Clock } from '../shared/clock.js';
 import type { TripCounter } from './trip-strategies.js';
+import { StoreBreakerFleet } from '../store/store-breaker-fleet.js';
 
 /** The ticket of a call that runs although the breaker would have rejected it (`metricsOnly`). */
 export const SHADOW_TICKET = -1;
@@ -96,6 +97,12 @@ export class CircuitBreakerCore {
   private _probeDeadline = Number.POSITIVE_INFINITY;
   /** Calls waiting for a half-open verdict, in arrival order (a Set keeps insertion order). */
   private _waiters: Set<Waiter> | undefined;
+  /** The fleet this breaker shares its state with (`fleet` option). */
+  private readonly _fleet: StoreBreakerFleet | undefined;
+  /** The fleet holds this breaker (open, half-open or forced). */
+  private _fleetHeld = false;
+  /** The fleet's kill switch holds it open. */
+  private _fleetForced = false;
 
   private _success = 0;
   private _failure = 0;
@@ -122,6 +129,22 @@ export class CircuitBreakerCore {
     if (o.onStateChange) this._listeners.push(o.onStateChange);
     this._since = 0;
     if (o.initialState) this._restore(o.initialState);
+    if (o.fleet !== undefined) {
+      this._fleet = new StoreBreakerFleet(o.fleet, o.agentId === undefined ? o.name : `${o.name}:${o.agentId}`, this.now);
+      this._fleet.bind(
+        () => this._onFleetNews(),
+        (message, error) => this._reportError(message, error),
+      );
+    }
+  }
+
+  /**
+   * The fleet this breaker is shared with (`fleet` option): `await
+   * breaker.fleet?.ready()` at start restores a fleet-wide open before the
+   * first call.
+   */
+  get fleet(): StoreBreakerFleet | undefined {
+    return this._fleet;
   }
 
   // ── Reading ──────────────────────────────────────────────────────────────
@@ -247,7 +270,7 @@ export class CircuitBreakerCore {
    * or a half-open breaker keeps its probe slot until `maxHalfOpenMs`.
    */
   admit(signal?: AbortSignal): number | Promise<number> {
-    if (this._state === 'closed') return this._epoch;
+    if (this._state === 'closed' && this._fleet === undefined) return this._epoch;
     return this._admitSlow(signal);
   }
 
@@ -383,6 +406,7 @@ export class CircuitBreakerCore {
   // ── Internals ────────────────────────────────────────────────────────────
 
   private _admitSlow(signal: AbortSignal | undefined): number | Promise<number> {
+    if (this._fleet !== undefined) this._applyFleet(this.now());
     const ticket = this._tryAdmit();
     if (ticket >= 0) return ticket;
     if (ticket === FULL && this._options.halfOpenWaitMs > 0 && !this._options.metricsOnly) return this._waitForVerdict(signal);
@@ -396,6 +420,8 @@ export class CircuitBreakerCore {
     if (this._state === 'closed') return this._epoch;
     if (this._state === 'open') return OPEN;
     if (this._probesInFlight + this._probeSuccesses >= this._options.halfOpenProbes) return FULL;
+    // Held by the fleet: only the replica with the fleet's probe lease probes.
+    if (this._fleetHeld && !this._fleet!.mayProbe(now)) return FULL;
     this._probesInFlight++;
     this._probeDeadline = now + this._options.maxHalfOpenMs;
     return this._epoch;
@@ -554,6 +580,48 @@ export class CircuitBreakerCore {
     // window they waited on: they look again and are rejected.
     if (to === 'closed') this._releaseWaiters(Math.max(1, this._options.halfOpenProbes));
     else this._wakeWaiters();
+    this._fleet?.transitioned(transition, this._retryAt);
+  }
+
+  /** News from the fleet (a hold learnt, the probe lease won): apply it, and let waiters look again. */
+  private _onFleetNews(): void {
+    this._applyFleet(this.now());
+    if (this._state === 'half_open') this._wakeWaiters();
+  }
+
+  /** Follows the fleet's hold: opens with it, stays open as long as it, closes when another replica's probe closed it. */
+  private _applyFleet(now: number): void {
+    const hold = this._fleet!.hold(now);
+    if (hold === undefined) return; // the fleet does not know: decide alone
+    if (hold === null) {
+      if (!this._fleetHeld) return;
+      const forced = this._fleetForced;
+      this._fleetHeld = false;
+      this._fleetForced = false;
+      if (this._state !== 'closed' && this._isolations === 0) this._transition('closed', forced ? 'forced_released' : 'fleet_closed', now);
+      return;
+    }
+    this._fleetHeld = true;
+    if (hold.forced !== undefined) {
+      if (this._fleetForced) return;
+      this._fleetForced = true;
+      this._openedAt = now;
+      this._retryAt = Number.POSITIVE_INFINITY;
+      if (this._state !== 'open') this._transition('open', 'forced_open', now);
+      return;
+    }
+    if (this._fleetForced) {
+      this._fleetForced = false;
+      this._retryAt = hold.until;
+    }
+    if (now >= hold.until) return; // half-open fleet-wide: the probe needs the lease
+    if (this._state !== 'open') {
+      this._openedAt = now;
+      this._retryAt = hold.until;
+      this._transition('open', 'fleet_open', now);
+    } else if (this._retryAt < hold.until) {
+      this._retryAt = hold.until;
+    }
   }
 
   private _classify<V>(option: string, classify: (value: V) => CallVerdict, value: V): CallVerdict {
