@@ -7,7 +7,8 @@
  * second argument. The `callId` and `signal` extractors of `guard()` read
  * them, so the guarded function is a drop-in replacement. The option types
  * below mirror the frameworks' own (declared here so this example needs no
- * framework installed).
+ * framework installed). For the first-class adapters (one line per tool set,
+ * approvals, enrich mode) see examples/adapters/ and docs/adapters/.
  */
 import { startAgentSafety } from '../src/bootstrap/index.js';
 import { currentSignal, guard } from '../src/index.js';

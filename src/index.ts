@@ -62,6 +62,7 @@ export type {
   GateDecision,
 } from './instrumentation/gate/counterfactual-estimator.js';
 export type { ImpactDeclaration } from './instrumentation/gate/guard-gate.js';
+export { withReviewAnswer } from './instrumentation/gate/review-answer.js';
 export {
   DEFAULT_BLOCK_THRESHOLD,
   DEFAULT_REVIEW_THRESHOLD,

@@ -54,6 +54,8 @@ const ALLOWED: Record<string, string[]> = {
   exporters: ['patterns', 'instrumentation', 'exporters'],
   bootstrap: ['patterns', 'instrumentation', 'exporters', 'bootstrap'],
   cli: ['patterns', 'instrumentation', 'exporters', 'verify', 'bootstrap', 'cli'],
+  // Framework adapters sit on top; nothing imports them.
+  adapters: ['patterns', 'instrumentation', 'exporters', 'adapters'],
   index: ['patterns', 'instrumentation'],
   entry: ['patterns', 'instrumentation', 'exporters', 'verify', 'bootstrap', 'cli'],
 };
@@ -128,6 +130,30 @@ test('the main entry point and ./semconv reach at run time only @opentelemetry/a
   assert.equal(runtimeExternals(join(src, 'semconv.ts')), ['@opentelemetry/api']);
 });
 
+test('each adapter reaches at run time only @opentelemetry/api and its own framework package', () => {
+  const adapters = join(src, 'adapters');
+  assert.equal(runtimeExternals(join(adapters, 'ai-sdk', 'index.ts')), ['@opentelemetry/api']);
+  assert.equal(runtimeExternals(join(adapters, 'langchain', 'index.ts')), ['@opentelemetry/api']);
+  assert.equal(runtimeExternals(join(adapters, 'mcp', 'index.ts')), ['@opentelemetry/api']);
+  assert.equal(runtimeExternals(join(adapters, 'openai-agents', 'index.ts')), ['@openai/agents-core', '@opentelemetry/api']);
+  // No adapter imports another adapter's framework, even for types.
+  const frameworks: Record<string, string[]> = {
+    'ai-sdk': ['ai'],
+    langchain: ['@langchain/core', '@langchain/langgraph'],
+    mcp: ['@modelcontextprotocol/sdk'],
+    'openai-agents': ['@openai/agents-core'],
+    shared: [],
+  };
+  const all = Object.values(frameworks).flat();
+  const violations = files(adapters).flatMap(file => {
+    const room = relative(adapters, file).split('/')[0];
+    return importsOf(file)
+      .filter(i => all.some(f => i.specifier === f || i.specifier.startsWith(`${f}/`)) && !frameworks[room].some(f => i.specifier === f || i.specifier.startsWith(`${f}/`)))
+      .map(i => `${relative(root, file)} imports ${i.specifier}`);
+  });
+  assert.equal(violations, []);
+});
+
 test('the verifier (./verify) imports no package at all: Node alone checks a journal', () => {
   assert.equal(runtimeExternals(join(src, 'verify', 'index.ts')), []);
   const typeImports = files(join(src, 'verify')).flatMap(f => importsOf(f)).filter(i => i.specifier.startsWith('@'));
@@ -140,6 +166,7 @@ test('every file sits in a feature room: src/<layer>/<feature>/<file>.ts', () =>
     patterns: ['audit', 'breaker', 'explain', 'gate', 'guard', 'policy', 'rollback', 'shared', 'store'],
     instrumentation: ['audit', 'breaker', 'explain', 'gate', 'guard', 'policy', 'rollback', 'shared', 'store'],
     exporters: ['audit', 'console'],
+    adapters: ['ai-sdk', 'langchain', 'mcp', 'openai-agents', 'shared'],
   };
   const misplaced = files(src).filter(file => {
     const rel = relative(src, file).split('/');
@@ -160,7 +187,8 @@ test('the checker catches a wrong arrow (self-test on a fixture)', () => {
 });
 
 test('index.ts names every export (no export *)', () => {
-  for (const file of [join(src, 'index.ts'), join(src, 'semconv.ts'), join(src, 'exporters', 'index.ts'), join(src, 'verify', 'index.ts'), join(src, 'bootstrap', 'index.ts')]) {
+  const adapterEntries = ['ai-sdk', 'langchain', 'mcp', 'openai-agents'].map(a => join(src, 'adapters', a, 'index.ts'));
+  for (const file of [join(src, 'index.ts'), join(src, 'semconv.ts'), join(src, 'exporters', 'index.ts'), join(src, 'verify', 'index.ts'), join(src, 'bootstrap', 'index.ts'), ...adapterEntries]) {
     assert.not.match(readFileSync(file, 'utf8'), /export\s+\*/, relative(root, file));
   }
 });

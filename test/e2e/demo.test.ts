@@ -3,21 +3,25 @@
  * the story on the console.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { codeBlocks, markdownSections, normalizeTree } from '../helpers/markdown.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const auditDir = mkdtempSync(join(tmpdir(), 'agent-safety-demo-test-'));
 
-function runDemo(): Promise<{ code: number | null; stdout: string; stderr: string }> {
+const tsx = pathToFileURL(createRequire(join(root, 'package.json')).resolve('tsx')).href;
+
+function spawnNode(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/safe-agent-demo.ts'], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', AGENT_SAFETY_DEMO_AUDIT_DIR: auditDir },
+    const child = spawn(process.execPath, ['--import', tsx, ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -32,6 +36,10 @@ function runDemo(): Promise<{ code: number | null; stdout: string; stderr: strin
     });
   });
 }
+
+let demoRun: ReturnType<typeof spawnNode> | undefined;
+/** The demo, run once for every test of this file. */
+const runDemo = (): ReturnType<typeof spawnNode> => (demoRun ??= spawnNode(['examples/safe-agent-demo.ts'], root, { AGENT_SAFETY_DEMO_AUDIT_DIR: auditDir }));
 
 const test = suite('demo');
 test.after(() => rmSync(auditDir, { recursive: true, force: true }));
@@ -65,6 +73,44 @@ test('npm run demo exits 0 without any server and prints the trace trees', async
   assert.match(run.stdout, new RegExp(`verdict: TAMPERED: altered record at .*audit\\.tampered\\.jsonl:${edited![1]} `));
   assert.ok(existsSync(join(auditDir, 'audit.jsonl')), 'the audit file is where the demo said');
   assert.match(run.stdout, /demo finished/);
+});
+
+/** The lines of the tree that starts with `first`, up to the next blank line. */
+function treeFrom(stdout: string, first: string): string {
+  const start = stdout.indexOf(first);
+  assert.ok(start >= 0, `the demo printed ${first}`);
+  const end = stdout.indexOf('\n\n', start);
+  return stdout.slice(start, end === -1 ? undefined : end);
+}
+
+test('the trees and the verifier output the docs show are what the demo prints', async () => {
+  const { stdout } = await runDemo();
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const rollback = readFileSync(join(root, 'docs', 'rollback.md'), 'utf8');
+
+  // docs/rollback.md: act 4's whole tree.
+  const act4 = codeBlocks(rollback).find(b => b.code.includes('invoke_agent digest-publisher'));
+  assert.ok(act4, 'docs/rollback.md shows act 4');
+  assert.fixture(normalizeTree(act4.code), normalizeTree(treeFrom(stdout, '✓ invoke_agent digest-publisher')));
+
+  // README: an excerpt of act 3's tree; lines ending in "…" are cut there.
+  const patterns = markdownSections(readme, 2).get('The patterns') ?? '';
+  const act3 = codeBlocks(patterns).find(b => b.code.includes('notify_all_users'));
+  assert.ok(act3, 'the README shows act 3');
+  const printed = normalizeTree(stdout).split('\n');
+  for (const line of normalizeTree(act3.code).split('\n')) {
+    const shown = line.replace(/ {2}…$/, '');
+    assert.ok(printed.some(p => p.startsWith(shown)), `the demo never printed: ${line}`);
+  }
+
+  // README: the verifier's verdict on the tampered copy the demo leaves behind.
+  const verify = codeBlocks(patterns).find(b => b.code.startsWith('$ npx agent-safety-otel verify '));
+  assert.ok(verify, 'the README shows the verifier at work');
+  const [command, ...expected] = verify.code.split('\n');
+  const file = command.split(' ').pop()!;
+  const verdict = await spawnNode([join(root, 'src', 'cli', 'bin.ts'), 'verify', file], auditDir);
+  assert.is(verdict.code, 1, verdict.stderr);
+  assert.fixture(normalizeTree(verdict.stdout), normalizeTree(expected.join('\n')));
 });
 
 test.run();

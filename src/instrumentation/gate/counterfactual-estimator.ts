@@ -33,6 +33,7 @@ import {
   requireObject,
 } from '../../patterns/shared/validate.js';
 import { countGateDecision } from './gate-metrics.js';
+import { reviewAnswerFor } from './review-answer.js';
 import {
   ATTR_AGENT_SAFETY_IMPACT_CACHED,
   ATTR_AGENT_SAFETY_IMPACT_COUNTERFACTUAL,
@@ -367,7 +368,9 @@ export class CounterfactualEstimator {
       if (assessment.callId !== undefined) requested[ATTR_GEN_AI_TOOL_CALL_ID] = assessment.callId;
       span.addEvent(EVENT_AGENT_SAFETY_REVIEW_REQUESTED, requested);
     }
-    const hook = this._approve;
+    // An answer the framework's approval flow already collected for this call wins over the hook.
+    const given = reviewAnswerFor(ctx ?? context.active(), assessment.callId);
+    const hook: ApprovalHook | undefined = given !== undefined ? () => given : this._approve;
     const review = await runReview(
       hook === undefined || ctx === undefined ? hook : request => context.with(ctx, hook, undefined, request),
       { action: assessment.action, callId: assessment.callId, argumentsHash, arguments: shown, assessment },

@@ -91,6 +91,26 @@ export interface GuardOptions<A extends unknown[] = unknown[], R = unknown> {
    */
   signal?: (...args: A) => AbortSignal | undefined;
   /**
+   * Selects the tool's own input from the arguments, e.g.
+   * `(input, opts) => input` for a framework tool whose second argument is
+   * the framework's (conversation messages, run context). What it returns is
+   * what `captureArguments` records, what the gate scores, hashes and shows
+   * to reviewers, and what the explanation summarises; `impact` and
+   * `explain.reasoningFn` functions then receive it as their only argument.
+   * A throwing selector is reported through `diag` and the input is
+   * `undefined` (the whole arguments are never used in its place).
+   * @default undefined (all arguments: the first alone when there is one)
+   */
+  input?: (...args: A) => unknown;
+  /**
+   * Enrich mode: returns the span a framework already started for this very
+   * tool call (e.g. the AI SDK's own tool span, active while the tool runs),
+   * or `undefined`. When it returns a span, the guard writes its attributes
+   * and events onto that span instead of starting a second one, and leaves
+   * ending it to the framework. @default undefined (the guard starts its own span)
+   */
+  enrich?: (...args: A) => Span | undefined;
+  /**
    * Rejects the call with a `ToolTimeoutError` (a failure of the tool) when
    * it has not settled in time, and aborts the signal given to the tool
    * through `currentSignal()`. @default undefined (no timeout)
@@ -169,6 +189,8 @@ const GUARD_KEYS = [
   'agent',
   'callId',
   'signal',
+  'input',
+  'enrich',
   'timeoutMs',
   'captureArguments',
   'captureResult',
@@ -204,6 +226,8 @@ function validateGuardOptions(options: unknown): asserts options is GuardOptions
   validateAgent('agent', o.agent);
   optionalFunction('callId', o.callId);
   optionalFunction('signal', o.signal);
+  optionalFunction('input', o.input);
+  optionalFunction('enrich', o.enrich);
   validateTimeout('timeoutMs', o.timeoutMs);
   optionalBoolean('captureArguments', o.captureArguments);
   optionalBoolean('captureResult', o.captureResult);
@@ -299,11 +323,14 @@ class ToolGuard {
     const settings = telemetry.settings;
     const parent = context.active();
     const agent = o.agent ?? agentFromContext(parent) ?? settings.agent;
-    const span = currentTracer().startSpan(
-      this.spanName,
-      { kind: SpanKind.INTERNAL, attributes: this._attributesFor(agent) },
-      parent,
-    );
+    // Enrich mode: the framework's own span for this call, written onto, not ended here.
+    const framework = o.enrich === undefined ? undefined : extract('enrich', this.name, o.enrich, args);
+    const span =
+      framework ??
+      currentTracer().startSpan(this.spanName, { kind: SpanKind.INTERNAL, attributes: this._attributesFor(agent) }, parent);
+    if (framework !== undefined) framework.setAttributes(this._attributesFor(agent));
+    // What the safety steps see of the arguments: the tool's own input when selected.
+    const seen = o.input === undefined ? args : [extract('input', this.name, o.input, args)];
     const started = performance.now();
     let breaker: BreakerCall | undefined;
     let signal: AbortSignal | undefined;
@@ -318,7 +345,7 @@ class ToolGuard {
       callId = call?.callId ?? extract('callId', this.name, o.callId, args);
       if (callId !== undefined) span.setAttribute(ATTR_GEN_AI_TOOL_CALL_ID, String(callId));
       if (o.captureArguments ?? settings.captureArguments) {
-        span.setAttribute(ATTR_GEN_AI_TOOL_CALL_ARGUMENTS, captureValue(args.length === 1 ? args[0] : args, redact));
+        span.setAttribute(ATTR_GEN_AI_TOOL_CALL_ARGUMENTS, captureValue(seen.length === 1 ? seen[0] : seen, redact));
       }
       signal = call?.signal ?? extract('signal', this.name, o.signal, args);
       if (this._breakers !== undefined) {
@@ -330,12 +357,12 @@ class ToolGuard {
       let ctx = trace.setSpan(parent, span);
       // 2. impact gate and review: a refusal throws ActionBlockedError
       if (!gated) {
-        const pending = this._gate!.enforce(span, args, callId, redact, signal, ctx, agent?.id);
+        const pending = this._gate!.enforce(span, seen, callId, redact, signal, ctx, agent?.id);
         if (pending !== undefined) await pending;
         gated = true;
       }
       // 3. pre-action explanation (observes only)
-      if (this._explainer !== undefined) trail = this._explainer.before(span, args, callId, agent?.id ?? agent?.name, redact);
+      if (this._explainer !== undefined) trail = this._explainer.before(span, seen, callId, agent?.id ?? agent?.name, redact);
       // 4. checkpoint
       if (o.checkpoint !== undefined) {
         const taken = takeGuardCheckpoint(o.checkpoint, this.name, span, parent, args);
@@ -367,12 +394,12 @@ class ToolGuard {
       else if (breaker?.rejected) errType = recordRejection(span, err);
       else errType = recordFailure(span, err, gated ? undefined : refusalOutcome(err));
       // 7. on-error explanation (also for a call refused before it ran)
-      if (this._explainer !== undefined) this._explainer.error(span, trail, err, args, callId, agent?.id ?? agent?.name, redact);
+      if (this._explainer !== undefined) this._explainer.error(span, trail, err, seen, callId, agent?.id ?? agent?.name, redact);
       const settled = checkpoint?.failed(span, err, aborted);
       if (settled !== undefined) await settled;
       throw err;
     } finally {
-      span.end();
+      if (framework === undefined) span.end();
       if (!aborted) toolDurationHistogram().record((performance.now() - started) / 1000, this._metricAttrs(errType));
     }
   }

@@ -58,6 +58,13 @@ export const ERROR_TYPE_VALUE_OTHER = '_OTHER';
 export const ATTR_AGENT_SAFETY_CALL_OUTCOME = 'agent_safety.call.outcome';
 /** The values of {@link ATTR_AGENT_SAFETY_CALL_OUTCOME}. */
 export type CallOutcome = 'success' | 'error' | 'timeout' | 'aborted' | 'rejected' | 'blocked' | 'denied';
+/**
+ * The trace id of the same tool call in a framework's own (non-OpenTelemetry)
+ * tracing, e.g. the OpenAI Agents SDK's `trace_…`: links the two records.
+ */
+export const ATTR_AGENT_SAFETY_FRAMEWORK_TRACE_ID = 'agent_safety.framework.trace_id';
+/** The span id of the same tool call in a framework's own tracing (e.g. its `function` span). */
+export const ATTR_AGENT_SAFETY_FRAMEWORK_SPAN_ID = 'agent_safety.framework.span_id';
 
 // ── Circuit breaker ────────────────────────────────────────────────────────
 

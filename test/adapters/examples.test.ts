@@ -1,0 +1,70 @@
+/**
+ * Each adapter's example runs as a user runs it (`npx tsx examples/adapters/<framework>.ts`):
+ * exits 0 with no network and prints the guarded call.
+ */
+import { spawn } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+function run(example: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', `examples/adapters/${example}.ts`], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.stdout.on('data', c => (stdout += c));
+    child.stderr.on('data', c => (stderr += c));
+    child.on('error', reject);
+    child.on('close', code => {
+      clearTimeout(killer);
+      done({ code, stdout, stderr });
+    });
+  });
+}
+
+const test = suite('adapters/examples');
+
+test('ai-sdk: approval requested, approved on resume, one enriched SDK tool span', async () => {
+  const r = await run('ai-sdk');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /approval requested for refund/);
+  assert.match(r.stdout, /Refund done\./);
+  assert.match(r.stdout, /✓ ai\.toolCall .*review→approved/);
+  assert.not.match(r.stdout, /execute_tool refund/);
+});
+
+test('openai-agents: interrupted, approved, one execute_tool span', async () => {
+  const r = await run('openai-agents');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /interrupted for approval: \[ 'refund' \]/);
+  assert.match(r.stdout, /✓ execute_tool refund .*review→approved/);
+  assert.match(r.stdout, /review approved by openai-agents/);
+  assert.not.match(r.stdout, /no-op/);
+});
+
+test('langchain: the graph pauses for review and resumes with the answer', async () => {
+  const r = await run('langchain');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /type: 'agent_safety\.review'/);
+  assert.match(r.stdout, /refunded 80 on o-42/);
+  assert.match(r.stdout, /review approved by alice/);
+});
+
+test('mcp: the small refund runs, the large one is refused as a tool error, all in the agent\'s trace', async () => {
+  const r = await run('mcp');
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /refund 80: .*refunded 80/);
+  assert.match(r.stdout, /refund 5000: refused/);
+  const traces = new Set(r.stdout.match(/^trace [0-9a-f]{32}$/gm));
+  assert.is(traces.size, 1, 'one trace');
+});
+
+test.run();
