@@ -85,7 +85,8 @@ export class MemorySafetyStore implements SafetyStore {
 
   async takeTokens(key: string, rate: number, burst: number, cost: number, now: number): Promise<LimitDecision> {
     const b = this._buckets.get(key) ?? { tokens: burst, at: now };
-    const tokens = Math.min(burst, b.tokens + (Math.max(0, now - b.at) * rate) / 1000);
+    now = Math.max(now, b.at); // requests may arrive out of order: time never runs backwards for a bucket
+    const tokens = Math.min(burst, b.tokens + ((now - b.at) * rate) / 1000);
     if (tokens >= cost) {
       this._buckets.set(key, { tokens: tokens - cost, at: now });
       return { allowed: true, remaining: tokens - cost, retryAfterMs: 0 };

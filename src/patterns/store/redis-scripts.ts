@@ -99,7 +99,9 @@ local rate, burst, cost, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(AR
 local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(b[1]) or burst
 local at = tonumber(b[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate / 1000)
+-- Replicas' requests may arrive out of order: time never runs backwards for a bucket.
+if now < at then now = at end
+tokens = math.min(burst, tokens + (now - at) * rate / 1000)
 local allowed, retry = 0, 0
 if tokens >= cost then
   tokens = tokens - cost
@@ -107,7 +109,7 @@ if tokens >= cost then
 else
   retry = math.ceil((cost - tokens) * 1000 / rate)
 end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', ARGV[4])
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', string.format('%.17g', now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)
 return { allowed, string.format('%.17g', tokens), retry }
 `;
