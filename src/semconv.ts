@@ -119,6 +119,10 @@ export {
   SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT,
   SPAN_AGENT_SAFETY_COMPENSATE_PREFIX,
   SPAN_AGENT_SAFETY_ROLLBACK,
+  METRIC_AGENT_SAFETY_STORE_ERRORS,
+  METRIC_AGENT_SAFETY_STORE_OPERATION_DURATION,
+  METRIC_ATTR_OPERATION,
+  METRIC_ATTR_STORE,
 } from './instrumentation/shared/semconv.js';
 export type { CallOutcome } from './instrumentation/shared/semconv.js';
 export { BREAKER_CALL_OUTCOMES, CIRCUIT_STATES, CIRCUIT_TRANSITIONS } from './patterns/breaker/circuit-state.js';

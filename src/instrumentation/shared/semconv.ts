@@ -311,3 +311,22 @@ export const METRIC_ATTR_VERDICT = 'verdict';
 export const METRIC_ATTR_ENFORCED = 'enforced';
 /** On audit backlog and export failures: which sink (`file`, `otlp`, or a user sink's name). */
 export const METRIC_ATTR_SINK = 'sink';
+
+// ── Fleet store (SafetyStore) ──────────────────────────────────────────────
+
+/**
+ * Histogram of `SafetyStore` operation durations by `store` and `operation`,
+ * with `error.type` when the operation failed (unit `s`).
+ */
+export const METRIC_AGENT_SAFETY_STORE_OPERATION_DURATION = 'agent_safety.store.operation.duration';
+/**
+ * Counter of failed `SafetyStore` operations by `store`, `operation` and
+ * `error.type` (unit `{error}`): the store down, slow or refusing. Each
+ * failure means a feature ran on its stated fallback (breaker: local only;
+ * approvals: denied; limits: as configured).
+ */
+export const METRIC_AGENT_SAFETY_STORE_ERRORS = 'agent_safety.store.errors';
+/** On store metrics: the store's kind (`memory`, `redis`). */
+export const METRIC_ATTR_STORE = 'store';
+/** On store metrics: the operation (`breaker_state`, `report_open`, `acquire_probe`, `report_closed`, `force_open`, `release_forced`, `forced_reason`, `take_tokens`, `hit_window`, `charge`, `request_approval`, `decide_approval`, `read_approval`, `pending_approvals`). */
+export const METRIC_ATTR_OPERATION = 'operation';
