@@ -54,7 +54,7 @@ const OPERATIONS: Readonly<Record<string, string>> = {
   pendingApprovals: 'pending_approvals',
 };
 
-const INSTRUMENTED = Symbol.for('agent_safety.store.instrumented');
+const INSTRUMENTED = Symbol.for('agent-safety-otel.store.instrumented');
 
 /**
  * Wraps a store so that each operation is timed
