@@ -1,6 +1,7 @@
 /**
  * The explanation step of one action: works out the reasoning, writes the
- * `agent_safety.explanation` span events (and the pre-action reasoning and
+ * `agent_safety.explanation` events (log records or span events: see
+ * `explanation-events.ts`) (and the pre-action reasoning and
  * confidence as span attributes), and, when a hook manager is attached,
  * builds the {@link ActionExplanation} records and hands them over.
  *
@@ -32,9 +33,9 @@ import {
   ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE,
   ATTR_AGENT_SAFETY_EXPLANATION_PHASE,
   ATTR_AGENT_SAFETY_EXPLANATION_REASONING,
-  EVENT_AGENT_SAFETY_EXPLANATION,
 } from '../shared/semconv.js';
 import { PACKAGE_NAME } from '../shared/version.js';
+import { writeExplanation } from './explanation-events.js';
 
 /**
  * What the agent says about an action (the original's `explain(...)`
@@ -176,7 +177,7 @@ export class Explainer {
       if (reasoning !== undefined) span.setAttribute(ATTR_AGENT_SAFETY_EXPLANATION_REASONING, reasoning);
       if (this._confidence !== undefined) span.setAttribute(ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE, this._confidence);
     }
-    span.addEvent(EVENT_AGENT_SAFETY_EXPLANATION, this._static !== undefined ? this._static[phase] : this._eventAttributes(phase, reasoning));
+    writeExplanation(span, this._static !== undefined ? this._static[phase] : this._eventAttributes(phase, reasoning));
   }
 
   /** Step 3: the pre-action record. `args` are the action's arguments. */
