@@ -17,13 +17,16 @@ export interface AgentSafetyInstrumentationConfig extends InstrumentationConfig 
    */
   agent?: AgentIdentity;
   /**
-   * Record tool arguments as `gen_ai.tool.call.arguments`, after `redact`.
-   * They may contain personal data: opt in knowingly.
+   * Record tool arguments as `gen_ai.tool.call.arguments`, after `redact`:
+   * the tool's own input, as the guard's `input` option selects it (without
+   * one, all arguments, the first alone when there is one). They may
+   * contain personal data: opt in knowingly.
    * @default false
    */
   captureArguments?: boolean;
   /**
-   * Record tool results as `gen_ai.tool.call.result`, after `redact`.
+   * Record tool results as `gen_ai.tool.call.result`, after `redact`: the
+   * tool's own return value.
    * @default false
    */
   captureResult?: boolean;
