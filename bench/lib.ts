@@ -33,8 +33,8 @@ const gc = (globalThis as { gc?: () => void }).gc;
 async function loop(fn: Variant, n: number): Promise<void> {
   for (let i = 0; i < n; i++) {
     const r = fn();
-    if (r !== undefined && typeof (r as Promise<unknown>).then === 'function') await r;
-    else if ((i & 255) === 255) await undefined; // let batch processors drain
+    if (r !== undefined && typeof (r as Promise<unknown>).then === 'function') await (r as Promise<unknown>);
+    else if ((i & 255) === 255) await Promise.resolve(); // let batch processors drain
   }
 }
 

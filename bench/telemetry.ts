@@ -8,10 +8,13 @@
 import { context, trace } from '@opentelemetry/api';
 import type { Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter, SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { AgentSafetyInstrumentation } from '../src/bootstrap/index.js';
+import { traceSdk } from '../src/bootstrap/sdk-compat.js';
+
+/** The trace SDK (3.x or 2.x), through the bootstrap's adapter. */
+export const sdkTrace = traceSdk();
 
 /** Counts what it is given and drops it. */
 export class CountingExporter implements SpanExporter {
@@ -35,7 +38,7 @@ class IdleReader extends MetricReader {
 }
 
 export interface BenchTelemetry {
-  provider: BasicTracerProvider;
+  provider: TracerProvider;
   meterProvider: MeterProvider;
   instrumentation: AgentSafetyInstrumentation;
   exporter: CountingExporter;
@@ -47,10 +50,10 @@ export interface BenchTelemetry {
 export function benchTelemetry(processors: SpanProcessor[] = []): BenchTelemetry {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const exporter = new CountingExporter();
-  const provider = new BasicTracerProvider({
+  const provider = sdkTrace.tracerProvider({
     spanProcessors: [
       ...processors,
-      new BatchSpanProcessor(exporter, { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 50 }),
+      sdkTrace.batchSpanProcessor(exporter, { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 50 }),
     ],
   });
   const meterProvider = new MeterProvider({ readers: [new IdleReader()] });

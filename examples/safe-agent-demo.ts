@@ -19,7 +19,7 @@ import { act1Ranking } from './demo/act-1-ranking.js';
 import { act2Breaker } from './demo/act-2-breaker.js';
 import { act3Gate } from './demo/act-3-gate.js';
 import { act4Rollback } from './demo/act-4-rollback.js';
-import { act5Audit } from './demo/act-5-audit.js';
+import { act5Audit, act5Transparency } from './demo/act-5-audit.js';
 import { RankingService } from './demo/fake-services.js';
 
 const otlpEndpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -45,5 +45,6 @@ try {
   await safety.shutdown(); // flushes the traces and the audit file
 }
 const audit = await act5Audit(auditFile);
+const transparency = await act5Transparency(auditDir);
 console.log('demo finished');
-if (!audit.valid || !audit.tamperedDetected) process.exitCode = 1;
+if (!audit.valid || !audit.tamperedDetected || !transparency.cosigned || !transparency.proofVerified) process.exitCode = 1;

@@ -14,7 +14,7 @@
 
 // ── The guarded action ─────────────────────────────────────────────────────
 export { guard } from './instrumentation/guard/guard.js';
-export type { CallOptions, GuardOptions, GuardedFunction, ToolType } from './instrumentation/guard/guard.js';
+export type { CallOptions, Guarded, GuardOptions, GuardedFunction, ToolType } from './instrumentation/guard/guard.js';
 export { invokeAgent } from './instrumentation/guard/invoke-agent.js';
 export type { InvokeAgentOptions } from './instrumentation/guard/invoke-agent.js';
 export { currentSignal } from './instrumentation/guard/call-context.js';
@@ -29,7 +29,7 @@ export type { BreakerSource } from './instrumentation/breaker/breaker-step.js';
 export type { CircuitBreakerStats, IsolationHandle } from './patterns/breaker/circuit-breaker-core.js';
 export { CIRCUIT_BREAKER_DEFAULTS } from './patterns/breaker/circuit-breaker-options.js';
 export type { CircuitBreakerOptions, CircuitBreakerSnapshot, StateChangeListener } from './patterns/breaker/circuit-breaker-options.js';
-export type { BreakerCallOutcome, CallVerdict, CircuitState, Transition, TransitionReason } from './patterns/breaker/circuit-state.js';
+export type { BreakerCallOutcome, BreakerVerdict, CallVerdict, CircuitState, Transition, TransitionReason } from './patterns/breaker/circuit-state.js';
 export { CircuitOpenError, isCircuitOpenError } from './patterns/breaker/circuit-open-error.js';
 export type { CircuitOpenDetails } from './patterns/breaker/circuit-open-error.js';
 export { TRIP_DEFAULTS, consecutiveFailures, failureRate, slowCallRate } from './patterns/breaker/trip-strategies.js';
@@ -103,7 +103,7 @@ export type {
   RulesImpactModelOptions,
 } from './patterns/gate/impact-rules.js';
 export type { ApprovalHook, ReviewAnswer, ReviewOutcome, ReviewReason, ReviewRequest } from './patterns/gate/review.js';
-export { canonicalJson, hashArguments } from './patterns/shared/arguments-hash.js';
+export { canonicalJson, canonicalizeArguments, hashArguments } from './patterns/shared/arguments-hash.js';
 
 // ── Redaction ──────────────────────────────────────────────────────────────
 export {
@@ -158,6 +158,29 @@ export {
   isSnapshotError,
 } from './patterns/rollback/rollback-errors.js';
 export type { SnapshotFailure } from './patterns/rollback/rollback-errors.js';
+
+// ── A fleet: shared breakers, limits, approvals, kill switch ──────────────
+export { MemorySafetyStore } from './patterns/store/memory-safety-store.js';
+export { RedisSafetyStore } from './patterns/store/redis-safety-store.js';
+export type { RedisClientLike, RedisSafetyStoreOptions } from './patterns/store/redis-safety-store.js';
+export type {
+  ApprovalDecision,
+  ApprovalRecord,
+  ApprovalRequestRecord,
+  ApprovalState,
+  ChargeMode,
+  DecideResult,
+  FleetBreakerState,
+  LimitDecision,
+  ReportOpen,
+  SafetyStore,
+} from './patterns/store/safety-store.js';
+export { BREAKER_FLEET_DEFAULTS } from './patterns/store/store-breaker-fleet.js';
+export type { BreakerFleetOptions, StoreBreakerFleet } from './patterns/store/store-breaker-fleet.js';
+export { DurableApprovals } from './instrumentation/store/durable-approvals.js';
+export { approvalId } from './patterns/store/durable-approvals.js';
+export type { ApprovalReviewer, DurableApprovalsOptions } from './patterns/store/durable-approvals.js';
+export { instrumentStore } from './instrumentation/store/instrumented-store.js';
 
 // ── Errors ─────────────────────────────────────────────────────────────────
 export { ToolTimeoutError, isToolTimeoutError } from './patterns/shared/errors.js';

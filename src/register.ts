@@ -18,10 +18,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { optionsFromEnv } from './bootstrap/env.js';
-import { startAgentSafety } from './bootstrap/start.js';
+import { startAgentSafetyAs } from './bootstrap/start.js';
 import type { AgentSafetyHandle } from './bootstrap/start.js';
 
-const handle: AgentSafetyHandle = startAgentSafety(optionsFromEnv(process.env, readFileSync));
+// A later startAgentSafety() in the same process throws, naming this start.
+const handle: AgentSafetyHandle = startAgentSafetyAs('agent-safety-otel/register', optionsFromEnv(process.env, readFileSync));
 
 /** The running SDK. */
 export const sdk = handle.sdk;

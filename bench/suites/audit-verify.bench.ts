@@ -12,38 +12,38 @@
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
 import { verifyAuditFiles } from '../../src/verify/audit-verify.js';
 import { formatRate, median, round } from '../lib.js';
 import type { BenchSuite } from '../lib.js';
 import { produceSpans } from '../../test/helpers/audit-fixtures.js';
+import { sdkTrace } from '../telemetry.js';
 
 /** Chains each ended span and appends its line to a file (buffered, synchronous writes). */
 class FileChainProcessor implements SpanProcessor {
-  private pending: string[] = [];
-  private size = 0;
+  private _pending: string[] = [];
+  private _size = 0;
   count = 0;
-  private readonly chain: AuditChain;
-  private readonly fd: number;
+  private readonly _chain: AuditChain;
+  private readonly _fd: number;
   constructor(chain: AuditChain, fd: number) {
-    this.chain = chain;
-    this.fd = fd;
+    this._chain = chain;
+    this._fd = fd;
   }
   onStart(_span: Span): void {}
   onEnd(span: ReadableSpan): void {
-    const line = this.chain.append(span, span.resource.attributes).line + '\n';
-    this.pending.push(line);
-    this.size += line.length;
+    const line = this._chain.append(span, span.resource.attributes).line + '\n';
+    this._pending.push(line);
+    this._size += line.length;
     this.count++;
-    if (this.size > 1 << 20) this.flush();
+    if (this._size > 1 << 20) this.flush();
   }
   flush(): void {
-    if (this.pending.length) writeSync(this.fd, this.pending.join(''));
-    this.pending = [];
-    this.size = 0;
+    if (this._pending.length) writeSync(this._fd, this._pending.join(''));
+    this._pending = [];
+    this._size = 0;
   }
   forceFlush(): Promise<void> {
     this.flush();
@@ -57,7 +57,7 @@ class FileChainProcessor implements SpanProcessor {
 export function writeAuditFile(path: string, spans: number): number {
   const fd = openSync(path, 'w', 0o600);
   const processor = new FileChainProcessor(new AuditChain({ chainId: 'b3c1e6a0-1f2e-4d3c-8b4a-000000000bench' }), fd);
-  const provider = new BasicTracerProvider({
+  const provider = sdkTrace.tracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'bench-agent', 'service.version': '1.0.0', 'deployment.environment.name': 'bench' }),
     spanProcessors: [processor],
   });

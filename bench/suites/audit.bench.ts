@@ -7,13 +7,13 @@
  * audit_raw_limit_per_s.
  */
 import { createHash } from 'node:crypto';
-import { InMemorySpanExporter, SimpleSpanProcessor, BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AuditChainSpanProcessor, auditAllSpans } from '../../src/exporters/index.js';
 import type { AuditRecord, AuditSink } from '../../src/exporters/index.js';
 import { compare, formatNs, formatRate, round } from '../lib.js';
 import type { BenchSuite } from '../lib.js';
+import { sdkTrace } from '../telemetry.js';
 
 /** Takes records and keeps only a count and the last line: the sink's cost is not what is measured. */
 class CountingSink implements AuditSink {
@@ -35,10 +35,10 @@ class CountingSink implements AuditSink {
 
 /** Realistic guarded-call spans: GenAI attributes, breaker and gate decisions, an explanation event. */
 async function realSpans(n: number): Promise<ReadableSpan[]> {
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
+  const exporter = sdkTrace.inMemorySpanExporter();
+  const provider = sdkTrace.tracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'bench-agent', 'service.version': '1.4.2', 'host.name': 'bench-host' }),
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    spanProcessors: [sdkTrace.simpleSpanProcessor(exporter)],
   });
   const tracer = provider.getTracer('agent-safety-otel', '0.1.0');
   for (let i = 0; i < n; i++) {

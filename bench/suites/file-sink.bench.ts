@@ -10,7 +10,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { FileAuditSink } from '../../src/exporters/audit/file-audit-sink.js';
 import type { FileAuditSinkOptions } from '../../src/exporters/audit/file-audit-sink.js';
 import type { AuditRecord } from '../../src/exporters/audit/audit-sink.js';
@@ -18,11 +17,12 @@ import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
 import { DEFAULT_FSYNC_EVERY_MS } from '../../src/patterns/audit/audit-file.js';
 import { formatRate, median } from '../lib.js';
 import type { BenchSuite } from '../lib.js';
+import { sdkTrace } from '../telemetry.js';
 
 /** `count` chained records of realistic size (the sink does not look inside them). */
 function makeRecords(count: number): AuditRecord[] {
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const exporter = sdkTrace.inMemorySpanExporter();
+  const provider = sdkTrace.tracerProvider({ spanProcessors: [sdkTrace.simpleSpanProcessor(exporter)] });
   const tracer = provider.getTracer('agent-safety-otel', '0.1.0');
   for (let i = 0; i < count; i++) {
     const span = tracer.startSpan('execute_tool search_web', {

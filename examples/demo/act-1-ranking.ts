@@ -3,7 +3,8 @@
  * `execute_tool rank_content` under the agent's `invoke_agent` span.
  */
 import { guard, invokeAgent } from '../../src/index.js';
-import { RankingService, heading } from './fake-services.js';
+import { heading } from './fake-services.js';
+import type { RankingService } from './fake-services.js';
 
 export async function act1Ranking(ranking: RankingService): Promise<void> {
   heading('Act 1: the agent ranks content; every tool call is a span');

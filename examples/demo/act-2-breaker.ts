@@ -9,7 +9,8 @@
  * seconds to minutes (default 30 s).
  */
 import { CircuitBreaker, guard, invokeAgent, isCircuitOpenError } from '../../src/index.js';
-import { RankingService, heading } from './fake-services.js';
+import { heading } from './fake-services.js';
+import type { RankingService } from './fake-services.js';
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms));
 

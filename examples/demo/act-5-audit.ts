@@ -6,9 +6,16 @@
  * (the blocked `notify_all_users` call made to look as if it had gone
  * ahead) and shows the verifier naming the line and the reason.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { auditFiles } from '../../src/exporters/index.js';
-import { verifyAuditFiles } from '../../src/verify/index.js';
+import { join } from 'node:path';
+import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { AuditChainSpanProcessor, FileAuditSink, TlogTilesSink, TlogWitnessClient, auditAllSpans, auditFiles } from '../../src/exporters/index.js';
+import { verifierFromVkey, verifyAuditFiles, verifyRecordProof } from '../../src/verify/index.js';
+import { SIG_ED25519, ed25519RawPublicKey, formatVkey } from '../../src/patterns/audit/signed-note.js';
+import { startWitness } from '../../src/cli/witness.js';
+import { main } from '../../src/cli/main.js';
 import type { AuditVerifyReport } from '../../src/verify/index.js';
 import { heading } from './fake-services.js';
 
@@ -41,4 +48,53 @@ export async function act5Audit(auditFile: string): Promise<{ valid: boolean; ta
   console.log(`\nverify it yourself: npx tsx src/cli/bin.ts verify ${auditFile}`);
   console.log('(where the package is installed: npx agent-safety-otel verify <files…>)');
   return { valid: report.valid, tamperedDetected: !tampered.valid };
+}
+
+/**
+ * Act 5, continued: outsiders can check the log. A small run is published
+ * as a transparency log (tiles beside the journal); a witness (here in
+ * process, on 127.0.0.1) cosigns its checkpoint; `prove --record` gives one
+ * record's inclusion proof, which anyone checks offline with the log's and
+ * the witness's verifier keys.
+ */
+export async function act5Transparency(dir: string): Promise<{ cosigned: boolean; proofVerified: boolean }> {
+  heading('Act 5b: a witness cosigns the checkpoint; one record is proven');
+  const origin = 'demo.example/agent-audit';
+  const log = generateKeyPairSync('ed25519');
+  const logVkey = formatVkey(origin, SIG_ED25519, ed25519RawPublicKey(log.publicKey));
+  const witness = await startWitness({ name: 'witness.demo.example', privateKey: generateKeyPairSync('ed25519').privateKey, logVkeys: [logVkey], statePath: join(dir, 'witness-state.json') });
+  const journal = join(dir, 'tlog-audit.jsonl');
+  const tiles = join(dir, 'tlog');
+  try {
+    const processor = new AuditChainSpanProcessor({
+      sinks: [new FileAuditSink({ path: journal }), new TlogTilesSink({ dir: tiles, origin, witnesses: [new TlogWitnessClient({ url: witness.url, vkey: witness.vkey })] })],
+      signingKey: { id: 'demo-log', privateKey: log.privateKey },
+      filter: auditAllSpans,
+    });
+    const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'demo-agent' }), spanProcessors: [processor] });
+    const tracer = provider.getTracer('agent-safety-otel');
+    for (const tool of ['rank_content', 'notify_cohort', 'publish_digest']) {
+      tracer.startSpan(`execute_tool ${tool}`, { attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': tool } }).end();
+    }
+    await provider.shutdown(); // the last checkpoint: written as tiles/checkpoint, cosigned by the witness
+  } finally {
+    await witness.close();
+  }
+  const checkpoint = readFileSync(join(tiles, 'checkpoint'), 'utf8');
+  console.log(`checkpoint (${tiles}/checkpoint), signed by the log and cosigned by the witness:\n\n${checkpoint}`);
+  const out: string[] = [];
+  const io = { out: (t: string) => void out.push(t), err: (t: string) => void out.push(t), isTTY: false };
+  await main(['prove', '--tiles', tiles, '--record', '1', '--journal', journal], io);
+  const proof = out.join('');
+  console.log(`inclusion proof of record 1 (agent-safety-otel prove --tiles ${tiles} --record 1 --journal ${journal}):\n`);
+  console.log(proof.replace(/^extra (.{60}).*$/m, 'extra $1… (the record itself)'));
+  let proofVerified = false;
+  try {
+    const r = verifyRecordProof(proof, { logKeys: [verifierFromVkey(logVkey)], witnessKeys: [verifierFromVkey(witness.vkey)], quorum: 1 });
+    proofVerified = true;
+    console.log(`proof verified offline: entry ${r.index} of ${r.checkpoint.origin} (size ${r.checkpoint.size}), cosigned by ${r.checkpoint.witnesses.join(', ')}`);
+  } catch (err) {
+    console.log(`proof NOT verified: ${(err as Error).message}`);
+  }
+  return { cosigned: checkpoint.includes('— witness.demo.example '), proofVerified };
 }

@@ -7,12 +7,12 @@
  */
 import { createPrivateKey, createSecretKey } from 'node:crypto';
 import { diag } from '@opentelemetry/api';
-import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
-import type { Sampler } from '@opentelemetry/sdk-trace-base';
+import type { Sampler } from '@opentelemetry/sdk-trace';
 import type { AgentSafetyOptions, AuditOptions } from './start.js';
 import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
 import { keyFileBytes } from '../patterns/audit/audit-chain.js';
 import type { ExplanationEvents } from '../instrumentation/shared/telemetry.js';
+import { traceSdk } from './sdk-compat.js';
 
 /** An environment: `process.env` or a plain object in tests. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -155,24 +155,25 @@ const TRACES_SAMPLERS = [
 export function samplerFromEnv(env: Env): Sampler {
   const raw = text(env, 'OTEL_TRACES_SAMPLER');
   const name = raw?.toLowerCase() ?? 'parentbased_always_on';
+  const sdk = traceSdk();
   switch (name) {
     case 'always_on':
-      return new AlwaysOnSampler();
+      return sdk.alwaysOnSampler();
     case 'always_off':
-      return new AlwaysOffSampler();
+      return sdk.alwaysOffSampler();
     case 'traceidratio':
-      return new TraceIdRatioBasedSampler(samplerRatio(env));
+      return sdk.traceIdRatioBasedSampler(samplerRatio(env));
     case 'parentbased_always_on':
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+      return sdk.parentBasedSampler({ root: sdk.alwaysOnSampler() });
     case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+      return sdk.parentBasedSampler({ root: sdk.alwaysOffSampler() });
     case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(samplerRatio(env)) });
+      return sdk.parentBasedSampler({ root: sdk.traceIdRatioBasedSampler(samplerRatio(env)) });
     default:
       diag.warn(
         `agent-safety-otel: OTEL_TRACES_SAMPLER=${JSON.stringify(raw)} is not one of ${TRACES_SAMPLERS.join(', ')}; using parentbased_always_on`,
       );
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+      return sdk.parentBasedSampler({ root: sdk.alwaysOnSampler() });
   }
 }
 

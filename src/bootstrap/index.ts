@@ -1,4 +1,5 @@
 export { startAgentSafety } from './start.js';
+export { AgentSafetyAlreadyStartedError, isAgentSafetyAlreadyStartedError } from './single-start.js';
 export type { AgentSafetyHandle, AgentSafetyOptions, AuditOptions, OtlpOptions, PrometheusOptions } from './start.js';
 export { AGENT_SAFETY_ENV, AuditKeyConfigError, auditOptionsFromEnv, optionsFromEnv, samplerFromEnv } from './env.js';
 export type { Env, ReadFile } from './env.js';

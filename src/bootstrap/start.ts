@@ -15,8 +15,7 @@
  */
 import { diag } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, Sampler, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Sampler, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Context } from '@opentelemetry/api';
 import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import type { BatchLogRecordProcessorOptions, LogRecordProcessor } from '@opentelemetry/sdk-logs';
@@ -45,6 +44,8 @@ import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy } from '../pattern
 import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
 import { ATTR_AGENT_SAFETY_AUDIT_SEQ } from '../instrumentation/shared/semconv.js';
 import { samplerFromEnv } from './env.js';
+import { traceSdk } from './sdk-compat.js';
+import { callSite, claimStart } from './single-start.js';
 
 /** OTLP/HTTP export of traces, metrics and log records. */
 export interface OtlpOptions {
@@ -188,21 +189,21 @@ export interface AgentSafetyHandle {
 
 /** Forwards to `delegate` only the spans the audit chain did not stamp (those go out through the audit sink). */
 class UnauditedSpanProcessor implements SpanProcessor {
-  private readonly delegate: SpanProcessor;
+  private readonly _delegate: SpanProcessor;
   constructor(delegate: SpanProcessor) {
-    this.delegate = delegate;
+    this._delegate = delegate;
   }
   onStart(span: Span, parentContext: Context): void {
-    this.delegate.onStart(span, parentContext);
+    this._delegate.onStart(span, parentContext);
   }
   onEnd(span: ReadableSpan): void {
-    if (span.attributes[ATTR_AGENT_SAFETY_AUDIT_SEQ] === undefined) this.delegate.onEnd(span);
+    if (span.attributes[ATTR_AGENT_SAFETY_AUDIT_SEQ] === undefined) this._delegate.onEnd(span);
   }
   forceFlush(): Promise<void> {
-    return this.delegate.forceFlush();
+    return this._delegate.forceFlush();
   }
   shutdown(): Promise<void> {
-    return this.delegate.shutdown();
+    return this._delegate.shutdown();
   }
 }
 
@@ -225,6 +226,11 @@ function logProcessorArgument<E extends object>(exporter: E): BatchLogRecordProc
  * requested exporters. Returns a handle whose `shutdown()` flushes
  * everything.
  *
+ * Once per process: while a start runs (this one, or
+ * `--import agent-safety-otel/register`), another throws
+ * `AgentSafetyAlreadyStartedError` naming the first; after the first
+ * handle's `shutdown()` has finished, starting again is allowed.
+ *
  * @example
  * ```ts
  * const safety = startAgentSafety({ serviceName: 'ranker', instrumentation: { agent: { id: 'ranker-v3' } } });
@@ -233,6 +239,28 @@ function logProcessorArgument<E extends object>(exporter: E): BatchLogRecordProc
  * ```
  */
 export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyHandle {
+  return startAgentSafetyAs(callSite(startAgentSafety), options);
+}
+
+/**
+ * {@link startAgentSafety} for a start described as `origin` in the error a
+ * second start gets (`agent-safety-otel/register` uses it). Not exported
+ * from the package.
+ *
+ * @throws AgentSafetyAlreadyStartedError while another start runs (until
+ *   its `shutdown()` has finished).
+ */
+export function startAgentSafetyAs(origin: string, options: AgentSafetyOptions): AgentSafetyHandle {
+  const release = claimStart(origin);
+  try {
+    return start(options, release);
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHandle {
   const spanProcessors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
   const metricReaders: MetricReader[] = [...(options.metricReaders ?? [])];
   const logRecordProcessors: LogRecordProcessor[] = [...(options.logRecordProcessors ?? [])];
@@ -290,7 +318,7 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
     const json = otlp.protocol === 'http/json';
     const headers = otlp.headers;
     if (otlpTraces) {
-      const batch = new BatchSpanProcessor(traceExporter());
+      const batch = traceSdk().batchSpanProcessor(traceExporter());
       spanProcessors.push(auditOverOtlp ? new UnauditedSpanProcessor(batch) : batch);
     }
     if (otlp.metrics !== false) {
@@ -306,7 +334,7 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
     // NO_COLOR (https://no-color.org) is read here, in the bootstrap, not by the exporter
     const color = process.stdout.isTTY === true && !('NO_COLOR' in process.env);
     const exporter = new ConsoleTreeSpanExporter({ color, ...(typeof consoleOption === 'object' ? consoleOption : {}) });
-    spanProcessors.push(new SimpleSpanProcessor(exporter));
+    spanProcessors.push(traceSdk().simpleSpanProcessor(exporter));
   }
   if (options.prometheus) {
     const { port = 9464, host = '127.0.0.1' } = options.prometheus;
@@ -336,7 +364,8 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
       .then(() => sdk.shutdown())
       .catch(err => {
         diag.error('agent-safety-otel: SDK shutdown failed', err);
-      });
+      })
+      .finally(release);
     return stopping;
   };
 

@@ -8,6 +8,8 @@
  */
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../instrumentation/shared/version.js';
 import { verifyCommand } from './verify.js';
+import { proveCommand } from './prove.js';
+import { witnessCommand } from './witness.js';
 
 /** A subcommand: returns its exit code. */
 export interface Command {
@@ -33,6 +35,8 @@ export interface CliIO {
 /** The commands, by name. */
 export const COMMANDS: Record<string, Command> = {
   verify: verifyCommand,
+  prove: proveCommand,
+  witness: witnessCommand,
 };
 
 function help(): string {

@@ -21,9 +21,14 @@ export type { AuditFileIo, FileAuditRecovery, FileAuditSinkOptions, FileAuditSin
 export type { FsyncPolicy } from '../patterns/audit/audit-file.js';
 export { OtlpAuditSink } from './audit/otlp-audit-sink.js';
 export type { OtlpAuditSinkOptions } from './audit/otlp-audit-sink.js';
-export type { BackoffOptions } from '../patterns/audit/audit-delivery.js';
+export type { BackoffOptions } from '../patterns/shared/backoff.js';
 export { auditResource, rebuildAuditSpan } from './audit/audit-span-rebuild.js';
 export { AuditRecordShapeError, decodeRecord } from '../patterns/audit/audit-span-decode.js';
 export type { DecodedAuditRecord } from '../patterns/audit/audit-span-decode.js';
 export { AuditRecordFormatError, rebuildRecord, recordsFromOtlpJson } from '../patterns/audit/audit-otlp-json.js';
 export type { CheckpointAttributes, RebuildProblem, RebuiltRecord } from '../patterns/audit/audit-otlp-json.js';
+export { TlogTilesSink } from './audit/tlog-tiles-sink.js';
+export type { TlogTilesSinkOptions } from './audit/tlog-tiles-sink.js';
+export { TlogWitnessClient } from './audit/tlog-witness-client.js';
+export type { ConsistencyProver, TlogWitnessClientOptions, WitnessResult } from './audit/tlog-witness-client.js';
+export type { AuditTreeState } from '../patterns/audit/audit-tlog.js';

@@ -226,22 +226,22 @@ interface PoolWorker {
  * the caller scans on its own thread rather than wait.
  */
 export class ScanPool {
-  private readonly workers: PoolWorker[] = [];
-  private readonly waiting = new Map<number, { resolve: (r: ScannedChunk) => void; reject: (e: unknown) => void }>();
-  private nextId = 0;
-  private failed: unknown;
-  private started = 0;
-  private sent = 0;
-  private readonly startup: Promise<void>;
-  private resolveStartup!: () => void;
+  private readonly _workers: PoolWorker[] = [];
+  private readonly _waiting = new Map<number, { resolve: (r: ScannedChunk) => void; reject: (e: unknown) => void }>();
+  private _nextId = 0;
+  private _failed: unknown;
+  private _started = 0;
+  private _sent = 0;
+  private readonly _startup: Promise<void>;
+  private _resolveStartup!: () => void;
 
   constructor(size: number, key: Buffer | KeyObject | undefined) {
     let rejectStartup!: (e: unknown) => void;
-    this.startup = new Promise<void>((resolve, reject) => {
-      this.resolveStartup = resolve;
+    this._startup = new Promise<void>((resolve, reject) => {
+      this._resolveStartup = resolve;
       rejectStartup = reject;
     });
-    this.startup.catch(() => undefined); // observed by whenReady() callers only
+    this._startup.catch(() => undefined); // observed by whenReady() callers only
     const source =
       `'use strict';\n` +
       `var __name = function (f) { return f; };\n` + // esbuild keepNames helper, when this source came through tsx
@@ -257,37 +257,37 @@ export class ScanPool {
       w.worker.on('message', (m: { ready?: true; id: number; r: ChunkScan; chunk: Uint8Array }) => {
         if (m.ready) {
           w.ready = true;
-          this.started++;
-          this.resolveStartup();
+          this._started++;
+          this._resolveStartup();
           return;
         }
         w.load--;
-        const p = this.waiting.get(m.id);
-        this.waiting.delete(m.id);
+        const p = this._waiting.get(m.id);
+        this._waiting.delete(m.id);
         p?.resolve({ scan: m.r, chunk: Buffer.from(m.chunk.buffer, m.chunk.byteOffset, m.chunk.byteLength) });
       });
       const fail = (err: unknown): void => {
-        this.failed ??= err;
-        rejectStartup(this.failed);
-        for (const p of this.waiting.values()) p.reject(this.failed);
-        this.waiting.clear();
+        this._failed ??= err;
+        rejectStartup(this._failed);
+        for (const p of this._waiting.values()) p.reject(this._failed);
+        this._waiting.clear();
       };
       w.worker.on('error', fail);
       w.worker.on('exit', code => {
         if (w.load > 0) fail(new Error(`an audit scan worker exited (code ${code}) with ${w.load} chunk(s) unscanned; --workers 0 (option workers: 0) verifies on one thread`));
       });
-      this.workers.push(w);
+      this._workers.push(w);
     }
   }
 
   /** Resolves when a worker has started; rejects if the workers fail first. */
   whenReady(): Promise<void> {
-    return this.startup;
+    return this._startup;
   }
 
   /** Chunks sent to workers so far. */
   get dispatched(): number {
-    return this.sent;
+    return this._sent;
   }
 
   /**
@@ -295,8 +295,8 @@ export class ScanPool {
    * started): a chunk scanned on the caller's thread now is done sooner.
    */
   busy(depth: number): boolean {
-    if (this.started === 0 || this.failed !== undefined) return true;
-    for (const w of this.workers) if (w.ready && w.load < depth) return false;
+    if (this._started === 0 || this._failed !== undefined) return true;
+    for (const w of this._workers) if (w.ready && w.load < depth) return false;
     return true;
   }
 
@@ -307,11 +307,11 @@ export class ScanPool {
    * otherwise it is copied.
    */
   scan(chunk: Buffer, transfer = false): Promise<ScannedChunk> {
-    if (this.failed !== undefined) return Promise.reject(this.failed);
+    if (this._failed !== undefined) return Promise.reject(this._failed);
     let target: PoolWorker | undefined;
-    for (const w of this.workers) if (w.ready && (target === undefined || w.load < target.load)) target = w;
+    for (const w of this._workers) if (w.ready && (target === undefined || w.load < target.load)) target = w;
     if (target === undefined) return Promise.reject(new Error('no audit scan worker has started yet'));
-    const id = this.nextId++;
+    const id = this._nextId++;
     let copy: Uint8Array;
     if (transfer) {
       copy = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -320,15 +320,15 @@ export class ScanPool {
       copy.set(chunk);
     }
     target.load++;
-    this.sent++;
+    this._sent++;
     const worker = target.worker;
     return new Promise((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
+      this._waiting.set(id, { resolve, reject });
       worker.postMessage({ id, chunk: copy }, [copy.buffer as ArrayBuffer]);
     });
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map(w => w.worker.terminate()));
+    await Promise.all(this._workers.map(w => w.worker.terminate()));
   }
 }

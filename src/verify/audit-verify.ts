@@ -229,8 +229,8 @@ class ChainState {
   /** A first HMAC mismatch: the next record tells an altered record from a wrong key. */
   pendingKey: Rec | undefined;
   readonly buffer = new Map<number, Rec>();
-  private ringSeq = new Float64Array(16).fill(-1);
-  private ringHash: string[] = new Array<string>(16);
+  private _ringSeq = new Float64Array(16).fill(-1);
+  private _ringHash: string[] = new Array<string>(16);
   readonly watches = new Map<number, Watch[]>();
   checkpointsVerified = 0;
   checkpointsUnverified = 0;
@@ -243,29 +243,29 @@ class ChainState {
 
   hashAt(seq: number): string | undefined {
     if (seq === this.lastSeq) return this.head;
-    const i = seq % this.ringSeq.length;
-    return this.ringSeq[i] === seq ? this.ringHash[i] : undefined;
+    const i = seq % this._ringSeq.length;
+    return this._ringSeq[i] === seq ? this._ringHash[i] : undefined;
   }
 
   /** Remembers a verified record's hash (the ring grows up to {@link RING} as the chain does). */
   remember(seq: number, hash: string): void {
-    let size = this.ringSeq.length;
+    let size = this._ringSeq.length;
     if (size < RING && this.accepted > size) {
-      const oldSeq = this.ringSeq;
-      const oldHash = this.ringHash;
+      const oldSeq = this._ringSeq;
+      const oldHash = this._ringHash;
       size *= 4;
-      this.ringSeq = new Float64Array(size).fill(-1);
-      this.ringHash = new Array<string>(size);
+      this._ringSeq = new Float64Array(size).fill(-1);
+      this._ringHash = new Array<string>(size);
       for (let j = 0; j < oldSeq.length; j++) {
         if (oldSeq[j] < 0) continue;
         const k = oldSeq[j] % size;
-        this.ringSeq[k] = oldSeq[j];
-        this.ringHash[k] = oldHash[j];
+        this._ringSeq[k] = oldSeq[j];
+        this._ringHash[k] = oldHash[j];
       }
     }
     const i = seq % size;
-    this.ringSeq[i] = seq;
-    this.ringHash[i] = hash;
+    this._ringSeq[i] = seq;
+    this._ringHash[i] = hash;
   }
 
   watch(seq: number, w: Watch): void {
@@ -282,25 +282,25 @@ class ChainState {
  * input, the records waiting for a gap to fill.
  */
 export class AuditVerifier {
-  private readonly chains = new Map<string, ChainState>();
-  private readonly lineFailures: Located[] = [];
-  private readonly options: AuditVerifyOptions;
-  private readonly maxBuffered: number;
-  private readonly scanner: ChunkScanner;
-  private readonly files: string[] = [];
-  private ordinal = 0;
-  private lineCount = 0;
-  private recordCount = 0;
+  private readonly _chains = new Map<string, ChainState>();
+  private readonly _lineFailures: Located[] = [];
+  private readonly _options: AuditVerifyOptions;
+  private readonly _maxBuffered: number;
+  private readonly _scanner: ChunkScanner;
+  private readonly _files: string[] = [];
+  private _ordinal = 0;
+  private _lineCount = 0;
+  private _recordCount = 0;
 
   constructor(options: AuditVerifyOptions = {}) {
-    this.options = options;
-    this.maxBuffered = options.maxBuffered ?? 100_000;
-    this.scanner = localChunkScanner(options.hmacKey);
+    this._options = options;
+    this._maxBuffered = options.maxBuffered ?? 100_000;
+    this._scanner = localChunkScanner(options.hmacKey);
     if (options.checkpoints?.length && options.publicKey === undefined) {
       throw new TypeError('checkpoints held elsewhere need the public key to check their signatures');
     }
     for (const anchor of options.anchors ?? []) {
-      const c = this.chain(anchor.chainId);
+      const c = this._chain(anchor.chainId);
       if (c.anchor !== undefined) throw new TypeError(`two anchors for chain ${anchor.chainId}`);
       c.anchor = anchor;
       c.expected = anchor.seq + 1;
@@ -308,12 +308,12 @@ export class AuditVerifier {
       c.remember(anchor.seq, anchor.hash);
     }
     for (const head of options.expectedHeads ?? []) {
-      this.chain(head.chainId).watch(head.seq, { hash: head.hash, kind: 'expected head', source: 'expected head' });
+      this._chain(head.chainId).watch(head.seq, { hash: head.hash, kind: 'expected head', source: 'expected head' });
     }
     for (const cp of options.checkpoints ?? []) {
       const source = cp.source ?? 'checkpoint held elsewhere';
       if (!verifyCheckpoint(cp.claim, cp.signature, options.publicKey!)) {
-        this.lineFailures.push({
+        this._lineFailures.push({
           reason: 'bad signature',
           file: source,
           line: 0,
@@ -324,27 +324,27 @@ export class AuditVerifier {
         });
         continue;
       }
-      this.chain(cp.claim.chainId).watch(cp.claim.headSeq, { hash: cp.claim.headHash, kind: 'checkpoint', source });
+      this._chain(cp.claim.chainId).watch(cp.claim.headSeq, { hash: cp.claim.headHash, kind: 'checkpoint', source });
     }
   }
 
-  private chain(id: string): ChainState {
-    let c = this.chains.get(id);
+  private _chain(id: string): ChainState {
+    let c = this._chains.get(id);
     if (!c) {
       c = new ChainState(id);
-      this.chains.set(id, c);
+      this._chains.set(id, c);
     }
     return c;
   }
 
-  private hash(prevHash: string, body: string): string {
-    if (this.options.hmacKey !== undefined) return chainHash(prevHash, body, this.options.hmacKey);
+  private _hash(prevHash: string, body: string): string {
+    if (this._options.hmacKey !== undefined) return chainHash(prevHash, body, this._options.hmacKey);
     return oneShotHash !== undefined ? oneShotHash('sha256', prevHash + body, 'hex') : chainHash(prevHash, body);
   }
 
   /** Marks the start of a file (for the report's file list). */
   beginFile(file: string): void {
-    this.files.push(file);
+    this._files.push(file);
   }
 
   /**
@@ -357,11 +357,11 @@ export class AuditVerifier {
     let lastHash = '';
     let run: ChainState | undefined; // the chain of the line before, when it was accepted
     for (let i = 0; i < scan.n; i++) {
-      this.lineCount++;
-      const ordinal = ++this.ordinal;
+      this._lineCount++;
+      const ordinal = ++this._ordinal;
       const end = scan.ends[i];
       if (scan.status[i] === 0) {
-        this.recordCount++;
+        this._recordCount++;
         const q = scan.chainEnds[i];
         const seq = scan.seqs[i];
         // The common case, without a record object: the scanner found this line hash-valid and
@@ -388,12 +388,12 @@ export class AuditVerifier {
           prevHash = chunk.toString('latin1', q + 15, q + 79);
         }
         lastHash = chunk.toString('latin1', end - 66, end - 2);
-        this.process({ chainId, seq, prevHash, hash: lastHash, hashOk: true, ordered: true, file, line: firstLineNo + i, ordinal });
-        const c = this.chains.get(chainId);
+        this._process({ chainId, seq, prevHash, hash: lastHash, hashOk: true, ordered: true, file, line: firstLineNo + i, ordinal });
+        const c = this._chains.get(chainId);
         run = c !== undefined && c.failure === undefined && c.lastSeq === seq && c.head === lastHash ? c : undefined;
       } else {
         run = undefined;
-        this.slowLine(chunk.toString('utf8', scan.starts[i], end), file, firstLineNo + i, ordinal, false);
+        this._slowLine(chunk.toString('utf8', scan.starts[i], end), file, firstLineNo + i, ordinal, false);
       }
     }
     return scan.n;
@@ -401,7 +401,7 @@ export class AuditVerifier {
 
   /** This verifier's in-thread chunk scanner (same key). */
   get chunkScanner(): ChunkScanner {
-    return this.scanner;
+    return this._scanner;
   }
 
   /**
@@ -410,18 +410,18 @@ export class AuditVerifier {
    * last line with no newline after it: if it does not parse it is a torn line.
    */
   addLine(line: string, file: string, lineNo: number, unterminated = false): void {
-    this.lineCount++;
-    const ordinal = ++this.ordinal;
-    this.slowLine(line, file, lineNo, ordinal, unterminated);
+    this._lineCount++;
+    const ordinal = ++this._ordinal;
+    this._slowLine(line, file, lineNo, ordinal, unterminated);
   }
 
-  private slowLine(line: string, file: string, lineNo: number, ordinal: number, unterminated: boolean): void {
+  private _slowLine(line: string, file: string, lineNo: number, ordinal: number, unterminated: boolean): void {
     if (line.trim() === '') return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
     } catch {
-      this.lineFailures.push(
+      this._lineFailures.push(
         unterminated
           ? { reason: 'torn line', file, line: lineNo, detail: `the last line of ${file} is cut short (no newline, not valid JSON): a crash mid-write or a truncation`, ordinal }
           : { reason: 'malformed line', file, line: lineNo, detail: 'not valid JSON', ordinal },
@@ -429,7 +429,7 @@ export class AuditVerifier {
       return;
     }
     if (!isObject(parsed)) {
-      this.lineFailures.push({ reason: 'malformed line', file, line: lineNo, detail: 'not a JSON object', ordinal });
+      this._lineFailures.push({ reason: 'malformed line', file, line: lineNo, detail: 'not a JSON object', ordinal });
       return;
     }
     if ('resourceSpans' in parsed) {
@@ -437,24 +437,24 @@ export class AuditVerifier {
       try {
         items = recordsFromOtlpJson(parsed);
       } catch (err) {
-        this.lineFailures.push({ reason: 'malformed line', file, line: lineNo, detail: `not valid OTLP JSON: ${(err as Error).message}`, ordinal });
+        this._lineFailures.push({ reason: 'malformed line', file, line: lineNo, detail: `not valid OTLP JSON: ${(err as Error).message}`, ordinal });
         return;
       }
       for (const item of items) {
         if (isRebuildProblem(item)) {
           const reason: AuditFailureReason = item.unverifiable ? 'unverifiable record' : 'altered record';
           const f: Located = { reason, file, line: lineNo, chainId: item.chainId, seq: item.seq, detail: item.message, ordinal };
-          if (item.chainId !== undefined) this.failChain(this.chain(item.chainId), f);
-          else this.lineFailures.push(f);
+          if (item.chainId !== undefined) this._failChain(this._chain(item.chainId), f);
+          else this._lineFailures.push(f);
           continue;
         }
-        this.recordCount++;
-        this.process({
+        this._recordCount++;
+        this._process({
           chainId: item.chainId,
           seq: item.seq,
           prevHash: item.prevHash,
           hash: item.hash,
-          hashOk: this.hash(item.prevHash, item.body) === item.hash,
+          hashOk: this._hash(item.prevHash, item.body) === item.hash,
           ordered: false,
           keyId: item.keyId,
           previous: item.previous,
@@ -469,13 +469,13 @@ export class AuditVerifier {
     }
     const chainId = parsed.chain_id;
     if (typeof chainId !== 'string') {
-      this.lineFailures.push({ reason: 'malformed line', file, line: lineNo, detail: 'neither an audit record nor OTLP JSON', ordinal });
+      this._lineFailures.push({ reason: 'malformed line', file, line: lineNo, detail: 'neither an audit record nor OTLP JSON', ordinal });
       return;
     }
-    this.recordCount++;
+    this._recordCount++;
     const { seq, prev_hash: prevHash, hash, key_id: keyId, previous, span } = parsed;
     const bad = (detail: string): void =>
-      this.failChain(this.chain(chainId), { reason: 'altered record', file, line: lineNo, chainId, seq: typeof seq === 'number' ? seq : undefined, detail, ordinal });
+      this._failChain(this._chain(chainId), { reason: 'altered record', file, line: lineNo, chainId, seq: typeof seq === 'number' ? seq : undefined, detail, ordinal });
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return bad('the record has no valid seq');
     if (typeof prevHash !== 'string' || typeof hash !== 'string') return bad('the record lacks prev_hash or hash');
     if (seq !== 0 && (keyId !== undefined || previous !== undefined)) return bad('key_id and previous belong on seq 0 only');
@@ -495,12 +495,12 @@ export class AuditVerifier {
       throw err;
     }
     const checkpoint = isObject(span) && span.name === CHECKPOINT_SPAN_NAME ? checkpointFromAttributes(chainId, span.attributes) : undefined;
-    this.process({
+    this._process({
       chainId,
       seq,
       prevHash,
       hash,
-      hashOk: this.hash(prevHash, body) === hash,
+      hashOk: this._hash(prevHash, body) === hash,
       ordered: true,
       keyId: keyId as string | undefined,
       previous: prev,
@@ -511,122 +511,122 @@ export class AuditVerifier {
     });
   }
 
-  private failChain(c: ChainState, f: Located): void {
+  private _failChain(c: ChainState, f: Located): void {
     if (c.failure === undefined || f.ordinal < c.failure.ordinal) c.failure = f;
     c.pendingJump = undefined;
     c.pendingKey = undefined;
     c.buffer.clear();
   }
 
-  private at(rec: Rec, reason: AuditFailureReason, detail: string): Located {
+  private _at(rec: Rec, reason: AuditFailureReason, detail: string): Located {
     return { reason, file: rec.file, line: rec.line, chainId: rec.chainId, seq: rec.seq, detail, ordinal: rec.ordinal };
   }
 
-  private process(rec: Rec): void {
-    const c = this.chain(rec.chainId);
+  private _process(rec: Rec): void {
+    const c = this._chain(rec.chainId);
     if (c.failure) return;
     if (c.pendingJump) {
       if (rec.seq === c.pendingJump.expected) {
         const p = c.pendingJump;
-        this.failChain(c, this.at(p.rec, 'reordered', `seq ${p.rec.seq} comes before seq ${p.expected} (found later at ${rec.file}:${rec.line})`));
+        this._failChain(c, this._at(p.rec, 'reordered', `seq ${p.rec.seq} comes before seq ${p.expected} (found later at ${rec.file}:${rec.line})`));
       }
       return;
     }
     if (c.pendingKey) {
       const p = c.pendingKey;
-      if (rec.hashOk) this.failChain(c, this.at(p, 'altered record', `the record does not match its hash (the next record verifies with the key)`));
-      else this.failChain(c, this.at(p, 'wrong key', `the HMAC key does not verify the chain (seq ${p.seq} and seq ${rec.seq} both fail)`));
+      if (rec.hashOk) this._failChain(c, this._at(p, 'altered record', `the record does not match its hash (the next record verifies with the key)`));
+      else this._failChain(c, this._at(p, 'wrong key', `the HMAC key does not verify the chain (seq ${p.seq} and seq ${rec.seq} both fail)`));
       return;
     }
     if (c.anchor !== undefined && rec.seq <= c.anchor.seq) {
-      return this.failChain(c, this.at(rec, 'reordered', `seq ${rec.seq} is at or before the anchor (seq ${c.anchor.seq}): give only what follows it`));
+      return this._failChain(c, this._at(rec, 'reordered', `seq ${rec.seq} is at or before the anchor (seq ${c.anchor.seq}): give only what follows it`));
     }
-    if (rec.seq === 0 && !this.keyChecks(c, rec)) return;
+    if (rec.seq === 0 && !this._keyChecks(c, rec)) return;
     if (!rec.hashOk) {
-      if (this.options.hmacKey !== undefined && !c.verifiedAny && rec.seq === c.expected) {
+      if (this._options.hmacKey !== undefined && !c.verifiedAny && rec.seq === c.expected) {
         c.pendingKey = rec; // the next record tells an altered record from a wrong key
         return;
       }
-      const keyedPerhaps = c.anchor !== undefined && !c.verifiedAny && this.options.hmacKey === undefined;
-      return this.failChain(c, this.at(rec, 'altered record', `the record does not match its hash${keyedPerhaps ? ' (or the chain is keyed: its seq 0 is not in the input to tell, give the HMAC key)' : ''}`));
+      const keyedPerhaps = c.anchor !== undefined && !c.verifiedAny && this._options.hmacKey === undefined;
+      return this._failChain(c, this._at(rec, 'altered record', `the record does not match its hash${keyedPerhaps ? ' (or the chain is keyed: its seq 0 is not in the input to tell, give the HMAC key)' : ''}`));
     }
     if (rec.seq < c.expected) {
       const known = c.hashAt(rec.seq);
       if (known !== undefined && known !== rec.hash) {
-        return this.failChain(c, this.at(rec, 'inserted', `a second, different record with seq ${rec.seq}`));
+        return this._failChain(c, this._at(rec, 'inserted', `a second, different record with seq ${rec.seq}`));
       }
-      if (known !== undefined && this.options.allowDuplicates) {
+      if (known !== undefined && this._options.allowDuplicates) {
         c.duplicatesIgnored++;
         return;
       }
-      return this.failChain(c, this.at(rec, 'duplicate', `seq ${rec.seq} was already seen${known === undefined ? ' (too long ago to compare)' : ''}`));
+      return this._failChain(c, this._at(rec, 'duplicate', `seq ${rec.seq} was already seen${known === undefined ? ' (too long ago to compare)' : ''}`));
     }
     if (rec.seq > c.expected) {
       if (!rec.ordered) {
         const held = c.buffer.get(rec.seq);
         if (held !== undefined) {
           if (held.hash !== rec.hash || !rec.hashOk || !held.hashOk) {
-            return this.failChain(c, this.at(rec, 'inserted', `two different records with seq ${rec.seq}`));
+            return this._failChain(c, this._at(rec, 'inserted', `two different records with seq ${rec.seq}`));
           }
-          if (this.options.allowDuplicates) {
+          if (this._options.allowDuplicates) {
             c.duplicatesIgnored++;
             return;
           }
-          return this.failChain(c, this.at(rec, 'duplicate', `seq ${rec.seq} was already seen`));
+          return this._failChain(c, this._at(rec, 'duplicate', `seq ${rec.seq} was already seen`));
         }
         c.buffer.set(rec.seq, rec);
-        if (c.buffer.size > this.maxBuffered) this.failGap(c);
+        if (c.buffer.size > this._maxBuffered) this._failGap(c);
         return;
       }
       c.pendingJump = { rec, expected: c.expected };
       return;
     }
-    this.accept(c, rec);
+    this._accept(c, rec);
     while (!c.failure && !c.pendingKey && c.buffer.size > 0) {
       const next = c.buffer.get(c.expected);
       if (next === undefined) break;
       c.buffer.delete(c.expected);
-      this.accept(c, next);
+      this._accept(c, next);
     }
   }
 
-  private failGap(c: ChainState): void {
+  private _failGap(c: ChainState): void {
     let first: Rec | undefined;
     for (const r of c.buffer.values()) if (first === undefined || r.seq < first.seq) first = r;
     if (first === undefined) return;
-    this.failChain(
+    this._failChain(
       c,
-      this.at(first, c.expected === 0 ? 'missing start' : 'gap', c.expected === 0 ? `seq 0 is missing; the chain starts at seq ${first.seq}` : `seq ${c.expected} is missing before seq ${first.seq}`),
+      this._at(first, c.expected === 0 ? 'missing start' : 'gap', c.expected === 0 ? `seq 0 is missing; the chain starts at seq ${first.seq}` : `seq ${c.expected} is missing before seq ${first.seq}`),
     );
   }
 
   /** The key checks a seq-0 record allows; false when the chain failed them. */
-  private keyChecks(c: ChainState, rec: Rec): boolean {
-    const keyed = this.options.hmacKey !== undefined;
+  private _keyChecks(c: ChainState, rec: Rec): boolean {
+    const keyed = this._options.hmacKey !== undefined;
     if (rec.keyId !== undefined && !keyed) {
-      this.failChain(c, this.at(rec, 'missing key', `the chain is keyed (HMAC key id ${JSON.stringify(rec.keyId)}) and no key was given: its hashes cannot be checked`));
+      this._failChain(c, this._at(rec, 'missing key', `the chain is keyed (HMAC key id ${JSON.stringify(rec.keyId)}) and no key was given: its hashes cannot be checked`));
     } else if (rec.keyId === undefined && keyed) {
-      this.failChain(c, this.at(rec, 'wrong key', 'an HMAC key was given but the chain is not keyed (anyone could have recomputed it)'));
-    } else if (keyed && this.options.hmacKeyId !== undefined && rec.keyId !== this.options.hmacKeyId) {
-      this.failChain(c, this.at(rec, 'wrong key', `the chain uses HMAC key id ${JSON.stringify(rec.keyId)}, not ${JSON.stringify(this.options.hmacKeyId)}`));
+      this._failChain(c, this._at(rec, 'wrong key', 'an HMAC key was given but the chain is not keyed (anyone could have recomputed it)'));
+    } else if (keyed && this._options.hmacKeyId !== undefined && rec.keyId !== this._options.hmacKeyId) {
+      this._failChain(c, this._at(rec, 'wrong key', `the chain uses HMAC key id ${JSON.stringify(rec.keyId)}, not ${JSON.stringify(this._options.hmacKeyId)}`));
     } else {
       return true;
     }
     return false;
   }
 
-  private accept(c: ChainState, rec: Rec): void {
+  private _accept(c: ChainState, rec: Rec): void {
     if (rec.seq === 0) {
       c.keyId = rec.keyId;
       c.previous = rec.previous;
       c.resource = rec.resource;
     } else if (rec.resource !== undefined && c.resource !== undefined && rec.resource !== c.resource) {
-      return this.failChain(c, this.at(rec, 'altered record', `the resource attributes differ from those bound by ${c.anchor ? `the first record after the anchor` : 'seq 0'}`));
+      return this._failChain(c, this._at(rec, 'altered record', `the resource attributes differ from those bound by ${c.anchor ? `the first record after the anchor` : 'seq 0'}`));
     } else if (c.anchor !== undefined && c.resource === undefined) {
       c.resource = rec.resource; // seq 0 is not in the input: the segment's records must at least agree
     }
     if (rec.prevHash !== c.head) {
-      return this.failChain(c, this.at(rec, 'broken link', `prev_hash is not the hash of seq ${rec.seq - 1}`));
+      return this._failChain(c, this._at(rec, 'broken link', `prev_hash is not the hash of seq ${rec.seq - 1}`));
     }
     c.verifiedAny = true;
     c.head = rec.hash;
@@ -643,43 +643,43 @@ export class AuditVerifier {
       c.watches.delete(rec.seq);
       for (const w of watches) {
         if (w.hash !== rec.hash) {
-          return this.failChain(c, this.at(rec, 'checkpoint mismatch', `seq ${rec.seq} has another hash than the ${w.kind} (${w.source}): the chain was rewritten`));
+          return this._failChain(c, this._at(rec, 'checkpoint mismatch', `seq ${rec.seq} has another hash than the ${w.kind} (${w.source}): the chain was rewritten`));
         }
         if (w.kind !== 'previous') c.externalVerified++;
       }
     }
-    if (rec.previous !== undefined) this.linkPrevious(c, rec);
-    if (rec.checkpoint !== undefined) this.checkCheckpoint(c, rec, rec.checkpoint);
+    if (rec.previous !== undefined) this._linkPrevious(c, rec);
+    if (rec.checkpoint !== undefined) this._checkCheckpoint(c, rec, rec.checkpoint);
   }
 
-  private linkPrevious(c: ChainState, rec: Rec): void {
+  private _linkPrevious(c: ChainState, rec: Rec): void {
     const p = rec.previous!;
-    if (p.chainId === c.chainId) return this.failChain(c, this.at(rec, 'broken link', 'the chain names itself as its previous chain'));
-    const pc = this.chain(p.chainId);
+    if (p.chainId === c.chainId) return this._failChain(c, this._at(rec, 'broken link', 'the chain names itself as its previous chain'));
+    const pc = this._chain(p.chainId);
     if (pc.lastSeq >= p.seq) {
       const h = pc.hashAt(p.seq);
       if (h !== undefined && h !== p.hash) {
-        this.failChain(c, this.at(rec, 'broken link', `the previous chain's seq ${p.seq} has another hash than this chain records`));
+        this._failChain(c, this._at(rec, 'broken link', `the previous chain's seq ${p.seq} has another hash than this chain records`));
       }
       return;
     }
     pc.watch(p.seq, { hash: p.hash, kind: 'previous', source: `the head recorded by chain ${c.chainId}` });
   }
 
-  private checkCheckpoint(c: ChainState, rec: Rec, cp: CheckpointAttributes | 'malformed'): void {
-    if (cp === 'malformed') return this.failChain(c, this.at(rec, 'bad checkpoint', 'a checkpoint span without a complete claim'));
+  private _checkCheckpoint(c: ChainState, rec: Rec, cp: CheckpointAttributes | 'malformed'): void {
+    if (cp === 'malformed') return this._failChain(c, this._at(rec, 'bad checkpoint', 'a checkpoint span without a complete claim'));
     const claim: CheckpointClaim = cp.claim;
-    if (claim.headSeq >= rec.seq) return this.failChain(c, this.at(rec, 'bad checkpoint', `the checkpoint claims seq ${claim.headSeq}, not before it`));
+    if (claim.headSeq >= rec.seq) return this._failChain(c, this._at(rec, 'bad checkpoint', `the checkpoint claims seq ${claim.headSeq}, not before it`));
     const h = c.hashAt(claim.headSeq);
     if (h !== undefined && h !== claim.headHash) {
-      return this.failChain(c, this.at(rec, 'checkpoint mismatch', `the checkpoint's head hash is not the hash of seq ${claim.headSeq}`));
+      return this._failChain(c, this._at(rec, 'checkpoint mismatch', `the checkpoint's head hash is not the hash of seq ${claim.headSeq}`));
     }
-    if (this.options.publicKey === undefined) {
+    if (this._options.publicKey === undefined) {
       c.checkpointsUnverified++;
       return;
     }
-    if (!verifyCheckpoint(claim, cp.signature, this.options.publicKey)) {
-      return this.failChain(c, this.at(rec, 'bad signature', `the checkpoint's signature does not verify (key id ${JSON.stringify(claim.keyId)})`));
+    if (!verifyCheckpoint(claim, cp.signature, this._options.publicKey)) {
+      return this._failChain(c, this._at(rec, 'bad signature', `the checkpoint's signature does not verify (key id ${JSON.stringify(claim.keyId)})`));
     }
     c.checkpointsVerified++;
   }
@@ -687,35 +687,35 @@ export class AuditVerifier {
   /** Ends the input and returns the verdict. */
   finish(): AuditVerifyReport {
     const end = Number.MAX_SAFE_INTEGER;
-    for (const c of this.chains.values()) {
+    for (const c of this._chains.values()) {
       if (c.failure) continue;
       if (c.pendingJump) {
         const { rec, expected } = c.pendingJump;
-        this.failChain(
+        this._failChain(
           c,
-          this.at(rec, expected === 0 ? 'missing start' : 'gap', expected === 0 ? `seq 0 is missing; the chain starts at seq ${rec.seq}` : `seq ${expected} is missing before seq ${rec.seq}`),
+          this._at(rec, expected === 0 ? 'missing start' : 'gap', expected === 0 ? `seq 0 is missing; the chain starts at seq ${rec.seq}` : `seq ${expected} is missing before seq ${rec.seq}`),
         );
         continue;
       }
       if (c.pendingKey) {
-        this.failChain(c, this.at(c.pendingKey, 'altered record', 'the record does not match its hash (or the HMAC key is wrong)'));
+        this._failChain(c, this._at(c.pendingKey, 'altered record', 'the record does not match its hash (or the HMAC key is wrong)'));
         continue;
       }
       if (c.buffer.size > 0) {
-        this.failGap(c);
+        this._failGap(c);
         continue;
       }
       if (c.accepted === 0) {
         const w = [...c.watches.entries()].find(([, ws]) => ws.some(x => x.kind !== 'previous'));
         if (w) {
-          this.failChain(c, { reason: 'missing chain', file: '(input)', line: 0, chainId: c.chainId, seq: w[0], detail: `chain ${c.chainId} is not in the input (${w[1][0].source})`, ordinal: end });
+          this._failChain(c, { reason: 'missing chain', file: '(input)', line: 0, chainId: c.chainId, seq: w[0], detail: `chain ${c.chainId} is not in the input (${w[1][0].source})`, ordinal: end });
         }
         continue;
       }
       for (const [seq, ws] of c.watches) {
         if (seq <= c.lastSeq) continue; // too old to compare (left the ring): checked when it was accepted if registered before
         const w = ws[0];
-        this.failChain(c, {
+        this._failChain(c, {
           reason: 'truncated',
           file: c.lastFile,
           line: c.lastLine,
@@ -728,8 +728,8 @@ export class AuditVerifier {
       }
     }
     const chains: AuditChainReport[] = [];
-    const failures: Located[] = [...this.lineFailures];
-    for (const c of this.chains.values()) {
+    const failures: Located[] = [...this._lineFailures];
+    for (const c of this._chains.values()) {
       if (c.accepted === 0 && c.failure === undefined) continue; // only named by a watch that was satisfied elsewhere
       if (c.failure) failures.push(c.failure);
       chains.push({
@@ -752,9 +752,9 @@ export class AuditVerifier {
     failures.sort((a, b) => a.ordinal - b.ordinal);
     return {
       valid: failures.length === 0,
-      files: [...this.files],
-      lines: this.lineCount,
-      records: this.recordCount,
+      files: [...this._files],
+      lines: this._lineCount,
+      records: this._recordCount,
       chains,
       failure: failures.length ? strip(failures[0]) : undefined,
       failures: failures.map(strip),

@@ -17,3 +17,21 @@ export type {
   ExternalCheckpoint,
   VerifyAuditFilesOptions,
 } from './audit-verify.js';
+export {
+  openCheckpoint,
+  verifierFromVkey,
+  verifyConsistencyProofText,
+  verifyJournalAgainstCheckpoint,
+  verifyRecordProof,
+  verifyTlogProof,
+  verifyTlogTiles,
+} from './tlog.js';
+export type {
+  NoteVerifier,
+  OpenCheckpointOptions,
+  OpenedCheckpoint,
+  TlogFailureReason,
+  TlogVerifyReport,
+  VerifyJournalOptions,
+  VerifyRecordProofOptions,
+} from './tlog.js';

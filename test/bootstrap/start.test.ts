@@ -1,10 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { metrics, trace } from '@opentelemetry/api';
-import { startAgentSafety } from '../../src/bootstrap/index.js';
+import { AgentSafetyAlreadyStartedError, isAgentSafetyAlreadyStartedError, startAgentSafety } from '../../src/bootstrap/index.js';
 import { guard } from '../../src/index.js';
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
 
@@ -65,6 +65,42 @@ test('otlp option: traces and metrics to the given endpoint, console off by defa
   assert.is(span!.resource['service.name'], 'start-otlp');
   assert.is(span!.resource['deployment.environment.name'], 'test');
   assert.ok(receiver.points.some(p => p.metric === 'gen_ai.execute_tool.duration'), 'metrics flushed at shutdown');
+});
+
+test('a second start while one runs throws AgentSafetyAlreadyStartedError naming the first call site; after shutdown, starting again works', async () => {
+  const first = startAgentSafety({ console: false, audit: { file: join(dir, 'first.jsonl') } }); // the first start's line
+  try {
+    const err = (() => {
+      try {
+        startAgentSafety({ console: false, audit: { file: join(dir, 'second.jsonl') } });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    assert.ok(isAgentSafetyAlreadyStartedError(err), String(err));
+    assert.instance(err, AgentSafetyAlreadyStartedError);
+    assert.is(err.name, 'AgentSafetyAlreadyStartedError');
+    assert.match(err.firstStart, /^startAgentSafety\(\) at .*start\.test\.ts:\d+:\d+/);
+    assert.match(err.message, `already started in this process, by ${err.firstStart}`);
+    assert.not.ok(existsSync(join(dir, 'second.jsonl')), 'the refused start created nothing');
+  } finally {
+    await first.shutdown();
+    first.instrumentation.unregister();
+    cleanGlobals();
+  }
+  const again = startAgentSafety({ console: false, audit: { file: join(dir, 'again.jsonl') } });
+  await again.shutdown();
+  again.instrumentation.unregister();
+  cleanGlobals();
+});
+
+test('a start that fails on its options does not hold the process', async () => {
+  assert.throws(() => startAgentSafety({ console: false, audit: { file: join(dir, 'bad.jsonl'), checkpoints: { everyRecords: -1 } } }), /everyRecords/);
+  const safety = startAgentSafety({ console: false, audit: { file: join(dir, 'after-bad.jsonl') } });
+  await safety.shutdown();
+  safety.instrumentation.unregister();
+  cleanGlobals();
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

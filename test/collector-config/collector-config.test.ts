@@ -22,7 +22,7 @@ const read = (...path: string[]): string => readFileSync(join(root, ...path), 'u
 const gatewayText = read('collector-config', 'otel-collector.yaml');
 const agentText = read('collector-config', 'otel-collector-agent.yaml');
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML of any shape
 
 const check = (text: string, requireAuditRoute = true) =>
   checkCollectorConfig(text, { auditAttribute: ATTR_AGENT_SAFETY_AUDIT_SEQ, requireAuditRoute });

@@ -19,7 +19,7 @@ import { promqlNames, traceqlAttributes } from '../helpers/promql-names.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const configDir = join(root, 'collector-config');
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML of any shape
 const yamlFile = (...path: string[]): Obj => parse(readFileSync(join(configDir, ...path), 'utf8'), { uniqueKeys: true }) as Obj;
 
 const compose = yamlFile('docker-compose.yaml');

@@ -72,6 +72,10 @@ test('npm run demo exits 0 without any server and prints the trace trees', async
   assert.ok(edited, 'the demo edits one line');
   assert.match(run.stdout, new RegExp(`verdict: TAMPERED: altered record at .*audit\\.tampered\\.jsonl:${edited![1]} `));
   assert.ok(existsSync(join(auditDir, 'audit.jsonl')), 'the audit file is where the demo said');
+  // Act 5b: a cosigned checkpoint and one record's inclusion proof, verified offline.
+  assert.match(run.stdout, /— witness\.demo\.example \S+/);
+  assert.match(run.stdout, /c2sp\.org\/tlog-proof@v1\nextra .*\nindex 1\n/);
+  assert.match(run.stdout, /proof verified offline: entry 1 of demo\.example\/agent-audit \(size \d+\), cosigned by witness\.demo\.example/);
   assert.match(run.stdout, /demo finished/);
 });
 

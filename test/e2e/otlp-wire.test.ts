@@ -96,7 +96,11 @@ function one(spans: ReceivedSpan[], name: string): ReceivedSpan {
   return found[0];
 }
 
-/** Attribute values that differ from run to run by nature: ids, and the process's pid and arguments. */
+/**
+ * Attribute values that differ from run to run by nature: ids, the process's
+ * pid and arguments, and (SDK 3.x's NodeSDK sets one by default) the
+ * service instance id.
+ */
 const VARYING = new Set([
   ATTR_AGENT_SAFETY_COMPENSATED_TRACE_ID,
   ATTR_AGENT_SAFETY_COMPENSATED_SPAN_ID,
@@ -105,6 +109,7 @@ const VARYING = new Set([
   ATTR_AGENT_SAFETY_AUDIT_HASH,
   'process.pid',
   'process.command_args',
+  'service.instance.id',
 ]);
 
 function stable(attributes: Record<string, unknown>, names: Map<string, string>): Record<string, unknown> {

@@ -148,6 +148,19 @@ test('OTEL_TRACES_SAMPLER=traceidratio with ratio 0: the guarded calls are still
   assert.equal(await auditedNames(sampledFile), ['execute_tool lookup', 'execute_tool broken_tool', 'invoke_agent fixture-agent']);
 });
 
+test('a second start in the process (startAgentSafety() after --import …/register) throws, naming the first; the first keeps working', async () => {
+  const file = join(scratch, 'double-start', 'audit.jsonl');
+  const run = await runApp({ AGENT_SAFETY_AUDIT_FILE: file }, ['--start-again']);
+  assert.is(run.code, 0, run.stderr);
+  const report = JSON.parse(run.stdout.trim().split('\n').find(line => line.startsWith('{"secondStart"'))!) as Record<string, unknown>;
+  assert.is(report.secondStart, 'AgentSafetyAlreadyStartedError');
+  assert.is(report.branded, true);
+  assert.is(report.firstStart, 'agent-safety-otel/register');
+  assert.match(String(report.message), 'already started in this process, by agent-safety-otel/register');
+  assert.match(run.stdout, /├─ ✓ execute_tool lookup/, 'the first start still prints its tree');
+  assert.equal(await auditedNames(file), ['execute_tool lookup', 'execute_tool broken_tool', 'invoke_agent fixture-agent'], 'and writes its audit');
+});
+
 test('SIGTERM: pending telemetry is flushed, then the process ends by the signal', async () => {
   const receiver = await OtlpReceiver.start();
   try {

@@ -9,21 +9,21 @@ import { randomUUID } from 'node:crypto';
 import { context, trace } from '@opentelemetry/api';
 import type { Attributes, Link, Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { InMemorySpanExporter, ReadableSpan, Span, SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
 import type { ChainedRecord } from '../../src/patterns/audit/audit-chain.js';
 import { auditStamps } from '../../src/patterns/audit/audit-span-decode.js';
 import type { AuditSink } from '../../src/exporters/audit/audit-sink.js';
+import { sdkTrace } from './otel.js';
 
 export class TestAuditProcessor implements SpanProcessor {
   readonly chain: AuditChain;
-  private readonly sinks: AuditSink[];
-  private readonly pending = new WeakMap<object, ChainedRecord>();
+  private readonly _sinks: AuditSink[];
+  private readonly _pending = new WeakMap<object, ChainedRecord>();
 
   constructor(chain: AuditChain, sinks: AuditSink[]) {
     this.chain = chain;
-    this.sinks = sinks;
+    this._sinks = sinks;
   }
 
   onStart(): void {}
@@ -33,27 +33,27 @@ export class TestAuditProcessor implements SpanProcessor {
     const rec = this.chain.append(span, span.resource.attributes);
     const facts = first ? this.chain.genesisFacts : { keyId: undefined, previous: undefined };
     span.setAttributes(auditStamps({ ...rec, keyId: facts.keyId, previous: facts.previous }));
-    this.pending.set(span, rec);
+    this._pending.set(span, rec);
   }
 
   onEnd(span: ReadableSpan): void {
-    const rec = this.pending.get(span);
+    const rec = this._pending.get(span);
     if (rec === undefined) return;
-    this.pending.delete(span);
-    for (const sink of this.sinks) sink.write({ ...rec, span });
+    this._pending.delete(span);
+    for (const sink of this._sinks) sink.write({ ...rec, span });
   }
 
   async forceFlush(): Promise<void> {
-    await Promise.all(this.sinks.map(s => s.forceFlush()));
+    await Promise.all(this._sinks.map(s => s.forceFlush()));
   }
 
   async shutdown(): Promise<void> {
-    await Promise.all(this.sinks.map(s => s.shutdown()));
+    await Promise.all(this._sinks.map(s => s.shutdown()));
   }
 }
 
 export interface AuditedTracer {
-  provider: BasicTracerProvider;
+  provider: TracerProvider;
   processor: TestAuditProcessor;
   /** What a plain exporter next to the audit sink saw (stamped spans). */
   memory: InMemorySpanExporter;
@@ -103,10 +103,10 @@ export function auditedTracer(sinks: AuditSink[], options: { chainId?: string; p
   const chainId = options.chainId ?? randomUUID();
   const chain = new AuditChain({ chainId, previous: options.previous && { chainId: options.previous.chainId, seq: options.previous.seq, hash: options.previous.hash } });
   const processor = new TestAuditProcessor(chain, sinks);
-  const memory = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
+  const memory = sdkTrace.inMemorySpanExporter();
+  const provider = sdkTrace.tracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'audit-sink-test', 'service.instance.id': chainId, 'deployment.environment.name': 'test' }),
-    spanProcessors: [processor, new SimpleSpanProcessor(memory)],
+    spanProcessors: [processor, sdkTrace.simpleSpanProcessor(memory)],
   });
   const produce = spanProducer(provider.getTracer('audit-sink-test', '1.2.3'));
   return { provider, processor, memory, chainId, produce };

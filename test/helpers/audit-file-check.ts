@@ -4,17 +4,17 @@
  * lines (splitLine + chainHash + prev links + `previous` on seq 0). The
  * real verifier is built elsewhere; this check is deliberately minimal.
  */
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
 import { GENESIS_HASH, chainHash, splitLine } from '../../src/patterns/audit/audit-record.js';
 import type { ChainHead } from '../../src/patterns/audit/audit-record.js';
 import type { AuditRecord } from '../../src/exporters/audit/audit-sink.js';
+import { sdkTrace } from './otel.js';
 
 /** Finished spans from a real SDK tracer. */
 export function realSpans(count: number, name = 'execute_tool search'): ReadableSpan[] {
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const exporter = sdkTrace.inMemorySpanExporter();
+  const provider = sdkTrace.tracerProvider({ spanProcessors: [sdkTrace.simpleSpanProcessor(exporter)] });
   const tracer = provider.getTracer('agent-safety-otel-test', '0.0.0');
   for (let i = 0; i < count; i++) {
     const span = tracer.startSpan(name, { attributes: { 'gen_ai.tool.name': 'search', 'test.i': i, 'test.text': `q-${i} ünïcödé` } });

@@ -10,12 +10,12 @@ import type { KeyObject } from 'node:crypto';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import type { Attributes, Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
 import type { AuditChainOptions, ChainedRecord } from '../../src/patterns/audit/audit-chain.js';
 import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME } from '../../src/patterns/audit/audit-record.js';
+import { sdkTrace } from './otel.js';
 
 export const TEST_RESOURCE = { 'service.name': 'audit-test', 'service.version': '1.2.3', 'host.cores': 2 };
 
@@ -101,7 +101,7 @@ export function auditFixture(
 ): AuditFixture {
   const chain = new AuditChain({ chainId: options.chainId ?? '3f1c2a9e-0000-4000-8000-00000000c0de', ...options });
   const processor = new ChainingProcessor(chain);
-  const provider = new BasicTracerProvider({
+  const provider = sdkTrace.tracerProvider({
     resource: resourceFromAttributes(options.resource ?? TEST_RESOURCE),
     spanProcessors: [processor],
     spanLimits: options.spanLimits,

@@ -10,17 +10,20 @@ import { logs as apiLogs } from '@opentelemetry/api-logs';
 import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { InMemorySpanExporter, ReadableSpan, Span, SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { DataPoint, Histogram, MetricData } from '@opentelemetry/sdk-metrics';
 import { MetricReader } from '@opentelemetry/sdk-metrics';
 import { AgentSafetyInstrumentation } from '../../src/bootstrap/index.js';
 import type { AgentSafetyInstrumentationConfig } from '../../src/bootstrap/index.js';
+import { traceSdk } from '../../src/bootstrap/sdk-compat.js';
+
+/**
+ * The trace SDK of every test, through the bootstrap's adapter: the same
+ * tests run on SDK 3.x (`@opentelemetry/sdk-trace`) and 2.x, and none names
+ * a constructor whose shape differs between them.
+ */
+export const sdkTrace = traceSdk();
 
 let contextManager: AsyncLocalStorageContextManager | undefined;
 
@@ -59,7 +62,7 @@ class ManualReader extends MetricReader {
 }
 
 export interface TestTelemetry {
-  provider: BasicTracerProvider;
+  provider: TracerProvider;
   exporter: InMemorySpanExporter;
   meterProvider: MeterProvider;
   instrumentation: AgentSafetyInstrumentation;
@@ -90,10 +93,10 @@ export function setupTelemetry(config: AgentSafetyInstrumentationConfig = {}, ex
   // No global LoggerProvider left by an earlier test (NodeSDK registers one):
   // explanations then follow only what this test configures.
   resetGlobalLogs();
-  const exporter = new InMemorySpanExporter();
+  const exporter = sdkTrace.inMemorySpanExporter();
   const starts = new StartAttributesProcessor();
-  const provider = new BasicTracerProvider({
-    spanProcessors: [starts, ...extraProcessors, new SimpleSpanProcessor(exporter)],
+  const provider = sdkTrace.tracerProvider({
+    spanProcessors: [starts, ...extraProcessors, sdkTrace.simpleSpanProcessor(exporter)],
   });
   const reader = new ManualReader();
   const meterProvider = new MeterProvider({ readers: [reader] });

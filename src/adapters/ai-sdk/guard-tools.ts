@@ -25,7 +25,7 @@ export interface AiSdkToolCallOptions {
   abortSignal?: AbortSignal;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a framework tool's execute is typed by the framework; any lets every tool set through
 type AnyExecute = (input: any, options: any) => any;
 
 /** The input type of an AI SDK tool, read from its `execute`. */

@@ -59,7 +59,7 @@ export interface FrameworkCall<A extends unknown[]> {
  * Guards a framework tool function named `name`: the guard sees only the
  * tool's input; call id and signal come from the framework's arguments.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the wrapped function keeps whatever signature the framework gives it
 export function guardFrameworkTool<F extends (...args: any[]) => any>(
   fn: F,
   name: string,

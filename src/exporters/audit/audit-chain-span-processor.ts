@@ -9,13 +9,16 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { SpanKind, SpanStatusCode, TraceFlags, diag } from '@opentelemetry/api';
 import type { Attributes, Context, HrTime, SpanContext } from '@opentelemetry/api';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Resource } from '@opentelemetry/resources';
 import { AuditChain } from '../../patterns/audit/audit-chain.js';
 import type { AuditHmacKey, AuditSigningKey, ChainedRecord, CheckpointPolicy } from '../../patterns/audit/audit-chain.js';
 import type { ChainHead } from '../../patterns/audit/audit-record.js';
+import { AUDIT_TLOG_NOTE_KEY, AuditLogTree } from '../../patterns/audit/audit-tlog.js';
+import type { AuditTreeState } from '../../patterns/audit/audit-tlog.js';
 import { nanoStringToHrTime } from '../../patterns/audit/audit-span-decode.js';
 import type { Clock } from '../../patterns/shared/clock.js';
+import { resolveNow } from '../../patterns/shared/clock.js';
 import { countAuditRecords, auditInstruments, registerAuditSink } from './audit-metrics.js';
 import {
   ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID,
@@ -73,8 +76,18 @@ export interface AuditChainSpanProcessorOptions {
    * with `previousHead()` (an existing audit file) holds
    */
   previous?: ChainHead;
-  /** @default Date.now */
+  /** The clock of checkpoint intervals. @default Date.now */
+  now?: Clock;
+  /** @deprecated Use `now`. */
   clock?: Clock;
+  /**
+   * The audit log as a transparency log: every record becomes a leaf of an
+   * RFC 6962 tree continuing this state, and each checkpoint (with
+   * `signingKey`) also carries the log's C2SP checkpoint note
+   * (`agent_safety.audit.checkpoint.note`, signed under the origin).
+   * @default what the first sink with `previousTree()` (a `TlogTilesSink`) holds; none without one
+   */
+  tlog?: AuditTreeState;
 }
 
 /** A span's attributes, writable: stamps go straight in, so attribute-count limits cannot drop them. */
@@ -102,15 +115,16 @@ type MutableAttributes = Record<string, Attributes[string]>;
  * ```
  */
 export class AuditChainSpanProcessor implements SpanProcessor {
-  private readonly chain: AuditChain;
-  private readonly sinks: readonly AuditSink[];
-  private readonly filter: AuditSpanFilter;
-  private readonly unregister: (() => void)[] = [];
-  private readonly signing: boolean;
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private lastResource: Resource | undefined;
-  private closed = false;
-  private lastCheckpointSeq = -1;
+  private readonly _chain: AuditChain;
+  private readonly _sinks: readonly AuditSink[];
+  private readonly _filter: AuditSpanFilter;
+  private readonly _unregister: (() => void)[] = [];
+  private readonly _signing: boolean;
+  private _timer: ReturnType<typeof setInterval> | undefined;
+  private _lastResource: Resource | undefined;
+  private _closed = false;
+  private _lastCheckpointSeq = -1;
+  private readonly _tree: AuditLogTree | undefined;
 
   constructor(options: AuditChainSpanProcessorOptions) {
     if (!options || !Array.isArray(options.sinks) || options.sinks.length === 0) {
@@ -124,84 +138,87 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     if (options.filter !== undefined && typeof options.filter !== 'function') {
       throw new TypeError('AuditChainSpanProcessor: options.filter must be a function');
     }
-    this.sinks = [...options.sinks];
-    this.filter = options.filter ?? auditPackageSpans;
-    const previous = options.previous ?? this.previousFromSinks();
-    this.chain = new AuditChain({
+    this._sinks = [...options.sinks];
+    this._filter = options.filter ?? auditPackageSpans;
+    const previous = options.previous ?? this._previousFromSinks();
+    this._chain = new AuditChain({
       chainId: options.chainId ?? randomUUID(),
       hmacKey: options.hmacKey,
       signingKey: options.signingKey,
       checkpoints: options.checkpoints,
       previous,
-      clock: options.clock,
+      now: resolveNow(options),
     });
-    this.signing = options.signingKey !== undefined;
+    this._signing = options.signingKey !== undefined;
+    const tlog = options.tlog ?? this._treeFromSinks();
+    this._tree = tlog === undefined ? undefined : new AuditLogTree(tlog, options.signingKey?.privateKey);
     auditInstruments();
     // Reports the backlog of each sink that does not report its own (a sink
     // that registered itself, like OtlpAuditSink, is observed once, by itself).
-    for (const sink of this.sinks) {
+    for (const sink of this._sinks) {
       if (typeof sink.backlog === 'function') {
         const name = sinkName(sink);
-        this.unregister.push(registerAuditSink(name, () => sink.backlog!(), sink));
+        this._unregister.push(registerAuditSink(name, () => sink.backlog!(), sink));
       }
     }
-    if (this.signing) {
+    if (this._signing) {
       const everyMs = options.checkpoints?.everyMs ?? 10_000;
-      this.timer = setInterval(() => this.checkpointIfDue(), everyMs);
-      this.timer.unref?.();
+      this._timer = setInterval(() => this._checkpointIfDue(), everyMs);
+      this._timer.unref?.();
     }
   }
 
   /** This process run's chain id. */
   get chainId(): string {
-    return this.chain.chainId;
+    return this._chain.chainId;
   }
 
   /** The last record's seq and hash (seq -1 before the first record). */
   get head(): ChainHead {
-    return this.chain.headState;
+    return this._chain.headState;
   }
 
   onStart(_span: Span, _parentContext: Context): void {}
 
   onEnding(span: Span): void {
-    if (this.closed) return;
+    if (this._closed) return;
     try {
-      if (!this.filter(span as unknown as ReadableSpan)) return;
+      if (!this._filter(span as unknown as ReadableSpan)) return;
       // `span` is still open here (its end time is set): stamping writes to its attributes.
-      const record = this.append(span as unknown as ReadableSpan, span.attributes as MutableAttributes);
-      this.deliver(record, span as unknown as ReadableSpan);
+      const record = this._append(span as unknown as ReadableSpan, span.attributes as MutableAttributes);
+      this._deliver(record, span as unknown as ReadableSpan);
     } catch (err) {
       diag.error(`${PACKAGE_NAME}: audit chain could not append span ${span.name}`, err);
     }
   }
 
   onEnd(span: ReadableSpan): void {
-    if (this.closed) return;
+    if (this._closed) return;
     try {
-      if (span.attributes[ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID] === this.chain.chainId) return; // done in onEnding
-      if (!this.filter(span)) return;
+      if (span.attributes[ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID] === this._chain.chainId) return; // done in onEnding
+      if (!this._filter(span)) return;
       // No onEnding (an older SDK): chain now, and give the sinks a stamped copy.
       const attributes: MutableAttributes = { ...span.attributes };
       const copy = Object.create(span, { attributes: { value: attributes, enumerable: true } }) as ReadableSpan;
-      const record = this.append(copy, attributes);
-      this.deliver(record, copy);
+      const record = this._append(copy, attributes);
+      this._deliver(record, copy);
     } catch (err) {
       diag.error(`${PACKAGE_NAME}: audit chain could not append span ${span.name}`, err);
     }
   }
 
   /** Appends the span to the chain and stamps `attributes` (the span's own, or a copy's). */
-  private append(span: ReadableSpan, attributes: MutableAttributes): ChainedRecord {
-    const first = this.chain.nextSeq === 0;
-    this.lastResource = span.resource;
-    const record = this.chain.append(span, first ? span.resource.attributes : undefined);
+  private _append(span: ReadableSpan, attributes: MutableAttributes): ChainedRecord {
+    const first = this._chain.nextSeq === 0;
+    this._lastResource = span.resource;
+    const record = this._chain.append(span, first ? span.resource.attributes : undefined);
+    this._tree?.appendRecordHash(record.hash);
     attributes[ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID] = record.chainId;
     attributes[ATTR_AGENT_SAFETY_AUDIT_SEQ] = record.seq;
     attributes[ATTR_AGENT_SAFETY_AUDIT_PREV_HASH] = record.prevHash;
     attributes[ATTR_AGENT_SAFETY_AUDIT_HASH] = record.hash;
     if (first) {
-      const { keyId, previous } = this.chain.genesisFacts;
+      const { keyId, previous } = this._chain.genesisFacts;
       if (keyId !== undefined) attributes[ATTR_AGENT_SAFETY_AUDIT_KEY_ID] = keyId;
       if (previous !== undefined) {
         attributes[ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_CHAIN_ID] = previous.chainId;
@@ -213,7 +230,7 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     return record;
   }
 
-  private deliver(chained: ChainedRecord, span: ReadableSpan): void {
+  private _deliver(chained: ChainedRecord, span: ReadableSpan): void {
     const record: AuditRecord = {
       chainId: chained.chainId,
       seq: chained.seq,
@@ -222,28 +239,28 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       line: chained.line,
       span,
     };
-    for (const sink of this.sinks) {
+    for (const sink of this._sinks) {
       try {
         sink.write(record);
       } catch (err) {
         diag.error(`${PACKAGE_NAME}: audit sink ${sinkName(sink)} failed to take record ${record.seq}`, err);
       }
     }
-    if (this.signing && span.name !== SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT && this.chain.checkpointDue()) this.checkpoint();
+    if (this._signing && span.name !== SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT && this._chain.checkpointDue()) this._checkpoint();
   }
 
-  private checkpointIfDue(): void {
+  private _checkpointIfDue(): void {
     try {
-      if (!this.closed && this.chain.checkpointDue()) this.checkpoint();
+      if (!this._closed && this._chain.checkpointDue()) this._checkpoint();
     } catch (err) {
       diag.error(`${PACKAGE_NAME}: audit checkpoint failed`, err);
     }
   }
 
   /** Signs the head and appends the checkpoint as a span of its own. */
-  private checkpoint(): void {
-    const made = this.chain.makeCheckpoint();
-    if (made === undefined || this.lastResource === undefined) return;
+  private _checkpoint(): void {
+    const made = this._chain.makeCheckpoint();
+    if (made === undefined || this._lastResource === undefined) return;
     const { claim, signature } = made;
     const attributes: MutableAttributes = {
       [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_SEQ]: claim.headSeq,
@@ -252,14 +269,16 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID]: claim.keyId,
       [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE]: signature,
     };
-    const span = checkpointSpan(claim.timeUnixNano, attributes, this.lastResource);
-    const record = this.append(span, attributes);
-    this.lastCheckpointSeq = record.seq;
-    this.deliver(record, span);
+    const note = this._tree?.checkpointNote(); // the tree of the records before this one
+    if (note !== undefined) attributes[AUDIT_TLOG_NOTE_KEY] = note;
+    const span = checkpointSpan(claim.timeUnixNano, attributes, this._lastResource);
+    const record = this._append(span, attributes);
+    this._lastCheckpointSeq = record.seq;
+    this._deliver(record, span);
   }
 
-  private previousFromSinks(): ChainHead | undefined {
-    for (const sink of this.sinks) {
+  private _previousFromSinks(): ChainHead | undefined {
+    for (const sink of this._sinks) {
       if (typeof sink.previousHead !== 'function') continue;
       try {
         const head = sink.previousHead();
@@ -271,30 +290,43 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     return undefined;
   }
 
+  private _treeFromSinks(): AuditTreeState | undefined {
+    for (const sink of this._sinks) {
+      const s = sink as AuditSink & { previousTree?: () => AuditTreeState | undefined };
+      if (typeof s.previousTree !== 'function') continue;
+      try {
+        return s.previousTree();
+      } catch (err) {
+        diag.error(`${PACKAGE_NAME}: audit sink ${sinkName(sink)} could not report its tree`, err);
+      }
+    }
+    return undefined;
+  }
+
   /** Flushes every sink (what was written so far becomes durable or delivered). */
   async forceFlush(): Promise<void> {
-    await settle(this.sinks.map(s => s.forceFlush()), 'flush');
+    await settle(this._sinks.map(s => s.forceFlush()), 'flush');
   }
 
   /** Signs a last checkpoint (with a signing key), then flushes and shuts down the sinks. Idempotent. */
   async shutdown(): Promise<void> {
-    if (this.closed) return;
-    if (this.signing) {
+    if (this._closed) return;
+    if (this._signing) {
       try {
-        if (this.chain.nextSeq > 0) this.forceCheckpoint();
+        if (this._chain.nextSeq > 0) this._forceCheckpoint();
       } catch (err) {
         diag.error(`${PACKAGE_NAME}: final audit checkpoint failed`, err);
       }
     }
-    this.closed = true;
-    if (this.timer) clearInterval(this.timer);
-    for (const stop of this.unregister) stop();
-    await settle(this.sinks.map(s => s.shutdown()), 'shut down');
+    this._closed = true;
+    if (this._timer) clearInterval(this._timer);
+    for (const stop of this._unregister) stop();
+    await settle(this._sinks.map(s => s.shutdown()), 'shut down');
   }
 
   /** Checkpoints the head unless the head already is a checkpoint. */
-  private forceCheckpoint(): void {
-    if (this.lastCheckpointSeq !== this.chain.headState.seq) this.checkpoint();
+  private _forceCheckpoint(): void {
+    if (this._lastCheckpointSeq !== this._chain.headState.seq) this._checkpoint();
   }
 }
 

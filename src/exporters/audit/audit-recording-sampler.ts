@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Sampler, SamplingDecision, SamplingResult } from '@opentelemetry/sdk-trace-base';
+import type { Sampler, SamplingDecision, SamplingResult } from '@opentelemetry/sdk-trace';
 import type { Attributes, Context, Link, SpanKind } from '@opentelemetry/api';
 
 // The SDK's SamplingDecision values (fixed by the specification); the
@@ -35,27 +35,27 @@ export const isPackageSpanName: AuditSpanMatcher = name =>
  * ```
  */
 export class AuditRecordingSampler implements Sampler {
-  private readonly delegate: Sampler;
-  private readonly matches: AuditSpanMatcher;
+  private readonly _delegate: Sampler;
+  private readonly _matches: AuditSpanMatcher;
 
   constructor(delegate: Sampler, matches: AuditSpanMatcher = isPackageSpanName) {
     if (!delegate || typeof delegate.shouldSample !== 'function') {
       throw new TypeError('AuditRecordingSampler: the first argument must be a Sampler');
     }
     if (typeof matches !== 'function') throw new TypeError('AuditRecordingSampler: matches must be a function');
-    this.delegate = delegate;
-    this.matches = matches;
+    this._delegate = delegate;
+    this._matches = matches;
   }
 
   shouldSample(ctx: Context, traceId: string, spanName: string, spanKind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
-    const result = this.delegate.shouldSample(ctx, traceId, spanName, spanKind, attributes, links);
-    if (result.decision === NOT_RECORD && this.matches(spanName, attributes)) {
+    const result = this._delegate.shouldSample(ctx, traceId, spanName, spanKind, attributes, links);
+    if (result.decision === NOT_RECORD && this._matches(spanName, attributes)) {
       return { ...result, decision: RECORD };
     }
     return result;
   }
 
   toString(): string {
-    return `AuditRecordingSampler{${this.delegate.toString()}}`;
+    return `AuditRecordingSampler{${this._delegate.toString()}}`;
   }
 }

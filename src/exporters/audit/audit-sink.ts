@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { ChainHead } from '../../patterns/audit/audit-record.js';
 import type { ChainedRecord } from '../../patterns/audit/audit-chain.js';
 
@@ -66,31 +66,31 @@ export interface InMemoryAuditSinkOptions {
  * (`lines()` is a valid JSONL audit log).
  */
 export class InMemoryAuditSink implements AuditSink {
-  private readonly kept: AuditRecord[] = [];
-  private readonly max: number;
+  private readonly _kept: AuditRecord[] = [];
+  private readonly _max: number;
 
   constructor(options: InMemoryAuditSinkOptions = {}) {
-    this.max = options.maxRecords ?? Infinity;
+    this._max = options.maxRecords ?? Infinity;
   }
 
   write(record: AuditRecord): void {
-    this.kept.push(record);
-    if (this.kept.length > this.max) this.kept.shift();
+    this._kept.push(record);
+    if (this._kept.length > this._max) this._kept.shift();
   }
 
   /** The records received, in order. */
   get records(): readonly AuditRecord[] {
-    return this.kept;
+    return this._kept;
   }
 
   /** The JSONL lines (without newlines) of the records received. */
   lines(): string[] {
-    return this.kept.map(r => r.line);
+    return this._kept.map(r => r.line);
   }
 
   /** Forgets everything received. */
   clear(): void {
-    this.kept.length = 0;
+    this._kept.length = 0;
   }
 
   forceFlush(): Promise<void> {

@@ -11,7 +11,7 @@ import { TraceFlags } from '@opentelemetry/api';
 import { hrTimeDuration } from '@opentelemetry/core';
 import type { Attributes, HrTime, Link, SpanContext, SpanKind, SpanStatus } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
 import { auditStamps } from '../../patterns/audit/audit-span-decode.js';
 import type { DecodedAuditRecord } from '../../patterns/audit/audit-span-decode.js';
 

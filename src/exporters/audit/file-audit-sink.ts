@@ -27,13 +27,14 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { backoffDelay, backoffPolicy } from '../../patterns/shared/backoff.js';
+import type { BackoffOptions, BackoffPolicy } from '../../patterns/shared/backoff.js';
 import type { Clock } from '../../patterns/shared/clock.js';
-import { systemClock } from '../../patterns/shared/clock.js';
+import { resolveNow } from '../../patterns/shared/clock.js';
 import type { ChainHead } from '../../patterns/audit/audit-record.js';
 import {
   normalizeFsyncPolicy,
   planBatch,
-  retryDelayMs,
   rotatedPath,
   rotationIndexOf,
   scanAuditTail,
@@ -96,9 +97,11 @@ export interface FileAuditSinkOptions {
   maxBytes?: number;
   /** At most this many bytes per write (one write holds many lines). @default 1048576 (1 MiB) */
   maxBatchBytes?: number;
-  /** Backoff of retries after a failed write, sync, open or rotation. @default { initialMs: 100, maxMs: 5000 } */
-  retry?: { initialMs?: number; maxMs?: number };
+  /** Backoff of retries after a failed write, sync, open or rotation. @default { initialMs: 100, maxMs: 5000, multiplier: 2, jitter: 0 } */
+  retry?: BackoffOptions;
   /** For the fsync interval and the torn-file timestamp. @default Date.now */
+  now?: Clock;
+  /** @deprecated Use `now`. */
   clock?: Clock;
   /** @internal Replaces file operations (tests). */
   io?: Partial<AuditFileIo>;
@@ -176,7 +179,10 @@ export const nodeAuditFileIo: AuditFileIo = {
     ),
 };
 
-const KNOWN = ['path', 'name', 'fsync', 'maxBytes', 'maxBatchBytes', 'retry', 'clock', 'io'];
+const KNOWN = ['path', 'name', 'fsync', 'maxBytes', 'maxBatchBytes', 'retry', 'now', 'clock', 'io'];
+
+/** Defaults of {@link FileAuditSinkOptions.retry}. */
+const FILE_RETRY: BackoffPolicy = Object.freeze({ initialMs: 100, maxMs: 5000, multiplier: 2, jitter: 0 });
 
 /**
  * An {@link AuditSink} writing the chain to an append-only JSONL file.
@@ -202,14 +208,13 @@ export class FileAuditSink implements AuditSink {
   readonly name: string;
   /** What start-up found in the existing file. */
   readonly recovery: FileAuditRecovery;
-  private readonly policy: FsyncPolicy;
-  private readonly maxBytes: number;
-  private readonly maxBatchBytes: number;
-  private readonly retryInitialMs: number;
-  private readonly retryMaxMs: number;
-  private readonly clock: Clock;
-  private readonly io: AuditFileIo;
-  private readonly counters: FileAuditSinkStats = {
+  private readonly _policy: FsyncPolicy;
+  private readonly _maxBytes: number;
+  private readonly _maxBatchBytes: number;
+  private readonly _retry: BackoffPolicy;
+  private readonly _now: Clock;
+  private readonly _io: AuditFileIo;
+  private readonly _counters: FileAuditSinkStats = {
     accepted: 0,
     written: 0,
     durable: 0,
@@ -219,24 +224,24 @@ export class FileAuditSink implements AuditSink {
     refused: 0,
   };
 
-  private queue: string[] = [];
-  private queueHead = 0;
-  private lineBytes: number[] = [];
-  private inflight: Inflight | undefined;
-  private unsynced = 0;
-  private firstUnsyncedAt = 0;
-  private syncRequested = false;
-  private fd: number | undefined;
-  private size = 0;
-  private nextRotation = 1;
-  private failures = 0;
-  private pumping: Promise<void> | undefined;
-  private immediate: NodeJS.Immediate | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private syncTimer: NodeJS.Timeout | undefined;
-  private closed = false;
-  private shutdownPromise: Promise<void> | undefined;
-  private readonly stopBacklog: () => void;
+  private _queue: string[] = [];
+  private _queueHead = 0;
+  private _lineBytes: number[] = [];
+  private _inflight: Inflight | undefined;
+  private _unsynced = 0;
+  private _firstUnsyncedAt = 0;
+  private _syncRequested = false;
+  private _fd: number | undefined;
+  private _size = 0;
+  private _nextRotation = 1;
+  private _failures = 0;
+  private _pumping: Promise<void> | undefined;
+  private _immediate: NodeJS.Immediate | undefined;
+  private _retryTimer: NodeJS.Timeout | undefined;
+  private _syncTimer: NodeJS.Timeout | undefined;
+  private _closed = false;
+  private _shutdownPromise: Promise<void> | undefined;
+  private readonly _stopBacklog: () => void;
 
   constructor(options: FileAuditSinkOptions) {
     requireObject('FileAuditSink options', options);
@@ -245,21 +250,17 @@ export class FileAuditSink implements AuditSink {
     this.path = options.path;
     if (options.name !== undefined) requireNonEmptyString('name', options.name);
     this.name = options.name ?? 'file';
-    this.policy = normalizeFsyncPolicy(options.fsync);
-    this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
-    if (this.maxBytes !== Infinity) requireNumber('maxBytes', this.maxBytes, { min: 1, integer: true });
-    this.maxBatchBytes = options.maxBatchBytes ?? 1024 * 1024;
-    requireNumber('maxBatchBytes', this.maxBatchBytes, { min: 1, integer: true });
-    if (options.retry !== undefined) requireObject('retry', options.retry);
-    this.retryInitialMs = options.retry?.initialMs ?? 100;
-    this.retryMaxMs = options.retry?.maxMs ?? 5000;
-    requireNumber('retry.initialMs', this.retryInitialMs, { min: 0 });
-    requireNumber('retry.maxMs', this.retryMaxMs, { min: this.retryInitialMs });
-    this.clock = options.clock ?? systemClock;
-    this.io = { ...nodeAuditFileIo, ...options.io };
-    this.recovery = this.startUp();
+    this._policy = normalizeFsyncPolicy(options.fsync);
+    this._maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+    if (this._maxBytes !== Infinity) requireNumber('maxBytes', this._maxBytes, { min: 1, integer: true });
+    this._maxBatchBytes = options.maxBatchBytes ?? 1024 * 1024;
+    requireNumber('maxBatchBytes', this._maxBatchBytes, { min: 1, integer: true });
+    this._retry = backoffPolicy(options.retry, FILE_RETRY, 'retry');
+    this._now = resolveNow(options);
+    this._io = { ...nodeAuditFileIo, ...options.io };
+    this.recovery = this._startUp();
     // The sink reports its own backlog (with or without a processor) until its shutdown has flushed.
-    this.stopBacklog = registerAuditSink(this.name, () => this.backlog(), this);
+    this._stopBacklog = registerAuditSink(this.name, () => this.backlog(), this);
   }
 
   /** The head of the chain the file already holds (the last complete record), for the new chain's `previous`. */
@@ -269,34 +270,34 @@ export class FileAuditSink implements AuditSink {
 
   /** Records accepted but not yet written and (per the fsync policy) synced. */
   backlog(): number {
-    return this.queue.length - this.queueHead + (this.inflight?.count ?? 0) + this.unsynced;
+    return this._queue.length - this._queueHead + (this._inflight?.count ?? 0) + this._unsynced;
   }
 
   /** A snapshot of the sink's counters. */
   stats(): FileAuditSinkStats {
-    return { ...this.counters };
+    return { ...this._counters };
   }
 
   /** Queues the record's line; returns at once. */
   write(record: AuditRecord): void {
-    if (this.closed) {
-      this.counters.refused++;
+    if (this._closed) {
+      this._counters.refused++;
       diag.error(
-        `FileAuditSink(${this.path}): record ${record.chainId}#${record.seq} arrived after shutdown and was not written (${this.counters.refused} refused so far)`,
+        `FileAuditSink(${this.path}): record ${record.chainId}#${record.seq} arrived after shutdown and was not written (${this._counters.refused} refused so far)`,
       );
       return;
     }
-    this.queue.push(record.line);
-    this.counters.accepted++;
-    this.kick();
+    this._queue.push(record.line);
+    this._counters.accepted++;
+    this._kick();
   }
 
   /** Schedules a pump run soon, unless one is running (it takes new records too) or a retry is pending. */
-  private kick(): void {
-    if (this.immediate !== undefined || this.pumping !== undefined || this.retryTimer !== undefined || this.closed) return;
-    this.immediate = setImmediate(() => {
-      this.immediate = undefined;
-      void this.pump();
+  private _kick(): void {
+    if (this._immediate !== undefined || this._pumping !== undefined || this._retryTimer !== undefined || this._closed) return;
+    this._immediate = setImmediate(() => {
+      this._immediate = undefined;
+      void this._pump();
     });
   }
 
@@ -307,37 +308,37 @@ export class FileAuditSink implements AuditSink {
    * failure reported through `diag`; they are retried.
    */
   async forceFlush(): Promise<void> {
-    if (this.policy !== 'never') this.syncRequested = true;
-    if (this.pumping !== undefined) await this.pumping;
+    if (this._policy !== 'never') this._syncRequested = true;
+    if (this._pumping !== undefined) await this._pumping;
     // A run that started before this call may have missed the sync request or later records: run once more.
-    await this.pump();
+    await this._pump();
   }
 
   /** Flushes, then closes the file. Records written afterwards are refused and reported. Idempotent. */
   shutdown(): Promise<void> {
-    this.shutdownPromise ??= this.doShutdown();
-    return this.shutdownPromise;
+    this._shutdownPromise ??= this._doShutdown();
+    return this._shutdownPromise;
   }
 
-  private async doShutdown(): Promise<void> {
-    this.closed = true;
+  private async _doShutdown(): Promise<void> {
+    this._closed = true;
     await this.forceFlush();
-    if (this.immediate !== undefined) clearImmediate(this.immediate);
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    if (this.syncTimer !== undefined) clearTimeout(this.syncTimer);
-    this.immediate = this.retryTimer = this.syncTimer = undefined;
+    if (this._immediate !== undefined) clearImmediate(this._immediate);
+    if (this._retryTimer !== undefined) clearTimeout(this._retryTimer);
+    if (this._syncTimer !== undefined) clearTimeout(this._syncTimer);
+    this._immediate = this._retryTimer = this._syncTimer = undefined;
     const left = this.backlog();
     if (left > 0) {
       // still reported (the gauge keeps showing them) so that the last metric export tells of the loss
       diag.error(`FileAuditSink(${this.path}): shut down with ${left} records not written or not synced; they are lost`);
     } else {
-      this.stopBacklog();
+      this._stopBacklog();
     }
-    if (this.fd !== undefined) {
-      const fd = this.fd;
-      this.fd = undefined;
+    if (this._fd !== undefined) {
+      const fd = this._fd;
+      this._fd = undefined;
       try {
-        await this.io.close(fd);
+        await this._io.close(fd);
       } catch (err) {
         diag.warn(`FileAuditSink(${this.path}): closing the file failed: ${describe(err)}`);
       }
@@ -346,174 +347,174 @@ export class FileAuditSink implements AuditSink {
 
   // ---- the pump: the only code that does I/O after start-up ----
 
-  private pump(): Promise<void> {
-    this.pumping ??= this.runPump().finally(() => {
-      this.pumping = undefined;
+  private _pump(): Promise<void> {
+    this._pumping ??= this._runPump().finally(() => {
+      this._pumping = undefined;
       // Records that arrived after the run's last look at the queue.
-      if (this.queue.length > this.queueHead) this.kick();
+      if (this._queue.length > this._queueHead) this._kick();
     });
-    return this.pumping;
+    return this._pumping;
   }
 
-  private async runPump(): Promise<void> {
+  private async _runPump(): Promise<void> {
     try {
       for (;;) {
-        if (this.fd === undefined) await this.reopen();
-        if (this.inflight === undefined && this.queue.length > this.queueHead) await this.nextBatch();
-        if (this.inflight !== undefined) {
-          await this.writeInflight();
+        if (this._fd === undefined) await this._reopen();
+        if (this._inflight === undefined && this._queue.length > this._queueHead) await this._nextBatch();
+        if (this._inflight !== undefined) {
+          await this._writeInflight();
           continue;
         }
-        if (this.syncRequested && this.unsynced > 0) {
-          await this.syncNow();
+        if (this._syncRequested && this._unsynced > 0) {
+          await this._syncNow();
           continue;
         }
-        this.syncRequested = false;
+        this._syncRequested = false;
         break;
       }
-      if (this.failures > 0) {
-        diag.warn(`FileAuditSink(${this.path}): writing again after ${this.failures} failed attempts; nothing accepted was lost`);
-        this.failures = 0;
+      if (this._failures > 0) {
+        diag.warn(`FileAuditSink(${this.path}): writing again after ${this._failures} failed attempts; nothing accepted was lost`);
+        this._failures = 0;
       }
     } catch (err) {
-      this.failures++;
+      this._failures++;
       // Every error that ends a run is one failed write, sync, open or rotation (counted in stats() where it happened).
       countAuditExportFailure(this.name);
-      const delay = retryDelayMs(this.failures, this.retryInitialMs, this.retryMaxMs);
+      const delay = backoffDelay(this._failures, this._retry);
       diag.error(
-        `FileAuditSink(${this.path}): ${describe(err)}; ${this.backlog()} records kept, retrying in ${delay} ms (attempt ${this.failures})`,
+        `FileAuditSink(${this.path}): ${describe(err)}; ${this.backlog()} records kept, retrying in ${delay} ms (attempt ${this._failures})`,
       );
-      if (this.retryTimer === undefined && !this.closed) {
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          void this.pump();
+      if (this._retryTimer === undefined && !this._closed) {
+        this._retryTimer = setTimeout(() => {
+          this._retryTimer = undefined;
+          void this._pump();
         }, delay);
-        this.retryTimer.unref();
+        this._retryTimer.unref();
       }
     }
-    this.armSyncTimer();
+    this._armSyncTimer();
   }
 
-  private armSyncTimer(): void {
-    if (typeof this.policy !== 'object' || this.unsynced === 0 || this.syncTimer !== undefined || this.closed) return;
-    const delay = syncDelayMs(this.policy.everyMs, this.firstUnsyncedAt, this.clock());
-    this.syncTimer = setTimeout(() => {
-      this.syncTimer = undefined;
-      this.syncRequested = true;
-      void this.pump();
+  private _armSyncTimer(): void {
+    if (typeof this._policy !== 'object' || this._unsynced === 0 || this._syncTimer !== undefined || this._closed) return;
+    const delay = syncDelayMs(this._policy.everyMs, this._firstUnsyncedAt, this._now());
+    this._syncTimer = setTimeout(() => {
+      this._syncTimer = undefined;
+      this._syncRequested = true;
+      void this._pump();
     }, delay);
-    this.syncTimer.unref();
+    this._syncTimer.unref();
   }
 
-  private async reopen(): Promise<void> {
+  private async _reopen(): Promise<void> {
     let opened: { fd: number; size: number; mode: number };
     try {
-      opened = await this.io.open(this.path);
+      opened = await this._io.open(this.path);
     } catch (err) {
-      this.counters.writeErrors++;
+      this._counters.writeErrors++;
       throw new Error(`cannot open the audit file: ${describe(err)}`);
     }
-    this.fd = opened.fd;
-    this.size = opened.size;
-    this.checkMode(opened.mode);
+    this._fd = opened.fd;
+    this._size = opened.size;
+    this._checkMode(opened.mode);
   }
 
   /** Takes the next batch off the queue (rotating the file first when it would overflow). */
-  private async nextBatch(): Promise<void> {
-    const queued = this.queue.length - this.queueHead;
-    const plan = planBatch(queued, i => this.bytesOf(this.queueHead + i), this.size, this.maxBytes, this.maxBatchBytes);
-    if (plan.rotateFirst) await this.rotate();
-    const start = this.queueHead;
+  private async _nextBatch(): Promise<void> {
+    const queued = this._queue.length - this._queueHead;
+    const plan = planBatch(queued, i => this._bytesOf(this._queueHead + i), this._size, this._maxBytes, this._maxBatchBytes);
+    if (plan.rotateFirst) await this._rotate();
+    const start = this._queueHead;
     const end = start + plan.count;
-    const text = plan.count === 1 ? `${this.queue[start]}\n` : `${this.queue.slice(start, end).join('\n')}\n`;
-    this.inflight = { buffer: Buffer.from(text, 'utf8'), offset: 0, count: plan.count };
-    this.queueHead = end;
-    if (end === this.queue.length) {
-      this.queue = [];
-      this.lineBytes = [];
-      this.queueHead = 0;
-    } else if (this.queueHead > 4096 && this.queueHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.queueHead);
-      this.lineBytes = this.lineBytes.slice(this.queueHead);
-      this.queueHead = 0;
+    const text = plan.count === 1 ? `${this._queue[start]}\n` : `${this._queue.slice(start, end).join('\n')}\n`;
+    this._inflight = { buffer: Buffer.from(text, 'utf8'), offset: 0, count: plan.count };
+    this._queueHead = end;
+    if (end === this._queue.length) {
+      this._queue = [];
+      this._lineBytes = [];
+      this._queueHead = 0;
+    } else if (this._queueHead > 4096 && this._queueHead * 2 > this._queue.length) {
+      this._queue = this._queue.slice(this._queueHead);
+      this._lineBytes = this._lineBytes.slice(this._queueHead);
+      this._queueHead = 0;
     }
   }
 
-  private bytesOf(i: number): number {
-    let b = this.lineBytes[i];
+  private _bytesOf(i: number): number {
+    let b = this._lineBytes[i];
     if (b === undefined) {
       // Filled in order: i is at most lineBytes.length.
-      b = Buffer.byteLength(this.queue[i], 'utf8') + 1;
-      this.lineBytes[i] = b;
+      b = Buffer.byteLength(this._queue[i], 'utf8') + 1;
+      this._lineBytes[i] = b;
     }
     return b;
   }
 
-  private async writeInflight(): Promise<void> {
-    const batch = this.inflight!;
+  private async _writeInflight(): Promise<void> {
+    const batch = this._inflight!;
     while (batch.offset < batch.buffer.length) {
       let n: number;
       try {
-        n = await this.io.write(this.fd!, batch.buffer, batch.offset, batch.buffer.length - batch.offset);
+        n = await this._io.write(this._fd!, batch.buffer, batch.offset, batch.buffer.length - batch.offset);
       } catch (err) {
-        this.counters.writeErrors++;
+        this._counters.writeErrors++;
         throw new Error(`write failed after ${batch.offset} of ${batch.buffer.length} bytes of a batch: ${describe(err)}`);
       }
       batch.offset += n;
-      this.size += n;
+      this._size += n;
     }
-    this.inflight = undefined;
-    this.counters.written += batch.count;
-    const next = syncAfterWrite(this.policy);
+    this._inflight = undefined;
+    this._counters.written += batch.count;
+    const next = syncAfterWrite(this._policy);
     if (next === 'none') {
-      this.counters.durable += batch.count;
+      this._counters.durable += batch.count;
       return;
     }
-    if (this.unsynced === 0) this.firstUnsyncedAt = this.clock();
-    this.unsynced += batch.count;
-    if (next === 'now') await this.syncNow();
+    if (this._unsynced === 0) this._firstUnsyncedAt = this._now();
+    this._unsynced += batch.count;
+    if (next === 'now') await this._syncNow();
   }
 
-  private async syncNow(): Promise<void> {
-    const count = this.unsynced;
+  private async _syncNow(): Promise<void> {
+    const count = this._unsynced;
     try {
-      await this.io.fdatasync(this.fd!);
+      await this._io.fdatasync(this._fd!);
     } catch (err) {
-      this.counters.syncErrors++;
-      this.syncRequested = true;
+      this._counters.syncErrors++;
+      this._syncRequested = true;
       throw new Error(`fdatasync failed with ${count} records written but not synced: ${describe(err)}`);
     }
-    this.unsynced -= count;
-    this.counters.durable += count;
+    this._unsynced -= count;
+    this._counters.durable += count;
   }
 
   /** Closes the full active file, renames it to the next rotated name and starts a new one. */
-  private async rotate(): Promise<void> {
-    const sync = this.policy !== 'never';
-    if (sync && this.unsynced > 0) await this.syncNow();
-    const to = rotatedPath(this.path, this.nextRotation);
-    const fd = this.fd!;
-    this.fd = undefined;
+  private async _rotate(): Promise<void> {
+    const sync = this._policy !== 'never';
+    if (sync && this._unsynced > 0) await this._syncNow();
+    const to = rotatedPath(this.path, this._nextRotation);
+    const fd = this._fd!;
+    this._fd = undefined;
     try {
-      await this.io.close(fd);
-      await this.io.rename(this.path, to);
+      await this._io.close(fd);
+      await this._io.rename(this.path, to);
     } catch (err) {
-      this.counters.writeErrors++;
+      this._counters.writeErrors++;
       throw new Error(`rotation to ${basename(to)} failed: ${describe(err)}`);
     }
-    this.nextRotation++;
-    this.counters.rotations++;
-    await this.reopen();
+    this._nextRotation++;
+    this._counters.rotations++;
+    await this._reopen();
     if (sync) {
       try {
-        await this.io.syncDir(dirname(this.path));
+        await this._io.syncDir(dirname(this.path));
       } catch (err) {
         diag.warn(`FileAuditSink(${this.path}): syncing the directory after rotation failed: ${describe(err)}`);
       }
     }
   }
 
-  private checkMode(mode: number): void {
+  private _checkMode(mode: number): void {
     if ((mode & 0o077) !== 0) {
       diag.warn(
         `FileAuditSink(${this.path}): the audit file is readable or writable by others (mode ${(mode & 0o777).toString(8)}); expected 600`,
@@ -523,19 +524,19 @@ export class FileAuditSink implements AuditSink {
 
   // ---- start-up (synchronous, once) ----
 
-  private startUp(): FileAuditRecovery {
+  private _startUp(): FileAuditRecovery {
     let file: string | undefined;
     try {
       mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-      this.nextRotation = this.newestRotation() + 1;
+      this._nextRotation = this._newestRotation() + 1;
       const activeSize = sizeOf(this.path);
-      file = activeSize !== undefined && activeSize > 0 ? this.path : this.nextRotation > 1 ? rotatedPath(this.path, this.nextRotation - 1) : undefined;
-      const found = file === undefined ? emptyRecovery : this.recoverTail(file);
+      file = activeSize !== undefined && activeSize > 0 ? this.path : this._nextRotation > 1 ? rotatedPath(this.path, this._nextRotation - 1) : undefined;
+      const found = file === undefined ? emptyRecovery : this._recoverTail(file);
       const fd = openSync(this.path, 'a', MODE);
       const st = fstatSync(fd);
-      this.fd = fd;
-      this.size = st.size;
-      this.checkMode(st.mode);
+      this._fd = fd;
+      this._size = st.size;
+      this._checkMode(st.mode);
       return found;
     } catch (err) {
       const problem = `cannot start on ${file ?? this.path}: ${describe(err)}`;
@@ -544,7 +545,7 @@ export class FileAuditSink implements AuditSink {
     }
   }
 
-  private newestRotation(): number {
+  private _newestRotation(): number {
     let newest = 0;
     let names: string[];
     try {
@@ -560,7 +561,7 @@ export class FileAuditSink implements AuditSink {
   }
 
   /** Reads the tail of `file`; a torn tail is moved to a side file and cut off. */
-  private recoverTail(file: string): FileAuditRecovery {
+  private _recoverTail(file: string): FileAuditRecovery {
     const fd = openSync(file, 'r+');
     try {
       const size = fstatSync(fd).size;
@@ -581,7 +582,7 @@ export class FileAuditSink implements AuditSink {
         }
         if (scan.tornBytes === 0) return { ...emptyRecovery, file, previousHead: scan.head };
         const torn = chunk.subarray(scan.keepBytes - start);
-        const tornPath = this.setAside(torn);
+        const tornPath = this._setAside(torn);
         ftruncateSync(fd, scan.keepBytes);
         fdatasyncSync(fd);
         diag.warn(
@@ -603,8 +604,8 @@ export class FileAuditSink implements AuditSink {
   }
 
   /** Writes torn bytes to a new side file (never overwriting one) and syncs it. */
-  private setAside(torn: Buffer): string {
-    const base = tornSidePath(this.path, this.clock());
+  private _setAside(torn: Buffer): string {
+    const base = tornSidePath(this.path, this._now());
     for (let i = 0; ; i++) {
       const candidate = i === 0 ? base : `${base}-${i}`;
       let fd: number;

@@ -28,11 +28,12 @@ import { join } from 'node:path';
 import { diag } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { AuditBacklog, RetrySchedule, backoffPolicy } from '../../patterns/audit/audit-delivery.js';
-import type { BackoffOptions } from '../../patterns/audit/audit-delivery.js';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
+import { AuditBacklog, RetrySchedule } from '../../patterns/audit/audit-delivery.js';
+import { backoffPolicy } from '../../patterns/shared/backoff.js';
+import type { BackoffOptions } from '../../patterns/shared/backoff.js';
 import type { Clock } from '../../patterns/shared/clock.js';
-import { systemClock } from '../../patterns/shared/clock.js';
+import { resolveNow } from '../../patterns/shared/clock.js';
 import { optionalNumber, requireNonEmptyString } from '../../patterns/shared/validate.js';
 import { registerAuditSinkMetrics } from './audit-sink-metrics.js';
 import type { AuditSinkMeter } from './audit-sink-metrics.js';
@@ -63,7 +64,9 @@ export interface OtlpAuditSinkOptions {
   flushTimeoutMs?: number | undefined;
   /** Backoff between failed exports. @default { initialMs: 1000, maxMs: 60000, multiplier: 2, jitter: 0.2 } */
   backoff?: BackoffOptions | undefined;
-  /** For tests. */
+  /** The clock (flush deadlines, backoff). @default Date.now */
+  now?: Clock | undefined;
+  /** @deprecated Use `now`. */
   clock?: Clock | undefined;
   /** For tests: a number in [0, 1). */
   random?: (() => number) | undefined;
@@ -75,25 +78,25 @@ export class OtlpAuditSink implements AuditSink {
   readonly spoolPath: string;
   /** The `sink` metric attribute. */
   readonly name: string;
-  private readonly exporter: SpanExporter;
-  private readonly backlogQueue: AuditBacklog<AuditRecord>;
-  private readonly spool: AuditSpool;
-  private readonly retrySchedule: RetrySchedule;
-  private readonly meter: AuditSinkMeter;
-  private readonly maxBatch: number;
-  private readonly delayMs: number;
-  private readonly exportTimeoutMs: number;
-  private readonly flushTimeoutMs: number;
-  private readonly clock: Clock;
-  private readonly resources = new Map<string, Resource>();
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  private timerIsBackoff = false;
-  private attempt: Promise<boolean> | undefined;
+  private readonly _exporter: SpanExporter;
+  private readonly _backlogQueue: AuditBacklog<AuditRecord>;
+  private readonly _spool: AuditSpool;
+  private readonly _retrySchedule: RetrySchedule;
+  private readonly _meter: AuditSinkMeter;
+  private readonly _maxBatch: number;
+  private readonly _delayMs: number;
+  private readonly _exportTimeoutMs: number;
+  private readonly _flushTimeoutMs: number;
+  private readonly _now: Clock;
+  private readonly _resources = new Map<string, Resource>();
+  private _timer: ReturnType<typeof setTimeout> | undefined;
+  private _timerIsBackoff = false;
+  private _attempt: Promise<boolean> | undefined;
   /** Spooled records from an earlier run not yet delivered (their sends count as retries). */
-  private restoredLeft: number;
-  private stopped = false;
-  private shutdownPromise: Promise<void> | undefined;
-  private lostAfterShutdown = 0;
+  private _restoredLeft: number;
+  private _stopped = false;
+  private _shutdownPromise: Promise<void> | undefined;
+  private _lostAfterShutdown = 0;
 
   constructor(options: OtlpAuditSinkOptions) {
     if (options === null || typeof options !== 'object' || typeof options.exporter?.export !== 'function') {
@@ -110,49 +113,49 @@ export class OtlpAuditSink implements AuditSink {
     optionalNumber('scheduledDelayMs', options.scheduledDelayMs, { min: 0 });
     optionalNumber('exportTimeoutMs', options.exportTimeoutMs, { min: 1 });
     optionalNumber('flushTimeoutMs', options.flushTimeoutMs, { min: 0 });
-    this.exporter = options.exporter;
-    this.maxBatch = options.maxBatchSize ?? 512;
-    this.delayMs = options.scheduledDelayMs ?? 200;
-    this.exportTimeoutMs = options.exportTimeoutMs ?? 30_000;
-    this.flushTimeoutMs = options.flushTimeoutMs ?? 10_000;
-    this.clock = options.clock ?? systemClock;
-    this.backlogQueue = new AuditBacklog<AuditRecord>(options.maxInMemory ?? 10_000);
-    this.retrySchedule = new RetrySchedule(backoffPolicy(options.backoff), { clock: this.clock, random: options.random });
-    this.spool = new AuditSpool(this.spoolPath);
-    this.restoredLeft = this.spool.pending;
-    this.backlogQueue.restoreSpooled(this.spool.pending);
+    this._exporter = options.exporter;
+    this._maxBatch = options.maxBatchSize ?? 512;
+    this._delayMs = options.scheduledDelayMs ?? 200;
+    this._exportTimeoutMs = options.exportTimeoutMs ?? 30_000;
+    this._flushTimeoutMs = options.flushTimeoutMs ?? 10_000;
+    this._now = resolveNow(options);
+    this._backlogQueue = new AuditBacklog<AuditRecord>(options.maxInMemory ?? 10_000);
+    this._retrySchedule = new RetrySchedule(backoffPolicy(options.backoff), { now: this._now, random: options.random });
+    this._spool = new AuditSpool(this.spoolPath);
+    this._restoredLeft = this._spool.pending;
+    this._backlogQueue.restoreSpooled(this._spool.pending);
     // The sink reports its own backlog (also when used without a processor, and
     // while its shutdown drains); a processor given this sink leaves it alone.
-    this.meter = registerAuditSinkMetrics(this.name, () => this.backlogQueue.size, this);
-    if (this.restoredLeft > 0) {
-      diag.info(`agent-safety-otel: audit sink ${this.name}: ${this.restoredLeft} records left in ${this.spoolPath} by an earlier run are sent first`);
+    this._meter = registerAuditSinkMetrics(this.name, () => this._backlogQueue.size, this);
+    if (this._restoredLeft > 0) {
+      diag.info(`agent-safety-otel: audit sink ${this.name}: ${this._restoredLeft} records left in ${this.spoolPath} by an earlier run are sent first`);
     }
-    this.schedule();
+    this._schedule();
   }
 
   /** Records waiting: in memory plus in the spool. */
   backlog(): number {
-    return this.backlogQueue.size;
+    return this._backlogQueue.size;
   }
 
   /** Records waiting in the spool. */
   get spooled(): number {
-    return this.backlogQueue.spooled;
+    return this._backlogQueue.spooled;
   }
 
   /** Queues the record and returns; never throws for I/O. */
   write(record: AuditRecord): void {
-    if (this.stopped) {
-      this.lostAfterShutdown++;
-      diag.error(`agent-safety-otel: audit sink ${this.name} is shut down: record ${record.chainId}/${record.seq} was not exported (${this.lostAfterShutdown} so far)`);
+    if (this._stopped) {
+      this._lostAfterShutdown++;
+      diag.error(`agent-safety-otel: audit sink ${this.name} is shut down: record ${record.chainId}/${record.seq} was not exported (${this._lostAfterShutdown} so far)`);
       return;
     }
-    const spill = this.backlogQueue.push(record);
-    if (spill !== undefined) this.toSpool(spill);
-    this.schedule();
+    const spill = this._backlogQueue.push(record);
+    if (spill !== undefined) this._toSpool(spill);
+    this._schedule();
   }
 
-  private toSpool(records: readonly AuditRecord[]): void {
+  private _toSpool(records: readonly AuditRecord[]): void {
     if (records.length === 0) return;
     const inputs: SpoolInput[] = records.map(r => ({
       chainId: r.chainId,
@@ -160,101 +163,101 @@ export class OtlpAuditSink implements AuditSink {
       traceFlags: r.span.spanContext().traceFlags,
       resource: r.span.resource.attributes,
     }));
-    this.spool.append(inputs);
+    this._spool.append(inputs);
   }
 
   /** Starts the next attempt when due: at once for a full batch or spooled records, after the backoff after a failure. */
-  private schedule(): void {
-    if (this.stopped || this.attempt !== undefined) return;
-    const waiting = this.backlogQueue.size;
+  private _schedule(): void {
+    if (this._stopped || this._attempt !== undefined) return;
+    const waiting = this._backlogQueue.size;
     if (waiting === 0) return;
-    const backoff = this.retrySchedule.waitMs();
+    const backoff = this._retrySchedule.waitMs();
     let delay: number;
     if (backoff > 0) delay = backoff;
-    else delay = waiting >= this.maxBatch || this.backlogQueue.spooled > 0 ? 0 : this.delayMs;
-    if (this.timer !== undefined) {
+    else delay = waiting >= this._maxBatch || this._backlogQueue.spooled > 0 ? 0 : this._delayMs;
+    if (this._timer !== undefined) {
       // A batch filled up while waiting to gather one: send now.
-      if (this.timerIsBackoff || delay !== 0) return;
-      clearTimeout(this.timer);
+      if (this._timerIsBackoff || delay !== 0) return;
+      clearTimeout(this._timer);
     }
-    this.timerIsBackoff = backoff > 0;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.send();
+    this._timerIsBackoff = backoff > 0;
+    this._timer = setTimeout(() => {
+      this._timer = undefined;
+      void this._send();
     }, delay);
-    this.timer.unref?.();
+    this._timer.unref?.();
   }
 
   /** One export attempt of the head batch (or joins the one in progress). True when delivered or nothing waits. */
-  private send(): Promise<boolean> {
-    if (this.attempt !== undefined) return this.attempt;
-    const batch = this.backlogQueue.nextBatch(this.maxBatch);
+  private _send(): Promise<boolean> {
+    if (this._attempt !== undefined) return this._attempt;
+    const batch = this._backlogQueue.nextBatch(this._maxBatch);
     if (batch === undefined) return Promise.resolve(true);
-    const run = this.exportBatch(batch).finally(() => {
-      this.attempt = undefined;
-      this.schedule();
+    const run = this._exportBatch(batch).finally(() => {
+      this._attempt = undefined;
+      this._schedule();
     });
-    this.attempt = run;
+    this._attempt = run;
     return run;
   }
 
-  private async exportBatch(batch: NonNullable<ReturnType<AuditBacklog<AuditRecord>['nextBatch']>>): Promise<boolean> {
+  private async _exportBatch(batch: NonNullable<ReturnType<AuditBacklog<AuditRecord>['nextBatch']>>): Promise<boolean> {
     let ok = false;
     let error: unknown;
     try {
       let spans: ReadableSpan[];
-      const isRetry = this.retrySchedule.failures > 0 || (batch.source === 'spool' && this.restoredLeft > 0);
-      if (batch.source === 'spool') spans = (await this.spool.read(batch.count)).map(r => this.rebuild(r));
+      const isRetry = this._retrySchedule.failures > 0 || (batch.source === 'spool' && this._restoredLeft > 0);
+      if (batch.source === 'spool') spans = (await this._spool.read(batch.count)).map(r => this._rebuild(r));
       else spans = batch.items.map(r => r.span);
-      if (isRetry) this.meter.retry();
+      if (isRetry) this._meter.retry();
       if (spans.length === 0) ok = true;
-      else [ok, error] = await this.exportWithTimeout(spans);
+      else [ok, error] = await this._exportWithTimeout(spans);
     } catch (err) {
       ok = false;
       error = err;
     }
     if (ok) {
-      const done = this.backlogQueue.ack();
+      const done = this._backlogQueue.ack();
       if (done.spool > 0) {
-        this.spool.consume(done.spool);
-        this.restoredLeft = Math.max(0, this.restoredLeft - done.spool);
+        this._spool.consume(done.spool);
+        this._restoredLeft = Math.max(0, this._restoredLeft - done.spool);
       }
-      if (this.retrySchedule.failures > 0) {
-        diag.info(`agent-safety-otel: audit sink ${this.name}: export recovered after ${this.retrySchedule.failures} failed attempts`);
+      if (this._retrySchedule.failures > 0) {
+        diag.info(`agent-safety-otel: audit sink ${this.name}: export recovered after ${this._retrySchedule.failures} failed attempts`);
       }
-      this.retrySchedule.succeed();
+      this._retrySchedule.succeed();
     } else {
-      this.backlogQueue.nack();
-      this.meter.failure();
-      const delay = this.retrySchedule.fail();
+      this._backlogQueue.nack();
+      this._meter.failure();
+      const delay = this._retrySchedule.fail();
       diag.warn(
-        `agent-safety-otel: audit sink ${this.name}: export failed (attempt ${this.retrySchedule.failures} in a row, ${this.backlogQueue.size} records waiting); retrying in ${Math.round(delay)} ms`,
+        `agent-safety-otel: audit sink ${this.name}: export failed (attempt ${this._retrySchedule.failures} in a row, ${this._backlogQueue.size} records waiting); retrying in ${Math.round(delay)} ms`,
         error,
       );
     }
     return ok;
   }
 
-  private rebuild(r: SpooledRecord): ReadableSpan {
-    let resource = this.resources.get(r.record.chainId);
+  private _rebuild(r: SpooledRecord): ReadableSpan {
+    let resource = this._resources.get(r.record.chainId);
     if (resource === undefined) {
       resource = auditResource(r.resource);
-      this.resources.set(r.record.chainId, resource);
+      this._resources.set(r.record.chainId, resource);
     }
     return rebuildAuditSpan(r.record, resource, r.traceFlags);
   }
 
-  private exportWithTimeout(spans: ReadableSpan[]): Promise<[boolean, unknown]> {
+  private _exportWithTimeout(spans: ReadableSpan[]): Promise<[boolean, unknown]> {
     return new Promise(resolve => {
       let settled = false;
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;
-        resolve([false, new Error(`export timed out after ${this.exportTimeoutMs} ms`)]);
-      }, this.exportTimeoutMs);
+        resolve([false, new Error(`export timed out after ${this._exportTimeoutMs} ms`)]);
+      }, this._exportTimeoutMs);
       timer.unref?.();
       try {
-        this.exporter.export(spans, result => {
+        this._exporter.export(spans, result => {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
@@ -273,15 +276,15 @@ export class OtlpAuditSink implements AuditSink {
    * Tries to deliver everything waiting for up to `flushTimeoutMs`, stopping
    * at the first failure (it does not wait out a backoff).
    */
-  private async drain(): Promise<void> {
-    const deadline = this.clock() + this.flushTimeoutMs;
-    if (this.attempt !== undefined) await this.attempt;
-    while (this.backlogQueue.size > 0 && this.clock() <= deadline) {
-      if (this.timer !== undefined) {
-        clearTimeout(this.timer);
-        this.timer = undefined;
+  private async _drain(): Promise<void> {
+    const deadline = this._now() + this._flushTimeoutMs;
+    if (this._attempt !== undefined) await this._attempt;
+    while (this._backlogQueue.size > 0 && this._now() <= deadline) {
+      if (this._timer !== undefined) {
+        clearTimeout(this._timer);
+        this._timer = undefined;
       }
-      if (!(await this.send())) break;
+      if (!(await this._send())) break;
     }
   }
 
@@ -290,16 +293,16 @@ export class OtlpAuditSink implements AuditSink {
    * endpoint does not take it now, written (and synced) to the spool.
    */
   async forceFlush(): Promise<void> {
-    if (this.shutdownPromise !== undefined) return this.shutdownPromise;
+    if (this._shutdownPromise !== undefined) return this._shutdownPromise;
     try {
-      await this.drain();
-      if (this.attempt !== undefined) await this.attempt;
-      this.toSpool(this.backlogQueue.spillAll());
-      await this.spool.flush();
+      await this._drain();
+      if (this._attempt !== undefined) await this._attempt;
+      this._toSpool(this._backlogQueue.spillAll());
+      await this._spool.flush();
     } catch (err) {
       diag.error(`agent-safety-otel: audit sink ${this.name}: flush failed`, err);
     } finally {
-      this.schedule();
+      this._schedule();
     }
   }
 
@@ -309,29 +312,29 @@ export class OtlpAuditSink implements AuditSink {
    * to call twice.
    */
   shutdown(): Promise<void> {
-    this.shutdownPromise ??= this.doShutdown();
-    return this.shutdownPromise;
+    this._shutdownPromise ??= this._doShutdown();
+    return this._shutdownPromise;
   }
 
-  private async doShutdown(): Promise<void> {
+  private async _doShutdown(): Promise<void> {
     try {
-      await this.drain();
-      this.stopped = true;
-      if (this.timer !== undefined) clearTimeout(this.timer);
-      this.timer = undefined;
-      if (this.attempt !== undefined) await this.attempt;
-      const left = this.backlogQueue.spillAll();
-      this.toSpool(left);
-      if (this.backlogQueue.spooled > 0) {
-        diag.warn(`agent-safety-otel: audit sink ${this.name}: ${this.backlogQueue.spooled} undelivered records stay in ${this.spoolPath} and are sent at the next start`);
+      await this._drain();
+      this._stopped = true;
+      if (this._timer !== undefined) clearTimeout(this._timer);
+      this._timer = undefined;
+      if (this._attempt !== undefined) await this._attempt;
+      const left = this._backlogQueue.spillAll();
+      this._toSpool(left);
+      if (this._backlogQueue.spooled > 0) {
+        diag.warn(`agent-safety-otel: audit sink ${this.name}: ${this._backlogQueue.spooled} undelivered records stay in ${this.spoolPath} and are sent at the next start`);
       }
     } catch (err) {
       diag.error(`agent-safety-otel: audit sink ${this.name}: shutdown failed`, err);
     } finally {
-      this.stopped = true;
-      this.meter.close();
-      await this.spool.close();
-      await this.exporter.shutdown().catch(err => diag.error(`agent-safety-otel: audit sink ${this.name}: exporter shutdown failed`, err));
+      this._stopped = true;
+      this._meter.close();
+      await this._spool.close();
+      await this._exporter.shutdown().catch(err => diag.error(`agent-safety-otel: audit sink ${this.name}: exporter shutdown failed`, err));
     }
   }
 }

@@ -71,52 +71,52 @@ export function recordSpoolLine(line: string, traceFlags: number): string {
 /** See the module comment. */
 export class AuditSpool {
   readonly path: string;
-  private readonly offsetPath: string;
-  private fd: number | undefined;
-  private handle: Promise<FileHandle> | undefined;
+  private readonly _offsetPath: string;
+  private _fd: number | undefined;
+  private _handle: Promise<FileHandle> | undefined;
   /** Logical end of the file (pending writes included). */
-  private end = 0;
+  private _end = 0;
   /** Start of the first undelivered record (resource lines before it may be needed). */
-  private readOffset = 0;
+  private _readOffset = 0;
   /** End offset (after its newline) of each undelivered record, oldest first, from `ends[head]`. */
-  private ends: number[] = [];
-  private head = 0;
+  private _ends: number[] = [];
+  private _head = 0;
   /** Chains whose resource line is in the current file. */
-  private inFile = new Set<string>();
+  private _inFile = new Set<string>();
   /** Every chain's resource attributes seen (spooled or read back). */
-  private readonly resources = new Map<string, Readonly<Record<string, unknown>>>();
-  private io: Promise<void> = Promise.resolve();
-  private closed = false;
+  private readonly _resources = new Map<string, Readonly<Record<string, unknown>>>();
+  private _io: Promise<void> = Promise.resolve();
+  private _closed = false;
   /** Records found in the spool when it was opened. */
   readonly restored: number;
 
   constructor(path: string) {
     this.path = path;
-    this.offsetPath = path + '.offset';
+    this._offsetPath = path + '.offset';
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
-    this.fd = fd;
+    this._fd = fd;
     try {
       fchmodSync(fd, 0o600);
-      this.scan(fd);
+      this._scan(fd);
     } catch (err) {
       closeSync(fd);
-      this.fd = undefined;
+      this._fd = undefined;
       throw err;
     }
-    this.restored = this.ends.length;
+    this.restored = this._ends.length;
   }
 
   /** Records spooled and not yet delivered. */
   get pending(): number {
-    return this.ends.length - this.head;
+    return this._ends.length - this._head;
   }
 
-  private scan(fd: number): void {
+  private _scan(fd: number): void {
     const size = fstatSync(fd).size;
     let savedOffset = 0;
     try {
-      const text = readFileText(this.offsetPath);
+      const text = readFileText(this._offsetPath);
       if (text !== undefined && /^\d+$/.test(text.trim())) savedOffset = Number(text.trim());
     } catch {
       savedOffset = 0;
@@ -134,7 +134,7 @@ export class AuditSpool {
       for (;;) {
         const nl = buf.indexOf(NEWLINE, from);
         if (nl < 0) break;
-        this.scanLine(buf.toString('utf8', from, nl), lineStart + nl - from + 1, lineStart, savedOffset);
+        this._scanLine(buf.toString('utf8', from, nl), lineStart + nl - from + 1, lineStart, savedOffset);
         lineStart += nl - from + 1;
         from = nl + 1;
       }
@@ -152,30 +152,30 @@ export class AuditSpool {
       }
       ftruncateSync(fd, lineStart);
     }
-    this.end = lineStart;
-    this.readOffset = this.head < this.ends.length ? (this.head === 0 ? 0 : this.ends[this.head - 1]) : this.end;
+    this._end = lineStart;
+    this._readOffset = this._head < this._ends.length ? (this._head === 0 ? 0 : this._ends[this._head - 1]) : this._end;
     // Records before the saved offset were delivered by the last run.
-    this.ends = this.ends.slice(this.head);
-    this.head = 0;
-    if (this.ends.length === 0 && this.end > 0) {
+    this._ends = this._ends.slice(this._head);
+    this._head = 0;
+    if (this._ends.length === 0 && this._end > 0) {
       ftruncateSync(fd, 0);
-      this.end = 0;
-      this.readOffset = 0;
-      this.inFile.clear();
+      this._end = 0;
+      this._readOffset = 0;
+      this._inFile.clear();
     }
   }
 
-  private scanLine(line: string, endOffset: number, startOffset: number, savedOffset: number): void {
+  private _scanLine(line: string, endOffset: number, startOffset: number, savedOffset: number): void {
     if (line.startsWith(RECORD_PREFIX)) {
-      this.ends.push(endOffset);
-      if (endOffset <= savedOffset) this.head = this.ends.length;
+      this._ends.push(endOffset);
+      if (endOffset <= savedOffset) this._head = this._ends.length;
       return;
     }
     if (line.startsWith(RESOURCE_PREFIX)) {
       try {
         const parsed = JSON.parse(line) as { chain_id: string; attributes: unknown };
-        this.resources.set(parsed.chain_id, decodeAttributes(parsed.attributes));
-        this.inFile.add(parsed.chain_id);
+        this._resources.set(parsed.chain_id, decodeAttributes(parsed.attributes));
+        this._inFile.add(parsed.chain_id);
       } catch (err) {
         diag.error(`agent-safety-otel: unreadable resource line at byte ${startOffset} of the audit spool ${this.path}`, err);
       }
@@ -184,26 +184,26 @@ export class AuditSpool {
     if (line.length > 0) diag.error(`agent-safety-otel: unrecognised line at byte ${startOffset} of the audit spool ${this.path}; skipped`);
   }
 
-  private queue(op: (fh: FileHandle) => Promise<void>, what: string): Promise<void> {
-    const run = this.io.then(async () => {
-      const fh = await this.fileHandle();
+  private _queue(op: (fh: FileHandle) => Promise<void>, what: string): Promise<void> {
+    const run = this._io.then(async () => {
+      const fh = await this._fileHandle();
       await op(fh);
     });
-    this.io = run.catch(err => {
+    this._io = run.catch(err => {
       diag.error(`agent-safety-otel: audit spool ${this.path}: ${what} failed`, err);
     });
     return run;
   }
 
-  private fileHandle(): Promise<FileHandle> {
-    if (this.handle === undefined) {
+  private _fileHandle(): Promise<FileHandle> {
+    if (this._handle === undefined) {
       // Reuse the descriptor opened synchronously: the FileHandle takes it over.
-      const fd = this.fd;
-      this.fd = undefined;
+      const fd = this._fd;
+      this._fd = undefined;
       if (fd !== undefined) closeSync(fd);
-      this.handle = openAsync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
+      this._handle = openAsync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
     }
-    return this.handle;
+    return this._handle;
   }
 
   /**
@@ -212,24 +212,24 @@ export class AuditSpool {
    */
   append(inputs: readonly SpoolInput[]): void {
     if (inputs.length === 0) return;
-    if (this.closed) throw new Error(`the audit spool ${this.path} is closed`);
-    const position = this.end;
+    if (this._closed) throw new Error(`the audit spool ${this.path} is closed`);
+    const position = this._end;
     let text = '';
     for (const input of inputs) {
-      if (!this.inFile.has(input.chainId)) {
-        this.inFile.add(input.chainId);
-        if (!this.resources.has(input.chainId)) this.resources.set(input.chainId, input.resource);
+      if (!this._inFile.has(input.chainId)) {
+        this._inFile.add(input.chainId);
+        if (!this._resources.has(input.chainId)) this._resources.set(input.chainId, input.resource);
         const r = resourceSpoolLine(input.chainId, input.resource) + '\n';
-        this.end += Buffer.byteLength(r);
+        this._end += Buffer.byteLength(r);
         text += r;
       }
       const l = recordSpoolLine(input.line, input.traceFlags) + '\n';
-      this.end += Buffer.byteLength(l);
-      this.ends.push(this.end);
+      this._end += Buffer.byteLength(l);
+      this._ends.push(this._end);
       text += l;
     }
     const buf = Buffer.from(text);
-    void this.queue(async fh => {
+    void this._queue(async fh => {
       let done = 0;
       while (done < buf.length) {
         const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
@@ -246,10 +246,10 @@ export class AuditSpool {
   read(count: number): Promise<SpooledRecord[]> {
     const n = Math.min(count, this.pending);
     if (n === 0) return Promise.resolve([]);
-    const from = this.readOffset;
-    const to = this.ends[this.head + n - 1];
+    const from = this._readOffset;
+    const to = this._ends[this._head + n - 1];
     let out: SpooledRecord[] = [];
-    return this.queue(async fh => {
+    return this._queue(async fh => {
       const buf = Buffer.alloc(to - from);
       let done = 0;
       while (done < buf.length) {
@@ -257,11 +257,11 @@ export class AuditSpool {
         if (bytesRead === 0) throw new Error(`the audit spool ended at byte ${from + done}, expected ${to}`);
         done += bytesRead;
       }
-      out = this.parse(buf.toString('utf8'), from);
+      out = this._parse(buf.toString('utf8'), from);
     }, 'read').then(() => out);
   }
 
-  private parse(text: string, from: number): SpooledRecord[] {
+  private _parse(text: string, from: number): SpooledRecord[] {
     const out: SpooledRecord[] = [];
     let offset = from;
     for (const line of text.split('\n')) {
@@ -271,17 +271,17 @@ export class AuditSpool {
       try {
         if (line.startsWith(RESOURCE_PREFIX)) {
           const parsed = JSON.parse(line) as { chain_id: string; attributes: unknown };
-          this.resources.set(parsed.chain_id, decodeAttributes(parsed.attributes));
+          this._resources.set(parsed.chain_id, decodeAttributes(parsed.attributes));
           continue;
         }
         if (!line.startsWith(RECORD_PREFIX)) throw new AuditRecordShapeError('unrecognised spool line');
         const parsed = JSON.parse(line) as { trace_flags?: unknown; record: unknown };
         const record = decodeRecord(parsed.record);
-        let resource = this.resources.get(record.chainId);
+        let resource = this._resources.get(record.chainId);
         if (resource === undefined) {
           diag.warn(`agent-safety-otel: audit spool ${this.path}: no resource line for chain ${record.chainId}; re-sending with an empty resource`);
           resource = {};
-          this.resources.set(record.chainId, resource);
+          this._resources.set(record.chainId, resource);
         }
         out.push({ record, traceFlags: typeof parsed.trace_flags === 'number' ? parsed.trace_flags : 1, resource });
       } catch (err) {
@@ -298,34 +298,34 @@ export class AuditSpool {
   consume(count: number): void {
     const n = Math.min(count, this.pending);
     if (n === 0) return;
-    this.head += n;
-    this.readOffset = this.ends[this.head - 1];
-    if (this.head === this.ends.length) {
-      this.ends = [];
-      this.head = 0;
-      this.end = 0;
-      this.readOffset = 0;
-      this.inFile.clear();
+    this._head += n;
+    this._readOffset = this._ends[this._head - 1];
+    if (this._head === this._ends.length) {
+      this._ends = [];
+      this._head = 0;
+      this._end = 0;
+      this._readOffset = 0;
+      this._inFile.clear();
       // Offset file first: a crash in between leaves delivered records to re-send (duplicates), never skips one.
-      void this.queue(async fh => {
-        await rm(this.offsetPath, { force: true });
+      void this._queue(async fh => {
+        await rm(this._offsetPath, { force: true });
         await fh.truncate(0);
       }, 'truncate').catch(() => {});
       return;
     }
-    if (this.head > 4096 && this.head * 2 > this.ends.length) {
-      this.ends = this.ends.slice(this.head);
-      this.head = 0;
+    if (this._head > 4096 && this._head * 2 > this._ends.length) {
+      this._ends = this._ends.slice(this._head);
+      this._head = 0;
     }
-    const offset = this.readOffset;
-    void this.queue(async () => {
-      await writeFile(this.offsetPath, String(offset), { mode: 0o600 });
+    const offset = this._readOffset;
+    void this._queue(async () => {
+      await writeFile(this._offsetPath, String(offset), { mode: 0o600 });
     }, 'saving the read offset').catch(() => {});
   }
 
   /** Resolves when every queued write is done and synced to disk. */
   flush(): Promise<void> {
-    return this.queue(async fh => {
+    return this._queue(async fh => {
       await fh.datasync();
     }, 'sync').catch(() => {});
   }
@@ -335,33 +335,33 @@ export class AuditSpool {
    * when a delivered prefix remains), syncs and closes. Safe to call twice.
    */
   async close(): Promise<void> {
-    if (this.closed) return this.io;
-    this.closed = true;
-    await this.queue(async fh => {
-      if (this.pending > 0 && this.readOffset > 0) await this.compact(fh);
+    if (this._closed) return this._io;
+    this._closed = true;
+    await this._queue(async fh => {
+      if (this.pending > 0 && this._readOffset > 0) await this._compact(fh);
       await fh.datasync();
     }, 'compaction').catch(() => {});
-    await this.io;
-    if (this.handle !== undefined) {
-      const fh = await this.handle.catch(() => undefined);
+    await this._io;
+    if (this._handle !== undefined) {
+      const fh = await this._handle.catch(() => undefined);
       await fh?.close().catch(() => {});
     }
-    if (this.fd !== undefined) {
-      closeSync(this.fd);
-      this.fd = undefined;
+    if (this._fd !== undefined) {
+      closeSync(this._fd);
+      this._fd = undefined;
     }
   }
 
-  private async compact(fh: FileHandle): Promise<void> {
+  private async _compact(fh: FileHandle): Promise<void> {
     const tmp = this.path + '.compact';
     const out = await openAsync(tmp, 'w', 0o600);
     try {
       let header = '';
-      for (const [chainId, resource] of this.resources) header += resourceSpoolLine(chainId, resource) + '\n';
+      for (const [chainId, resource] of this._resources) header += resourceSpoolLine(chainId, resource) + '\n';
       await out.write(header);
       const chunk = Buffer.alloc(1 << 20);
-      for (let pos = this.readOffset; pos < this.end; ) {
-        const { bytesRead } = await fh.read(chunk, 0, Math.min(chunk.length, this.end - pos), pos);
+      for (let pos = this._readOffset; pos < this._end; ) {
+        const { bytesRead } = await fh.read(chunk, 0, Math.min(chunk.length, this._end - pos), pos);
         if (bytesRead === 0) break;
         await out.write(chunk, 0, bytesRead);
         pos += bytesRead;
@@ -371,7 +371,7 @@ export class AuditSpool {
       await out.close();
     }
     // Offset file first: a crash in between re-sends the delivered prefix, never skips a record.
-    await rm(this.offsetPath, { force: true });
+    await rm(this._offsetPath, { force: true });
     await rename(tmp, this.path);
   }
 }

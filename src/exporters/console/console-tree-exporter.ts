@@ -1,5 +1,5 @@
 import type { ExportResult } from '@opentelemetry/core';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { HrTime } from '@opentelemetry/api';
 import { formatValue, summarizeAttributes, summarizeEvent } from './console-summary.js';
 

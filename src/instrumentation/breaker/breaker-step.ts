@@ -1,28 +1,25 @@
 /**
  * Steps 1 and 6 of a guarded call (DESIGN.md §2): breaker admission, and
- * recording the outcome. The guard creates one {@link BreakerCall} per call
- * only when it has a breaker, so a guard without one pays nothing.
+ * recording the outcome, as a {@link GuardStep}. A guard without a breaker
+ * has no such step and pays nothing.
  *
  * @module
  */
-import { SpanStatusCode } from '@opentelemetry/api';
-import type { Span } from '@opentelemetry/api';
-import type { CallVerdict } from '../../patterns/breaker/circuit-state.js';
+import type { Attributes } from '@opentelemetry/api';
+import type { BreakerVerdict, CircuitState } from '../../patterns/breaker/circuit-state.js';
 import { isCircuitOpenError } from '../../patterns/breaker/circuit-open-error.js';
+import type { MaybePromise } from '../../patterns/shared/maybe-promise.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { CircuitBreakerRegistry } from './circuit-breaker-registry.js';
-import { errorMessage } from '../guard/record-error.js';
+import type { ActionOutcome, GuardCall, GuardStep, StepDecision, StepEntry, StepEvent } from '../guard/guard-step.js';
 import {
   ATTR_AGENT_SAFETY_BREAKER_FROM,
   ATTR_AGENT_SAFETY_BREAKER_NAME,
   ATTR_AGENT_SAFETY_BREAKER_REASON,
   ATTR_AGENT_SAFETY_BREAKER_STATE,
   ATTR_AGENT_SAFETY_BREAKER_TO,
-  ATTR_AGENT_SAFETY_CALL_OUTCOME,
-  ATTR_ERROR_TYPE,
   EVENT_AGENT_SAFETY_BREAKER_TRANSITION,
 } from '../shared/semconv.js';
-import type { CallOutcome } from '../shared/semconv.js';
 import type { AgentIdentity } from '../shared/telemetry.js';
 
 /** What `guard({ breaker })` accepts: one breaker for the tool, or a registry (one per agent). */
@@ -57,116 +54,115 @@ export class BreakerPicker {
   }
 }
 
-/** Adds a span event for each transition `breaker` made since it had made `before`. */
-function addTransitionEvents(span: Span, breaker: CircuitBreaker, before: number): void {
+/** The span events of the transitions `breaker` made since it had made `before`; undefined when none. */
+function transitionEvents(breaker: CircuitBreaker, before: number): StepEvent[] | undefined {
   const count = breaker.transitionTotal - before;
-  if (count <= 0) return;
-  for (const t of breaker.lastTransitions(count)) {
-    span.addEvent(EVENT_AGENT_SAFETY_BREAKER_TRANSITION, {
+  if (count <= 0) return undefined;
+  return breaker.lastTransitions(count).map(t => ({
+    name: EVENT_AGENT_SAFETY_BREAKER_TRANSITION,
+    attributes: {
       [ATTR_AGENT_SAFETY_BREAKER_FROM]: t.from,
       [ATTR_AGENT_SAFETY_BREAKER_TO]: t.to,
       [ATTR_AGENT_SAFETY_BREAKER_REASON]: t.reason,
-    });
-  }
+    },
+  }));
+}
+
+/** What the breaker step keeps for one admitted call. */
+export interface BreakerTicket {
+  readonly breaker: CircuitBreaker;
+  readonly ticket: number;
+  /** The breaker clock's time when the action started; undefined while it has not. */
+  started: number | undefined;
 }
 
 /**
- * The breaker's part in one guarded call: admission (step 1), the start of
- * the action (for slow-call timing), and the outcome (step 6). Writes the
- * breaker's attributes and transition events onto the call's span.
+ * The breaker's part in a guarded call: admission (step 1; a rejection
+ * stops the call with the breaker's `CircuitOpenError`, outcome `rejected`,
+ * no exception event), the start of the action (for slow-call timing), and
+ * the outcome (step 6). Decides `agent_safety.breaker.name` and `.state`
+ * and the transition events.
  */
-export class BreakerCall {
-  /** True when the breaker rejected the call (the tool never ran). */
-  rejected = false;
-  private readonly _span: Span;
-  private readonly _breaker: CircuitBreaker;
-  private _ticket = 0;
-  private _admitted = false;
-  private _started: number | undefined;
+export class BreakerStep implements GuardStep<BreakerTicket> {
+  readonly name = 'breaker';
+  private readonly _picker: BreakerPicker;
+  /** `{ name, state }` attributes of the last breaker and state seen (usually the same for every call). */
+  private _attrsBreaker: CircuitBreaker | undefined;
+  private _attrsState: CircuitState | undefined;
+  private _attrs: Attributes = {};
 
-  constructor(span: Span, breaker: CircuitBreaker) {
-    this._span = span;
-    this._breaker = breaker;
+  constructor(source: BreakerSource, tool: string) {
+    this._picker = new BreakerPicker(source, tool);
   }
 
-  /**
-   * Step 1. Sets `agent_safety.breaker.name` and `.state`; throws the
-   * breaker's `CircuitOpenError` when it rejects the call. Returns a promise
-   * only when the call waits for a half-open verdict.
-   */
-  admit(signal: AbortSignal | undefined): void | Promise<void> {
-    const b = this._breaker;
-    this._span.setAttribute(ATTR_AGENT_SAFETY_BREAKER_NAME, b.name);
-    const before = b.transitionTotal;
+  private _attributes(breaker: CircuitBreaker, state: CircuitState | undefined): Attributes {
+    if (breaker === this._attrsBreaker && state === this._attrsState) return this._attrs;
+    const attrs: Attributes = { [ATTR_AGENT_SAFETY_BREAKER_NAME]: breaker.name };
+    if (state !== undefined) attrs[ATTR_AGENT_SAFETY_BREAKER_STATE] = state;
+    this._attrsBreaker = breaker;
+    this._attrsState = state;
+    return (this._attrs = Object.freeze(attrs));
+  }
+
+  /** Step 1. A promise only when the call waits for a half-open verdict. */
+  admit(call: GuardCall): MaybePromise<StepEntry<BreakerTicket>> {
+    const breaker = this._picker.pick(call.agent);
+    const before = breaker.transitionTotal;
     let ticket: number | Promise<number>;
     try {
-      ticket = b.admit(signal);
+      ticket = breaker.admit(call.signal);
     } catch (err) {
-      this._onRejected(err, before);
-      throw err;
+      return this._rejected(breaker, err, before);
     }
-    if (typeof ticket === 'number') return this._onAdmitted(ticket, before);
+    if (typeof ticket === 'number') return this._admitted(breaker, ticket, before);
     return ticket.then(
-      t => this._onAdmitted(t, before),
-      err => {
-        this._onRejected(err, before);
-        throw err;
-      },
+      t => this._admitted(breaker, t, before),
+      err => this._rejected(breaker, err, before),
     );
   }
 
   /** Marks the start of the action itself (step 5). */
-  start(): void {
-    this._started = this._breaker.now();
-  }
-
-  /** Step 6 after the action returned `result`. */
-  succeeded(result: unknown): void {
-    if (this._admitted) this._record(this._breaker.classifyResult(result));
+  start(_call: GuardCall, state: BreakerTicket | undefined): void {
+    if (state !== undefined) state.started = state.breaker.now();
   }
 
   /**
-   * Step 6 after `err`. An abort by the caller, or an error before the
-   * action started (e.g. a blocked call), counts as `ignored`.
+   * Step 6: records the outcome in the breaker. An abort by the caller, or
+   * an error before the action started (e.g. a blocked call), counts as
+   * `ignored`. Nothing for a call the breaker did not admit.
    */
-  failed(err: unknown, aborted: boolean): void {
-    if (!this._admitted) return;
-    this._record(aborted || this._started === undefined ? 'ignored' : this._breaker.classifyError(err));
+  settle(_call: GuardCall, state: BreakerTicket | undefined, outcome: ActionOutcome): StepDecision | undefined {
+    if (state === undefined) return undefined;
+    const { breaker, started } = state;
+    const verdict: BreakerVerdict = outcome.ok
+      ? breaker.classifyResult(outcome.result)
+      : outcome.aborted || started === undefined
+        ? 'ignored'
+        : breaker.classifyError(outcome.error);
+    const before = breaker.transitionTotal;
+    breaker.record(state.ticket, verdict, started === undefined ? 0 : breaker.now() - started);
+    const events = transitionEvents(breaker, before);
+    return events === undefined ? undefined : { events };
   }
 
-  private _onAdmitted(ticket: number, before: number): void {
-    this._ticket = ticket;
-    this._admitted = true;
-    this._span.setAttribute(ATTR_AGENT_SAFETY_BREAKER_STATE, this._breaker.state);
-    addTransitionEvents(this._span, this._breaker, before);
+  private _admitted(breaker: CircuitBreaker, ticket: number, before: number): StepEntry<BreakerTicket> {
+    return {
+      attributes: this._attributes(breaker, breaker.state),
+      events: transitionEvents(breaker, before),
+      state: { breaker, ticket, started: undefined },
+    };
   }
 
-  private _onRejected(err: unknown, before: number): void {
-    addTransitionEvents(this._span, this._breaker, before);
-    if (!isCircuitOpenError(err)) return; // an abort while waiting for a verdict
-    this.rejected = true;
-    this._span.setAttribute(ATTR_AGENT_SAFETY_BREAKER_STATE, err.state);
+  private _rejected(breaker: CircuitBreaker, err: unknown, before: number): StepEntry<BreakerTicket> {
+    const events = transitionEvents(breaker, before);
+    if (!isCircuitOpenError(err)) {
+      // An abort while waiting for a verdict: the call fails like any error.
+      return { attributes: this._attributes(breaker, undefined), events, stop: { error: err } };
+    }
+    return {
+      attributes: this._attributes(breaker, err.state),
+      events,
+      stop: { error: err, outcome: 'rejected', exception: false, errorType: 'CircuitOpenError' },
+    };
   }
-
-  private _record(verdict: CallVerdict): void {
-    this._admitted = false;
-    const b = this._breaker;
-    const before = b.transitionTotal;
-    b.record(this._ticket, verdict, this._started === undefined ? 0 : b.now() - this._started);
-    addTransitionEvents(this._span, b, before);
-  }
-}
-
-/**
- * Records a call the breaker rejected on its span: status ERROR with the
- * rejection's message, `error.type` = `CircuitOpenError`, outcome `rejected`.
- * No exception event: nothing ran, and rejections must stay cheap.
- * Returns `error.type`.
- */
-export function recordRejection(span: Span, err: unknown): string {
-  const type = 'CircuitOpenError';
-  span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
-  span.setAttribute(ATTR_ERROR_TYPE, type);
-  span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, 'rejected' satisfies CallOutcome);
-  return type;
 }

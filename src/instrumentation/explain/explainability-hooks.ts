@@ -6,12 +6,13 @@
  *
  * @module
  */
-import { diag, trace } from '@opentelemetry/api';
+import { context, diag, trace } from '@opentelemetry/api';
 import { EXPLANATION_PHASES } from '../../patterns/explain/action-explanation.js';
 import type { ActionExplanation, ExplanationQuery } from '../../patterns/explain/action-explanation.js';
 import { systemClock } from '../../patterns/shared/clock.js';
 import type { Clock } from '../../patterns/shared/clock.js';
 import type { Redactor } from '../../patterns/shared/redaction.js';
+import { isThenable } from '../../patterns/shared/maybe-promise.js';
 import { RingBuffer } from '../../patterns/shared/ring-buffer.js';
 import {
   optionalBoolean,
@@ -25,6 +26,8 @@ import {
 } from '../../patterns/shared/validate.js';
 import { Explainer, validateExplainOptions } from './explainer.js';
 import type { ExplainOptions, ExplanationSink } from './explainer.js';
+import type { GuardCall, StepDecision } from '../guard/guard-step.js';
+import { writeDecision } from '../guard/span-recorder.js';
 import { telemetry } from '../shared/telemetry.js';
 import { PACKAGE_NAME } from '../shared/version.js';
 
@@ -62,7 +65,7 @@ export type ExplanationCallback = (record: ActionExplanation) => unknown;
 
 const MANAGER_KEYS = ['agentId', 'capacity', 'summaries', 'summaryMaxLength', 'redact', 'slowCallbackMs', 'now'] as const;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any function, whatever its `this` and parameters
 type AnyFunction = (this: any, ...args: any[]) => any;
 
 /**
@@ -79,10 +82,6 @@ export interface GuardExplainOptions<A extends unknown[] = unknown[]> extends Ex
 export interface ExplainWrapperOptions<A extends unknown[]> extends ExplainOptions<A> {
   /** The action's name in records. @default the function's name */
   action?: string;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
 /**
@@ -228,7 +227,7 @@ export class ExplainabilityHookManager implements ExplanationSink {
    *
    * @throws TypeError or RangeError for bad options, naming them.
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any[] (not unknown[]) so that a function with typed parameters is accepted
   explain<A extends unknown[] = any[]>(options: ExplainWrapperOptions<A>): <F extends (...args: A) => unknown>(fn: F) => F {
     validateExplainOptions('explain', options, ['action']);
     optionalString('explain.action', options.action);
@@ -236,27 +235,45 @@ export class ExplainabilityHookManager implements ExplanationSink {
       requireFunction('fn (the function to explain)', fn);
       const explainer = new Explainer(options.action ?? (fn.name || 'anonymous'), options as ExplainOptions<never[]>, this);
       const wrapped = function (this: unknown, ...args: unknown[]): unknown {
-        const span = trace.getActiveSpan();
-        const redact = telemetry.settings.redact;
-        const trail = explainer.before(span, args, undefined, undefined, redact);
+        const active = context.active();
+        const span = trace.getSpan(active);
+        const call: GuardCall = {
+          tool: explainer.action,
+          args,
+          input: args,
+          callId: undefined,
+          agent: undefined,
+          redact: telemetry.settings.redact,
+          signal: undefined,
+          parent: active,
+          context: active,
+          spanContext: span?.spanContext(),
+          recording: span !== undefined && span.isRecording(),
+        };
+        const record = (decision: StepDecision | undefined): void => {
+          if (span !== undefined && decision !== undefined) writeDecision(span, decision);
+        };
+        const entry = explainer.admit(call);
+        record(entry);
+        const trail = entry.state;
         let result: unknown;
         try {
           result = (fn as AnyFunction).apply(this, args);
         } catch (err) {
-          explainer.error(span, trail, err, args, undefined, undefined, redact);
+          record(explainer.conclude(call, trail, { ok: false, error: err, aborted: false }));
           throw err;
         }
         if (!isThenable(result)) {
-          explainer.after(span, trail, result, undefined, undefined, redact);
+          record(explainer.conclude(call, trail, { ok: true, result }));
           return result;
         }
         return Promise.resolve(result).then(
           value => {
-            explainer.after(span, trail, value, undefined, undefined, redact);
+            record(explainer.conclude(call, trail, { ok: true, result: value }));
             return value;
           },
           (err: unknown) => {
-            explainer.error(span, trail, err, args, undefined, undefined, redact);
+            record(explainer.conclude(call, trail, { ok: false, error: err, aborted: false }));
             throw err;
           },
         );

@@ -1,7 +1,7 @@
 /**
- * The explanation step of one action: works out the reasoning, writes the
- * `agent_safety.explanation` events (log records or span events: see
- * `explanation-events.ts`) (and the pre-action reasoning and
+ * The explanation step of one action: works out the reasoning, decides the
+ * `agent_safety.explanation` events (which the recorder writes as log records
+ * or span events: `explanation-events.ts`) (and the pre-action reasoning and
  * confidence as span attributes), and, when a hook manager is attached,
  * builds the {@link ActionExplanation} records and hands them over.
  *
@@ -14,7 +14,7 @@
  * @module
  */
 import { diag } from '@opentelemetry/api';
-import type { Attributes, Span } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import { ActionExplanation, summarizeError } from '../../patterns/explain/action-explanation.js';
 import type { ExplanationPhase } from '../../patterns/explain/action-explanation.js';
 import type { Clock } from '../../patterns/shared/clock.js';
@@ -33,9 +33,10 @@ import {
   ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE,
   ATTR_AGENT_SAFETY_EXPLANATION_PHASE,
   ATTR_AGENT_SAFETY_EXPLANATION_REASONING,
+  EVENT_AGENT_SAFETY_EXPLANATION,
 } from '../shared/semconv.js';
 import { PACKAGE_NAME } from '../shared/version.js';
-import { writeExplanation } from './explanation-events.js';
+import type { ActionOutcome, GuardCall, GuardStep, StepDecision, StepEntry } from '../guard/guard-step.js';
 
 /**
  * What the agent says about an action (the original's `explain(...)`
@@ -118,19 +119,33 @@ const NO_ALTERNATIVES: readonly string[] = Object.freeze([]);
 /** A trail for calls whose reasoning is static and that keep no records: shared, nothing allocated per call. */
 const STATIC_TRAIL: ExplanationTrail = Object.freeze({ started: true, reasoning: undefined, startedAt: 0, input: undefined });
 
+const NOTHING: StepDecision = Object.freeze({});
+/** The entry of a call whose span does not record, with static reasoning and no records. */
+const STATIC_ENTRY: StepEntry<ExplanationTrail> = Object.freeze({ state: STATIC_TRAIL });
+
+/** What one phase of an explanation decides on the span. */
+interface PhaseDecision {
+  readonly first: StepDecision;
+  readonly later: StepDecision;
+}
+
 /**
  * The explanation step for one action (one guarded tool, or one wrapped
- * function). Immutable; shared by all its calls.
+ * function): steps 3 (pre-action, `admit`) and 7 (post-action or on-error,
+ * `conclude`) of a guarded call. Immutable; shared by all its calls.
  */
-export class Explainer {
+export class Explainer implements GuardStep<ExplanationTrail> {
+  readonly name = 'explain';
   readonly action: string;
   private readonly _reasoning: string | undefined;
   private readonly _reasoningFn: ((...args: unknown[]) => string) | undefined;
   private readonly _confidence: number | undefined;
   private readonly _alternatives: readonly string[];
   private readonly _sink: ExplanationSink | undefined;
-  /** Event attributes per phase when the reasoning is static (reused by every call). */
-  private readonly _static: Record<ExplanationPhase, Attributes> | undefined;
+  /** Decisions per phase when the reasoning is static (reused by every call). */
+  private readonly _static: Record<ExplanationPhase, PhaseDecision> | undefined;
+  /** The pre-action entry when the reasoning is static and no records are kept (reused by every call). */
+  private readonly _staticEntry: StepEntry<ExplanationTrail> | undefined;
 
   /** `options` must have passed {@link validateExplainOptions}. */
   constructor(action: string, options: ExplainOptions<never[]>, sink: ExplanationSink | undefined) {
@@ -140,14 +155,14 @@ export class Explainer {
     this._confidence = options.confidence;
     this._alternatives = options.alternativesConsidered ? Object.freeze([...options.alternativesConsidered]) : NO_ALTERNATIVES;
     this._sink = sink;
-    this._static =
-      this._reasoningFn === undefined
-        ? {
-            pre_action: this._eventAttributes('pre_action', this._reasoning),
-            post_action: this._eventAttributes('post_action', this._reasoning),
-            on_error: this._eventAttributes('on_error', this._reasoning),
-          }
-        : undefined;
+    if (this._reasoningFn === undefined) {
+      const phase = (p: ExplanationPhase): PhaseDecision => ({
+        first: this._decision(p, this._reasoning, true),
+        later: this._decision(p, this._reasoning, false),
+      });
+      this._static = { pre_action: phase('pre_action'), post_action: phase('post_action'), on_error: phase('on_error') };
+      this._staticEntry = sink === undefined ? Object.freeze({ ...this._static.pre_action.first, state: STATIC_TRAIL }) : undefined;
+    }
   }
 
   private _eventAttributes(phase: ExplanationPhase, reasoning: string | undefined): Attributes {
@@ -156,6 +171,25 @@ export class Explainer {
     if (this._confidence !== undefined) attrs[ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE] = this._confidence;
     if (this._alternatives.length > 0) attrs[ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES] = this._alternatives as string[];
     return Object.freeze(attrs);
+  }
+
+  /** The span's part of a phase: the event, and for the first record of a call the reasoning and confidence attributes. */
+  private _decision(phase: ExplanationPhase, reasoning: string | undefined, first: boolean): StepDecision {
+    let attributes: Attributes | undefined;
+    if (first && (reasoning !== undefined || this._confidence !== undefined)) {
+      attributes = {};
+      if (reasoning !== undefined) attributes[ATTR_AGENT_SAFETY_EXPLANATION_REASONING] = reasoning;
+      if (this._confidence !== undefined) attributes[ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE] = this._confidence;
+      Object.freeze(attributes);
+    }
+    return Object.freeze({ attributes, events: Object.freeze([{ name: EVENT_AGENT_SAFETY_EXPLANATION, attributes: this._eventAttributes(phase, reasoning) }]) });
+  }
+
+  private _spanDecision(call: GuardCall, phase: ExplanationPhase, reasoning: string | undefined, first: boolean): StepDecision {
+    if (!call.recording) return NOTHING;
+    const fixed = this._static?.[phase];
+    if (fixed !== undefined) return first ? fixed.first : fixed.later;
+    return this._decision(phase, reasoning, first);
   }
 
   private _reason(args: readonly unknown[]): string | undefined {
@@ -171,42 +205,42 @@ export class Explainer {
     return undefined;
   }
 
-  private _write(span: Span | undefined, phase: ExplanationPhase, reasoning: string | undefined, first: boolean): void {
-    if (span === undefined || !span.isRecording()) return;
-    if (first) {
-      if (reasoning !== undefined) span.setAttribute(ATTR_AGENT_SAFETY_EXPLANATION_REASONING, reasoning);
-      if (this._confidence !== undefined) span.setAttribute(ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE, this._confidence);
-    }
-    writeExplanation(span, this._static !== undefined ? this._static[phase] : this._eventAttributes(phase, reasoning));
-  }
-
-  /** Step 3: the pre-action record. `args` are the action's arguments. */
-  before(span: Span | undefined, args: readonly unknown[], callId: string | undefined, agentId: string | undefined, redact: Redactor): ExplanationTrail {
+  /** Step 3: the pre-action record. Never throws. */
+  admit(call: GuardCall): StepEntry<ExplanationTrail> {
     try {
+      if (this._staticEntry !== undefined) return call.recording ? this._staticEntry : STATIC_ENTRY;
+      const args = call.input;
       const reasoning = this._reason(args);
-      this._write(span, 'pre_action', reasoning, true);
+      const decision = this._spanDecision(call, 'pre_action', reasoning, true);
       const sink = this._sink;
-      if (sink === undefined) return this._reasoningFn === undefined ? STATIC_TRAIL : { started: true, reasoning, startedAt: 0, input: undefined };
-      const trail: ExplanationTrail = { started: true, reasoning, startedAt: sink.now(), input: this._summary(sink, args.length === 1 ? args[0] : args, redact) };
-      this._emit(sink, span, 'pre_action', trail, callId, agentId, trail.startedAt, undefined, undefined);
-      return trail;
+      if (sink === undefined) return { ...decision, state: { started: true, reasoning, startedAt: 0, input: undefined } };
+      const trail: ExplanationTrail = { started: true, reasoning, startedAt: sink.now(), input: this._summary(sink, args.length === 1 ? args[0] : args, call.redact) };
+      this._emit(sink, call, 'pre_action', trail, trail.startedAt, undefined, undefined);
+      return { ...decision, state: trail };
     } catch (err) {
       diag.error(`${PACKAGE_NAME}: recording the pre-action explanation of "${this.action}" failed`, err);
-      return STATIC_TRAIL;
+      return STATIC_ENTRY;
     }
+  }
+
+  /** Step 7: the post-action or on-error record. Never throws. */
+  conclude(call: GuardCall, trail: ExplanationTrail | undefined, outcome: ActionOutcome): StepDecision | undefined {
+    return outcome.ok ? this._after(call, trail!, outcome.result) : this._error(call, trail, outcome.error);
   }
 
   /** Step 7 on success: the post-action record. */
-  after(span: Span | undefined, trail: ExplanationTrail, result: unknown, callId: string | undefined, agentId: string | undefined, redact: Redactor): void {
+  private _after(call: GuardCall, trail: ExplanationTrail, result: unknown): StepDecision | undefined {
     try {
       const reasoning = this._reasoningFn === undefined ? this._reasoning : trail.reasoning;
-      this._write(span, 'post_action', reasoning, false);
+      const decision = this._spanDecision(call, 'post_action', reasoning, false);
       const sink = this._sink;
-      if (sink === undefined) return;
+      if (sink === undefined) return decision;
       const now = sink.now();
-      this._emit(sink, span, 'post_action', trail, callId, agentId, now, this._summary(sink, result, redact), undefined);
+      this._emit(sink, call, 'post_action', trail, now, this._summary(sink, result, call.redact), undefined);
+      return decision;
     } catch (err) {
       diag.error(`${PACKAGE_NAME}: recording the post-action explanation of "${this.action}" failed`, err);
+      return undefined;
     }
   }
 
@@ -216,26 +250,21 @@ export class Explainer {
    * the reasoning is then worked out here, so a refused action still says
    * why the agent wanted it.
    */
-  error(
-    span: Span | undefined,
-    trail: ExplanationTrail | undefined,
-    err: unknown,
-    args: readonly unknown[],
-    callId: string | undefined,
-    agentId: string | undefined,
-    redact: Redactor,
-  ): void {
+  private _error(call: GuardCall, trail: ExplanationTrail | undefined, err: unknown): StepDecision | undefined {
     try {
       const first = trail === undefined;
+      const args = call.input;
       const reasoning = first ? this._reason(args) : this._reasoningFn === undefined ? this._reasoning : trail.reasoning;
-      this._write(span, 'on_error', reasoning, first);
+      const decision = this._spanDecision(call, 'on_error', reasoning, first);
       const sink = this._sink;
-      if (sink === undefined) return;
+      if (sink === undefined) return decision;
       const now = sink.now();
-      const t: ExplanationTrail = trail ?? { started: false, reasoning, startedAt: now, input: this._summary(sink, args.length === 1 ? args[0] : args, redact) };
-      this._emit(sink, span, 'on_error', t, callId, agentId, now, undefined, this._errorSummary(sink, err, redact));
+      const t: ExplanationTrail = trail ?? { started: false, reasoning, startedAt: now, input: this._summary(sink, args.length === 1 ? args[0] : args, call.redact) };
+      this._emit(sink, call, 'on_error', t, now, undefined, this._errorSummary(sink, err, call.redact));
+      return decision;
     } catch (e) {
       diag.error(`${PACKAGE_NAME}: recording the on-error explanation of "${this.action}" failed`, e);
+      return undefined;
     }
   }
 
@@ -256,22 +285,21 @@ export class Explainer {
 
   private _emit(
     sink: ExplanationSink,
-    span: Span | undefined,
+    call: GuardCall,
     phase: ExplanationPhase,
     trail: ExplanationTrail,
-    callId: string | undefined,
-    agentId: string | undefined,
     now: number,
     output: string | undefined,
     error: string | undefined,
   ): void {
-    const ctx = span?.spanContext();
+    const ctx = call.spanContext;
     const valid = ctx !== undefined && ctx.traceId !== '00000000000000000000000000000000';
+    const agent = call.agent;
     sink.accept(
       new ActionExplanation({
         phase,
         action: this.action,
-        agentId: sink.agentId ?? agentId,
+        agentId: sink.agentId ?? agent?.id ?? agent?.name,
         reasoning: trail.reasoning,
         confidence: this._confidence,
         alternatives: this._alternatives,
@@ -279,7 +307,7 @@ export class Explainer {
         outputSummary: output,
         errorSummary: error,
         durationMs: phase === 'pre_action' || !trail.started ? undefined : Math.max(0, now - trail.startedAt),
-        callId,
+        callId: call.callId,
         traceId: valid ? ctx.traceId : undefined,
         spanId: valid ? ctx.spanId : undefined,
         timestamp: now,

@@ -8,7 +8,7 @@
  * @module
  */
 import { context, diag, trace } from '@opentelemetry/api';
-import type { Attributes, Context, Span } from '@opentelemetry/api';
+import type { Attributes, Context } from '@opentelemetry/api';
 import { ActionBlockedError } from '../../patterns/gate/action-blocked-error.js';
 import { hashArguments } from '../../patterns/shared/arguments-hash.js';
 import { systemClock } from '../../patterns/shared/clock.js';
@@ -20,6 +20,8 @@ import type { AssessOptions, AssessResult } from '../../patterns/gate/impact-ass
 import type { ImpactModel } from '../../patterns/gate/impact-model.js';
 import { declaredInactionImpact, rulesImpactModel, validateActionMetadata } from '../../patterns/gate/impact-rules.js';
 import type { ActionMetadata } from '../../patterns/gate/impact-rules.js';
+import { then } from '../../patterns/shared/maybe-promise.js';
+import type { MaybePromise } from '../../patterns/shared/maybe-promise.js';
 import { REDACTED } from '../../patterns/shared/redaction.js';
 import type { Redactor } from '../../patterns/shared/redaction.js';
 import { runReview } from '../../patterns/gate/review.js';
@@ -34,6 +36,8 @@ import {
 } from '../../patterns/shared/validate.js';
 import { countGateDecision } from './gate-metrics.js';
 import { reviewAnswerFor } from './review-answer.js';
+import type { StepEntry } from '../guard/guard-step.js';
+import { recordDecision } from '../guard/span-recorder.js';
 import {
   ATTR_AGENT_SAFETY_IMPACT_CACHED,
   ATTR_AGENT_SAFETY_IMPACT_COUNTERFACTUAL,
@@ -155,15 +159,31 @@ function factorKey(name: string): string {
   return key;
 }
 
-function recordAssessment(span: Span, a: ImpactAssessment, cached: boolean): void {
-  span.setAttribute(ATTR_AGENT_SAFETY_IMPACT_PROPOSED, a.proposedImpact);
-  span.setAttribute(ATTR_AGENT_SAFETY_IMPACT_COUNTERFACTUAL, a.counterfactualImpact);
-  span.setAttribute(ATTR_AGENT_SAFETY_IMPACT_DELTA, a.impactDelta);
-  span.setAttribute(ATTR_AGENT_SAFETY_IMPACT_LEVEL, a.level);
-  span.setAttribute(ATTR_AGENT_SAFETY_IMPACT_VERDICT, a.recommendation);
+/** The span attributes of an assessment. */
+function assessmentAttributes(a: ImpactAssessment, cached: boolean): Attributes {
+  const attrs: Attributes = {
+    [ATTR_AGENT_SAFETY_IMPACT_PROPOSED]: a.proposedImpact,
+    [ATTR_AGENT_SAFETY_IMPACT_COUNTERFACTUAL]: a.counterfactualImpact,
+    [ATTR_AGENT_SAFETY_IMPACT_DELTA]: a.impactDelta,
+    [ATTR_AGENT_SAFETY_IMPACT_LEVEL]: a.level,
+    [ATTR_AGENT_SAFETY_IMPACT_VERDICT]: a.recommendation,
+  };
   const factors = a.factors;
-  for (const name in factors) span.setAttribute(factorKey(name), factors[name]);
-  if (cached) span.setAttribute(ATTR_AGENT_SAFETY_IMPACT_CACHED, true);
+  for (const name in factors) attrs[factorKey(name)] = factors[name];
+  if (cached) attrs[ATTR_AGENT_SAFETY_IMPACT_CACHED] = true;
+  return attrs;
+}
+
+/**
+ * The gate's decision about one call as plain data for the recorder: the
+ * span attributes and review events, the {@link GateDecision} once made,
+ * and a stop (`ActionBlockedError`) when the call is refused.
+ * @internal
+ */
+export interface GateRecord extends StepEntry<undefined> {
+  /** The decision, on the last record of the chain. */
+  readonly decision?: GateDecision;
+  readonly next?: () => MaybePromise<GateRecord>;
 }
 
 function safeRedact(redact: Redactor, value: unknown): unknown {
@@ -292,47 +312,68 @@ export class CounterfactualEstimator {
     requireNonEmptyString('action', action);
     validateCallOptions(options);
     const agentId = options?.agentId ?? telemetry.settings.agent?.id;
-    return this.decide(trace.getActiveSpan(), action, args, options, telemetry.settings.redact, options?.signal, undefined, agentId);
+    const span = trace.getActiveSpan();
+    const recording = span !== undefined && span.isRecording();
+    const decided = this.decide(action, args, options, telemetry.settings.redact, options?.signal, undefined, agentId, recording);
+    const last = await recordDecision(recording ? span : undefined, await decided);
+    if (last.stop !== undefined) throw last.stop.error;
+    return last.decision!;
   }
 
   /**
-   * @internal The gate step of a guarded call: assess, review when asked,
-   * record on `span`, count; throw {@link ActionBlockedError} when refused.
-   * Synchronous with synchronous models and no review. `ctx` (the guarded
-   * call's context) is made active around user models and the approval
-   * hook, so the spans they make are children of the call's span.
+   * @internal The gate step of a guarded call: assess, ask for a review when
+   * the verdict says so, count; answer with the attributes and events to
+   * record (only when `recording`) and, when refused, a stop with an
+   * {@link ActionBlockedError}. Synchronous with synchronous models and no
+   * review. `ctx` (the guarded call's context) is made active around user
+   * models and the approval hook, so the spans they make are children of
+   * the call's span.
    */
   decide(
-    span: Span | undefined,
     action: string,
     args: unknown,
     options: AssessOptions | undefined,
     redact: Redactor,
     signal: AbortSignal | undefined,
-    ctx?: Context,
-    agentId?: string,
-  ): GateDecision | Promise<GateDecision> {
+    ctx: Context | undefined,
+    agentId: string | undefined,
+    recording: boolean,
+  ): MaybePromise<GateRecord> {
     const result =
       ctx !== undefined && this._customModels
         ? context.with(ctx, () => this._assessor.assess(action, args, options))
         : this._assessor.assess(action, args, options);
-    if (result instanceof Promise) return result.then(r => this._enforce(span, r, args, redact, signal, ctx, agentId));
-    return this._enforce(span, result, args, redact, signal, ctx, agentId);
+    return then(result, r => this._enforce(r, args, redact, signal, ctx, agentId, recording));
   }
 
   private _enforce(
-    span: Span | undefined,
     { assessment, cached }: AssessResult,
     args: unknown,
     redact: Redactor,
     signal: AbortSignal | undefined,
     ctx: Context | undefined,
     agentId: string | undefined,
-  ): GateDecision | Promise<GateDecision> {
-    const recording = span !== undefined && span.isRecording();
-    if (recording) recordAssessment(span, assessment, cached);
+    recording: boolean,
+  ): GateRecord {
+    const attributes = recording ? assessmentAttributes(assessment, cached) : undefined;
     const verdict = assessment.recommendation;
-    if (verdict === 'review') return this._review(recording ? span : undefined, assessment, cached, args, redact, signal, ctx, agentId);
+    if (verdict === 'review') {
+      const shown = safeRedact(this._redact ?? redact, args);
+      const argumentsHash = hashArguments(shown);
+      let events: GateRecord['events'];
+      if (recording) {
+        const requested: Attributes = {
+          [ATTR_AGENT_SAFETY_REVIEW_ARGUMENTS_HASH]: argumentsHash,
+          [ATTR_AGENT_SAFETY_IMPACT_LEVEL]: assessment.level,
+          [ATTR_AGENT_SAFETY_IMPACT_DELTA]: assessment.impactDelta,
+          [ATTR_AGENT_SAFETY_REVIEW_TIMEOUT_MS]: this.reviewTimeoutMs,
+        };
+        if (assessment.callId !== undefined) requested[ATTR_GEN_AI_TOOL_CALL_ID] = assessment.callId;
+        events = [{ name: EVENT_AGENT_SAFETY_REVIEW_REQUESTED, attributes: requested }];
+      }
+      // The review starts once the request is on the span.
+      return { attributes, events, next: () => this._review(assessment, cached, shown, argumentsHash, signal, ctx, agentId, recording) };
+    }
     const decision: GateDecision = {
       assessment,
       verdict,
@@ -341,33 +382,27 @@ export class CounterfactualEstimator {
       review: undefined,
       cached,
     };
-    this._finish(recording ? span : undefined, decision, agentId);
-    if (decision.enforced === 'blocked') throw new ActionBlockedError(assessment);
-    return decision;
+    countGateDecision(decision.verdict, decision.enforced, agentId);
+    if (attributes !== undefined) {
+      attributes[ATTR_AGENT_SAFETY_IMPACT_ENFORCED] = decision.enforced;
+      attributes[ATTR_AGENT_SAFETY_IMPACT_REASON] = decision.reason;
+    }
+    if (decision.enforced === 'blocked') {
+      return { attributes, decision, stop: { error: new ActionBlockedError(assessment), outcome: 'blocked' } };
+    }
+    return { attributes, decision };
   }
 
   private async _review(
-    span: Span | undefined,
     assessment: ImpactAssessment,
     cached: boolean,
-    args: unknown,
-    redact: Redactor,
+    shown: unknown,
+    argumentsHash: string,
     signal: AbortSignal | undefined,
     ctx: Context | undefined,
     agentId: string | undefined,
-  ): Promise<GateDecision> {
-    const shown = safeRedact(this._redact ?? redact, args);
-    const argumentsHash = hashArguments(shown);
-    if (span !== undefined) {
-      const requested: Attributes = {
-        [ATTR_AGENT_SAFETY_REVIEW_ARGUMENTS_HASH]: argumentsHash,
-        [ATTR_AGENT_SAFETY_IMPACT_LEVEL]: assessment.level,
-        [ATTR_AGENT_SAFETY_IMPACT_DELTA]: assessment.impactDelta,
-        [ATTR_AGENT_SAFETY_REVIEW_TIMEOUT_MS]: this.reviewTimeoutMs,
-      };
-      if (assessment.callId !== undefined) requested[ATTR_GEN_AI_TOOL_CALL_ID] = assessment.callId;
-      span.addEvent(EVENT_AGENT_SAFETY_REVIEW_REQUESTED, requested);
-    }
+    recording: boolean,
+  ): Promise<GateRecord> {
     // An answer the framework's approval flow already collected for this call wins over the hook.
     const given = reviewAnswerFor(ctx ?? context.active(), assessment.callId);
     const hook: ApprovalHook | undefined = given !== undefined ? () => given : this._approve;
@@ -378,14 +413,6 @@ export class CounterfactualEstimator {
       this._now(),
       signal,
     );
-    if (span !== undefined) {
-      const answered: Attributes = {
-        [ATTR_AGENT_SAFETY_REVIEW_DECISION]: review.approved ? 'approved' : 'denied',
-        [ATTR_AGENT_SAFETY_REVIEW_REASON]: review.reason,
-      };
-      if (review.reviewer !== undefined) answered[ATTR_AGENT_SAFETY_REVIEW_REVIEWER] = review.reviewer;
-      span.addEvent(EVENT_AGENT_SAFETY_REVIEW_ANSWERED, answered);
-    }
     const decision: GateDecision = {
       assessment,
       verdict: 'review',
@@ -394,16 +421,21 @@ export class CounterfactualEstimator {
       review,
       cached,
     };
-    this._finish(span, decision, agentId);
-    if (!review.approved) throw new ActionBlockedError(assessment, review);
-    return decision;
-  }
-
-  private _finish(span: Span | undefined, decision: GateDecision, agentId: string | undefined): void {
-    if (span !== undefined) {
-      span.setAttribute(ATTR_AGENT_SAFETY_IMPACT_ENFORCED, decision.enforced);
-      span.setAttribute(ATTR_AGENT_SAFETY_IMPACT_REASON, decision.reason);
-    }
     countGateDecision(decision.verdict, decision.enforced, agentId);
+    let events: GateRecord['events'];
+    let attributes: Attributes | undefined;
+    if (recording) {
+      const answered: Attributes = {
+        [ATTR_AGENT_SAFETY_REVIEW_DECISION]: review.approved ? 'approved' : 'denied',
+        [ATTR_AGENT_SAFETY_REVIEW_REASON]: review.reason,
+      };
+      if (review.reviewer !== undefined) answered[ATTR_AGENT_SAFETY_REVIEW_REVIEWER] = review.reviewer;
+      events = [{ name: EVENT_AGENT_SAFETY_REVIEW_ANSWERED, attributes: answered }];
+      attributes = { [ATTR_AGENT_SAFETY_IMPACT_ENFORCED]: decision.enforced, [ATTR_AGENT_SAFETY_IMPACT_REASON]: decision.reason };
+    }
+    if (!review.approved) {
+      return { attributes, events, decision, stop: { error: new ActionBlockedError(assessment, review), outcome: 'denied' } };
+    }
+    return { attributes, events, decision };
   }
 }

@@ -1,18 +1,16 @@
 /**
  * Step 2 of a guarded call: the impact gate and its review, with the tool's
- * declared metadata. Kept out of `guard.ts` so the guard only calls it.
+ * declared metadata, as a {@link GuardStep}.
  *
  * @module
  */
-import type { Context, Span } from '@opentelemetry/api';
-import { isActionBlockedError } from '../../patterns/gate/action-blocked-error.js';
 import { validateActionMetadata } from '../../patterns/gate/impact-rules.js';
 import type { ActionMetadata } from '../../patterns/gate/impact-rules.js';
 import type { AssessOptions } from '../../patterns/gate/impact-assessor.js';
-import type { Redactor } from '../../patterns/shared/redaction.js';
+import type { MaybePromise } from '../../patterns/shared/maybe-promise.js';
 import { CounterfactualEstimator } from './counterfactual-estimator.js';
-import type { GateDecision } from './counterfactual-estimator.js';
-import type { CallOutcome } from '../shared/semconv.js';
+import type { GateRecord } from './counterfactual-estimator.js';
+import type { GuardCall, GuardStep } from '../guard/guard-step.js';
 
 /** The tool's declared impact metadata: fixed, or computed from the call's arguments. */
 export type ImpactDeclaration<A extends unknown[]> = ActionMetadata | ((...args: A) => ActionMetadata);
@@ -27,8 +25,14 @@ export function validateGateOptions(gate: unknown, impact: unknown): void {
   if (typeof impact !== 'function') validateActionMetadata('impact', impact);
 }
 
-/** The gate of one guarded tool. */
-export class GuardGate {
+/**
+ * The gate of one guarded tool: assesses each call, asks for a review when
+ * the verdict says so, and stops a refused call with an
+ * `ActionBlockedError` (outcome `blocked` or `denied`). Synchronous with
+ * synchronous models and no review.
+ */
+export class GateStep implements GuardStep<undefined> {
+  readonly name = 'gate';
   private readonly _estimator: CounterfactualEstimator;
   private readonly _tool: string;
   private readonly _metadata: ActionMetadata | undefined;
@@ -50,30 +54,13 @@ export class GuardGate {
     }
   }
 
-  /**
-   * Assesses the call; returns nothing (or a promise of nothing) when it may
-   * run, throws an `ActionBlockedError` when it is refused. Synchronous
-   * with synchronous models and no review.
-   */
-  enforce(
-    span: Span,
-    args: unknown[],
-    callId: string | undefined,
-    redact: Redactor,
-    signal: AbortSignal | undefined,
-    ctx: Context,
-    agentId: string | undefined,
-  ): undefined | Promise<GateDecision> {
+  /** Assesses the call and decides (step 2). */
+  admit(call: GuardCall): MaybePromise<GateRecord> {
+    const { input: args, callId } = call;
     const fn = this._impactFn;
     let options = this._static;
     if (fn !== undefined) options = { metadata: () => fn(...args), callId };
     else if (callId !== undefined) options = { metadata: this._metadata, callId };
-    const decided = this._estimator.decide(span, this._tool, args.length === 1 ? args[0] : args, options, redact, signal, ctx, agentId);
-    return decided instanceof Promise ? decided : undefined;
+    return this._estimator.decide(this._tool, args.length === 1 ? args[0] : args, options, call.redact, call.signal, call.context, call.agent?.id, call.recording);
   }
-}
-
-/** The call outcome of a call refused by its own gate (`blocked` / `denied`), else undefined. */
-export function refusalOutcome(err: unknown): CallOutcome | undefined {
-  return isActionBlockedError(err) ? err.enforced : undefined;
 }

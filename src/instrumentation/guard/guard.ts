@@ -6,13 +6,15 @@
  * in a fixed order (DESIGN.md §2): breaker admission, impact gate and review,
  * pre-action explanation, checkpoint, the action itself (with its timeout and
  * abort signal), breaker outcome, post-action or error explanation. Each step
- * returns plain data and this module writes it onto the span.
+ * is a {@link GuardStep} in the ordered list {@link GUARD_STEPS}: it returns
+ * plain data and the recorder (`span-recorder.ts`) writes it onto the span.
  *
  * @module
  */
 import { SpanKind, context, diag, trace } from '@opentelemetry/api';
-import type { Attributes, Context, Span } from '@opentelemetry/api';
-import { ToolTimeoutError, isToolTimeoutError } from '../../patterns/shared/errors.js';
+import type { Attributes, Context, Span, SpanContext } from '@opentelemetry/api';
+import { ToolTimeoutError, isAbortError } from '../../patterns/shared/errors.js';
+import type { MaybePromise } from '../../patterns/shared/maybe-promise.js';
 import { captureValue } from '../../patterns/shared/redaction.js';
 import type { Redactor } from '../../patterns/shared/redaction.js';
 import {
@@ -26,38 +28,34 @@ import {
   requireObject,
   requireOneOf,
 } from '../../patterns/shared/validate.js';
-import { BreakerCall, BreakerPicker, recordRejection, validateBreakerSource } from '../breaker/breaker-step.js';
+import { BreakerStep, validateBreakerSource } from '../breaker/breaker-step.js';
 import type { BreakerSource } from '../breaker/breaker-step.js';
 import { agentFromContext, withSignal } from './call-context.js';
-import { takeGuardCheckpoint, validateGuardCheckpoint } from '../rollback/guard-checkpoint.js';
-import type { GuardCheckpoint, GuardCheckpointOptions } from '../rollback/guard-checkpoint.js';
+import { CheckpointStep, validateGuardCheckpoint } from '../rollback/guard-checkpoint.js';
+import type { GuardCheckpointOptions } from '../rollback/guard-checkpoint.js';
 import type { CounterfactualEstimator } from '../gate/counterfactual-estimator.js';
 import { Explainer, validateExplainOptions } from '../explain/explainer.js';
-import type { ExplanationTrail } from '../explain/explainer.js';
 import type { GuardExplainOptions } from '../explain/explainability-hooks.js';
-import { GuardGate, refusalOutcome, validateGateOptions } from '../gate/guard-gate.js';
+import { GateStep, validateGateOptions } from '../gate/guard-gate.js';
 import type { ImpactDeclaration } from '../gate/guard-gate.js';
-import { recordError } from './record-error.js';
+import type { ActionOutcome, GuardCall, GuardStep, GuardStepEntry, StepEntry, StepStop } from './guard-step.js';
+import { recordCallStart, recordDecision, recordFailure, recordSuccess, writeDecision } from './span-recorder.js';
 import {
-  ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_AGENT_ID,
   ATTR_GEN_AI_AGENT_NAME,
   ATTR_GEN_AI_OPERATION_NAME,
-  ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
-  ATTR_GEN_AI_TOOL_CALL_ID,
-  ATTR_GEN_AI_TOOL_CALL_RESULT,
   ATTR_GEN_AI_TOOL_DESCRIPTION,
   ATTR_GEN_AI_TOOL_NAME,
   ATTR_GEN_AI_TOOL_TYPE,
   GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
 } from '../shared/semconv.js';
-import type { CallOutcome } from '../shared/semconv.js';
 import { currentTracer, telemetry } from '../shared/telemetry.js';
 import type { AgentIdentity } from '../shared/telemetry.js';
+import { PACKAGE_NAME } from '../shared/version.js';
 import { toolDurationHistogram } from './tool-metrics.js';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any function, whatever its `this` and parameters
 type AnyFunction = (this: any, ...args: any[]) => any;
 
 /** The `gen_ai.tool.type` values of the GenAI conventions. */
@@ -171,17 +169,61 @@ export interface CallOptions {
 }
 
 /**
+ * A guarded function by its parts: parameters `A`, the original's result
+ * `R` (a promise of `Awaited<R>` is returned) and `this` type `This`. What
+ * {@link guard} returns; written with the parts themselves (not a function
+ * type) so that a contextual type (a framework's `execute` signature) flows
+ * into the wrapped function's parameters.
+ */
+export interface Guarded<A extends unknown[], R, This = unknown> {
+  (this: This, ...args: A): Promise<Awaited<R>>;
+  /** The tool name given to {@link guard}. */
+  readonly toolName: string;
+  /** The same guarded function with per-call options (call id, signal, timeout). */
+  withOptions(options: CallOptions): (this: This, ...args: A) => Promise<Awaited<R>>;
+}
+
+/**
  * A guarded function: same parameters (and `this`) as the original, returns
  * a promise of its result. Errors thrown by the original are rethrown
  * unchanged.
  */
-export interface GuardedFunction<F extends AnyFunction> {
-  (this: ThisParameterType<F>, ...args: Parameters<F>): Promise<Awaited<ReturnType<F>>>;
-  /** The tool name given to {@link guard}. */
-  readonly toolName: string;
-  /** The same guarded function with per-call options (call id, signal, timeout). */
-  withOptions(options: CallOptions): (this: ThisParameterType<F>, ...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>;
-}
+export type GuardedFunction<F extends AnyFunction> = Guarded<Parameters<F>, ReturnType<F>, ThisParameterType<F>>;
+
+/**
+ * The safety steps of a guarded call, in their fixed order (DESIGN.md §2):
+ * `breaker → policy → gate → explain → checkpoint → action`. A new step is
+ * one entry here (and its option in {@link GuardOptions}).
+ */
+const GUARD_STEPS: readonly GuardStepEntry<GuardOptions>[] = [
+  {
+    keys: ['breaker'],
+    validate: o => validateBreakerSource('breaker', o.breaker),
+    create: o => (o.breaker === undefined ? undefined : new BreakerStep(o.breaker, o.name)),
+  },
+  {
+    keys: ['gate', 'impact'],
+    validate: o => validateGateOptions(o.gate, o.impact),
+    create: o => (o.gate === undefined ? undefined : new GateStep(o.gate, o.name, o.impact as ImpactDeclaration<never[]>)),
+  },
+  {
+    keys: ['explain'],
+    validate: o => {
+      if (o.explain === undefined) return;
+      validateExplainOptions('explain', o.explain, ['hooks']);
+      const hooks = o.explain.hooks;
+      if (hooks !== undefined && typeof (hooks as { accept?: unknown })?.accept !== 'function') {
+        throw new TypeError('explain.hooks must be an ExplainabilityHookManager');
+      }
+    },
+    create: o => (o.explain === undefined ? undefined : new Explainer(o.name, o.explain as GuardExplainOptions<never[]>, o.explain.hooks)),
+  },
+  {
+    keys: ['checkpoint'],
+    validate: o => validateGuardCheckpoint('checkpoint', o.checkpoint),
+    create: o => (o.checkpoint === undefined ? undefined : new CheckpointStep(o.checkpoint, o.name)),
+  },
+];
 
 const GUARD_KEYS = [
   'name',
@@ -196,11 +238,7 @@ const GUARD_KEYS = [
   'captureArguments',
   'captureResult',
   'redact',
-  'breaker',
-  'checkpoint',
-  'gate',
-  'impact',
-  'explain',
+  ...GUARD_STEPS.flatMap(step => step.keys),
 ] as const;
 
 const MAX_TIMEOUT_MS = 2_147_483_647; // setTimeout's limit
@@ -233,16 +271,7 @@ function validateGuardOptions(options: unknown): asserts options is GuardOptions
   optionalBoolean('captureArguments', o.captureArguments);
   optionalBoolean('captureResult', o.captureResult);
   optionalFunction('redact', o.redact);
-  validateBreakerSource('breaker', o.breaker);
-  validateGuardCheckpoint('checkpoint', o.checkpoint);
-  validateGateOptions(o.gate, o.impact);
-  if (o.explain !== undefined) {
-    validateExplainOptions('explain', o.explain, ['hooks']);
-    const hooks = o.explain.hooks;
-    if (hooks !== undefined && typeof (hooks as { accept?: unknown })?.accept !== 'function') {
-      throw new TypeError('explain.hooks must be an ExplainabilityHookManager');
-    }
-  }
+  for (const step of GUARD_STEPS) step.validate(o);
 }
 
 const noop = (): void => {};
@@ -258,8 +287,50 @@ function extract<T>(what: string, tool: string, fn: ((...args: never[]) => T) | 
   }
 }
 
-function isAbortError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError';
+/** One guarded call: the {@link GuardCall} its steps read, and what the pipeline keeps for it. */
+class CallRun implements GuardCall {
+  readonly tool: string;
+  readonly args: readonly unknown[];
+  readonly input: readonly unknown[];
+  readonly callId: string | undefined;
+  readonly agent: AgentIdentity | undefined;
+  readonly redact: Redactor;
+  readonly signal: AbortSignal | undefined;
+  readonly parent: Context;
+  context: Context;
+  readonly spanContext: SpanContext;
+  readonly recording: boolean;
+  /** Each step's state, by its position; undefined for a step that has not admitted the call. */
+  readonly states: unknown[];
+  /** The stop of the step that refused the call, if one did. */
+  stop: StepStop | undefined = undefined;
+
+  constructor(
+    tool: string,
+    steps: number,
+    args: readonly unknown[],
+    input: readonly unknown[],
+    callId: string | undefined,
+    agent: AgentIdentity | undefined,
+    redact: Redactor,
+    signal: AbortSignal | undefined,
+    parent: Context,
+    ctx: Context,
+    span: Span,
+  ) {
+    this.tool = tool;
+    this.args = args;
+    this.input = input;
+    this.callId = callId;
+    this.agent = agent;
+    this.redact = redact;
+    this.signal = signal;
+    this.parent = parent;
+    this.context = ctx;
+    this.spanContext = span.spanContext();
+    this.recording = span.isRecording();
+    this.states = new Array<unknown>(steps);
+  }
 }
 
 /** The state of one guarded tool, shared by all its calls. */
@@ -273,17 +344,14 @@ class ToolGuard {
   private _startAttrs: Attributes = {};
   private readonly _okMetricAttrs: Attributes;
   private readonly _errorMetricAttrs = new Map<string, Attributes>();
-  private readonly _breakers: BreakerPicker | undefined;
-  private readonly _gate: GuardGate | undefined;
-  private readonly _explainer: Explainer | undefined;
+  /** The steps this tool uses, in {@link GUARD_STEPS} order. */
+  private readonly _steps: readonly GuardStep[];
 
   constructor(fn: AnyFunction, options: GuardOptions) {
     this._fn = fn;
     this._options = options;
     this.name = options.name;
-    this._breakers = options.breaker === undefined ? undefined : new BreakerPicker(options.breaker, options.name);
-    this._gate = options.gate && new GuardGate(options.gate, options.name, options.impact as ImpactDeclaration<never[]>);
-    this._explainer = options.explain && new Explainer(options.name, options.explain as GuardExplainOptions<never[]>, options.explain.hooks);
+    this._steps = GUARD_STEPS.map(entry => entry.create(options)).filter((step): step is GuardStep => step !== undefined);
     this.spanName = `${GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL} ${options.name}`;
     this._okMetricAttrs = Object.freeze({
       [ATTR_GEN_AI_OPERATION_NAME]: GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
@@ -319,7 +387,7 @@ class ToolGuard {
     return attrs;
   }
 
-  async run(thisArg: unknown, args: unknown[], call: CallOptions | undefined): Promise<unknown> {
+  async run(thisArg: unknown, args: unknown[], options: CallOptions | undefined): Promise<unknown> {
     const o = this._options;
     const settings = telemetry.settings;
     const parent = context.active();
@@ -331,78 +399,138 @@ class ToolGuard {
       currentTracer().startSpan(this.spanName, { kind: SpanKind.INTERNAL, attributes: this._attributesFor(agent) }, parent);
     if (framework !== undefined) framework.setAttributes(this._attributesFor(agent));
     // What the safety steps see of the arguments: the tool's own input when selected.
-    const seen = o.input === undefined ? args : [extract('input', this.name, o.input, args)];
+    const input = o.input === undefined ? args : [extract('input', this.name, o.input, args)];
     const started = performance.now();
-    let breaker: BreakerCall | undefined;
+    const redact = o.redact ?? settings.redact;
     let signal: AbortSignal | undefined;
     let errType: string | undefined;
     let aborted = false;
-    let checkpoint: GuardCheckpoint | undefined;
-    let callId: string | undefined;
-    let trail: ExplanationTrail | undefined;
-    let gated = this._gate === undefined;
-    const redact = o.redact ?? settings.redact;
+    let call: CallRun | undefined;
     try {
-      callId = call?.callId ?? extract('callId', this.name, o.callId, args);
-      if (callId !== undefined) span.setAttribute(ATTR_GEN_AI_TOOL_CALL_ID, String(callId));
-      if (o.captureArguments ?? settings.captureArguments) {
-        span.setAttribute(ATTR_GEN_AI_TOOL_CALL_ARGUMENTS, captureValue(seen.length === 1 ? seen[0] : seen, redact));
-      }
-      signal = call?.signal ?? extract('signal', this.name, o.signal, args);
-      if (this._breakers !== undefined) {
-        breaker = new BreakerCall(span, this._breakers.pick(agent));
-        const waiting = breaker.admit(signal); // 1. breaker admission
-        if (waiting !== undefined) await waiting;
-      }
-      const timeoutMs = call?.timeoutMs ?? o.timeoutMs;
+      const callId = options?.callId ?? extract('callId', this.name, o.callId, args);
+      const capture = o.captureArguments ?? settings.captureArguments;
+      recordCallStart(span, callId, capture ? captureValue(input.length === 1 ? input[0] : input, redact) : undefined);
+      signal = options?.signal ?? extract('signal', this.name, o.signal, args);
       let ctx = trace.setSpan(parent, span);
-      // 2. impact gate and review: a refusal throws ActionBlockedError
-      if (!gated) {
-        const pending = this._gate!.enforce(span, seen, callId, redact, signal, ctx, agent?.id);
-        if (pending !== undefined) await pending;
-        gated = true;
+      if (this._steps.length > 0) {
+        call = new CallRun(this.name, this._steps.length, args, input, callId, agent, redact, signal, parent, ctx, span);
+        const admitted = this._admit(span, call, 0); // steps 1–4: breaker, gate, explanation, checkpoint
+        if (admitted !== undefined) await admitted;
+        this._start(call);
+        ctx = call.context;
       }
-      // 3. pre-action explanation (observes only)
-      if (this._explainer !== undefined) trail = this._explainer.before(span, seen, callId, agent?.id ?? agent?.name, redact);
-      // 4. checkpoint
-      if (o.checkpoint !== undefined) {
-        const taken = takeGuardCheckpoint(o.checkpoint, this.name, span, parent, args);
-        checkpoint = taken instanceof Promise ? await taken : taken;
-        if (checkpoint !== undefined) ctx = checkpoint.context(ctx);
-      }
-
       // 5. the action
-      breaker?.start();
+      const timeoutMs = options?.timeoutMs ?? o.timeoutMs;
       const result =
         signal === undefined && timeoutMs === undefined
           ? await context.with(ctx, this._fn, thisArg, ...args)
           : await this._runControlled(ctx, thisArg, args, signal, timeoutMs);
-      breaker?.succeeded(result); // 6. breaker records the outcome
-
-      if (o.captureResult ?? settings.captureResult) {
-        span.setAttribute(ATTR_GEN_AI_TOOL_CALL_RESULT, captureValue(result, redact));
+      const outcome: ActionOutcome | undefined = call && { ok: true, result };
+      if (call !== undefined) this._settle(span, call, outcome!); // 6. breaker records the outcome
+      recordSuccess(span, (o.captureResult ?? settings.captureResult) ? captureValue(result, redact) : undefined);
+      if (call !== undefined) {
+        const concluded = this._conclude(span, call, outcome!, 0); // 7. post-action explanation, checkpoint
+        if (concluded !== undefined) await concluded;
       }
-      // 7. post-action explanation
-      if (this._explainer !== undefined) this._explainer.after(span, trail!, result, callId, agent?.id ?? agent?.name, redact);
-      span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, 'success' satisfies CallOutcome);
-      const settled = checkpoint?.succeeded(span, result, args);
-      if (settled !== undefined) await settled;
       return result;
     } catch (err) {
       aborted = signal?.aborted === true && (err === signal.reason || isAbortError(err));
-      breaker?.failed(err, aborted);
-      if (aborted) span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, 'aborted' satisfies CallOutcome);
-      else if (breaker?.rejected) errType = recordRejection(span, err);
-      else errType = recordFailure(span, err, gated ? undefined : refusalOutcome(err));
-      // 7. on-error explanation (also for a call refused before it ran)
-      if (this._explainer !== undefined) this._explainer.error(span, trail, err, seen, callId, agent?.id ?? agent?.name, redact);
-      const settled = checkpoint?.failed(span, err, aborted);
-      if (settled !== undefined) await settled;
+      const outcome: ActionOutcome | undefined = call && { ok: false, error: err, aborted };
+      if (call !== undefined) this._settle(span, call, outcome!);
+      errType = recordFailure(span, err, aborted, call?.stop);
+      if (call !== undefined) {
+        const concluded = this._conclude(span, call, outcome!, 0); // 7. on-error explanation (also for a refused call), checkpoint
+        if (concluded !== undefined) await concluded;
+      }
       throw err;
     } finally {
       if (framework === undefined) span.end();
       if (!aborted) toolDurationHistogram().record((performance.now() - started) / 1000, this._metricAttrs(errType));
     }
+  }
+
+  // The pipeline. These methods are the one place where a step's answer
+  // being ready now or later matters: a step that answers at once keeps the
+  // call on the synchronous path (no promise, no microtask).
+
+  /** Each step's `admit`, from step `from` on, in order; a promise only when a step answers with one. */
+  private _admit(span: Span, call: CallRun, from: number): MaybePromise<void> {
+    const steps = this._steps;
+    for (let i = from; i < steps.length; i++) {
+      const entry = steps[i]!.admit(call);
+      const entered = entry instanceof Promise ? entry.then(e => this._enter(span, call, i, e)) : this._enter(span, call, i, entry);
+      if (entered !== undefined) return entered.then(() => this._admit(span, call, i + 1));
+    }
+    return undefined;
+  }
+
+  /** Records step `i`'s entry (and its `next`s); keeps its state and context, or throws its stop. */
+  private _enter(span: Span, call: CallRun, i: number, entry: StepEntry | undefined): MaybePromise<void> {
+    if (entry === undefined) return undefined;
+    const last = recordDecision(span, entry);
+    if (last instanceof Promise) return last.then(d => this._admitted(call, i, entry, d.stop));
+    this._admitted(call, i, entry, last.stop);
+    return undefined;
+  }
+
+  private _admitted(call: CallRun, i: number, entry: StepEntry, stop: StepStop | undefined): void {
+    if (stop !== undefined) {
+      call.stop = stop;
+      throw stop.error;
+    }
+    call.states[i] = entry.state;
+    if (entry.context !== undefined) call.context = entry.context;
+  }
+
+  /** Each step's `start`, just before the action. */
+  private _start(call: CallRun): void {
+    const steps = this._steps;
+    for (let i = 0; i < steps.length; i++) steps[i]!.start?.(call, call.states[i]);
+  }
+
+  /** Each step's `settle`, in order. Never throws. */
+  private _settle(span: Span, call: CallRun, outcome: ActionOutcome): void {
+    const steps = this._steps;
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i]!;
+      if (step.settle === undefined) continue;
+      try {
+        const decision = step.settle(call, call.states[i], outcome);
+        if (decision !== undefined) writeDecision(span, decision);
+      } catch (err) {
+        diag.error(`${PACKAGE_NAME}: the ${step.name} step of tool "${this.name}" failed to settle; ignored`, err);
+      }
+    }
+  }
+
+  /** Each step's `conclude`, from step `from` on, in order; a promise only when one waits. Never throws or rejects. */
+  private _conclude(span: Span, call: CallRun, outcome: ActionOutcome, from: number): MaybePromise<void> {
+    const steps = this._steps;
+    for (let i = from; i < steps.length; i++) {
+      const step = steps[i]!;
+      if (step.conclude === undefined) continue;
+      let done: MaybePromise<unknown>;
+      try {
+        const decision = step.conclude(call, call.states[i], outcome);
+        done =
+          decision instanceof Promise
+            ? decision.then(d => (d === undefined ? undefined : recordDecision(span, d)))
+            : decision === undefined
+              ? undefined
+              : recordDecision(span, decision);
+      } catch (err) {
+        this._concludeFailed(step, err);
+        continue;
+      }
+      if (done instanceof Promise) {
+        return done.then(undefined, (err: unknown) => this._concludeFailed(step, err)).then(() => this._conclude(span, call, outcome, i + 1));
+      }
+    }
+    return undefined;
+  }
+
+  private _concludeFailed(step: GuardStep, err: unknown): void {
+    diag.error(`${PACKAGE_NAME}: the ${step.name} step of tool "${this.name}" failed to conclude; ignored`, err);
   }
 
   /** The action with an abort signal and/or a timeout: rejects as soon as either fires. */
@@ -442,16 +570,6 @@ class ToolGuard {
 }
 
 /**
- * Records a failure of the call (not an abort) on `span`; returns `error.type`.
- * `refused` is the outcome when this call's own gate refused it.
- */
-function recordFailure(span: Span, err: unknown, refused?: CallOutcome): string {
-  const type = recordError(span, err);
-  span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, refused ?? ((isToolTimeoutError(err) ? 'timeout' : 'error') satisfies CallOutcome));
-  return type;
-}
-
-/**
  * Wraps a tool (any sync or async function) so that each call is one
  * `execute_tool {name}` span and passes through the safety patterns
  * configured for it.
@@ -471,7 +589,14 @@ function recordFailure(span: Span, err: unknown, refused?: CallOutcome): string 
  * });
  * const ranked = await rank('u1', ['p1', 'p2']);
  * ```
+ *
+ * Written inline where a function type is expected (a framework's tool
+ * `execute`), the wrapped function's parameters take their types from it.
  */
+export function guard<A extends unknown[], R, This = unknown>(
+  fn: (this: This, ...args: A) => R,
+  options: GuardOptions<A, Awaited<R>>,
+): Guarded<A, R, This>;
 export function guard<F extends AnyFunction>(
   fn: F,
   options: GuardOptions<Parameters<F>, Awaited<ReturnType<F>>>,

@@ -29,10 +29,10 @@ export function errorMessage(err: unknown): string {
 /**
  * Records a failure on `span` the way the OpenTelemetry conventions ask:
  * the exception event, status ERROR with the message, and `error.type`.
- * Works for anything thrown, not only `Error`s. Returns `error.type`.
+ * Works for anything thrown, not only `Error`s. Returns `error.type`
+ * (`type` when given, else {@link errorType}).
  */
-export function recordError(span: Span, err: unknown): string {
-  const type = errorType(err);
+export function recordError(span: Span, err: unknown, type: string = errorType(err)): string {
   const message = errorMessage(err);
   span.recordException(err instanceof Error ? err : { name: type, message });
   span.setStatus({ code: SpanStatusCode.ERROR, message });

@@ -1,14 +1,16 @@
 /**
  * Step 4 of a guarded call (DESIGN.md §2): a checkpoint taken just before
  * the action, in the call's span, so that the action can be undone later and
- * its compensation links back to this span.
+ * its compensation links back to this span; settled once the action has.
  *
  * @module
  */
 import { diag } from '@opentelemetry/api';
-import type { Context, Span } from '@opentelemetry/api';
+import type { Exception } from '@opentelemetry/api';
 import type { Checkpoint } from '../../patterns/rollback/checkpoint.js';
 import { isToolTimeoutError } from '../../patterns/shared/errors.js';
+import { then } from '../../patterns/shared/maybe-promise.js';
+import type { MaybePromise } from '../../patterns/shared/maybe-promise.js';
 import {
   optionalBoolean,
   optionalFunction,
@@ -18,8 +20,9 @@ import {
   requireObject,
 } from '../../patterns/shared/validate.js';
 import { compensatingManager, withCheckpoint } from './rollback-context.js';
-import { settleCheckpoint, takeCheckpointInSpan } from './rollback-manager.js';
+import { settleCheckpoint, takeCallCheckpoint } from './rollback-manager.js';
 import type { RollbackManager } from './rollback-manager.js';
+import type { ActionOutcome, GuardCall, GuardStep, StepDecision, StepEntry } from '../guard/guard-step.js';
 
 /**
  * The `checkpoint` option of `guard()`: take a checkpoint before each call.
@@ -68,97 +71,87 @@ export function validateGuardCheckpoint(option: string, value: unknown): void {
   optionalFunction(`${option}.environmentDelta`, o.environmentDelta);
 }
 
-/** The checkpoint of one guarded call, to settle once the action has. */
-export class GuardCheckpoint {
-  /** The checkpoint taken. */
-  readonly checkpoint: Checkpoint;
+/**
+ * The checkpoint step of one guarded tool: takes a pending checkpoint just
+ * before the action (its id on the call's span, the span as the origin of
+ * the compensation link, the checkpoint in the action's context), and
+ * settles it once the action has: completed with its delta, or failed. A
+ * timeout or an abort leaves it pending (the action may still be running).
+ *
+ * Settling never fails the call: what could not be recorded is an
+ * `exception` event on the span and a `diag` error.
+ */
+export class CheckpointStep implements GuardStep<Checkpoint> {
+  readonly name = 'checkpoint';
   private readonly _options: GuardCheckpointOptions;
+  private readonly _tool: string;
 
-  constructor(checkpoint: Checkpoint, options: GuardCheckpointOptions) {
-    this.checkpoint = checkpoint;
+  constructor(options: GuardCheckpointOptions, tool: string) {
     this._options = options;
-  }
-
-  /** `ctx` for the action: `currentCheckpoint()` returns this checkpoint in it. */
-  context(ctx: Context): Context {
-    return withCheckpoint(ctx, this.checkpoint);
+    this._tool = tool;
   }
 
   /**
-   * The action returned: completes the checkpoint with its delta. Never
-   * throws or rejects; returns a promise only when the manager must wait
-   * (a store, or a queued operation).
+   * Takes the checkpoint. Nothing when the call is made by an undo hook of
+   * the same manager: compensations are not checkpointed into the rollback
+   * that runs them. A promise only when the manager must wait (a store, a
+   * queued operation). Throws or rejects (before the action runs) when the
+   * state cannot be read or snapshotted, or the checkpoint is refused at the
+   * limit.
    */
-  succeeded(span: Span, result: unknown, args: unknown[]): void | Promise<void> {
+  admit(call: GuardCall): MaybePromise<StepEntry<Checkpoint>> | undefined {
+    const o = this._options;
+    const { manager } = o;
+    if (compensatingManager(call.parent) === manager) return undefined;
+    const state = o.state === undefined ? undefined : o.state(...call.args);
+    const taken = takeCallCheckpoint(manager, call, o.name ?? this._tool, state, o.isSafePoint ?? false);
+    return then(taken, ({ checkpoint, decision }) => ({ ...decision, state: checkpoint, context: withCheckpoint(call.context, checkpoint) }));
+  }
+
+  /** Settles the checkpoint. Never throws or rejects. */
+  conclude(call: GuardCall, checkpoint: Checkpoint | undefined, outcome: ActionOutcome): MaybePromise<StepDecision | undefined> {
+    if (checkpoint === undefined) return undefined;
     const { manager, environmentDelta } = this._options;
+    if (!outcome.ok) {
+      if (outcome.aborted || isToolTimeoutError(outcome.error)) return undefined;
+      return settle(manager, checkpoint, 'failed', undefined, 'marking it failed');
+    }
     let delta: { value: unknown } | undefined;
+    let failed: StepDecision | undefined;
     if (environmentDelta !== undefined) {
       try {
-        delta = { value: environmentDelta(result, ...args) };
+        delta = { value: environmentDelta(outcome.result, ...call.args) };
       } catch (err) {
-        report(span, this.checkpoint, 'its environmentDelta function threw', err);
+        failed = report(checkpoint, 'its environmentDelta function threw', err);
       }
     }
-    return this._settle(span, manager, 'completed', delta, 'completing it failed');
-  }
-
-  /**
-   * The action threw: marks the checkpoint failed. A timeout or an abort
-   * leaves it pending (the action may still be running). Never throws.
-   */
-  failed(span: Span, err: unknown, aborted: boolean): void | Promise<void> {
-    if (aborted || isToolTimeoutError(err)) return undefined;
-    return this._settle(span, this._options.manager, 'failed', undefined, 'marking it failed');
-  }
-
-  private _settle(
-    span: Span,
-    manager: RollbackManager,
-    status: 'completed' | 'failed',
-    delta: { value: unknown } | undefined,
-    what: string,
-  ): void | Promise<void> {
-    try {
-      const settled = settleCheckpoint(manager, this.checkpoint.id, status, delta);
-      if (settled !== undefined) return settled.catch(err => report(span, this.checkpoint, what, err));
-    } catch (err) {
-      report(span, this.checkpoint, what, err);
-    }
-    return undefined;
+    if (failed === undefined) return settle(manager, checkpoint, 'completed', delta, 'completing it failed');
+    // The delta's failure is on the span before the manager is asked.
+    return { ...failed, next: () => settle(manager, checkpoint, 'completed', delta, 'completing it failed') ?? NOTHING };
   }
 }
 
-/** The action ran, but what it did could not be recorded: say so on the span and in diag. */
-function report(span: Span, checkpoint: Checkpoint, what: string, err: unknown): void {
-  diag.error(`agent-safety-otel: checkpoint ${checkpoint.id} ("${checkpoint.name}"): ${what}; its undo hook will get no delta`, err);
+const NOTHING: StepDecision = Object.freeze({});
+
+function settle(
+  manager: RollbackManager,
+  checkpoint: Checkpoint,
+  status: 'completed' | 'failed',
+  delta: { value: unknown } | undefined,
+  what: string,
+): MaybePromise<StepDecision> | undefined {
   try {
-    span.recordException(err instanceof Error ? err : { name: 'Error', message: String(err) });
-  } catch {
-    // telemetry never breaks the call
+    const settled = settleCheckpoint(manager, checkpoint.id, status, delta);
+    if (settled !== undefined) return settled.then(() => NOTHING, (err: unknown) => report(checkpoint, what, err));
+  } catch (err) {
+    return report(checkpoint, what, err);
   }
+  return undefined;
 }
 
-/**
- * Takes the checkpoint of a guarded call in its span `span` (the origin of
- * the compensation link, and where the checkpoint id is recorded). Returns
- * `undefined` when the call is made by an undo hook of the same manager:
- * compensations are not checkpointed into the rollback that runs them.
- * Returns a promise only when the manager must wait (a store, a queued
- * operation).
- *
- * Throws or rejects (before the action runs) when the state cannot be read
- * or snapshotted, or the checkpoint is refused at the limit.
- */
-export function takeGuardCheckpoint(
-  options: GuardCheckpointOptions,
-  tool: string,
-  span: Span,
-  parent: Context,
-  args: unknown[],
-): GuardCheckpoint | Promise<GuardCheckpoint> | undefined {
-  const { manager } = options;
-  if (compensatingManager(parent) === manager) return undefined;
-  const state = options.state === undefined ? undefined : options.state(...args);
-  const taken = takeCheckpointInSpan(manager, span, options.name ?? tool, state, options.isSafePoint ?? false);
-  return taken instanceof Promise ? taken.then(cp => new GuardCheckpoint(cp, options)) : new GuardCheckpoint(taken, options);
+/** The action ran, but what it did could not be recorded: say so in diag, and as an exception event on the span. */
+function report(checkpoint: Checkpoint, what: string, err: unknown): StepDecision {
+  diag.error(`agent-safety-otel: checkpoint ${checkpoint.id} ("${checkpoint.name}"): ${what}; its undo hook will get no delta`, err);
+  const exception: Exception = err instanceof Error ? err : { name: 'Error', message: String(err) };
+  return { exceptions: [exception] };
 }

@@ -7,7 +7,7 @@
  * @module
  */
 import { SpanKind, context, diag, isSpanContextValid, trace } from '@opentelemetry/api';
-import type { Attributes, Link, Span } from '@opentelemetry/api';
+import type { Attributes, Context, Link, Span, SpanContext } from '@opentelemetry/api';
 import type { Checkpoint, SpanReference } from '../../patterns/rollback/checkpoint.js';
 import { RollbackEngine } from '../../patterns/rollback/rollback-engine.js';
 import type {
@@ -23,7 +23,11 @@ import type {
 } from '../../patterns/rollback/rollback-engine.js';
 import { isRollbackError } from '../../patterns/rollback/rollback-errors.js';
 import type { CompensationEntry, RollbackReport } from '../../patterns/rollback/rollback-report.js';
+import { then } from '../../patterns/shared/maybe-promise.js';
+import type { MaybePromise } from '../../patterns/shared/maybe-promise.js';
 import { errorType, recordError } from '../guard/record-error.js';
+import type { StepDecision, StepEvent } from '../guard/guard-step.js';
+import { writeDecision } from '../guard/span-recorder.js';
 import { compensatingManager, withCompensation } from './rollback-context.js';
 import { countCompensation, countEviction, registerRollbackAgent, rollbackInstruments } from './rollback-metrics.js';
 import {
@@ -60,10 +64,9 @@ import {
 } from '../shared/semconv.js';
 import { currentTracer } from '../shared/telemetry.js';
 
-/** The span reference of `span`, or `undefined` when it has no valid context (no SDK). */
-function referenceOf(span: Span | undefined): SpanReference | undefined {
-  if (span === undefined) return undefined;
-  const sc = span.spanContext();
+/** The span reference of a span's context, or `undefined` when it is not valid (no SDK). */
+function referenceOf(sc: SpanContext | undefined): SpanReference | undefined {
+  if (sc === undefined) return undefined;
   if (!isSpanContextValid(sc)) return undefined;
   return { traceId: sc.traceId, spanId: sc.spanId, traceFlags: sc.traceFlags };
 }
@@ -203,33 +206,54 @@ function refreshInstruments(): void {
   }
 }
 
-/** Each manager's engine, for the guard's internal path (see {@link takeCheckpointInSpan}). */
+/** Each manager's engine, for the guard's internal path (see {@link takeCallCheckpoint}). */
 const engines = new WeakMap<object, RollbackEngine>();
 
-/** Writes a new checkpoint (and any eviction) onto `span`; returns the checkpoint. Never throws. */
-function recordTaken(manager: RollbackManager, span: Span | undefined, taken: TakeResult): Checkpoint {
-  const { checkpoint, evicted } = taken;
-  try {
-    if (evicted.length > 0) recordEviction(manager, span, evicted, taken.evictedLastSafePoint);
-    if (span?.isRecording()) {
-      span.setAttribute(ATTR_AGENT_SAFETY_CHECKPOINT_ID, checkpoint.id);
-      span.setAttribute(ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT, checkpoint.isSafePoint);
-    }
-  } catch (err) {
-    diag.error('agent-safety-otel: recording a checkpoint failed', err);
-  }
-  return checkpoint;
+/** A checkpoint taken, and what to record about it on the span it was taken in. */
+export interface TakenCheckpoint {
+  readonly checkpoint: Checkpoint;
+  readonly decision: StepDecision;
 }
 
-function recordEviction(manager: RollbackManager, span: Span | undefined, evicted: readonly Checkpoint[], lastSafePoint: boolean): void {
+const NOTHING: StepDecision = Object.freeze({});
+
+/**
+ * Counts a new checkpoint's evictions, and decides what the span it was
+ * taken in records (only when `recording`): the eviction events and the
+ * `agent_safety.checkpoint.id` / `.safe_point` attributes. Never throws.
+ */
+function takenDecision(manager: RollbackManager, taken: TakeResult, recording: boolean): StepDecision {
+  const { checkpoint, evicted } = taken;
+  try {
+    const events = evicted.length > 0 ? recordEviction(manager, evicted, taken.evictedLastSafePoint, recording) : undefined;
+    if (!recording) return NOTHING;
+    return {
+      events,
+      attributes: {
+        [ATTR_AGENT_SAFETY_CHECKPOINT_ID]: checkpoint.id,
+        [ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT]: checkpoint.isSafePoint,
+      },
+    };
+  } catch (err) {
+    diag.error('agent-safety-otel: recording a checkpoint failed', err);
+    return NOTHING;
+  }
+}
+
+/** Counts evictions and warns about a lost safe point; returns their span events (when `recording`). */
+function recordEviction(manager: RollbackManager, evicted: readonly Checkpoint[], lastSafePoint: boolean, recording: boolean): StepEvent[] | undefined {
   refreshInstruments();
+  const events: StepEvent[] | undefined = recording ? [] : undefined;
   for (const old of evicted) {
     countEviction(manager.agentId, old.isSafePoint);
-    span?.addEvent(EVENT_AGENT_SAFETY_CHECKPOINT_EVICTED, {
-      [ATTR_AGENT_SAFETY_CHECKPOINT_ID]: old.id,
-      [ATTR_AGENT_SAFETY_CHECKPOINT_NAME]: old.name,
-      [ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT]: old.isSafePoint,
-      [ATTR_AGENT_SAFETY_CHECKPOINT_LAST_SAFE_POINT]: lastSafePoint && old.isSafePoint,
+    events?.push({
+      name: EVENT_AGENT_SAFETY_CHECKPOINT_EVICTED,
+      attributes: {
+        [ATTR_AGENT_SAFETY_CHECKPOINT_ID]: old.id,
+        [ATTR_AGENT_SAFETY_CHECKPOINT_NAME]: old.name,
+        [ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT]: old.isSafePoint,
+        [ATTR_AGENT_SAFETY_CHECKPOINT_LAST_SAFE_POINT]: lastSafePoint && old.isSafePoint,
+      },
     });
   }
   if (lastSafePoint) {
@@ -238,30 +262,38 @@ function recordEviction(manager: RollbackManager, span: Span | undefined, evicte
         `rollbackToLastSafePoint() has nothing to return to until a new safe point is taken`,
     );
   }
+  return events;
+}
+
+/** Where a guarded call takes its checkpoint: its span's ids (the compensation link's target) and its context. */
+export interface CheckpointSite {
+  readonly spanContext: SpanContext | undefined;
+  readonly context: Context;
+  readonly recording: boolean;
 }
 
 /**
- * For `guard()`: takes a pending checkpoint of `manager` for the call whose
- * span is `span` (its origin, and where its id is recorded), without
- * promises when the manager has no store and is idle. Throws (or rejects)
- * like {@link RollbackManager.checkpoint}.
+ * For `guard()`: takes a pending checkpoint of `manager` for the call at
+ * `site` (its span is the checkpoint's origin), without promises when the
+ * manager has no store and is idle. Returns the checkpoint and what to
+ * record on the call's span. Throws (or rejects) like
+ * {@link RollbackManager.checkpoint}.
  * @internal
  */
-export function takeCheckpointInSpan(
+export function takeCallCheckpoint(
   manager: RollbackManager,
-  span: Span,
+  site: CheckpointSite,
   name: string,
   state: unknown,
   isSafePoint: boolean,
-): Checkpoint | Promise<Checkpoint> {
+): MaybePromise<TakenCheckpoint> {
   const engine = engines.get(manager);
-  const options: CheckpointOptions = { state, isSafePoint, pending: true, origin: referenceOf(span) };
+  const options: CheckpointOptions = { state, isSafePoint, pending: true, origin: referenceOf(site.spanContext) };
   if (engine === undefined) {
-    // Not one of ours (another copy of the package): its public method, with `span` active.
-    return context.with(trace.setSpan(context.active(), span), () => manager.checkpoint(name, options));
+    // Not one of ours (another copy of the package): its public method, in the call's context.
+    return context.with(site.context, () => manager.checkpoint(name, options)).then(checkpoint => ({ checkpoint, decision: NOTHING }));
   }
-  const taken = engine.takeTrusted(name, options);
-  return taken instanceof Promise ? taken.then(t => recordTaken(manager, span, t)) : recordTaken(manager, span, taken);
+  return then(engine.takeTrusted(name, options), taken => ({ checkpoint: taken.checkpoint, decision: takenDecision(manager, taken, site.recording) }));
 }
 
 /**
@@ -356,9 +388,12 @@ export class RollbackManager {
   async checkpoint(name: string, options: CheckpointOptions = {}): Promise<Checkpoint> {
     this._refuseReentry('take a checkpoint');
     const span = trace.getSpan(context.active());
-    const origin = options.origin ?? referenceOf(span);
+    const origin = options.origin ?? referenceOf(span?.spanContext());
     const taken = await this._engine.take(name, origin === options.origin ? options : { ...options, origin });
-    return recordTaken(this, span, taken);
+    const recording = span !== undefined && span.isRecording();
+    const decision = takenDecision(this, taken, recording);
+    if (recording) writeDecision(span, decision);
+    return taken.checkpoint;
   }
 
   /**

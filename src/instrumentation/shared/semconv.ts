@@ -13,6 +13,7 @@
  * @module
  */
 import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME } from '../../patterns/audit/audit-record.js';
+import { AUDIT_TLOG_NOTE_KEY } from '../../patterns/audit/audit-tlog.js';
 
 // ── GenAI semantic conventions (copied, @experimental upstream) ───────────
 
@@ -282,6 +283,8 @@ export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME = AUDIT_KEYS.checkpointTime
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID = AUDIT_KEYS.checkpointKeyId; // 'agent_safety.audit.checkpoint.key_id'
 /** On a checkpoint span: the Ed25519 signature (base64) of the claim. */
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE = AUDIT_KEYS.checkpointSignature; // 'agent_safety.audit.checkpoint.signature'
+/** On a checkpoint span, with a transparency log: the log's C2SP signed checkpoint note (docs/transparency.md). */
+export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_NOTE = AUDIT_TLOG_NOTE_KEY; // 'agent_safety.audit.checkpoint.note'
 /** Audit event (span event, or span name when no span is active): the agent proposes an action. */
 export const EVENT_AGENT_SAFETY_ACTION_PROPOSED = 'agent_safety.action.proposed';
 /** Audit event: the action ran. */
@@ -331,3 +334,22 @@ export const METRIC_ATTR_VERDICT = 'verdict';
 export const METRIC_ATTR_ENFORCED = 'enforced';
 /** On audit backlog and export failures: which sink (`file`, `otlp`, or a user sink's name). */
 export const METRIC_ATTR_SINK = 'sink';
+
+// ── Fleet store (SafetyStore) ──────────────────────────────────────────────
+
+/**
+ * Histogram of `SafetyStore` operation durations by `store` and `operation`,
+ * with `error.type` when the operation failed (unit `s`).
+ */
+export const METRIC_AGENT_SAFETY_STORE_OPERATION_DURATION = 'agent_safety.store.operation.duration';
+/**
+ * Counter of failed `SafetyStore` operations by `store`, `operation` and
+ * `error.type` (unit `{error}`): the store down, slow or refusing. Each
+ * failure means a feature ran on its stated fallback (breaker: local only;
+ * approvals: denied; limits: as configured).
+ */
+export const METRIC_AGENT_SAFETY_STORE_ERRORS = 'agent_safety.store.errors';
+/** On store metrics: the store's kind (`memory`, `redis`). */
+export const METRIC_ATTR_STORE = 'store';
+/** On store metrics: the operation (`breaker_state`, `report_open`, `acquire_probe`, `report_closed`, `force_open`, `release_forced`, `forced_reason`, `take_tokens`, `hit_window`, `charge`, `request_approval`, `decide_approval`, `read_approval`, `pending_approvals`). */
+export const METRIC_ATTR_OPERATION = 'operation';

@@ -51,7 +51,8 @@ export interface AuditChainOptions {
   checkpoints?: CheckpointPolicy | undefined;
   /** The head of the chain this one continues (read from an existing audit file). */
   previous?: ChainHead | undefined;
-  clock?: Clock | undefined;
+  /** The clock of checkpoint intervals. @default Date.now */
+  now?: Clock | undefined;
 }
 
 /**
@@ -60,41 +61,41 @@ export interface AuditChainOptions {
  */
 export class AuditChain {
   readonly chainId: string;
-  private seq = 0;
-  private head: string = GENESIS_HASH;
-  private readonly hmac: AuditHmacKey | undefined;
-  private readonly signing: AuditSigningKey | undefined;
-  private readonly previous: ChainHead | undefined;
-  private readonly clock: Clock;
-  private readonly everyRecords: number;
-  private readonly everyMs: number;
-  private sinceCheckpoint = 0;
-  private lastCheckpointAt: number;
+  private _seq = 0;
+  private _head: string = GENESIS_HASH;
+  private readonly _hmac: AuditHmacKey | undefined;
+  private readonly _signing: AuditSigningKey | undefined;
+  private readonly _previous: ChainHead | undefined;
+  private readonly _now: Clock;
+  private readonly _everyRecords: number;
+  private readonly _everyMs: number;
+  private _sinceCheckpoint = 0;
+  private _lastCheckpointAt: number;
 
   constructor(options: AuditChainOptions) {
     requireNonEmptyString('chainId', options.chainId);
     this.chainId = options.chainId;
-    this.hmac = options.hmacKey;
-    this.signing = options.signingKey;
-    this.previous = options.previous;
-    this.clock = options.clock ?? systemClock;
-    this.everyRecords = options.checkpoints?.everyRecords ?? 1000;
-    this.everyMs = options.checkpoints?.everyMs ?? 10_000;
-    requireNumber('checkpoints.everyRecords', this.everyRecords, { min: 1, integer: true });
-    requireNumber('checkpoints.everyMs', this.everyMs, { min: 1 });
-    this.lastCheckpointAt = this.clock();
-    if (this.hmac) requireNonEmptyString('hmacKey.id', this.hmac.id);
-    if (this.signing) requireNonEmptyString('signingKey.id', this.signing.id);
+    this._hmac = options.hmacKey;
+    this._signing = options.signingKey;
+    this._previous = options.previous;
+    this._now = options.now ?? systemClock;
+    this._everyRecords = options.checkpoints?.everyRecords ?? 1000;
+    this._everyMs = options.checkpoints?.everyMs ?? 10_000;
+    requireNumber('checkpoints.everyRecords', this._everyRecords, { min: 1, integer: true });
+    requireNumber('checkpoints.everyMs', this._everyMs, { min: 1 });
+    this._lastCheckpointAt = this._now();
+    if (this._hmac) requireNonEmptyString('hmacKey.id', this._hmac.id);
+    if (this._signing) requireNonEmptyString('signingKey.id', this._signing.id);
   }
 
   /** The seq the next record will get. */
   get nextSeq(): number {
-    return this.seq;
+    return this._seq;
   }
 
   /** The last record's seq and hash (seq -1 and the genesis hash before the first). */
   get headState(): ChainHead {
-    return { chainId: this.chainId, seq: this.seq - 1, hash: this.head };
+    return { chainId: this.chainId, seq: this._seq - 1, hash: this._head };
   }
 
   /**
@@ -102,8 +103,8 @@ export class AuditChain {
    * I/O). `resource` is bound on seq 0 only.
    */
   append(span: AuditSpanLike, resource: Readonly<Record<string, unknown>> | undefined): ChainedRecord {
-    const seq = this.seq;
-    const prevHash = this.head;
+    const seq = this._seq;
+    const prevHash = this._head;
     const first = seq === 0;
     const open = encodeRecordOpen(
       {
@@ -111,27 +112,27 @@ export class AuditChain {
         seq,
         prevHash,
         resource: first ? (resource ?? {}) : undefined,
-        keyId: first ? this.hmac?.id : undefined,
-        previous: first ? this.previous : undefined,
+        keyId: first ? this._hmac?.id : undefined,
+        previous: first ? this._previous : undefined,
       },
       span,
     );
-    const hash = chainHash(prevHash, open + '}', this.hmac?.key);
-    this.seq = seq + 1;
-    this.head = hash;
-    this.sinceCheckpoint++;
+    const hash = chainHash(prevHash, open + '}', this._hmac?.key);
+    this._seq = seq + 1;
+    this._head = hash;
+    this._sinceCheckpoint++;
     return { chainId: this.chainId, seq, prevHash, hash, line: lineFromOpen(open, hash) };
   }
 
   /** The first record's extra facts (to stamp on its span so an OTLP copy can rebuild it). */
   get genesisFacts(): { keyId: string | undefined; previous: ChainHead | undefined } {
-    return { keyId: this.hmac?.id, previous: this.previous };
+    return { keyId: this._hmac?.id, previous: this._previous };
   }
 
   /** True when a signing key is set and a checkpoint is due (by count or by time). */
   checkpointDue(): boolean {
-    if (this.signing === undefined || this.seq === 0 || this.sinceCheckpoint === 0) return false;
-    return this.sinceCheckpoint >= this.everyRecords || this.clock() - this.lastCheckpointAt >= this.everyMs;
+    if (this._signing === undefined || this._seq === 0 || this._sinceCheckpoint === 0) return false;
+    return this._sinceCheckpoint >= this._everyRecords || this._now() - this._lastCheckpointAt >= this._everyMs;
   }
 
   /**
@@ -140,19 +141,19 @@ export class AuditChain {
    * key or before the first record.
    */
   makeCheckpoint(): { claim: CheckpointClaim; signature: string } | undefined {
-    if (this.signing === undefined || this.seq === 0) return undefined;
-    const nowMs = this.clock();
+    if (this._signing === undefined || this._seq === 0) return undefined;
+    const nowMs = this._now();
     const claim: CheckpointClaim = {
       chainId: this.chainId,
-      headSeq: this.seq - 1,
-      headHash: this.head,
+      headSeq: this._seq - 1,
+      headHash: this._head,
       timeUnixNano: msToNanoString(nowMs),
-      keyId: this.signing.id,
+      keyId: this._signing.id,
     };
-    const signature = signCheckpoint(claim, this.signing.privateKey);
+    const signature = signCheckpoint(claim, this._signing.privateKey);
     // The checkpoint record itself is counted by append(); restart the count after it.
-    this.sinceCheckpoint = -1;
-    this.lastCheckpointAt = nowMs;
+    this._sinceCheckpoint = -1;
+    this._lastCheckpointAt = nowMs;
     return { claim, signature };
   }
 }

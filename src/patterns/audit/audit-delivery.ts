@@ -2,103 +2,56 @@
  * The pure bookkeeping of an audit sink that never drops a record: the
  * retry schedule (exponential backoff with jitter) and the backlog (records
  * in memory, then in a disk spool, delivered oldest first). No timers, no
- * I/O: the clock and the random source are injected, and the I/O glue in
+ * I/O: the clock (`now`) and the random source are injected, and the I/O glue in
  * `src/exporters/otlp-audit-sink.ts` does what these classes decide.
  *
  * @module
  */
+import { backoffDelay } from '../shared/backoff.js';
+import { requireNumber } from '../shared/validate.js';
+import type { BackoffPolicy } from '../shared/backoff.js';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
-import { requireNumber } from '../shared/validate.js';
-
-/** How long to wait between failed deliveries. */
-export interface BackoffOptions {
-  /** Delay after the first failure, in ms. @default 1000 */
-  initialMs?: number;
-  /** The delay never grows beyond this, in ms. @default 60000 */
-  maxMs?: number;
-  /** Each further failure multiplies the delay by this. @default 2 */
-  multiplier?: number;
-  /**
-   * Fraction of the delay taken off at random (0 = none, 1 = "full
-   * jitter"), so that many agents restarted together do not retry in step.
-   * @default 0.2
-   */
-  jitter?: number;
-}
-
-/** {@link BackoffOptions} with every default filled in. */
-export type BackoffPolicy = Readonly<Required<BackoffOptions>>;
-
-/** Validates `options` and fills in the defaults. Throws a `TypeError`/`RangeError` on bad input. */
-export function backoffPolicy(options: BackoffOptions = {}): BackoffPolicy {
-  const policy = {
-    initialMs: options.initialMs ?? 1000,
-    maxMs: options.maxMs ?? 60_000,
-    multiplier: options.multiplier ?? 2,
-    jitter: options.jitter ?? 0.2,
-  };
-  requireNumber('backoff.initialMs', policy.initialMs, { min: 0 });
-  requireNumber('backoff.maxMs', policy.maxMs, { min: policy.initialMs });
-  requireNumber('backoff.multiplier', policy.multiplier, { min: 1 });
-  requireNumber('backoff.jitter', policy.jitter, { min: 0, max: 1 });
-  return Object.freeze(policy);
-}
-
-/**
- * The delay before the next attempt after `failures` consecutive failures
- * (≥ 1): `min(maxMs, initialMs × multiplier^(failures−1))`, less a random
- * fraction of up to `jitter` of it. `random` returns a number in [0, 1).
- * Always within `[(1 − jitter) × base, base]`, never above `maxMs`.
- */
-export function backoffDelay(failures: number, policy: BackoffPolicy, random: () => number = Math.random): number {
-  const n = Math.max(1, Math.floor(failures));
-  // Cap the exponent so the power cannot overflow to Infinity·0 = NaN.
-  const base = Math.min(policy.maxMs, policy.initialMs * Math.pow(policy.multiplier, Math.min(n - 1, 1000)));
-  const r = random();
-  const fraction = r >= 0 && r < 1 ? r : 0;
-  return base * (1 - policy.jitter * fraction);
-}
 
 /**
  * Consecutive failures and when the next attempt is due. `fail()` after a
  * failed attempt, `succeed()` after a delivered one.
  */
 export class RetrySchedule {
-  private failuresInRow = 0;
-  private due = 0;
-  private readonly clock: Clock;
-  private readonly random: () => number;
+  private _failuresInRow = 0;
+  private _due = 0;
+  private readonly _now: Clock;
+  private readonly _random: () => number;
   readonly policy: BackoffPolicy;
 
-  constructor(policy: BackoffPolicy, options: { clock?: Clock | undefined; random?: (() => number) | undefined } = {}) {
+  constructor(policy: BackoffPolicy, options: { now?: Clock | undefined; random?: (() => number) | undefined } = {}) {
     this.policy = policy;
-    this.clock = options.clock ?? systemClock;
-    this.random = options.random ?? Math.random;
+    this._now = options.now ?? systemClock;
+    this._random = options.random ?? Math.random;
   }
 
   /** Failed attempts since the last success. */
   get failures(): number {
-    return this.failuresInRow;
+    return this._failuresInRow;
   }
 
   /** Records a failure; returns the delay (ms) before the next attempt. */
   fail(): number {
-    this.failuresInRow++;
-    const delay = backoffDelay(this.failuresInRow, this.policy, this.random);
-    this.due = this.clock() + delay;
+    this._failuresInRow++;
+    const delay = backoffDelay(this._failuresInRow, this.policy, this._random);
+    this._due = this._now() + delay;
     return delay;
   }
 
   /** Records a success: the next failure starts from `initialMs` again. */
   succeed(): void {
-    this.failuresInRow = 0;
-    this.due = 0;
+    this._failuresInRow = 0;
+    this._due = 0;
   }
 
   /** Milliseconds until an attempt is allowed (0 when it is now). */
   waitMs(): number {
-    return Math.max(0, this.due - this.clock());
+    return Math.max(0, this._due - this._now());
   }
 }
 
@@ -124,10 +77,10 @@ export interface Acknowledged {
  * when it is acknowledged.
  */
 export class AuditBacklog<T> {
-  private mem: T[] = [];
-  private memHead = 0;
-  private spooledCount = 0;
-  private flight = 0;
+  private _mem: T[] = [];
+  private _memHead = 0;
+  private _spooledCount = 0;
+  private _flight = 0;
   /** When memory overflows it is spilled down to this many records. */
   readonly spillDownTo: number;
   readonly maxInMemory: number;
@@ -140,28 +93,28 @@ export class AuditBacklog<T> {
 
   /** Records in memory. */
   get inMemory(): number {
-    return this.mem.length - this.memHead;
+    return this._mem.length - this._memHead;
   }
 
   /** Records in the spool not yet delivered. */
   get spooled(): number {
-    return this.spooledCount;
+    return this._spooledCount;
   }
 
   /** Records waiting: memory plus spool (in-flight ones included until acknowledged). */
   get size(): number {
-    return this.spooledCount + this.inMemory;
+    return this._spooledCount + this.inMemory;
   }
 
   /** Records of the batch in flight (0 when none). */
   get inFlight(): number {
-    return this.flight;
+    return this._flight;
   }
 
   /** Counts records found in the spool at start (they precede everything written later). */
   restoreSpooled(count: number): void {
     requireNumber('count', count, { min: 0, integer: true });
-    this.spooledCount += count;
+    this._spooledCount += count;
   }
 
   /**
@@ -170,21 +123,21 @@ export class AuditBacklog<T> {
    * or undefined.
    */
   push(item: T): T[] | undefined {
-    this.mem.push(item);
+    this._mem.push(item);
     if (this.inMemory <= this.maxInMemory) return undefined;
-    return this.spill(this.inMemory - this.spillDownTo);
+    return this._spill(this.inMemory - this.spillDownTo);
   }
 
   /** Moves every record in memory to the spool (at shutdown, or when a flush could not deliver). */
   spillAll(): T[] {
-    return this.spill(this.inMemory);
+    return this._spill(this.inMemory);
   }
 
-  private spill(count: number): T[] {
-    const out = this.mem.slice(this.memHead, this.memHead + count);
-    this.memHead += out.length;
-    this.spooledCount += out.length;
-    this.compact();
+  private _spill(count: number): T[] {
+    const out = this._mem.slice(this._memHead, this._memHead + count);
+    this._memHead += out.length;
+    this._spooledCount += out.length;
+    this._compact();
     return out;
   }
 
@@ -194,40 +147,40 @@ export class AuditBacklog<T> {
    * the oldest records in memory. Marks it in flight.
    */
   nextBatch(max: number): NextBatch<T> | undefined {
-    if (this.flight > 0 || this.size === 0) return undefined;
-    if (this.spooledCount > 0) {
-      this.flight = Math.min(max, this.spooledCount);
-      return { source: 'spool', count: this.flight };
+    if (this._flight > 0 || this.size === 0) return undefined;
+    if (this._spooledCount > 0) {
+      this._flight = Math.min(max, this._spooledCount);
+      return { source: 'spool', count: this._flight };
     }
-    const items = this.mem.slice(this.memHead, this.memHead + max);
-    this.flight = items.length;
+    const items = this._mem.slice(this._memHead, this._memHead + max);
+    this._flight = items.length;
     return { source: 'memory', items };
   }
 
   /** The batch in flight was delivered: removes it from the head (spool first, then memory). */
   ack(): Acknowledged {
-    const n = this.flight;
-    this.flight = 0;
-    const spool = Math.min(n, this.spooledCount);
-    this.spooledCount -= spool;
+    const n = this._flight;
+    this._flight = 0;
+    const spool = Math.min(n, this._spooledCount);
+    this._spooledCount -= spool;
     const memory = n - spool;
-    this.memHead += memory;
-    this.compact();
+    this._memHead += memory;
+    this._compact();
     return { spool, memory };
   }
 
   /** The batch in flight failed: it stays at the head, to be sent again. */
   nack(): void {
-    this.flight = 0;
+    this._flight = 0;
   }
 
-  private compact(): void {
-    if (this.memHead === this.mem.length) {
-      this.mem = [];
-      this.memHead = 0;
-    } else if (this.memHead > 1024 && this.memHead * 2 > this.mem.length) {
-      this.mem = this.mem.slice(this.memHead);
-      this.memHead = 0;
+  private _compact(): void {
+    if (this._memHead === this._mem.length) {
+      this._mem = [];
+      this._memHead = 0;
+    } else if (this._memHead > 1024 && this._memHead * 2 > this._mem.length) {
+      this._mem = this._mem.slice(this._memHead);
+      this._memHead = 0;
     }
   }
 }

@@ -8,7 +8,6 @@
  */
 import { basename, dirname, extname, join } from 'node:path';
 import type { ChainHead } from './audit-record.js';
-import { backoffDelay } from './audit-delivery.js';
 import { requireNumber } from '../shared/validate.js';
 
 /**
@@ -50,11 +49,6 @@ export function syncDelayMs(everyMs: number, firstUnsyncedAt: number, now: numbe
   return Math.max(0, firstUnsyncedAt + everyMs - now);
 }
 
-/** Exponential backoff of retries after an I/O failure: `initialMs · 2^(failures-1)`, capped at `maxMs`, no jitter. */
-export function retryDelayMs(failures: number, initialMs: number, maxMs: number): number {
-  if (failures <= 0) return 0;
-  return backoffDelay(failures, { initialMs, maxMs, multiplier: 2, jitter: 0 });
-}
 
 /** The next write: how many queued lines go into it, and whether the file is rotated first. */
 export interface BatchPlan {

@@ -15,18 +15,25 @@ export type CircuitState = 'closed' | 'open' | 'half_open';
 export const CIRCUIT_STATES: readonly CircuitState[] = Object.freeze(['closed', 'open', 'half_open'] as const);
 
 /**
- * How a finished call counts: `success` and `failure` feed the trip
- * strategies; `ignored` counts for neither side (an abort by the caller is
- * always `ignored`).
- */
-export type CallVerdict = 'success' | 'failure' | 'ignored';
-
-/**
- * The `outcome` of a call as the breaker counts it: `success`, `failure`,
- * `ignored`, `rejected` (never ran), or `slow` (succeeded, but slower than a
- * slow-call strategy's limit). Every call has exactly one.
+ * The `outcome` of a call as the breaker counts it (the `outcome` attribute
+ * of `agent_safety.circuit_breaker.calls`): `success`, `failure`, `ignored`,
+ * `rejected` (never ran), or `slow` (succeeded, but slower than a slow-call
+ * strategy's limit). Every call has exactly one. Not to be confused with
+ * `CallOutcome`, the outcome of a guarded call (`agent_safety.call.outcome`).
  */
 export type BreakerCallOutcome = 'success' | 'failure' | 'ignored' | 'rejected' | 'slow';
+
+/**
+ * How a finished call is classified for the breaker (what `classifyError`
+ * and `classifyResult` return): `success` and `failure` feed the trip
+ * strategies; `ignored` counts for neither side (an abort by the caller is
+ * always `ignored`). The breaker then counts it as that
+ * {@link BreakerCallOutcome}, or `slow`.
+ */
+export type BreakerVerdict = Extract<BreakerCallOutcome, 'success' | 'failure' | 'ignored'>;
+
+/** @deprecated Use {@link BreakerVerdict} (the same type). */
+export type CallVerdict = BreakerVerdict;
 
 /** Every call outcome, in a fixed order. */
 export const BREAKER_CALL_OUTCOMES: readonly BreakerCallOutcome[] = Object.freeze([
@@ -48,6 +55,9 @@ export const BREAKER_CALL_OUTCOMES: readonly BreakerCallOutcome[] = Object.freez
  * - `probe_timeout`: half_open → open, probes gave no answer in `maxHalfOpenMs`.
  * - `isolated`, `released`: `isolate()` and the release of its last hold.
  * - `reset`: `reset()`.
+ * - `fleet_open`, `fleet_closed`: the fleet (`fleet` option) opened it, or
+ *   another replica's probe closed it.
+ * - `forced_open`, `forced_released`: the fleet's kill switch and its release.
  */
 export type TransitionReason =
   | 'consecutive_failures'
@@ -61,6 +71,10 @@ export type TransitionReason =
   | 'isolated'
   | 'released'
   | 'reset'
+  | 'fleet_open'
+  | 'fleet_closed'
+  | 'forced_open'
+  | 'forced_released'
   | (string & {});
 
 /** One change of state. */

@@ -14,6 +14,8 @@
  * @module
  */
 import { randomUUID } from 'node:crypto';
+import { backoffDelay, backoffPolicy } from '../shared/backoff.js';
+import type { BackoffOptions, BackoffPolicy } from '../shared/backoff.js';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
 import type { ActionStatus, Checkpoint, CheckpointRecord, EncodedSnapshot, SpanReference } from './checkpoint.js';
@@ -72,16 +74,18 @@ export type RollbackHook<Delta = unknown> = (
   context: RollbackHookContext,
 ) => void | Promise<void>;
 
-/** Retries of a failing undo hook. */
-export interface HookRetryOptions {
+/**
+ * Retries of a failing undo hook: how many attempts, and the backoff
+ * between them (`initialMs` @default 200, `maxMs` @default 5000,
+ * `multiplier` @default 2, `jitter` @default 0).
+ */
+export interface HookRetryOptions extends BackoffOptions {
   /** Calls in total, the first included. @default 3 */
   maxAttempts?: number;
-  /** Wait before the first retry, in ms. @default 200 */
+  /** @deprecated Use `initialMs`. */
   initialDelayMs?: number;
-  /** Upper bound of any wait, in ms. @default 5000 */
+  /** @deprecated Use `maxMs`. */
   maxDelayMs?: number;
-  /** Each wait is the previous one times this. @default 2 */
-  multiplier?: number;
   /** Whether to retry after `error` on attempt `attempt`. @default every error is retried */
   shouldRetry?: (error: unknown, attempt: number) => boolean;
 }
@@ -238,7 +242,7 @@ export const ROLLBACK_DEFAULTS = Object.freeze({
   snapshot: 'structured' as SnapshotMode,
   maxSnapshotBytes: 1_048_576,
   onHookFailure: 'continue' as HookFailurePolicy,
-  hookRetry: Object.freeze({ maxAttempts: 3, initialDelayMs: 200, maxDelayMs: 5_000, multiplier: 2 }),
+  hookRetry: Object.freeze({ maxAttempts: 3, initialMs: 200, maxMs: 5_000, multiplier: 2, jitter: 0 }),
   hookTimeoutMs: 30_000,
 });
 
@@ -255,7 +259,28 @@ const OPTION_KEYS = [
   'delay',
   'now',
 ] as const;
-const RETRY_KEYS = ['maxAttempts', 'initialDelayMs', 'maxDelayMs', 'multiplier', 'shouldRetry'] as const;
+/**
+ * The backoff of `hookRetry` (validated, defaults filled in), reading the
+ * deprecated `initialDelayMs` / `maxDelayMs` when the new names are not given.
+ */
+function hookRetryBackoff(r: HookRetryOptions): BackoffPolicy {
+  requireObject('hookRetry', r);
+  if (r.initialMs !== undefined && r.initialDelayMs !== undefined) throw new TypeError('hookRetry: give initialMs or initialDelayMs (its deprecated name), not both');
+  if (r.maxMs !== undefined && r.maxDelayMs !== undefined) throw new TypeError('hookRetry: give maxMs or maxDelayMs (its deprecated name), not both');
+  const { initialDelayMs, maxDelayMs, maxAttempts: _a, shouldRetry: _s, ...backoff } = r;
+  optionalNumber('hookRetry.initialDelayMs', initialDelayMs, { min: 0, max: MAX_TIMER_MS });
+  optionalNumber('hookRetry.maxDelayMs', maxDelayMs, { min: 0, max: MAX_TIMER_MS });
+  const d = ROLLBACK_DEFAULTS.hookRetry;
+  const initialMs = backoff.initialMs ?? initialDelayMs ?? d.initialMs;
+  const policy = backoffPolicy(
+    { ...backoff, initialMs, maxMs: backoff.maxMs ?? maxDelayMs ?? Math.max(d.maxMs, initialMs) },
+    d,
+    'hookRetry',
+  );
+  requireNumber('hookRetry.maxMs', policy.maxMs, { max: MAX_TIMER_MS });
+  return policy;
+}
+
 const CHECKPOINT_KEYS = ['state', 'isSafePoint', 'environmentDelta', 'pending', 'origin'] as const;
 const ROLLBACK_KEYS = ['executeHooks', 'onHookFailure', 'reason'] as const;
 const MAX_TIMER_MS = 2_147_483_647;
@@ -296,12 +321,8 @@ export function validateRollbackManagerOptions(options: unknown): asserts option
   }
   if (o.onHookFailure !== undefined) requireOneOf('onHookFailure', o.onHookFailure, ['continue', 'stop']);
   if (o.hookRetry !== undefined) {
-    requireObject('hookRetry', o.hookRetry);
-    rejectUnknownOptions('hookRetry', o.hookRetry, RETRY_KEYS);
+    hookRetryBackoff(o.hookRetry);
     optionalNumber('hookRetry.maxAttempts', o.hookRetry.maxAttempts, { min: 1, max: 100, integer: true });
-    optionalNumber('hookRetry.initialDelayMs', o.hookRetry.initialDelayMs, { min: 0, max: MAX_TIMER_MS });
-    optionalNumber('hookRetry.maxDelayMs', o.hookRetry.maxDelayMs, { min: 0, max: MAX_TIMER_MS });
-    optionalNumber('hookRetry.multiplier', o.hookRetry.multiplier, { min: 1 });
     optionalFunction('hookRetry.shouldRetry', o.hookRetry.shouldRetry);
   }
   optionalLimit('hookTimeoutMs', o.hookTimeoutMs, { min: 1, max: MAX_TIMER_MS });
@@ -372,7 +393,7 @@ export class RollbackEngine {
   private readonly _snapshots: Snapshotter;
   private readonly _store: CheckpointStore | undefined;
   private readonly _onHookFailure: HookFailurePolicy;
-  private readonly _retry: Required<Omit<HookRetryOptions, 'shouldRetry'>> & Pick<HookRetryOptions, 'shouldRetry'>;
+  private readonly _retry: { readonly maxAttempts: number; readonly shouldRetry: HookRetryOptions['shouldRetry']; readonly backoff: BackoffPolicy };
   private readonly _timeoutMs: number;
   private readonly _delay: (ms: number) => Promise<void>;
   private readonly _now: Clock;
@@ -399,13 +420,7 @@ export class RollbackEngine {
     this._loaded = options.store === undefined;
     this._onHookFailure = options.onHookFailure ?? d.onHookFailure;
     const r = options.hookRetry ?? {};
-    this._retry = {
-      maxAttempts: r.maxAttempts ?? d.hookRetry.maxAttempts,
-      initialDelayMs: r.initialDelayMs ?? d.hookRetry.initialDelayMs,
-      maxDelayMs: r.maxDelayMs ?? d.hookRetry.maxDelayMs,
-      multiplier: r.multiplier ?? d.hookRetry.multiplier,
-      shouldRetry: r.shouldRetry,
-    };
+    this._retry = { maxAttempts: r.maxAttempts ?? d.hookRetry.maxAttempts, shouldRetry: r.shouldRetry, backoff: hookRetryBackoff(r) };
     this._timeoutMs = options.hookTimeoutMs ?? d.hookTimeoutMs;
     this._delay = options.delay ?? realDelay;
     this._now = options.now ?? systemClock;
@@ -813,8 +828,7 @@ export class RollbackEngine {
       error.name = 'MissingRollbackHookError';
       return { checkpoint, outcome: 'failed', attempts: 0, error };
     }
-    const { maxAttempts, initialDelayMs, maxDelayMs, multiplier, shouldRetry } = this._retry;
-    let wait = initialDelayMs;
+    const { maxAttempts, shouldRetry, backoff } = this._retry;
     for (let attempt = 1; ; attempt++) {
       try {
         await this._attempt(hook, record, checkpoint, attempt);
@@ -829,14 +843,13 @@ export class RollbackEngine {
           }
         }
         if (!retry) return { checkpoint, outcome: 'failed', attempts: attempt, error };
-        const delayMs = Math.min(wait, maxDelayMs);
+        const delayMs = backoffDelay(attempt, backoff);
         try {
           listener.retry(attempt, error, delayMs);
         } catch {
           // an observer's failure never changes the rollback
         }
         if (delayMs > 0) await this._delay(delayMs);
-        wait *= multiplier;
       }
     }
   }

@@ -8,14 +8,16 @@
 import { createHash } from 'node:crypto';
 
 /**
- * Canonical JSON in the manner of RFC 8785: object keys sorted by UTF-16
+ * The canonical JSON of a call's arguments, in the manner of RFC 8785 (the
+ * audit chain's strict encoder is `canonicalize`, which throws on values
+ * JSON cannot hold; this one accepts any JavaScript value): object keys sorted by UTF-16
  * code units, no whitespace, numbers and strings as `JSON.stringify` writes
  * them. It never throws: values JSON cannot hold get stable placeholders
  * (`undefined` members are dropped and become `null` in arrays; BigInt a
  * decimal string; Map an object, Set an array; Date its ISO string; errors
  * `{name, message}`; cycles `"[Circular]"`; functions and symbols a tag).
  */
-export function canonicalJson(value: unknown): string {
+export function canonicalizeArguments(value: unknown): string {
   const ancestors: object[] = [];
   const write = (v: unknown): string | undefined => {
     switch (typeof v) {
@@ -63,7 +65,10 @@ export function canonicalJson(value: unknown): string {
   return write(value) ?? 'null';
 }
 
-/** Hex SHA-256 of the {@link canonicalJson} of `value`. */
+/** @deprecated Use {@link canonicalizeArguments} (the same function). */
+export const canonicalJson: (value: unknown) => string = canonicalizeArguments;
+
+/** Hex SHA-256 of the {@link canonicalizeArguments} of `value`. */
 export function hashArguments(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+  return createHash('sha256').update(canonicalizeArguments(value)).digest('hex');
 }

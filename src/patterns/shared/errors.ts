@@ -28,3 +28,12 @@ export class ToolTimeoutError extends Error {
 export function isToolTimeoutError(e: unknown): e is ToolTimeoutError {
   return hasBrand(e, TOOL_TIMEOUT);
 }
+
+/**
+ * True when `err` is an abort (its `name` is `AbortError`, as for
+ * `AbortSignal.abort()`'s default reason and aborted `fetch` calls), from
+ * any realm.
+ */
+export function isAbortError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError';
+}

@@ -2,8 +2,7 @@ import { generateKeyPairSync, createPublicKey } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { trace } from '@opentelemetry/api';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { guard } from '../../../src/index.js';
 import { ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID, ATTR_AGENT_SAFETY_AUDIT_HASH, ATTR_AGENT_SAFETY_AUDIT_KEY_ID, ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_HASH, ATTR_AGENT_SAFETY_AUDIT_PREV_HASH, ATTR_AGENT_SAFETY_AUDIT_SEQ, METRIC_AGENT_SAFETY_AUDIT_RECORDS } from '../../../src/semconv.js';
@@ -11,7 +10,7 @@ import { AuditChainSpanProcessor, InMemoryAuditSink, auditAllSpans, verifyCheckp
 import type { AuditSink } from '../../../src/exporters/index.js';
 import { AUDIT_KEYS, encodeSpan, splitLine } from '../../../src/patterns/audit/audit-record.js';
 import { canonicalBody } from '../../../src/patterns/audit/audit-record.js';
-import { setupTelemetry } from '../../helpers/otel.js';
+import { setupTelemetry, sdkTrace } from '../../helpers/otel.js';
 import { captureDiag } from '../../helpers/diag.js';
 import { checkAuditLines } from '../../helpers/audit-check.js';
 import * as semconv from '../../../src/instrumentation/shared/semconv.js';
@@ -140,8 +139,8 @@ test('without onEnding (an older SDK) the sinks get a stamped copy', async () =>
     forceFlush: () => processor.forceFlush(),
     shutdown: () => processor.shutdown(),
   };
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [legacy, new SimpleSpanProcessor(exporter)] });
+  const exporter = sdkTrace.inMemorySpanExporter();
+  const provider = sdkTrace.tracerProvider({ spanProcessors: [legacy, sdkTrace.simpleSpanProcessor(exporter)] });
   provider.getTracer('x').startSpan('plain').end();
   await provider.forceFlush();
   const [record] = checkAuditLines(sink.lines());
@@ -206,11 +205,11 @@ test('continues the history a sink already holds: previous head on seq 0', async
 test('bad input: every attribute type, NaN/Infinity, huge and unicode strings, dropped attributes', async () => {
   const sink = new InMemoryAuditSink();
   const processor = new AuditChainSpanProcessor({ sinks: [sink], filter: auditAllSpans });
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
+  const exporter = sdkTrace.inMemorySpanExporter();
+  const provider = sdkTrace.tracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'bad-input' }),
     spanLimits: { attributeCountLimit: 12 },
-    spanProcessors: [processor, new SimpleSpanProcessor(exporter)],
+    spanProcessors: [processor, sdkTrace.simpleSpanProcessor(exporter)],
   });
   const span = provider.getTracer('t').startSpan('weird');
   span.setAttributes({

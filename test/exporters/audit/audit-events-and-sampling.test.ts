@@ -1,11 +1,10 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AlwaysOffSampler, BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { AuditLogger, auditLog, guard } from '../../../src/index.js';
 import { AgentSafetyInstrumentation } from '../../../src/bootstrap/index.js';
 import { AuditChainSpanProcessor, AuditRecordingSampler, InMemoryAuditSink } from '../../../src/exporters/index.js';
 import { checkAuditLines } from '../../helpers/audit-check.js';
-import { ensureContextManager, setupTelemetry } from '../../helpers/otel.js';
+import { ensureContextManager, setupTelemetry, sdkTrace } from '../../helpers/otel.js';
 import { captureDiag } from '../../helpers/diag.js';
 
 const test = suite('audit events and sampling');
@@ -75,10 +74,10 @@ test('a bad audit event call is reported, never thrown', async () => {
 test('AuditRecordingSampler: the audit sees the package spans that sampling drops; exporters do not', async () => {
   ensureContextManager();
   const sink = new InMemoryAuditSink();
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
-    sampler: new AuditRecordingSampler(new AlwaysOffSampler()),
-    spanProcessors: [new AuditChainSpanProcessor({ sinks: [sink] }), new SimpleSpanProcessor(exporter)],
+  const exporter = sdkTrace.inMemorySpanExporter();
+  const provider = sdkTrace.tracerProvider({
+    sampler: new AuditRecordingSampler(sdkTrace.alwaysOffSampler()),
+    spanProcessors: [new AuditChainSpanProcessor({ sinks: [sink] }), sdkTrace.simpleSpanProcessor(exporter)],
   });
   const instrumentation = new AgentSafetyInstrumentation();
   instrumentation.setTracerProvider(provider);
@@ -88,7 +87,7 @@ test('AuditRecordingSampler: the audit sees the package spans that sampling drop
     provider.getTracer('other').startSpan('http GET').end();
     assert.equal(checkAuditLines(sink.lines()).map(r => r.span.name), ['execute_tool one']);
     assert.is(exporter.getFinishedSpans().length, 0);
-    assert.match(String(new AuditRecordingSampler(new AlwaysOffSampler())), /AuditRecordingSampler\{AlwaysOffSampler\}/);
+    assert.match(String(new AuditRecordingSampler(sdkTrace.alwaysOffSampler())), /AuditRecordingSampler\{AlwaysOffSampler\}/);
     assert.throws(() => new AuditRecordingSampler(undefined as never), /must be a Sampler/);
   } finally {
     instrumentation.disable();

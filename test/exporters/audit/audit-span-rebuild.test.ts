@@ -8,7 +8,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { InMemoryAuditSink } from '../../../src/exporters/audit/audit-sink.js';
 import { auditResource, rebuildAuditSpan } from '../../../src/exporters/audit/audit-span-rebuild.js';
 import { recordSpoolLine, resourceSpoolLine } from '../../../src/exporters/audit/otlp-audit-spool.js';

@@ -6,12 +6,11 @@ import * as assert from 'uvu/assert';
 import { FileAuditSink, auditFiles, nodeAuditFileIo } from '../../../src/exporters/audit/file-audit-sink.js';
 import type { AuditFileIo } from '../../../src/exporters/audit/file-audit-sink.js';
 import { AuditChain } from '../../../src/patterns/audit/audit-chain.js';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { AuditChainSpanProcessor, auditAllSpans } from '../../../src/exporters/audit/audit-chain-span-processor.js';
 import { captureDiag } from '../../helpers/diag.js';
 import type { DiagCapture } from '../../helpers/diag.js';
 import { chainSpans, checkChainLines, realSpans, records } from '../../helpers/audit-file-check.js';
-import { setupTelemetry } from '../../helpers/otel.js';
+import { setupTelemetry, sdkTrace } from '../../helpers/otel.js';
 import type { TestTelemetry } from '../../helpers/otel.js';
 import { METRIC_AGENT_SAFETY_AUDIT_BACKLOG, METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES, METRIC_ATTR_SINK } from '../../../src/instrumentation/shared/semconv.js';
 
@@ -456,7 +455,7 @@ test('with AuditChainSpanProcessor: a second process run picks up the file head 
     const sink = new FileAuditSink({ path });
     const processor = new AuditChainSpanProcessor({ sinks: [sink], filter: auditAllSpans });
     heads.push(processor.chainId);
-    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    const provider = sdkTrace.tracerProvider({ spanProcessors: [processor] });
     const tracer = provider.getTracer('file-sink-test');
     for (let i = 0; i < 25; i++) tracer.startSpan(`execute_tool t${i}`, { attributes: { i } }).end();
     await provider.shutdown(); // shuts the processor and the sink down
@@ -477,7 +476,7 @@ test('backlog gauge: behind a processor a healthy sink is one series, read while
     const spy = spyIo();
     const sink = new FileAuditSink({ path, name: 'file-gauge', io: spy.io });
     const processor = new AuditChainSpanProcessor({ sinks: [sink], filter: auditAllSpans });
-    const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+    const provider = sdkTrace.tracerProvider({ spanProcessors: [processor] });
     const tracer = provider.getTracer('file-sink-test');
     const release = spy.hold(); // no record is durable until the sync is let through
     for (let i = 0; i < 7; i++) tracer.startSpan(`execute_tool t${i}`).end();

@@ -22,7 +22,6 @@ import * as assert from 'uvu/assert';
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { AuditChainSpanProcessor, auditAllSpans } from '../../../src/exporters/audit/audit-chain-span-processor.js';
 import { OtlpAuditSink } from '../../../src/exporters/audit/otlp-audit-sink.js';
 import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME, GENESIS_HASH, chainHash, encodeRecordBody, verifyCheckpoint } from '../../../src/patterns/audit/audit-record.js';
@@ -31,6 +30,7 @@ import { nanoStringToHrTime } from '../../../src/patterns/audit/audit-span-decod
 import { OtlpReceiver } from '../../helpers/otlp-receiver.js';
 import type { ReceivedSpan } from '../../helpers/otlp-receiver.js';
 import { spanProducer } from '../../helpers/audit-driver.js';
+import { sdkTrace } from '../../helpers/otel.js';
 
 const STAMP = /^agent_safety\.audit\.(?!checkpoint\.)/;
 
@@ -147,7 +147,7 @@ test('down, then 503, then recovered: 10,000 audited spans arrive exactly once a
     signingKey: { id: 'outage-test', privateKey },
     checkpoints: { everyRecords: 1000, everyMs: 3_600_000 },
   });
-  const provider = new BasicTracerProvider({
+  const provider = sdkTrace.tracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'outage-test', 'service.version': '1.0.0' }),
     spanProcessors: [processor],
   });
@@ -218,7 +218,7 @@ test('shutdown with the receiver down leaves everything in the spool; the next s
   try {
     const first = new OtlpAuditSink({ ...sinkOptions, exporter: new JsonExporter({ url: `http://127.0.0.1:${port}/v1/traces`, timeoutMillis: 500 }) });
     const processor = new AuditChainSpanProcessor({ sinks: [first], filter: auditAllSpans });
-    const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'restart-test' }), spanProcessors: [processor] });
+    const provider = sdkTrace.tracerProvider({ resource: resourceFromAttributes({ 'service.name': 'restart-test' }), spanProcessors: [processor] });
     spanProducer(provider.getTracer('restart-test'))(500);
     await provider.shutdown();
     const spooled = readFileSync(first.spoolPath, 'utf8').split('\n').filter(l => l.startsWith('{"type":"record"'));

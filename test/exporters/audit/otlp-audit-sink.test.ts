@@ -18,8 +18,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { ExportResult } from '@opentelemetry/core';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { AuditChainSpanProcessor, auditAllSpans } from '../../../src/exporters/audit/audit-chain-span-processor.js';
 import { InMemoryAuditSink } from '../../../src/exporters/audit/audit-sink.js';
 import { OtlpAuditSink } from '../../../src/exporters/audit/otlp-audit-sink.js';
@@ -33,7 +32,7 @@ import {
 } from '../../../src/instrumentation/shared/semconv.js';
 import { auditedTracer } from '../../helpers/audit-driver.js';
 import { captureDiag } from '../../helpers/diag.js';
-import { setupTelemetry } from '../../helpers/otel.js';
+import { setupTelemetry, sdkTrace } from '../../helpers/otel.js';
 import { PACKAGE_METRICS, promName } from '../../helpers/prometheus-names.js';
 
 /** An exporter that fails while `failing` is true, and records what it accepted. */
@@ -379,7 +378,7 @@ test('metrics: behind an AuditChainSpanProcessor the sink\'s backlog is observed
   exporter.failing = true;
   const sink = fast(exporter, { exportTimeoutMs: 300 });
   const processor = new AuditChainSpanProcessor({ sinks: [sink], filter: auditAllSpans });
-  const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+  const provider = sdkTrace.tracerProvider({ spanProcessors: [processor] });
   const backlogPoints = async () =>
     (await telemetry.points(METRIC_AGENT_SAFETY_AUDIT_BACKLOG)).filter(p => p.attributes[METRIC_ATTR_SINK] === 'otlp');
   // The sink's timers (the hung export's timeout among them) are unref'd: keep the test process alive meanwhile.

@@ -4,16 +4,15 @@ import { guard, invokeAgent } from '../../../src/index.js';
 import { ATTR_AGENT_SAFETY_LINK_TYPE } from '../../../src/semconv.js';
 import { ConsoleTreeSpanExporter } from '../../../src/exporters/index.js';
 import { summarizeAttributes, summarizeEvent } from '../../../src/exporters/console/console-summary.js';
-import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
-import { rejection, setupTelemetry } from '../../helpers/otel.js';
+import { rejection, setupTelemetry, sdkTrace } from '../../helpers/otel.js';
 
 const test = suite('ConsoleTreeSpanExporter');
 
 test('prints each trace once, when its root ends, as an indented tree with status and safety attributes', async () => {
   const out: string[] = [];
   const exporter = new ConsoleTreeSpanExporter({ write: text => out.push(text), color: false });
-  const t = setupTelemetry({}, [new SimpleSpanProcessor(exporter)]);
+  const t = setupTelemetry({}, [sdkTrace.simpleSpanProcessor(exporter)]);
   try {
     const ok = guard(async () => 1, { name: 'ok_tool' });
     const bad = guard(async () => {
@@ -51,7 +50,7 @@ test('prints each trace once, when its root ends, as an indented tree with statu
 test('spans whose root never ends are printed on flush; the pending buffer is bounded', async () => {
   const out: string[] = [];
   const exporter = new ConsoleTreeSpanExporter({ write: text => out.push(text), color: false, maxPendingSpans: 2 });
-  const t = setupTelemetry({}, [new SimpleSpanProcessor(exporter)]);
+  const t = setupTelemetry({}, [sdkTrace.simpleSpanProcessor(exporter)]);
   try {
     const tracer = t.provider.getTracer('x');
     const root = tracer.startSpan('root');

@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SpanStatusCode, context, trace } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { ActionExplanation, ExplainabilityHookManager, guard, invokeAgent } from '../../../src/index.js';
 import { ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES, ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE, ATTR_AGENT_SAFETY_EXPLANATION_PHASE, ATTR_AGENT_SAFETY_EXPLANATION_REASONING, EVENT_AGENT_SAFETY_EXPLANATION } from '../../../src/semconv.js';
 import type { ActionExplanation as Record_ } from '../../../src/index.js';

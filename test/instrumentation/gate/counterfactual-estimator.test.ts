@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SpanStatusCode, context, trace } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { ActionBlockedError, CounterfactualEstimator, ExplainabilityHookManager, guard, hashArguments, isActionBlockedError } from '../../../src/index.js';
 import { ATTR_AGENT_SAFETY_CALL_OUTCOME, ATTR_AGENT_SAFETY_EXPLANATION_PHASE, ATTR_AGENT_SAFETY_EXPLANATION_REASONING, ATTR_AGENT_SAFETY_IMPACT_CACHED, ATTR_AGENT_SAFETY_IMPACT_COUNTERFACTUAL, ATTR_AGENT_SAFETY_IMPACT_DELTA, ATTR_AGENT_SAFETY_IMPACT_ENFORCED, ATTR_AGENT_SAFETY_IMPACT_LEVEL, ATTR_AGENT_SAFETY_IMPACT_PROPOSED, ATTR_AGENT_SAFETY_IMPACT_REASON, ATTR_AGENT_SAFETY_IMPACT_VERDICT, ATTR_AGENT_SAFETY_REVIEW_ARGUMENTS_HASH, ATTR_AGENT_SAFETY_REVIEW_DECISION, ATTR_AGENT_SAFETY_REVIEW_REASON, ATTR_AGENT_SAFETY_REVIEW_REVIEWER, ATTR_ERROR_TYPE, ATTR_GEN_AI_TOOL_CALL_ID, EVENT_AGENT_SAFETY_EXPLANATION, EVENT_AGENT_SAFETY_REVIEW_ANSWERED, EVENT_AGENT_SAFETY_REVIEW_REQUESTED, METRIC_AGENT_SAFETY_GATE_DECISIONS } from '../../../src/semconv.js';
 import type { ActionMetadata, ImpactModel, ReviewRequest } from '../../../src/index.js';
@@ -329,6 +329,23 @@ test('order: gate and review before the pre-action explanation; a blocked call s
   const [record] = hooks.getExplanations({ action: 'notify_all_users' });
   assert.is(record.phase, 'on_error');
   assert.match(record.errorSummary!, /^ActionBlockedError: action "notify_all_users" blocked/);
+});
+
+test('the review request is on the span before the reviewer is asked; the answer after', async ({ t }) => {
+  const seen: string[][] = [];
+  const gate = new CounterfactualEstimator({
+    approve: () => {
+      const span = trace.getActiveSpan() as unknown as ReadableSpan;
+      seen.push(span.events.map(e => e.name));
+      return true;
+    },
+  });
+  const digest = guard(() => 'sent', { name: 'send_digest', gate, impact: COHORT_SEND });
+  assert.is(await digest(), 'sent');
+  assert.equal(seen, [[EVENT_AGENT_SAFETY_REVIEW_REQUESTED]], 'the reviewer runs after the request is recorded, before the answer');
+  const span = t.span('execute_tool send_digest');
+  assert.equal(span.events.map(e => e.name), [EVENT_AGENT_SAFETY_REVIEW_REQUESTED, EVENT_AGENT_SAFETY_REVIEW_ANSWERED]);
+  assert.is(attr(span, ATTR_AGENT_SAFETY_IMPACT_ENFORCED), 'approved');
 });
 
 test('user models and the approval hook run inside the call: their spans are children of the tool span', async ({ t }) => {

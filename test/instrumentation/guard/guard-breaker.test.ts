@@ -1,10 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SpanStatusCode, trace } from '@opentelemetry/api';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { CircuitBreaker, CircuitBreakerRegistry, consecutiveFailures, guard, invokeAgent, isCircuitOpenError } from '../../../src/index.js';
+import { SpanStatusCode } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { CircuitBreaker, CircuitBreakerRegistry, CounterfactualEstimator, consecutiveFailures, guard, invokeAgent, isActionBlockedError, isCircuitOpenError } from '../../../src/index.js';
 import { ATTR_AGENT_SAFETY_BREAKER_NAME, ATTR_AGENT_SAFETY_BREAKER_STATE, ATTR_AGENT_SAFETY_CALL_OUTCOME, ATTR_ERROR_TYPE, EVENT_AGENT_SAFETY_BREAKER_TRANSITION, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS } from '../../../src/semconv.js';
-import { BreakerCall } from '../../../src/instrumentation/breaker/breaker-step.js';
+import { BreakerStep } from '../../../src/instrumentation/breaker/breaker-step.js';
+import type { GuardCall } from '../../../src/instrumentation/guard/guard-step.js';
 import { attr, rejection, setupTelemetry } from '../../helpers/otel.js';
 import type { TestTelemetry } from '../../helpers/otel.js';
 
@@ -182,20 +183,54 @@ test('halfOpenWaitMs through the guard: a waiting call runs once the probe close
   breaker.dispose();
 });
 
-test('an error before the action started (e.g. a blocked call) releases the probe slot as ignored', async () => {
+test('an error before the action started (e.g. a blocked call) releases the probe slot as ignored', async ({ t }) => {
   let now = 0;
   const breaker = new CircuitBreaker({ name: unique('step'), trip: consecutiveFailures(1), cooldownMs: 10, now: () => now });
   await rejection(breaker.execute(() => Promise.reject(new Error('down'))));
   now += 10;
-  const span = trace.getTracer('test').startSpan('step');
-  const call = new BreakerCall(span, breaker);
-  call.admit(undefined);
-  call.failed(new Error('ActionBlockedError'), false); // no start(): the tool never ran
-  span.end();
+  let ran = false;
+  const gate = new CounterfactualEstimator({ impactModel: () => 1 }); // always blocks
+  const tool = guard(() => (ran = true), { name: unique('blocked'), breaker, gate });
+  assert.ok(isActionBlockedError(await rejection(tool())));
+  assert.is(ran, false);
   assert.is(breaker.state, 'half_open', 'not a failed probe');
   assert.is(breaker.stats().calls.ignored, 1);
+  const span = t.spans()[0];
+  assert.is(attr(span, ATTR_AGENT_SAFETY_BREAKER_STATE), 'half_open');
+  assert.is(attr(span, ATTR_AGENT_SAFETY_CALL_OUTCOME), 'blocked');
   await breaker.execute(async () => 'probe');
   assert.is(breaker.state, 'closed', 'the slot was free for the next probe');
+  breaker.dispose();
+});
+
+test('the breaker step answers with plain data and never sees a span', async () => {
+  let now = 0;
+  const name = unique('step');
+  const breaker = new CircuitBreaker({ name, trip: consecutiveFailures(1), cooldownMs: 10, now: () => now });
+  await rejection(breaker.execute(() => Promise.reject(new Error('down'))));
+  const step = new BreakerStep(breaker, 'tool');
+  const call = { args: [], signal: undefined, agent: undefined } as unknown as GuardCall;
+
+  const rejected = step.admit(call);
+  assert.not.instance(rejected, Promise, 'an open breaker decides at once');
+  const r = rejected as Exclude<typeof rejected, Promise<unknown>>;
+  assert.equal(r.attributes, { [ATTR_AGENT_SAFETY_BREAKER_NAME]: name, [ATTR_AGENT_SAFETY_BREAKER_STATE]: 'open' });
+  assert.is(r.stop?.outcome, 'rejected');
+  assert.is(r.stop?.exception, false);
+  assert.ok(isCircuitOpenError(r.stop?.error));
+  assert.is(r.state, undefined);
+
+  now += 10;
+  const admitted = step.admit(call) as Exclude<typeof rejected, Promise<unknown>>;
+  assert.equal(admitted.attributes, { [ATTR_AGENT_SAFETY_BREAKER_NAME]: name, [ATTR_AGENT_SAFETY_BREAKER_STATE]: 'half_open' });
+  assert.equal(admitted.events?.map(e => e.attributes?.['agent_safety.breaker.to']), ['half_open']);
+  assert.is(admitted.stop, undefined);
+  step.start(call, admitted.state);
+  now += 1;
+  const settled = step.settle(call, admitted.state, { ok: true, result: 'fine' });
+  assert.equal(settled?.events?.map(e => `${e.attributes?.['agent_safety.breaker.from']}>${e.attributes?.['agent_safety.breaker.to']}`), ['half_open>closed']);
+  assert.is(breaker.state, 'closed');
+  assert.is(step.settle(call, undefined, { ok: false, error: new Error('x'), aborted: false }), undefined, 'nothing for a call it did not admit');
   breaker.dispose();
 });
 

@@ -222,13 +222,13 @@ test('withOptions: per-call id, signal and timeout win over the guard options; l
 });
 
 test('arguments and results are recorded only when opted in, after redaction', async ({ t }) => {
-  const plain = guard(async (input: { query: string; apiKey: string }) => ({ hits: 3, token: 'abc' }), { name: 'plain' });
+  const plain = guard(async (_input: { query: string; apiKey: string }) => ({ hits: 3, token: 'abc' }), { name: 'plain' });
   await plain({ query: 'cats', apiKey: 'sk-secret' });
   const span = t.span('execute_tool plain');
   assert.is(attr(span, ATTR_GEN_AI_TOOL_CALL_ARGUMENTS), undefined);
   assert.is(attr(span, ATTR_GEN_AI_TOOL_CALL_RESULT), undefined);
 
-  const captured = guard(async (input: { query: string; apiKey: string; headers: Record<string, string> }) => ({ hits: 3, token: 'abc' }), {
+  const captured = guard(async (_input: { query: string; apiKey: string; headers: Record<string, string> }) => ({ hits: 3, token: 'abc' }), {
     name: 'captured',
     captureArguments: true,
     captureResult: true,
@@ -242,7 +242,7 @@ test('arguments and results are recorded only when opted in, after redaction', a
 });
 
 test('a custom redactor is applied; a throwing one records a placeholder, never the raw value, and the call succeeds', async ({ t }) => {
-  const custom = guard(async (email: string) => 'sent', {
+  const custom = guard(async (_email: string) => 'sent', {
     name: 'custom_redact',
     captureArguments: true,
     redact: v => (typeof v === 'string' ? v.replace(/@.*/, '@…') : v),
@@ -250,7 +250,7 @@ test('a custom redactor is applied; a throwing one records a placeholder, never 
   await custom('ann@example.com');
   assert.is(attr(t.span('execute_tool custom_redact'), ATTR_GEN_AI_TOOL_CALL_ARGUMENTS), '"ann@…"');
 
-  const broken = guard(async (email: string) => 'sent', {
+  const broken = guard(async (_email: string) => 'sent', {
     name: 'broken_redact',
     captureArguments: true,
     redact: () => {
@@ -264,7 +264,7 @@ test('a custom redactor is applied; a throwing one records a placeholder, never 
 test('arguments that cannot be serialised (cycles, BigInt, functions) never break the call', async ({ t }) => {
   const cyclic: Record<string, unknown> = { name: 'loop' };
   cyclic.self = cyclic;
-  const tool = guard(async (a: unknown, b: bigint, c: () => void) => 'ok', { name: 'weird_args', captureArguments: true });
+  const tool = guard(async (_a: unknown, _b: bigint, _c: () => void) => 'ok', { name: 'weird_args', captureArguments: true });
   assert.is(await tool(cyclic, 10n ** 30n, () => {}), 'ok');
   const recorded = attr(t.span('execute_tool weird_args'), ATTR_GEN_AI_TOOL_CALL_ARGUMENTS) as string;
   assert.match(recorded, '[Circular]');

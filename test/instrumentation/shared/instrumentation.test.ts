@@ -2,21 +2,20 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { metrics, trace } from '@opentelemetry/api';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { guard } from '../../../src/index.js';
 import { AgentSafetyInstrumentation } from '../../../src/bootstrap/index.js';
 import { ATTR_GEN_AI_AGENT_ID, ATTR_GEN_AI_TOOL_CALL_ARGUMENTS, METRIC_GEN_AI_EXECUTE_TOOL_DURATION, TOOL_DURATION_BUCKETS_S } from '../../../src/semconv.js';
-import { ensureContextManager, globalMetrics, rejection, setupTelemetry } from '../../helpers/otel.js';
+import { ensureContextManager, globalMetrics, rejection, setupTelemetry, sdkTrace } from '../../helpers/otel.js';
 
 const test = suite('AgentSafetyInstrumentation');
 
 test('registered through NodeSDK: guarded calls use the SDK providers', async () => {
-  const exporter = new InMemorySpanExporter();
+  const exporter = sdkTrace.inMemorySpanExporter();
   const instrumentation = new AgentSafetyInstrumentation({ agent: { id: 'sdk-agent' }, captureArguments: true });
   const sdk = new NodeSDK({
     instrumentations: [instrumentation],
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    spanProcessors: [sdkTrace.simpleSpanProcessor(exporter)],
     metricReaders: [],
     autoDetectResources: false,
   });
@@ -38,8 +37,8 @@ test('registered through NodeSDK: guarded calls use the SDK providers', async ()
 
 test('registered through registerInstrumentations with explicit providers', async () => {
   ensureContextManager();
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const exporter = sdkTrace.inMemorySpanExporter();
+  const provider = sdkTrace.tracerProvider({ spanProcessors: [sdkTrace.simpleSpanProcessor(exporter)] });
   const instrumentation = new AgentSafetyInstrumentation();
   const unregister = registerInstrumentations({ instrumentations: [instrumentation], tracerProvider: provider });
   try {
@@ -54,8 +53,8 @@ test('registered through registerInstrumentations with explicit providers', asyn
 
 test('without an instrumentation the global providers are used', async () => {
   ensureContextManager();
-  const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const exporter = sdkTrace.inMemorySpanExporter();
+  const provider = sdkTrace.tracerProvider({ spanProcessors: [sdkTrace.simpleSpanProcessor(exporter)] });
   trace.setGlobalTracerProvider(provider);
   try {
     await guard(() => 1, { name: 'global_path' })();

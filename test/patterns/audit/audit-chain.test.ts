@@ -47,7 +47,7 @@ test('a one-character change anywhere changes the hash', () => {
 test('checkpoints are due by count and by time (injected clock), only with a signing key', () => {
   let now = 1_000;
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const chain = new AuditChain({ chainId: 'c', signingKey: { id: 'k', privateKey }, checkpoints: { everyRecords: 3, everyMs: 500 }, clock: () => now });
+  const chain = new AuditChain({ chainId: 'c', signingKey: { id: 'k', privateKey }, checkpoints: { everyRecords: 3, everyMs: 500 }, now: () => now });
   assert.not.ok(chain.checkpointDue()); // nothing to sign yet
   chain.append(span('a'), {});
   chain.append(span('b'), {});
@@ -64,7 +64,7 @@ test('checkpoints are due by count and by time (injected clock), only with a sig
   assert.not.ok(chain.checkpointDue());
   chain.append(span('e'), {});
   assert.ok(chain.checkpointDue()); // by count
-  const unsigned = new AuditChain({ chainId: 'u', clock: () => now });
+  const unsigned = new AuditChain({ chainId: 'u', now: () => now });
   unsigned.append(span('a'), {});
   now += 1e9;
   assert.not.ok(unsigned.checkpointDue());

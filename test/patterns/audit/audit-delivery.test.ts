@@ -5,7 +5,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AuditBacklog, RetrySchedule, backoffDelay, backoffPolicy } from '../../../src/patterns/audit/audit-delivery.js';
+import { AuditBacklog, RetrySchedule } from '../../../src/patterns/audit/audit-delivery.js';
+import { backoffDelay, backoffPolicy } from '../../../src/patterns/shared/backoff.js';
 
 const test = suite('audit delivery: backoff and backlog');
 
@@ -46,7 +47,7 @@ test('backoff policy: defaults and validation', () => {
 
 test('retry schedule: waits by the clock, resets on success', () => {
   let now = 10_000;
-  const r = new RetrySchedule(backoffPolicy({ initialMs: 100, maxMs: 400, jitter: 0 }), { clock: () => now });
+  const r = new RetrySchedule(backoffPolicy({ initialMs: 100, maxMs: 400, jitter: 0 }), { now: () => now });
   assert.is(r.waitMs(), 0);
   assert.is(r.fail(), 100);
   assert.is(r.failures, 1);

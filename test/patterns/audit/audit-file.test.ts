@@ -1,11 +1,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { backoffDelay, backoffPolicy } from '../../../src/patterns/shared/backoff.js';
 import {
   DEFAULT_FSYNC_EVERY_MS,
   normalizeFsyncPolicy,
   parseChainHead,
   planBatch,
-  retryDelayMs,
   rotatedPath,
   rotationIndexOf,
   scanAuditTail,
@@ -137,7 +137,8 @@ test('fsync policies: default, validation and what follows a write', () => {
 });
 
 test('retry backoff doubles up to its cap', () => {
-  assert.equal([0, 1, 2, 3, 4, 10, 100].map(n => retryDelayMs(n, 100, 1000)), [0, 100, 200, 400, 800, 1000, 1000]);
+  const policy = backoffPolicy({ initialMs: 100, maxMs: 1000, multiplier: 2, jitter: 0 });
+  assert.equal([0, 1, 2, 3, 4, 10, 100].map(n => backoffDelay(n, policy)), [0, 100, 200, 400, 800, 1000, 1000]);
 });
 
 test.run();

@@ -5,7 +5,7 @@
 import * as assert from 'uvu/assert';
 import { CircuitBreakerCore } from '../../../src/patterns/breaker/circuit-breaker-core.js';
 import type { CircuitBreakerOptions } from '../../../src/patterns/breaker/circuit-breaker-options.js';
-import type { CallVerdict, CircuitState, Transition } from '../../../src/patterns/breaker/circuit-state.js';
+import type { BreakerVerdict, CircuitState, Transition } from '../../../src/patterns/breaker/circuit-state.js';
 import { isCircuitOpenError } from '../../../src/patterns/breaker/circuit-open-error.js';
 
 /** A clock the test moves by hand. */
@@ -37,7 +37,7 @@ export class TestBreaker extends CircuitBreakerCore {
     (this._reports ??= []).push({ message, error });
   }
   /** Admits and records one call that takes `durationMs`; throws if rejected. */
-  call(verdict: CallVerdict, clock: ManualClock, durationMs = 0): void {
+  call(verdict: BreakerVerdict, clock: ManualClock, durationMs = 0): void {
     const ticket = this.admit();
     if (typeof ticket !== 'number') throw new Error('unexpected wait');
     clock.advance(durationMs);

@@ -11,7 +11,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CircuitBreakerCore } from '../../../src/patterns/breaker/circuit-breaker-core.js';
 import type { CircuitBreakerOptions } from '../../../src/patterns/breaker/circuit-breaker-options.js';
-import type { BreakerCallOutcome, CallVerdict, CircuitState, Transition } from '../../../src/patterns/breaker/circuit-state.js';
+import type { BreakerCallOutcome, BreakerVerdict, CircuitState, Transition } from '../../../src/patterns/breaker/circuit-state.js';
 import { isCircuitOpenError } from '../../../src/patterns/breaker/circuit-open-error.js';
 import { exponentialCooldown } from '../../../src/patterns/breaker/cooldown.js';
 import { consecutiveFailures, failureRate, slowCallRate } from '../../../src/patterns/breaker/trip-strategies.js';
@@ -33,7 +33,7 @@ interface Config {
 type Op =
   | { op: 'tick'; ms: number }
   | { op: 'start' }
-  | { op: 'finish'; pick: number; verdict: CallVerdict; ms: number }
+  | { op: 'finish'; pick: number; verdict: BreakerVerdict; ms: number }
   | { op: 'state' }
   | { op: 'isolate' }
   | { op: 'release'; pick: number }
@@ -136,7 +136,7 @@ class Model {
     return this.cfg.metricsOnly && this.isolations === 0 ? { kind: 'shadow' } : { kind: 'rejected' };
   }
 
-  finish(epoch: number, verdict: CallVerdict, ms: number, now: number): void {
+  finish(epoch: number, verdict: BreakerVerdict, ms: number, now: number): void {
     const slow = this.cfg.slowRate !== undefined && ms >= this.cfg.slowRate.slowCallMs;
     this.calls[verdict === 'success' ? (slow ? 'slow' : 'success') : verdict]++;
     this.advance(now);
@@ -256,7 +256,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       op: fc.constant('finish' as const),
       pick: fc.oneof(fc.nat({ max: 2 }), fc.nat()), // counted from the newest call: mostly recent ones
-      verdict: fc.constantFrom<CallVerdict>('success', 'success', 'failure', 'failure', 'ignored'),
+      verdict: fc.constantFrom<BreakerVerdict>('success', 'success', 'failure', 'failure', 'ignored'),
       ms: fc.constantFrom(0, 10, 60, 120),
     }),
   },

@@ -13,6 +13,7 @@ import { RollbackEngine } from '../../../src/patterns/rollback/rollback-engine.j
 import type { RollbackHookContext, RollbackManagerOptions, RollbackObserver } from '../../../src/patterns/rollback/rollback-engine.js';
 import type { ActionStatus } from '../../../src/patterns/rollback/checkpoint.js';
 import { rejection } from '../../helpers/otel.js';
+import type { SnapshotError } from '../../../src/patterns/rollback/rollback-errors.js';
 
 interface Call {
   name: string;
@@ -230,7 +231,7 @@ test('a snapshot over maxSnapshotBytes is refused at checkpoint time with a clea
   await engine.checkpoint('small', { state: { ok: true } });
   const err = await rejection(engine.checkpoint('big', { state: { blob: 'x'.repeat(200) } }));
   assert.ok(isSnapshotError(err));
-  const e = err as import('../../../src/patterns/rollback/rollback-errors.js').SnapshotError;
+  const e = err as SnapshotError;
   assert.is(e.reason, 'too_large');
   assert.is(e.what, 'state');
   assert.is(e.limit, 64);

@@ -31,8 +31,9 @@ test('structured: plain data is kept as exact JSON text; anything JSON would alt
   assert.equal(s.restore(snap), plain);
 
   const shared = { n: 1 };
-  const sparse = [1, , 3]; // eslint-disable-line no-sparse-arrays
+  const sparse = [1, , 3]; // eslint-disable-line no-sparse-arrays -- a hole is the case under test
   const extra = Object.assign([1], { note: 'kept' });
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each case reads its own shape of restored value
   const cases: Array<[string, unknown, (restored: any) => void]> = [
     ['undefined', { u: undefined }, r => assert.ok('u' in r)],
     ['NaN', { n: NaN }, r => assert.ok(Number.isNaN(r.n))],
@@ -135,6 +136,51 @@ test('property: any JSON value survives both codecs unchanged, and later mutatio
   );
 });
 
+/**
+ * Makes the deep comparison below mean the same on every supported Node:
+ * `isDeepStrictEqual` finds two invalid Dates unequal on Node 20 (it
+ * compares their times, NaN, with `!==`) and equal from Node 22 (SameValue).
+ * Each invalid Date becomes time 0 plus an own `invalidDate` property, which
+ * the comparison also checks, so an invalid Date still never equals a valid
+ * one. Mutates `value` (a copy the test owns).
+ */
+function markInvalidDates(value: unknown, seen = new Set<object>()): void {
+  if (value === null || typeof value !== 'object' || seen.has(value)) return;
+  seen.add(value);
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) {
+      value.setTime(0);
+      Object.defineProperty(value, 'invalidDate', { value: true, enumerable: true });
+    }
+    return;
+  }
+  if (ArrayBuffer.isView(value)) return;
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      markInvalidDates(k, seen);
+      markInvalidDates(v, seen);
+    }
+    return;
+  }
+  if (value instanceof Set) {
+    for (const v of value) markInvalidDates(v, seen);
+    return;
+  }
+  for (const key of Reflect.ownKeys(value)) markInvalidDates((value as Record<PropertyKey, unknown>)[key], seen);
+}
+
+test('markInvalidDates: invalid Dates compare equal to each other on every Node, and never to a valid one', () => {
+  const pair = () => ({ d: new Date(NaN), m: new Map([[new Date(NaN), new Set([new Date(NaN)])]]) });
+  const [a, b] = [pair(), pair()];
+  markInvalidDates(a);
+  markInvalidDates(b);
+  assert.ok(isDeepStrictEqual(a, b));
+  const [invalid, epoch] = [new Date(NaN), new Date(0)];
+  markInvalidDates(invalid);
+  markInvalidDates(epoch);
+  assert.not.ok(isDeepStrictEqual(invalid, epoch));
+});
+
 test('property: a structured snapshot restores what structuredClone would give, whatever the data', () => {
   const structured = new Snapshotter('structured', Infinity);
   const anything = fc.anything({
@@ -152,9 +198,12 @@ test('property: a structured snapshot restores what structuredClone would give, 
       // isDeepStrictEqual compares with SameValue, so NaN inside typed arrays is equal to itself.
       const restored = structured.restore(snap);
       const expected = structuredClone(value);
+      markInvalidDates(restored);
+      markInvalidDates(expected);
       assert.ok(isDeepStrictEqual(restored, expected), `restored ${inspect(restored)}, expected ${inspect(expected)}`);
     }),
-    { numRuns: 300 },
+    // Invalid Dates always, not only when the generator happens to make one.
+    { numRuns: 300, examples: [[new Date(NaN)], [{ when: new Date(NaN), seen: new Set([new Date(NaN)]) }]] },
   );
 });
 
