@@ -7,7 +7,7 @@
  * @module
  */
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../instrumentation/shared/version.js';
-import { verifyCommand } from './verify.js';
+import { headCommand, verifyCommand } from './verify.js';
 
 /** A subcommand: returns its exit code. */
 export interface Command {
@@ -33,6 +33,7 @@ export interface CliIO {
 /** The commands, by name. */
 export const COMMANDS: Record<string, Command> = {
   verify: verifyCommand,
+  head: headCommand,
 };
 
 function help(): string {

@@ -12,18 +12,15 @@ import type { Attributes, Context, HrTime, SpanContext } from '@opentelemetry/ap
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Resource } from '@opentelemetry/resources';
 import { AuditChain } from '../../patterns/audit/audit-chain.js';
-import type { AuditHmacKey, AuditSigningKey, ChainedRecord, CheckpointPolicy } from '../../patterns/audit/audit-chain.js';
+import type { AuditHmacKey, AuditSigningKey, ChainedRecord, SealPolicy } from '../../patterns/audit/audit-chain.js';
 import type { ChainHead } from '../../patterns/audit/audit-record.js';
+import { redactAttributes, redactSecrets, redactText } from '../../patterns/shared/redaction.js';
+import type { Redactor } from '../../patterns/shared/redaction.js';
 import { nanoStringToHrTime } from '../../patterns/audit/audit-span-decode.js';
 import type { Clock } from '../../patterns/shared/clock.js';
 import { countAuditRecords, auditInstruments, registerAuditSink } from './audit-metrics.js';
 import {
   ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID,
-  ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_HASH,
-  ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_SEQ,
-  ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID,
-  ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE,
-  ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME,
   ATTR_AGENT_SAFETY_AUDIT_HASH,
   ATTR_AGENT_SAFETY_AUDIT_KEY_ID,
   ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_CHAIN_ID,
@@ -31,7 +28,14 @@ import {
   ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_SEQ,
   ATTR_AGENT_SAFETY_AUDIT_PREV_HASH,
   ATTR_AGENT_SAFETY_AUDIT_SEQ,
-  SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT,
+  ATTR_AGENT_SAFETY_AUDIT_FORMAT,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_EVERY,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_HASH,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_SEQ,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_KEY_ID,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_SIGNATURE,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_TIME,
+  SPAN_AGENT_SAFETY_AUDIT_SEAL,
 } from '../../instrumentation/shared/semconv.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../instrumentation/shared/version.js';
 import type { AuditRecord, AuditSink } from './audit-sink.js';
@@ -58,14 +62,26 @@ export interface AuditChainSpanProcessorOptions {
    */
   hmacKey?: AuditHmacKey;
   /**
-   * Sign checkpoints with this Ed25519 key: a checkpoint span every
-   * `checkpoints.everyRecords` records and every `checkpoints.everyMs`
-   * while records arrive, and a last one at shutdown. Whoever holds a later
-   * checkpoint can detect truncation of the tail.
+   * Sign seals with this Ed25519 key. A keyed chain (this key, `hmacKey` or
+   * both) seals itself: a seal span naming the head every
+   * `seals.everyRecords` records and every `seals.everyMs` while records
+   * arrive, and a last one at shutdown; seq 0 records the policy, so a
+   * verifier reports a missing seal and a tail cut after the last one.
+   * Whoever holds a later seal can detect truncation of the tail.
    */
   signingKey?: AuditSigningKey;
-  /** When checkpoints are made (only with `signingKey`). @default every 1000 records or 10 s */
-  checkpoints?: CheckpointPolicy;
+  /** When a keyed chain seals itself. @default every 1000 records or 10 s */
+  seals?: SealPolicy;
+  /** @deprecated The old name of `seals`. */
+  checkpoints?: SealPolicy;
+  /**
+   * Applied, before the span is chained, to its status message and its
+   * events' attributes (exception messages among them), in place: every
+   * exporter then sees the redacted span too. Once chained, a secret
+   * cannot be removed without breaking the chain.
+   * @default redactSecrets (secret-looking keys; bearer tokens, `password=` pairs, API keys, private keys in text)
+   */
+  redact?: Redactor;
   /** The chain id. @default a random UUID (one chain per process run) */
   chainId?: string;
   /**
@@ -106,11 +122,12 @@ export class AuditChainSpanProcessor implements SpanProcessor {
   private readonly sinks: readonly AuditSink[];
   private readonly filter: AuditSpanFilter;
   private readonly unregister: (() => void)[] = [];
-  private readonly signing: boolean;
+  private readonly sealing: boolean;
+  private readonly redact: Redactor;
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastResource: Resource | undefined;
   private closed = false;
-  private lastCheckpointSeq = -1;
+  private lastSealSeq = -1;
 
   constructor(options: AuditChainSpanProcessorOptions) {
     if (!options || !Array.isArray(options.sinks) || options.sinks.length === 0) {
@@ -124,18 +141,22 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     if (options.filter !== undefined && typeof options.filter !== 'function') {
       throw new TypeError('AuditChainSpanProcessor: options.filter must be a function');
     }
+    if (options.redact !== undefined && typeof options.redact !== 'function') {
+      throw new TypeError('AuditChainSpanProcessor: options.redact must be a function');
+    }
     this.sinks = [...options.sinks];
     this.filter = options.filter ?? auditPackageSpans;
+    this.redact = options.redact ?? redactSecrets;
     const previous = options.previous ?? this.previousFromSinks();
     this.chain = new AuditChain({
       chainId: options.chainId ?? randomUUID(),
       hmacKey: options.hmacKey,
       signingKey: options.signingKey,
-      checkpoints: options.checkpoints,
+      seals: options.seals ?? options.checkpoints,
       previous,
       clock: options.clock,
     });
-    this.signing = options.signingKey !== undefined;
+    this.sealing = this.chain.seals;
     auditInstruments();
     // Reports the backlog of each sink that does not report its own (a sink
     // that registered itself, like OtlpAuditSink, is observed once, by itself).
@@ -145,9 +166,9 @@ export class AuditChainSpanProcessor implements SpanProcessor {
         this.unregister.push(registerAuditSink(name, () => sink.backlog!(), sink));
       }
     }
-    if (this.signing) {
-      const everyMs = options.checkpoints?.everyMs ?? 10_000;
-      this.timer = setInterval(() => this.checkpointIfDue(), everyMs);
+    if (this.sealing) {
+      const everyMs = (options.seals ?? options.checkpoints)?.everyMs ?? 10_000;
+      this.timer = setInterval(() => this.sealIfDue(), everyMs);
       this.timer.unref?.();
     }
   }
@@ -168,7 +189,8 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     if (this.closed) return;
     try {
       if (!this.filter(span as unknown as ReadableSpan)) return;
-      // `span` is still open here (its end time is set): stamping writes to its attributes.
+      // `span` is still open here (its end time is set): redaction and stamps write to it.
+      this.redactInPlace(span);
       const record = this.append(span as unknown as ReadableSpan, span.attributes as MutableAttributes);
       this.deliver(record, span as unknown as ReadableSpan);
     } catch (err) {
@@ -183,11 +205,55 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       if (!this.filter(span)) return;
       // No onEnding (an older SDK): chain now, and give the sinks a stamped copy.
       const attributes: MutableAttributes = { ...span.attributes };
-      const copy = Object.create(span, { attributes: { value: attributes, enumerable: true } }) as ReadableSpan;
+      const { status, events } = this.redacted(span);
+      const copy = Object.create(span, {
+        attributes: { value: attributes, enumerable: true },
+        status: { value: status, enumerable: true },
+        events: { value: events, enumerable: true },
+      }) as ReadableSpan;
       const record = this.append(copy, attributes);
       this.deliver(record, copy);
     } catch (err) {
       diag.error(`${PACKAGE_NAME}: audit chain could not append span ${span.name}`, err);
+    }
+  }
+
+  /** The span's status and events, redacted (the same objects when nothing changed). */
+  private redacted(span: ReadableSpan): { status: ReadableSpan['status']; events: ReadableSpan['events'] } {
+    let status = span.status;
+    if (status.message) {
+      const message = this.redactMessage(status.message);
+      if (message !== status.message) status = { ...status, message };
+    }
+    let events = span.events;
+    for (let i = 0; i < span.events.length; i++) {
+      const e = span.events[i];
+      if (e.attributes === undefined) continue;
+      const attributes = redactAttributes(e.attributes, this.redact);
+      if (attributes === e.attributes) continue;
+      if (events === span.events) events = [...span.events];
+      events[i] = { ...e, attributes: attributes as Attributes };
+    }
+    return { status, events };
+  }
+
+  /** Redacts the status message and event attributes of a span that is still open (in `onEnding`). */
+  private redactInPlace(span: Span): void {
+    const { status, events } = this.redacted(span as unknown as ReadableSpan);
+    const open = span as unknown as { status: ReadableSpan['status']; events: ReadableSpan['events'] };
+    if (status !== open.status) open.status = status;
+    if (events !== open.events) {
+      const list = open.events as ReadableSpan['events'][number][];
+      for (let i = 0; i < events.length; i++) list[i] = events[i];
+    }
+  }
+
+  private redactMessage(message: string): string {
+    try {
+      const r = this.redact(message);
+      return redactText(typeof r === 'string' ? r : String(r));
+    } catch {
+      return '[redaction failed]';
     }
   }
 
@@ -201,7 +267,9 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     attributes[ATTR_AGENT_SAFETY_AUDIT_PREV_HASH] = record.prevHash;
     attributes[ATTR_AGENT_SAFETY_AUDIT_HASH] = record.hash;
     if (first) {
-      const { keyId, previous } = this.chain.genesisFacts;
+      const { keyId, previous, format, sealEvery } = this.chain.genesisFacts;
+      attributes[ATTR_AGENT_SAFETY_AUDIT_FORMAT] = format;
+      if (sealEvery !== undefined) attributes[ATTR_AGENT_SAFETY_AUDIT_SEAL_EVERY] = sealEvery;
       if (keyId !== undefined) attributes[ATTR_AGENT_SAFETY_AUDIT_KEY_ID] = keyId;
       if (previous !== undefined) {
         attributes[ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_CHAIN_ID] = previous.chainId;
@@ -229,32 +297,34 @@ export class AuditChainSpanProcessor implements SpanProcessor {
         diag.error(`${PACKAGE_NAME}: audit sink ${sinkName(sink)} failed to take record ${record.seq}`, err);
       }
     }
-    if (this.signing && span.name !== SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT && this.chain.checkpointDue()) this.checkpoint();
+    if (this.sealing && span.name !== SPAN_AGENT_SAFETY_AUDIT_SEAL && this.chain.sealDue()) this.seal();
   }
 
-  private checkpointIfDue(): void {
+  private sealIfDue(): void {
     try {
-      if (!this.closed && this.chain.checkpointDue()) this.checkpoint();
+      if (!this.closed && this.chain.sealDue()) this.seal();
     } catch (err) {
-      diag.error(`${PACKAGE_NAME}: audit checkpoint failed`, err);
+      diag.error(`${PACKAGE_NAME}: audit seal failed`, err);
     }
   }
 
-  /** Signs the head and appends the checkpoint as a span of its own. */
-  private checkpoint(): void {
-    const made = this.chain.makeCheckpoint();
+  /** Seals the head (signed, with a signing key) and appends the seal as a span of its own. */
+  private seal(): void {
+    const made = this.chain.makeSeal();
     if (made === undefined || this.lastResource === undefined) return;
     const { claim, signature } = made;
     const attributes: MutableAttributes = {
-      [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_SEQ]: claim.headSeq,
-      [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_HASH]: claim.headHash,
-      [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME]: claim.timeUnixNano,
-      [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID]: claim.keyId,
-      [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE]: signature,
+      [ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_SEQ]: claim.headSeq,
+      [ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_HASH]: claim.headHash,
+      [ATTR_AGENT_SAFETY_AUDIT_SEAL_TIME]: claim.timeUnixNano,
     };
-    const span = checkpointSpan(claim.timeUnixNano, attributes, this.lastResource);
+    if (signature !== undefined) {
+      attributes[ATTR_AGENT_SAFETY_AUDIT_SEAL_KEY_ID] = claim.keyId;
+      attributes[ATTR_AGENT_SAFETY_AUDIT_SEAL_SIGNATURE] = signature;
+    }
+    const span = sealSpan(claim.timeUnixNano, attributes, this.lastResource);
     const record = this.append(span, attributes);
-    this.lastCheckpointSeq = record.seq;
+    this.lastSealSeq = record.seq;
     this.deliver(record, span);
   }
 
@@ -276,14 +346,14 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     await settle(this.sinks.map(s => s.forceFlush()), 'flush');
   }
 
-  /** Signs a last checkpoint (with a signing key), then flushes and shuts down the sinks. Idempotent. */
+  /** Seals the head a last time (a keyed chain), then flushes and shuts down the sinks. Idempotent. */
   async shutdown(): Promise<void> {
     if (this.closed) return;
-    if (this.signing) {
+    if (this.sealing) {
       try {
-        if (this.chain.nextSeq > 0) this.forceCheckpoint();
+        if (this.chain.nextSeq > 0) this.forceSeal();
       } catch (err) {
-        diag.error(`${PACKAGE_NAME}: final audit checkpoint failed`, err);
+        diag.error(`${PACKAGE_NAME}: final audit seal failed`, err);
       }
     }
     this.closed = true;
@@ -292,9 +362,9 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     await settle(this.sinks.map(s => s.shutdown()), 'shut down');
   }
 
-  /** Checkpoints the head unless the head already is a checkpoint. */
-  private forceCheckpoint(): void {
-    if (this.lastCheckpointSeq !== this.chain.headState.seq) this.checkpoint();
+  /** Seals the head unless the head already is a seal. */
+  private forceSeal(): void {
+    if (this.lastSealSeq !== this.chain.headState.seq) this.seal();
   }
 }
 
@@ -312,8 +382,8 @@ function sinkName(sink: AuditSink): string {
   return sink.constructor?.name || 'sink';
 }
 
-/** A finished span (not from a tracer) that carries a checkpoint. */
-function checkpointSpan(timeUnixNano: string, attributes: MutableAttributes, resource: Resource): ReadableSpan {
+/** A finished span (not from a tracer) that carries a seal. */
+function sealSpan(timeUnixNano: string, attributes: MutableAttributes, resource: Resource): ReadableSpan {
   const time = nanoStringToHrTime(timeUnixNano) as HrTime;
   const context: SpanContext = {
     traceId: randomBytes(16).toString('hex'),
@@ -321,7 +391,7 @@ function checkpointSpan(timeUnixNano: string, attributes: MutableAttributes, res
     traceFlags: TraceFlags.SAMPLED,
   };
   return {
-    name: SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT,
+    name: SPAN_AGENT_SAFETY_AUDIT_SEAL,
     kind: SpanKind.INTERNAL,
     spanContext: () => context,
     parentSpanContext: undefined,

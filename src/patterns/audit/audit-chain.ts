@@ -1,6 +1,6 @@
 /**
- * One audit chain's state: the next seq, the head hash, and when a signed
- * checkpoint is due. Pure: the clock is injected, there are no timers, and
+ * One audit chain's state: the next seq, the head hash, and when a seal is
+ * due. Pure: the clock is injected, there are no timers, and
  * nothing here does I/O.
  *
  * @module
@@ -8,8 +8,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
-import { GENESIS_HASH, chainHash, encodeRecordOpen, lineFromOpen, signCheckpoint } from './audit-record.js';
-import type { AuditSpanLike, ChainHead, CheckpointClaim } from './audit-record.js';
+import { AUDIT_FORMAT_VERSION, GENESIS_HASH, chainHash, chainedResource, encodeRecordOpen, lineFromOpen, signSeal } from './audit-record.js';
+import type { AuditSpanLike, ChainHead, SealClaim } from './audit-record.js';
 import { requireNonEmptyString, requireNumber } from '../shared/validate.js';
 
 /** A record appended to a chain. */
@@ -34,12 +34,26 @@ export interface AuditSigningKey {
   readonly privateKey: KeyObject;
 }
 
-/** When checkpoints are made (only with a signing key). */
-export interface CheckpointPolicy {
-  /** A checkpoint after every this many records. @default 1000 */
+/**
+ * When a keyed chain (an HMAC key, a signing key or both) seals itself: a
+ * seal record naming the head, signed when there is a signing key. The
+ * chain also seals at shutdown (the caller's `makeSeal()`), and records
+ * `everyRecords` on seq 0 so that a verifier knows a seal is missing.
+ */
+export interface SealPolicy {
+  /** A seal after every this many records. @default 1000 */
   everyRecords?: number;
   /** …and at least this often while records arrive, in ms. @default 10000 */
   everyMs?: number;
+}
+
+/** @deprecated The format 1 name of {@link SealPolicy}. */
+export type CheckpointPolicy = SealPolicy;
+
+/** A seal made by {@link AuditChain.makeSeal}: the claim, and its Ed25519 signature when the chain has a signing key. */
+export interface MadeSeal {
+  readonly claim: SealClaim;
+  readonly signature: string | undefined;
 }
 
 /** Options of {@link AuditChain}. */
@@ -48,7 +62,10 @@ export interface AuditChainOptions {
   chainId: string;
   hmacKey?: AuditHmacKey | undefined;
   signingKey?: AuditSigningKey | undefined;
-  checkpoints?: CheckpointPolicy | undefined;
+  /** When the chain seals itself (a keyed chain only). */
+  seals?: SealPolicy | undefined;
+  /** @deprecated The old name of `seals`. */
+  checkpoints?: SealPolicy | undefined;
   /** The head of the chain this one continues (read from an existing audit file). */
   previous?: ChainHead | undefined;
   clock?: Clock | undefined;
@@ -68,8 +85,9 @@ export class AuditChain {
   private readonly clock: Clock;
   private readonly everyRecords: number;
   private readonly everyMs: number;
-  private sinceCheckpoint = 0;
-  private lastCheckpointAt: number;
+  private readonly sealing: boolean;
+  private sinceSeal = 0;
+  private lastSealAt: number;
 
   constructor(options: AuditChainOptions) {
     requireNonEmptyString('chainId', options.chainId);
@@ -78,11 +96,14 @@ export class AuditChain {
     this.signing = options.signingKey;
     this.previous = options.previous;
     this.clock = options.clock ?? systemClock;
-    this.everyRecords = options.checkpoints?.everyRecords ?? 1000;
-    this.everyMs = options.checkpoints?.everyMs ?? 10_000;
-    requireNumber('checkpoints.everyRecords', this.everyRecords, { min: 1, integer: true });
-    requireNumber('checkpoints.everyMs', this.everyMs, { min: 1 });
-    this.lastCheckpointAt = this.clock();
+    const policy = options.seals ?? options.checkpoints;
+    const name = options.seals !== undefined ? 'seals' : 'checkpoints';
+    this.everyRecords = policy?.everyRecords ?? 1000;
+    this.everyMs = policy?.everyMs ?? 10_000;
+    requireNumber(`${name}.everyRecords`, this.everyRecords, { min: 1, integer: true });
+    requireNumber(`${name}.everyMs`, this.everyMs, { min: 1 });
+    this.sealing = this.hmac !== undefined || this.signing !== undefined;
+    this.lastSealAt = this.clock();
     if (this.hmac) requireNonEmptyString('hmacKey.id', this.hmac.id);
     if (this.signing) requireNonEmptyString('signingKey.id', this.signing.id);
   }
@@ -106,54 +127,74 @@ export class AuditChain {
     const prevHash = this.head;
     const first = seq === 0;
     const open = encodeRecordOpen(
-      {
-        chainId: this.chainId,
-        seq,
-        prevHash,
-        resource: first ? (resource ?? {}) : undefined,
-        keyId: first ? this.hmac?.id : undefined,
-        previous: first ? this.previous : undefined,
-      },
+      first
+        ? {
+            chainId: this.chainId,
+            seq,
+            prevHash,
+            format: AUDIT_FORMAT_VERSION,
+            resource: chainedResource(resource ?? {}),
+            keyId: this.hmac?.id,
+            previous: this.previous,
+            sealEvery: this.sealing ? this.everyRecords : undefined,
+          }
+        : { chainId: this.chainId, seq, prevHash },
       span,
     );
     const hash = chainHash(prevHash, open + '}', this.hmac?.key);
     this.seq = seq + 1;
     this.head = hash;
-    this.sinceCheckpoint++;
+    this.sinceSeal++;
     return { chainId: this.chainId, seq, prevHash, hash, line: lineFromOpen(open, hash) };
   }
 
   /** The first record's extra facts (to stamp on its span so an OTLP copy can rebuild it). */
-  get genesisFacts(): { keyId: string | undefined; previous: ChainHead | undefined } {
-    return { keyId: this.hmac?.id, previous: this.previous };
+  get genesisFacts(): { keyId: string | undefined; previous: ChainHead | undefined; format: number; sealEvery: number | undefined } {
+    return { keyId: this.hmac?.id, previous: this.previous, format: AUDIT_FORMAT_VERSION, sealEvery: this.sealing ? this.everyRecords : undefined };
   }
 
-  /** True when a signing key is set and a checkpoint is due (by count or by time). */
+  /** True when the chain seals itself: it has an HMAC key or a signing key. */
+  get seals(): boolean {
+    return this.sealing;
+  }
+
+  /** True when the chain seals itself and a seal is due (by count or by time). */
+  sealDue(): boolean {
+    if (!this.sealing || this.seq === 0 || this.sinceSeal === 0) return false;
+    return this.sinceSeal >= this.everyRecords || this.clock() - this.lastSealAt >= this.everyMs;
+  }
+
+  /** @deprecated The old name of {@link sealDue}. */
   checkpointDue(): boolean {
-    if (this.signing === undefined || this.seq === 0 || this.sinceCheckpoint === 0) return false;
-    return this.sinceCheckpoint >= this.everyRecords || this.clock() - this.lastCheckpointAt >= this.everyMs;
+    return this.sealDue();
   }
 
   /**
-   * Signs the current head. The caller turns the claim into a checkpoint
-   * span and appends it like any other record. Undefined without a signing
-   * key or before the first record.
+   * Seals the current head (signed with the signing key, if any). The
+   * caller turns the claim into a seal span and appends it like any other
+   * record. Undefined for a chain that does not seal, or before the first
+   * record.
    */
-  makeCheckpoint(): { claim: CheckpointClaim; signature: string } | undefined {
-    if (this.signing === undefined || this.seq === 0) return undefined;
+  makeSeal(): MadeSeal | undefined {
+    if (!this.sealing || this.seq === 0) return undefined;
     const nowMs = this.clock();
-    const claim: CheckpointClaim = {
+    const claim: SealClaim = {
       chainId: this.chainId,
       headSeq: this.seq - 1,
       headHash: this.head,
       timeUnixNano: msToNanoString(nowMs),
-      keyId: this.signing.id,
+      keyId: this.signing?.id ?? '',
     };
-    const signature = signCheckpoint(claim, this.signing.privateKey);
-    // The checkpoint record itself is counted by append(); restart the count after it.
-    this.sinceCheckpoint = -1;
-    this.lastCheckpointAt = nowMs;
+    const signature = this.signing !== undefined ? signSeal(claim, this.signing.privateKey) : undefined;
+    // The seal record itself is counted by append(); restart the count after it.
+    this.sinceSeal = -1;
+    this.lastSealAt = nowMs;
     return { claim, signature };
+  }
+
+  /** @deprecated The old name of {@link makeSeal}. */
+  makeCheckpoint(): MadeSeal | undefined {
+    return this.makeSeal();
   }
 }
 
