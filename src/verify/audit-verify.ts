@@ -668,7 +668,16 @@ export class AuditVerifier {
     }
     if (keyId !== undefined && typeof keyId !== 'string') return bad2('key_id is not a string');
     if (format !== undefined && format !== 2) {
-      return bad2(`seq 0 names format ${JSON.stringify(format)}; this verifier knows formats 1 and 2`, typeof format === 'number' ? 'unsupported format' : 'altered record');
+      // a format this verifier does not know, if the record is intact; else an altered one
+      let intact = false;
+      try {
+        intact = this.hash(prevHash, canonicalBody(parsed)) === hash;
+      } catch {
+        intact = false;
+      }
+      return intact
+        ? bad2(`seq 0 names format ${JSON.stringify(format)}; this verifier knows formats 1 and 2`, 'unsupported format')
+        : bad2('the record does not match its hash');
     }
     if (sealEvery !== undefined && (format === undefined || typeof sealEvery !== 'number' || !Number.isSafeInteger(sealEvery) || sealEvery < 1)) {
       return bad2('seal_every is not a positive integer of a format 2 record');
@@ -721,8 +730,9 @@ export class AuditVerifier {
     return { reason, file: c.firstFile, line: c.firstLine, chainId: c.chainId, seq: c.firstSeq, detail, ordinal: c.firstOrdinal };
   }
 
-  private atLast(c: ChainState, reason: AuditFailureReason, detail: string): Located {
-    return { reason, file: c.lastFile, line: c.lastLine, chainId: c.chainId, seq: c.lastSeq, detail, ordinal: c.lastOrdinal + 0.5 };
+  /** At the chain's last record; `atEnd` orders it after every line (a verdict on the chain as a whole). */
+  private atLast(c: ChainState, reason: AuditFailureReason, detail: string, atEnd = false): Located {
+    return { reason, file: c.lastFile, line: c.lastLine, chainId: c.chainId, seq: c.lastSeq, detail, ordinal: atEnd ? Number.MAX_SAFE_INTEGER - 1 : c.lastOrdinal + 0.5 };
   }
 
   private process(rec: Rec): void {
@@ -1066,7 +1076,7 @@ export class AuditVerifier {
       if (c.sealsSeen === 0 && c.sealEvery === undefined) {
         this.failChain(
           c,
-          this.atLast(c, 'missing seal', `a public key was given but chain ${c.chainId} carries no seal: its seals were removed and the chain recomputed, or it was never sealed`),
+          this.atLast(c, 'missing seal', `a public key was given but chain ${c.chainId} carries no seal: its seals were removed and the chain recomputed, or it was never sealed`, true),
         );
         continue;
       }
@@ -1078,6 +1088,7 @@ export class AuditVerifier {
           c,
           'unsealed tail',
           `the chain ends at seq ${c.lastSeq}, ${since}, and no later run continues it: its tail may have been cut (or the writer crashed or is still running: allowUnsealedTail, --allow-unsealed-tail)`,
+          true,
         ),
       );
     }
@@ -1142,15 +1153,15 @@ type Cut =
   | { kind: 'tail'; chunk: Buffer };
 
 /** Bytes gathered before whole lines are handed on (small reads, such as a pipe's, are batched). */
-const BATCH = 1 << 22;
+const DEFAULT_BATCH = 1 << 22;
 
 /**
  * Re-cuts a byte stream at newlines, in bounded memory: large pieces that
  * are whole lines pass as they are; others are copied into batches of
- * {@link BATCH} bytes (each then owned, so it can move to a worker). A line
+ * `BATCH` bytes (each then owned, so it can move to a worker). A line
  * longer than `maxLine` is skipped without being kept.
  */
-async function* lineChunks(stream: AsyncIterable<Buffer | string>, maxLine: number, onBytes?: (n: number) => void): AsyncGenerator<Cut> {
+async function* lineChunks(stream: AsyncIterable<Buffer | string>, maxLine: number, onBytes?: (n: number) => void, BATCH = DEFAULT_BATCH): AsyncGenerator<Cut> {
   let batch: Buffer | undefined;
   let fill = 0;
   let skipped = -1; // >= 0 while skipping the rest of an oversized line
@@ -1169,7 +1180,7 @@ async function* lineChunks(stream: AsyncIterable<Buffer | string>, maxLine: numb
         piece = piece.subarray(nl + 1);
         continue;
       }
-      if (fill === 0 && piece.length >= BATCH >> 2 && piece[piece.length - 1] === 10) {
+      if (fill === 0 && piece[piece.length - 1] === 10 && (OWNED.has(piece) || piece.length >= BATCH >> 2)) {
         yield { kind: 'lines', chunk: piece, owned: OWNED.has(piece) };
         break;
       }
@@ -1274,7 +1285,7 @@ export async function forEachLine(
  * on this thread while every worker is busy or still starting (results are
  * applied in file order whoever scanned them). Chunks that
  * {@link readLineChunks} read go back to `spare` once checked, for the next
- * reads.
+ * reads. Small pieces (a pipe's) are gathered into chunks of `batchBytes`.
  */
 export async function verifyAuditStream(
   stream: AsyncIterable<Buffer | string>,
@@ -1283,8 +1294,9 @@ export async function verifyAuditStream(
   onBytes?: (n: number) => void,
   pool?: ScanPool,
   spare?: ArrayBuffer[],
+  batchBytes = DEFAULT_BATCH,
 ): Promise<void> {
-  await verifyStreamInto(stream, file, verifier, onBytes, () => pool, spare);
+  await verifyStreamInto(stream, file, verifier, onBytes, () => pool, spare, batchBytes);
 }
 
 async function verifyStreamInto(
@@ -1294,6 +1306,7 @@ async function verifyStreamInto(
   onBytes: ((n: number) => void) | undefined,
   poolNow: () => ScanPool | undefined,
   spare: ArrayBuffer[] | undefined,
+  batchBytes = DEFAULT_BATCH,
 ): Promise<void> {
   verifier.beginFile(file);
   let tail: Buffer | undefined;
@@ -1315,7 +1328,7 @@ async function verifyStreamInto(
       if (owned && spare !== undefined && spare.length < SPARE_BUFFERS) spare.push(scanned.chunk.buffer as ArrayBuffer);
     }
   };
-  for await (const cut of lineChunks(stream, verifier.maxRecordBytes, onBytes)) {
+  for await (const cut of lineChunks(stream, verifier.maxRecordBytes, onBytes, batchBytes)) {
     if (cut.kind === 'tail') {
       tail = cut.chunk;
       break;

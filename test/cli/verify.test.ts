@@ -26,9 +26,10 @@ const f = auditFixture({
   chainId: 'cli-chain',
   hmacKey: { id: 'hk1', key: Buffer.from(HMAC) },
   signingKey: { id: 'sk1', privateKey: keys.privateKey },
-  checkpoints: { everyRecords: 5 },
+  seals: { everyRecords: 5 },
 });
 produceSpans(f.tracer, 20);
+f.seal(); // as the processor does at shutdown
 const lines = f.lines();
 const file = join(dir, 'audit.jsonl');
 writeFileSync(file, lines.join('\n') + '\n');
@@ -50,7 +51,7 @@ test('a valid file: exit 0, per-chain summary', async () => {
   assert.is(await main(['verify', file, ...keyArgs], io), 0, io.stderr);
   assert.match(io.stdout, 'VALID: every chain verified');
   assert.match(io.stdout, `ok   chain cli-chain: seq 0…${last.seq} (${lines.length} records)`);
-  assert.match(io.stdout, /checkpoints \d+ verified/);
+  assert.match(io.stdout, /seals \d+ verified/);
   assert.match(io.stdout, 'HMAC key hk1');
 });
 
@@ -137,14 +138,23 @@ test('keys: missing key, wrong key, truncated before an expected head: exit 1', 
   const cut = captureIO();
   assert.is(await main(['verify', truncated, ...keyArgs, '--expect-head', `cli-chain:${last.seq}:${last.hash}`], cut), 1);
   assert.match(cut.stdout, 'truncated');
-  // a checkpoint held elsewhere proves the same
-  const cps = join(dir, 'checkpoints.jsonl');
-  writeFileSync(cps, lines.filter(l => l.includes('"agent_safety.audit.checkpoint"')).join('\n') + '\n');
-  const byCp = captureIO();
-  assert.is(await main(['verify', join(dir, 'truncated.jsonl'), ...keyArgs, '--checkpoints', cps], byCp), 1);
-  assert.match(byCp.stdout, 'truncated');
-  const full = captureIO();
-  assert.is(await main(['verify', file, ...keyArgs, '--checkpoints', cps], full), 0, full.stdout);
+  // alone, the cut shows as a tail after the last seal; a live file may have one
+  const alone = captureIO();
+  assert.is(await main(['verify', truncated, ...keyArgs], alone), 1);
+  assert.match(alone.stdout, 'unsealed tail');
+  const liveFile = captureIO();
+  assert.is(await main(['verify', truncated, ...keyArgs, '--allow-unsealed-tail'], liveFile), 0, liveFile.stdout);
+  assert.match(liveFile.stdout, /\d+ records after the last seal/);
+  // seals held elsewhere prove the cut (--checkpoints is the old name of --seals)
+  const cps = join(dir, 'seals.jsonl');
+  writeFileSync(cps, lines.filter(l => l.includes('"agent_safety.audit.seal"')).join('\n') + '\n');
+  for (const option of ['--seals', '--checkpoints']) {
+    const byCp = captureIO();
+    assert.is(await main(['verify', truncated, ...keyArgs, '--allow-unsealed-tail', option, cps], byCp), 1);
+    assert.match(byCp.stdout, 'truncated');
+    const full = captureIO();
+    assert.is(await main(['verify', file, ...keyArgs, option, cps], full), 0, full.stdout);
+  }
 });
 
 test('usage errors and unreadable input: exit 2', async () => {
