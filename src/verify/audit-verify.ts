@@ -332,7 +332,12 @@ class ChainState {
   /** sealEvery, or Infinity: the fast path checks the count against it. */
   sealLimit = Infinity;
   sinceSeal = 0;
+  /** The last record is a seal that may end the chain: a closing seal (format 2), or a format 1 checkpoint. */
   lastIsSeal = false;
+  /** The last record is a seal that does not close the chain (a format 2 interval seal). */
+  lastIsOpenSeal = false;
+  /** A closing seal was accepted: nothing may follow it. */
+  closed = false;
   sealsSeen = 0;
   sealsVerified = 0;
   sealsUnverified = 0;
@@ -503,7 +508,7 @@ export class AuditVerifier {
         // The common case, without a record object: the scanner found this line hash-valid and
         // linked byte for byte to the line before (same chain, seq + 1, prev_hash = its hash),
         // and that line was accepted as the chain's head. Nothing else can be pending.
-        if (scan.linked[i] === 1 && run !== undefined && run.expected === seq && run.failure === undefined &&
+        if (scan.linked[i] === 1 && run !== undefined && run.expected === seq && run.failure === undefined && !run.closed &&
             run.pendingJump === undefined && run.pendingKey === undefined && run.buffer === undefined && run.watches === undefined &&
             run.sinceSeal < run.sealLimit) {
           lastHash = chunk.toString('latin1', end - 66, end - 2);
@@ -513,6 +518,7 @@ export class AuditVerifier {
           run.accepted++;
           run.sinceSeal++;
           run.lastIsSeal = false;
+          run.lastIsOpenSeal = false;
           run.lastFile = file;
           run.lastLine = firstLineNo + i;
           run.lastOrdinal = ordinal;
@@ -851,6 +857,9 @@ export class AuditVerifier {
     if (rec.prevHash !== c.head) {
       return this.failChain(c, this.at(rec, 'broken link', `prev_hash is not the hash of seq ${rec.seq - 1}`));
     }
+    if (c.closed) {
+      return this.failChain(c, this.at(rec, 'inserted', `a record after the chain's closing seal (the run had shut down)`));
+    }
     c.verifiedAny = true;
     c.head = rec.hash;
     c.expected = rec.seq + 1;
@@ -884,10 +893,15 @@ export class AuditVerifier {
       if (c.failure) return;
       c.sealsSeen++;
       c.sinceSeal = 0;
-      c.lastIsSeal = true;
+      // a format 2 seal ends the chain only when it is the closing one; a format 1 checkpoint could not say
+      const closing = rec.checkpoint !== 'malformed' && (rec.checkpoint.claim.final === true || rec.checkpoint.format1 === true);
+      c.lastIsSeal = closing;
+      c.lastIsOpenSeal = !closing;
+      if (rec.checkpoint !== 'malformed' && rec.checkpoint.claim.final === true) c.closed = true;
     } else {
       c.sinceSeal++;
       c.lastIsSeal = false;
+      c.lastIsOpenSeal = false;
       if (c.sinceSeal > c.sealLimit) {
         this.failChain(c, this.at(rec, 'missing seal', `${c.sinceSeal} records without a seal, but the chain's seq 0 promises one at least every ${c.sealEvery}: a seal was removed`));
       }
@@ -958,7 +972,6 @@ export class AuditVerifier {
       }
     }
     this.checkLineage();
-    this.checkTails();
     for (const c of this.chains.values()) {
       if (c.failure || c.watches === undefined) continue;
       if (c.accepted === 0) {
@@ -983,6 +996,7 @@ export class AuditVerifier {
         break;
       }
     }
+    this.checkTails();
     this.checkExpectedChains(end);
     const chains: AuditChainReport[] = [];
     const failures: Located[] = [...this.lineFailures];
@@ -1081,7 +1095,11 @@ export class AuditVerifier {
         continue;
       }
       if (this.options.allowUnsealedTail) continue;
-      const since = c.sealsSeen === 0 ? 'it has no seal yet' : `${c.sinceSeal} record${c.sinceSeal === 1 ? '' : 's'} after its last seal`;
+      const since = c.sealsSeen === 0
+        ? 'it has no seal yet'
+        : c.lastIsOpenSeal
+          ? 'at an interval seal, not its closing one'
+          : `${c.sinceSeal} record${c.sinceSeal === 1 ? '' : 's'} after its last seal`;
       this.failChain(
         c,
         this.atLast(

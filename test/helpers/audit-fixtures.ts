@@ -66,14 +66,15 @@ class ChainingProcessor implements SpanProcessor {
     if (span.name !== SEAL_SPAN_NAME && this.chain.sealDue()) this.seal();
   }
   /** Appends a seal span (as the real processor does when one is due, and at shutdown). */
-  seal(): void {
-    const cp = this.chain.makeSeal();
+  seal(final = false): void {
+    const cp = this.chain.makeSeal(final);
     if (cp === undefined || this.tracer === undefined) return;
     const attributes: Attributes = {
       [AUDIT_KEYS.sealHeadSeq]: cp.claim.headSeq,
       [AUDIT_KEYS.sealHeadHash]: cp.claim.headHash,
       [AUDIT_KEYS.sealTime]: cp.claim.timeUnixNano,
     };
+    if (final) attributes[AUDIT_KEYS.sealFinal] = true;
     if (cp.signature !== undefined) {
       attributes[AUDIT_KEYS.sealKeyId] = cp.claim.keyId;
       attributes[AUDIT_KEYS.sealSignature] = cp.signature;
@@ -93,7 +94,7 @@ export interface AuditFixture {
   chain: AuditChain;
   records: ChainedRecord[];
   stampedSpans: ReadableSpan[];
-  /** Seals the head now (a keyed chain), as the real processor does at shutdown. */
+  /** Closes the chain with a final seal (a keyed chain), as the real processor does at shutdown. */
   seal(): void;
   lines(): string[];
   /** The JSONL file text (one line per record, newline-terminated). */
@@ -121,7 +122,7 @@ export function auditFixture(
     chain,
     records: processor.records,
     stampedSpans: processor.stampedSpans,
-    seal: () => processor.seal(),
+    seal: () => processor.seal(true),
     lines: () => processor.records.map(r => r.line),
     jsonl: () => processor.records.map(r => r.line + '\n').join(''),
     otlpJson(batch = 50, from = 0) {

@@ -30,6 +30,7 @@ import {
   ATTR_AGENT_SAFETY_AUDIT_SEQ,
   ATTR_AGENT_SAFETY_AUDIT_FORMAT,
   ATTR_AGENT_SAFETY_AUDIT_SEAL_EVERY,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_FINAL,
   ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_HASH,
   ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_SEQ,
   ATTR_AGENT_SAFETY_AUDIT_SEAL_KEY_ID,
@@ -127,7 +128,6 @@ export class AuditChainSpanProcessor implements SpanProcessor {
   private timer: ReturnType<typeof setInterval> | undefined;
   private lastResource: Resource | undefined;
   private closed = false;
-  private lastSealSeq = -1;
 
   constructor(options: AuditChainSpanProcessorOptions) {
     if (!options || !Array.isArray(options.sinks) || options.sinks.length === 0) {
@@ -308,9 +308,9 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     }
   }
 
-  /** Seals the head (signed, with a signing key) and appends the seal as a span of its own. */
-  private seal(): void {
-    const made = this.chain.makeSeal();
+  /** Seals the head (signed, with a signing key) and appends the seal as a span of its own; `final` at shutdown. */
+  private seal(final = false): void {
+    const made = this.chain.makeSeal(final);
     if (made === undefined || this.lastResource === undefined) return;
     const { claim, signature } = made;
     const attributes: MutableAttributes = {
@@ -318,13 +318,13 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       [ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_HASH]: claim.headHash,
       [ATTR_AGENT_SAFETY_AUDIT_SEAL_TIME]: claim.timeUnixNano,
     };
+    if (final) attributes[ATTR_AGENT_SAFETY_AUDIT_SEAL_FINAL] = true;
     if (signature !== undefined) {
       attributes[ATTR_AGENT_SAFETY_AUDIT_SEAL_KEY_ID] = claim.keyId;
       attributes[ATTR_AGENT_SAFETY_AUDIT_SEAL_SIGNATURE] = signature;
     }
     const span = sealSpan(claim.timeUnixNano, attributes, this.lastResource);
     const record = this.append(span, attributes);
-    this.lastSealSeq = record.seq;
     this.deliver(record, span);
   }
 
@@ -362,9 +362,9 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     await settle(this.sinks.map(s => s.shutdown()), 'shut down');
   }
 
-  /** Seals the head unless the head already is a seal. */
+  /** The closing seal (after an interval seal at the head too: it says the chain ends there). */
   private forceSeal(): void {
-    if (this.lastSealSeq !== this.chain.headState.seq) this.seal();
+    this.seal(true);
   }
 }
 

@@ -256,6 +256,8 @@ export const ATTR_AGENT_SAFETY_AUDIT_SEAL_TIME = AUDIT_KEYS.sealTime; // 'agent_
 export const ATTR_AGENT_SAFETY_AUDIT_SEAL_KEY_ID = AUDIT_KEYS.sealKeyId; // 'agent_safety.audit.seal.key_id'
 /** On a signed seal span: the Ed25519 signature (base64) of the claim. */
 export const ATTR_AGENT_SAFETY_AUDIT_SEAL_SIGNATURE = AUDIT_KEYS.sealSignature; // 'agent_safety.audit.seal.signature'
+/** On the seal made at shutdown: true (the chain ends there). */
+export const ATTR_AGENT_SAFETY_AUDIT_SEAL_FINAL = AUDIT_KEYS.sealFinal; // 'agent_safety.audit.seal.final'
 /** @deprecated Format 1 (read, no longer written): span name of a signed checkpoint; see {@link SPAN_AGENT_SAFETY_AUDIT_SEAL}. */
 export const SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT = CHECKPOINT_SPAN_NAME; // 'agent_safety.audit.checkpoint'
 /** @deprecated Format 1: on a checkpoint span: seq of the last record the checkpoint covers. */

@@ -172,10 +172,11 @@ export class AuditChain {
   /**
    * Seals the current head (signed with the signing key, if any). The
    * caller turns the claim into a seal span and appends it like any other
-   * record. Undefined for a chain that does not seal, or before the first
-   * record.
+   * record. `final` marks the closing seal, made at shutdown: nothing
+   * follows it. Undefined for a chain that does not seal, or before the
+   * first record.
    */
-  makeSeal(): MadeSeal | undefined {
+  makeSeal(final = false): MadeSeal | undefined {
     if (!this.sealing || this.seq === 0) return undefined;
     const nowMs = this.clock();
     const claim: SealClaim = {
@@ -184,6 +185,7 @@ export class AuditChain {
       headHash: this.head,
       timeUnixNano: msToNanoString(nowMs),
       keyId: this.signing?.id ?? '',
+      ...(final ? { final: true } : {}),
     };
     const signature = this.signing !== undefined ? signSeal(claim, this.signing.privateKey) : undefined;
     // The seal record itself is counted by append(); restart the count after it.

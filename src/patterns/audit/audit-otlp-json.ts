@@ -50,6 +50,8 @@ export class AuditRecordFormatError extends Error {
 export interface SealAttributes {
   readonly claim: SealClaim;
   readonly signature: string | undefined;
+  /** A format 1 checkpoint (which could not say whether it closed the chain). */
+  readonly format1?: boolean | undefined;
 }
 
 /** @deprecated The format 1 name of {@link SealAttributes}. */
@@ -312,10 +314,13 @@ export function sealFromAttributes(chainId: string, spanName: unknown, attribute
   const timeUnixNano = s(seal ? AUDIT_KEYS.sealTime : AUDIT_KEYS.checkpointTime);
   const keyId = s(seal ? AUDIT_KEYS.sealKeyId : AUDIT_KEYS.checkpointKeyId);
   const signature = s(seal ? AUDIT_KEYS.sealSignature : AUDIT_KEYS.checkpointSignature);
+  const finalValue = seal ? attributes[AUDIT_KEYS.sealFinal] : undefined;
+  if (finalValue !== undefined && !(isObject(finalValue) && finalValue.boolValue === true)) return 'malformed';
   if (!Number.isSafeInteger(headSeq) || headSeq < 0 || headHash === undefined || timeUnixNano === undefined) return 'malformed';
   // a checkpoint is always signed; a seal is signed (key id and signature) or not (neither)
   if ((keyId === undefined) !== (signature === undefined) || (!seal && signature === undefined) || keyId === '') return 'malformed';
-  return { claim: { chainId, headSeq, headHash, timeUnixNano, keyId: keyId ?? '' }, signature };
+  const claim: SealClaim = { chainId, headSeq, headHash, timeUnixNano, keyId: keyId ?? '', ...(finalValue !== undefined ? { final: true } : {}) };
+  return seal ? { claim, signature } : { claim, signature, format1: true };
 }
 
 /** @deprecated Reads a format 1 checkpoint; see {@link sealFromAttributes}. */

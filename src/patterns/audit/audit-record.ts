@@ -73,6 +73,8 @@ export const AUDIT_KEYS = {
   sealTime: 'agent_safety.audit.seal.time_unix_nano',
   sealKeyId: 'agent_safety.audit.seal.key_id',
   sealSignature: 'agent_safety.audit.seal.signature',
+  /** On the seal made at shutdown: true (the chain ends here; a tail cut at an earlier seal shows). */
+  sealFinal: 'agent_safety.audit.seal.final',
   /** On checkpoint spans (format 1): what the checkpoint signs. */
   checkpointHeadSeq: 'agent_safety.audit.checkpoint.head_seq',
   checkpointHeadHash: 'agent_safety.audit.checkpoint.head_hash',
@@ -265,6 +267,8 @@ export interface SealClaim {
   readonly timeUnixNano: string;
   /** Id of the signing key ("" for an unsigned seal, which only a keyed chain's HMAC vouches for). */
   readonly keyId: string;
+  /** The closing seal, made at shutdown (format 2; signed with the rest when true). */
+  readonly final?: boolean | undefined;
 }
 
 /** @deprecated The format 1 name of {@link SealClaim}. */
@@ -274,6 +278,7 @@ export type CheckpointClaim = SealClaim;
 export function sealPayload(claim: SealClaim): string {
   return canonicalize({
     chain_id: claim.chainId,
+    final: claim.final === true ? true : undefined,
     head_hash: claim.headHash,
     head_seq: claim.headSeq,
     key_id: claim.keyId,

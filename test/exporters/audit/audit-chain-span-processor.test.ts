@@ -113,13 +113,14 @@ test('signed seals every N records and at shutdown, verifiable with the public k
   // After records 0-2, 4-6 (the seal at 3 counts as a record), and the last one at shutdown.
   assert.equal(checkpoints.map(c => c.seq), [3, 7, 9]);
   for (const c of checkpoints) {
-    const a = c.span.attributes as Record<string, { intValue?: string; stringValue?: string }>;
+    const a = c.span.attributes as Record<string, { intValue?: string; stringValue?: string; boolValue?: boolean }>;
     const claim = {
       chainId: c.chain_id,
       headSeq: Number(a[AUDIT_KEYS.sealHeadSeq].intValue),
       headHash: a[AUDIT_KEYS.sealHeadHash].stringValue!,
       timeUnixNano: a[AUDIT_KEYS.sealTime].stringValue!,
       keyId: a[AUDIT_KEYS.sealKeyId].stringValue!,
+      final: a[AUDIT_KEYS.sealFinal]?.boolValue === true ? true : undefined,
     };
     assert.is(claim.headSeq, c.seq - 1);
     assert.is(claim.headHash, records[c.seq - 1].hash);

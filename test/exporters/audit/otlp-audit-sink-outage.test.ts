@@ -99,6 +99,7 @@ function verifyReceived(spans: ReceivedSpan[], chainId: string, publicKey?: KeyO
         headHash: a[AUDIT_KEYS.sealHeadHash] as string,
         timeUnixNano: a[AUDIT_KEYS.sealTime] as string,
         keyId: a[AUDIT_KEYS.sealKeyId] as string,
+        final: a[AUDIT_KEYS.sealFinal] === true ? true : undefined,
       };
       if (!verifySeal(claim, a[AUDIT_KEYS.sealSignature] as string, publicKey)) throw new Error(`chain ${chainId}: bad seal at seq ${seq}`);
       if (bySeq.get(claim.headSeq)?.attributes[AUDIT_KEYS.hash] !== claim.headHash) throw new Error(`checkpoint at seq ${seq} names the wrong head`);
