@@ -324,8 +324,9 @@ class ChainState {
   pendingKey: Rec | undefined;
   /** Out-of-order OTLP records (made on first use). */
   buffer: Map<number, Rec> | undefined;
-  private ringSeq = new Float64Array(4).fill(-1);
-  private ringHash: string[] = new Array<string>(4);
+  /** Seqs and hashes of recent records, by seq modulo the size (made on first use: most chains of a fleet are short). */
+  private ringSeq: number[] | undefined;
+  private ringHash: string[] | undefined;
   /** Heads to check as the chain passes them (made on first use). */
   watches: Map<number, Watch[]> | undefined;
   sealEvery: number | undefined;
@@ -352,19 +353,24 @@ class ChainState {
 
   hashAt(seq: number): string | undefined {
     if (seq === this.lastSeq) return this.head;
+    if (this.ringSeq === undefined) return undefined;
     const i = seq % this.ringSeq.length;
-    return this.ringSeq[i] === seq ? this.ringHash[i] : undefined;
+    return this.ringSeq[i] === seq ? this.ringHash![i] : undefined;
   }
 
   /** Remembers a verified record's hash (the ring grows up to {@link RING} as the chain does). */
   remember(seq: number, hash: string): void {
+    if (this.ringSeq === undefined) {
+      this.ringSeq = [-1, -1, -1, -1];
+      this.ringHash = ['', '', '', ''];
+    }
     let size = this.ringSeq.length;
     if (size < RING && this.accepted > size) {
       const oldSeq = this.ringSeq;
-      const oldHash = this.ringHash;
+      const oldHash = this.ringHash!;
       size *= 4;
-      this.ringSeq = new Float64Array(size).fill(-1);
-      this.ringHash = new Array<string>(size);
+      this.ringSeq = new Array<number>(size).fill(-1);
+      this.ringHash = new Array<string>(size).fill('');
       for (let j = 0; j < oldSeq.length; j++) {
         if (oldSeq[j] < 0) continue;
         const k = oldSeq[j] % size;
@@ -374,7 +380,7 @@ class ChainState {
     }
     const i = seq % size;
     this.ringSeq[i] = seq;
-    this.ringHash[i] = hash;
+    this.ringHash![i] = hash;
   }
 
   watch(seq: number, w: Watch): void {

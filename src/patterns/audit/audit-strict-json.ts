@@ -59,14 +59,15 @@ const isDigit = (c: number): boolean => c >= C.Zero && c <= C.Nine;
 export function strictJsonProblem(text: string, maxDepth = DEFAULT_MAX_DEPTH): StrictJsonProblem | undefined {
   const n = text.length;
   let p = 0;
-  // Per open container: null for an array, the member names seen for an object.
-  const stack: Array<Set<string> | null> = [];
+  // Per open container: null for an array, the member names seen for an object
+  // (a list while short, a set once long: most objects have a few members).
+  const stack: Array<string[] | Set<string> | null> = [];
   const problem = (message: string, at = p): StrictJsonProblem => ({ offset: at, message });
   const skipWs = (): void => {
     while (p < n && isWs(text.charCodeAt(p))) p++;
   };
-  /** Scans a string starting at its opening quote; returns its raw inner text, or a problem. */
-  const scanString = (): string | StrictJsonProblem => {
+  /** Scans a string starting at its opening quote; returns its decoded text (or "" unless `keep`), or a problem. */
+  const scanString = (keep: boolean): string | StrictJsonProblem => {
     const start = ++p;
     let plain = true;
     for (;;) {
@@ -93,8 +94,9 @@ export function strictJsonProblem(text: string, maxDepth = DEFAULT_MAX_DEPTH): S
       }
       p++;
     }
-    const raw = text.slice(start, p);
-    p++;
+    const end = p++;
+    if (!keep) return '';
+    const raw = text.slice(start, end);
     return plain ? raw : (JSON.parse('"' + raw + '"') as string);
   };
   const scanNumber = (): StrictJsonProblem | undefined => {
@@ -163,11 +165,11 @@ export function strictJsonProblem(text: string, maxDepth = DEFAULT_MAX_DEPTH): S
       if (text.charCodeAt(p) === close) {
         p++;
       } else {
-        stack.push(c === C.OpenBrace ? new Set<string>() : null);
+        stack.push(c === C.OpenBrace ? [] : null);
         closedValue = false;
       }
     } else if (c === C.Quote) {
-      const s = scanString();
+      const s = scanString(false);
       if (typeof s !== 'string') return s;
     } else if (c === C.Minus || isDigit(c)) {
       const bad = scanNumber();
@@ -212,10 +214,16 @@ export function strictJsonProblem(text: string, maxDepth = DEFAULT_MAX_DEPTH): S
       skipWs();
       if (text.charCodeAt(p) !== C.Quote) return problem(p >= n ? 'unexpected end of the text' : 'not JSON');
       const keyAt = p;
-      const key = scanString();
+      const key = scanString(true);
       if (typeof key !== 'string') return key;
-      if (top.has(key)) return problem(`the member ${clip(JSON.stringify(key))} appears twice`, keyAt);
-      top.add(key);
+      let names = top;
+      if (Array.isArray(names) && names.length >= 16) {
+        names = new Set(names);
+        stack[stack.length - 1] = names;
+      }
+      if (Array.isArray(names) ? names.includes(key) : names.has(key)) return problem(`the member ${clip(JSON.stringify(key))} appears twice`, keyAt);
+      if (Array.isArray(names)) names.push(key);
+      else names.add(key);
       skipWs();
       if (text.charCodeAt(p) !== C.Colon) return problem('not JSON');
       p++;
