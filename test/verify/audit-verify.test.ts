@@ -8,14 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SEAL_SPAN_NAME } from '../../src/patterns/audit/audit-record.js';
+import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME, GENESIS_HASH, SEAL_SPAN_NAME, chainHash, encodeRecordOpen, lineFromOpen, signCheckpoint } from '../../src/patterns/audit/audit-record.js';
+import type { AuditSpanLike } from '../../src/patterns/audit/audit-record.js';
 import { AuditInputError, AuditVerifier, readLineChunks, verifyAuditFiles, verifyAuditLines, verifyAuditStream, verifyAuditText } from '../../src/verify/audit-verify.js';
 import * as nodeCrypto from 'node:crypto';
 import { isUtf8 } from 'node:buffer';
 import { ScanPool, makeChunkScanner } from '../../src/verify/audit-verify-scan.js';
 import type { ChunkScanner } from '../../src/verify/audit-verify-scan.js';
 import type { AuditVerifyOptions, AuditVerifyReport } from '../../src/verify/audit-verify.js';
-import { auditFixture, ed25519, produceSpans } from '../helpers/audit-fixtures.js';
+import { TEST_RESOURCE, auditFixture, ed25519, produceSpans } from '../helpers/audit-fixtures.js';
 import { paths, rechain, relinked, reserialise, withLeafChanged, withMemberAdded, withMemberDeleted } from '../helpers/audit-tamper.js';
 
 const test = suite('audit verifier');
@@ -594,6 +595,57 @@ test('files: workers on and off give the same verdict; unreadable input is an in
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+
+test('format 1 files (no format member, signed checkpoints, the whole resource) still verify', () => {
+  const f = auditFixture({ chainId: 'format-1' });
+  produceSpans(f.tracer, 8);
+  const spans = f.stampedSpans;
+  const lines: string[] = [];
+  let prev = GENESIS_HASH;
+  let seq = 0;
+  const push = (span: AuditSpanLike): void => {
+    const open = encodeRecordOpen({ chainId: 'format-1', seq, prevHash: prev, resource: seq === 0 ? { ...TEST_RESOURCE, 'process.command_args': ['node', 'a.js'] } : undefined }, span);
+    prev = chainHash(prev, open + '}');
+    lines.push(lineFromOpen(open, prev));
+    seq++;
+  };
+  const checkpoint = (): void => {
+    const claim = { chainId: 'format-1', headSeq: seq - 1, headHash: prev, timeUnixNano: '1764547200000000000', keyId: 'old-key' };
+    const attributes = {
+      [AUDIT_KEYS.checkpointHeadSeq]: claim.headSeq,
+      [AUDIT_KEYS.checkpointHeadHash]: claim.headHash,
+      [AUDIT_KEYS.checkpointTime]: claim.timeUnixNano,
+      [AUDIT_KEYS.checkpointKeyId]: claim.keyId,
+      [AUDIT_KEYS.checkpointSignature]: signCheckpoint(claim, KEYS.privateKey),
+    };
+    const ctx = { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8) };
+    push({
+      name: CHECKPOINT_SPAN_NAME, kind: 0, spanContext: () => ctx, parentSpanContext: undefined, startTime: [1764547200, 0], endTime: [1764547200, 0],
+      status: { code: 0 }, attributes, events: [], links: [], droppedAttributesCount: 0, droppedEventsCount: 0, droppedLinksCount: 0,
+      instrumentationScope: { name: 'agent-safety-otel', version: '0.1.0' },
+    });
+  };
+  spans.forEach((s, i) => {
+    push(s);
+    if (i % 3 === 2) checkpoint();
+  });
+  checkpoint();
+  const r = verifyAuditLines(lines, { publicKey: KEYS.publicKey });
+  assert.ok(r.valid, JSON.stringify(r.failure));
+  assert.is(r.chains[0].format, 1);
+  assert.ok(r.chains[0].sealsVerified >= 3);
+  assert.is(r.chains[0].tail, 'sealed');
+  assert.ok(lines[0].includes('process.command_args'), 'format 1 chained the whole resource');
+  // a change is caught; a forged checkpoint signature too
+  const t = [...lines];
+  t[4] = JSON.stringify(withLeafChanged(JSON.parse(t[4]), ['span', 'name']));
+  fails(verifyAuditLines(t, { publicKey: KEYS.publicKey }), 'altered record', 5);
+  fails(verifyAuditLines(lines, { publicKey: ed25519().publicKey }), 'bad signature');
+  // the honest limit of format 1: a cut right after a checkpoint cannot be told (a checkpoint could not say it closed the chain)
+  const atCheckpoint = lines.findIndex(l => l.includes(CHECKPOINT_SPAN_NAME));
+  assert.ok(verifyAuditLines(lines.slice(0, atCheckpoint + 1), { publicKey: KEYS.publicKey }).valid);
 });
 
 test.run();
