@@ -221,6 +221,65 @@ test('the built bin: exit codes and output', async () => {
   assert.match(piped.stdout, 'VALID');
 });
 
+test('head: prints each verified chain\'s head, CHAIN:SEQ:HASH; nothing for a failing chain, exit 1', async () => {
+  const io = captureIO();
+  assert.is(await main(['head', file, ...keyArgs], io), 0, io.stderr);
+  assert.is(io.stdout, `cli-chain:${last.seq}:${last.hash}\n`);
+  // what it prints is an --expect-head, and a manifest line
+  const again = captureIO();
+  assert.is(await main(['verify', file, ...keyArgs, '--expect-head', io.stdout.trim()], again), 0, again.stdout);
+  const json = captureIO();
+  assert.is(await main(['head', file, ...keyArgs, '--json'], json), 0);
+  assert.equal(JSON.parse(json.stdout), [{ chainId: 'cli-chain', seq: last.seq, hash: last.hash }]);
+  // a live file (cut after a seal): head still prints (unsealed tails are allowed there)
+  const live = join(dir, 'live.jsonl');
+  writeFileSync(live, lines.slice(0, -3).join('\n') + '\n');
+  const liveHead = captureIO();
+  assert.is(await main(['head', live, ...keyArgs], liveHead), 0, liveHead.stderr);
+  assert.match(liveHead.stdout, `cli-chain:${last.seq - 3}:`);
+  const bad = captureIO();
+  assert.is(await main(['head', tampered, ...keyArgs], bad), 1);
+  assert.is(bad.stdout, '');
+  assert.match(bad.stderr, `${tampered}:8: altered record`);
+  const usage = captureIO();
+  assert.is(await main(['head'], usage), 2);
+  assert.match(usage.stderr, 'no files to read');
+  const list = captureIO();
+  await main(['--help'], list);
+  assert.match(list.stdout, /head\s+verify audit files and print each chain's head/);
+});
+
+test('--json is streamed chain by chain and is the report; a line over --max-record-size is reported, not read', async () => {
+  const many = join(dir, 'many.jsonl');
+  const g = auditFixture({ chainId: 'many-0' });
+  produceSpans(g.tracer, 3);
+  const chained = [g.jsonl()];
+  for (let i = 1; i < 50; i++) {
+    const h = auditFixture({ chainId: `many-${i}` });
+    produceSpans(h.tracer, 2, i);
+    chained.push(h.jsonl());
+  }
+  writeFileSync(many, chained.join(''));
+  const io = captureIO();
+  let writes = 0;
+  const out = io.out;
+  io.out = text => (writes++, out(text));
+  assert.is(await main(['verify', many, '--json'], io), 0, io.stdout.slice(0, 500));
+  const report = JSON.parse(io.stdout);
+  assert.is(report.chains.length, 50);
+  const { verifyAuditFiles } = await import('../../src/verify/audit-verify.js');
+  assert.equal(report, JSON.parse(JSON.stringify(await verifyAuditFiles([many]))));
+  assert.is(io.stdout, JSON.stringify(report, null, 2) + '\n', 'the same text as one JSON.stringify');
+  const small = captureIO();
+  assert.is(await main(['verify', file, ...keyArgs, '--max-record-size', '1K'], small), 1);
+  assert.match(small.stdout, 'oversized record', small.stdout);
+  assert.match(small.stdout, /:\d+: oversized record/);
+  for (const bad of ['12', 'lots', '1T']) {
+    const u = captureIO();
+    assert.is(await main(['verify', file, '--max-record-size', bad], u), 2, bad);
+  }
+});
+
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
 test.run();
