@@ -108,52 +108,76 @@ export function makeChunkScanner(
   const keyStart = new Int32Array(DEPTH + 1);
   const keyEnd = new Int32Array(DEPTH + 1);
   const isObject = new Uint8Array(DEPTH + 1);
-  let high = false;
-  /** Past a canonical string whose opening quote is at p - 1, or -1. */
-  const stringEnd = (buf: Buffer, p: number, to: number): number => {
+  /** The chunk being scanned is valid UTF-8 as a whole (else each line is checked). */
+  let chunkUtf8 = true;
+  /**
+   * Past a canonical string whose opening quote is at p - 1, or -1 (or past
+   * `to`: the caller checks). No bound check in the loop: the line's tail
+   * (`,"hash":"…"}`, checked before) holds a quote, so the scan stops by then.
+   * Bytes of 128 and more are not looked at here: the chunk (or the line) is
+   * checked to be UTF-8 as a whole.
+   */
+  const stringEnd = (buf: Buffer, p: number): number => {
     for (;;) {
-      if (p >= to) return -1;
-      const b = buf[p++];
-      if (b === 34) return p;
-      if (b === 92) {
-        const e = buf[p++];
-        if (e === 34 || e === 92 || e === 98 || e === 102 || e === 110 || e === 114 || e === 116) continue;
-        // \u00xx (lowercase) for a control character without a short escape: the only \u escape
-        // JSON.stringify writes besides lone surrogates (those take the slow path)
-        if (e !== 117 || p + 4 > to || buf[p] !== 48 || buf[p + 1] !== 48) return -1;
-        const h = buf[p + 2];
-        const l = buf[p + 3];
-        const lv = l >= 48 && l <= 57 ? l - 48 : l >= 97 && l <= 102 ? l - 87 : -1;
-        if ((h !== 48 && h !== 49) || lv < 0) return -1;
-        const v = (h - 48) * 16 + lv;
-        if (v === 8 || v === 9 || v === 10 || v === 12 || v === 13) return -1;
-        p += 4;
+      const b = buf[p];
+      if (b > 92) {
+        p++; // lowercase letters, '}', '~', non-ASCII: the common case in one comparison
         continue;
       }
+      if (b === 34) return p + 1;
       if (b < 32) return -1;
-      if (b >= 128) high = true;
+      if (b !== 92) {
+        p++;
+        continue;
+      }
+      const e = buf[p + 1];
+      p += 2;
+      if (e === 34 || e === 92 || e === 98 || e === 102 || e === 110 || e === 114 || e === 116) continue;
+      // \u00xx (lowercase) for a control character without a short escape: the only \u escape
+      // JSON.stringify writes besides lone surrogates (those take the slow path)
+      if (e !== 117 || buf[p] !== 48 || buf[p + 1] !== 48) return -1;
+      const h = buf[p + 2];
+      const l = buf[p + 3];
+      const lv = l >= 48 && l <= 57 ? l - 48 : l >= 97 && l <= 102 ? l - 87 : -1;
+      if ((h !== 48 && h !== 49) || lv < 0) return -1;
+      const v = (h - 48) * 16 + lv;
+      if (v === 8 || v === 9 || v === 10 || v === 12 || v === 13) return -1;
+      p += 4;
     }
   };
   /** Past a number in its shortest form starting at p, or -1. */
   const numberEnd = (buf: Buffer, p: number, to: number): number => {
     const start = p;
-    let plain = true; // -?[0-9]+
     if (buf[p] === 45) p++;
     const digits = p;
-    for (; p < to; p++) {
-      const b = buf[p];
-      if (b >= 48 && b <= 57) continue;
-      if (b === 46 || b === 101 || b === 43 || b === 45) plain = false;
-      else break;
-    }
+    while (p < to && buf[p] >= 48 && buf[p] <= 57) p++;
     const n = p - digits;
-    if (n === 0) return -1;
-    if (plain && n <= 15) {
-      // integers: no leading zero, no -0
-      if (buf[digits] === 48 && (n > 1 || digits > start)) return -1;
+    if (n === 0 || (buf[digits] === 48 && n > 1)) return -1; // no digit, or a leading zero
+    const b = p < to ? buf[p] : 0;
+    if (b !== 46 && b !== 101 && b !== 69 && b !== 43 && b !== 45) {
+      // an integer: shortest unless -0; 16 digits or more may not be exact (the slow path tells)
+      if (n > 15 || (n === 1 && buf[digits] === 48 && digits > start)) return -1;
       return p;
     }
-    if (plain) return -1; // 16 digits or more: is it exact? the slow path tells
+    if (b === 46) {
+      // a plain fraction of at most 15 significant digits, no trailing zero, and no more than
+      // 5 zeros after "0.": exactly how JSON.stringify writes that double (no exponent)
+      const f = ++p;
+      while (p < to && buf[p] >= 48 && buf[p] <= 57) p++;
+      const e = p < to ? buf[p] : 0;
+      if (p > f && buf[p - 1] !== 48 && e !== 101 && e !== 69) {
+        let lead = 0;
+        if (n === 1 && buf[digits] === 48) while (buf[f + lead] === 48) lead++;
+        const significant = n === 1 && buf[digits] === 48 ? p - f - lead : n + (p - f);
+        if (significant <= 15 && lead <= 5) return p;
+      }
+    }
+    // anything else (exponents, long fractions): compare with the shortest form itself
+    while (p < to) {
+      const c = buf[p];
+      if ((c >= 48 && c <= 57) || c === 46 || c === 101 || c === 69 || c === 43 || c === 45) p++;
+      else break;
+    }
     const text = buf.toString('latin1', start, p);
     return String(Number(text)) === text ? p : -1;
   };
@@ -163,7 +187,7 @@ export function makeChunkScanner(
    * surrogates, long integers and deep nesting say no (the slow path decides).
    */
   const canonicalBody = (buf: Buffer, from: number, to: number): boolean => {
-    high = false;
+    if (!chunkUtf8 && !isUtf8(buf.subarray(from, to))) return false;
     let p = from;
     let d = 0;
     let wantValue = true;
@@ -171,8 +195,8 @@ export function makeChunkScanner(
       if (wantValue) {
         const c = p < to ? buf[p] : -1;
         if (c === 34) {
-          p = stringEnd(buf, p + 1, to);
-          if (p < 0) return false;
+          p = stringEnd(buf, p + 1);
+          if (p < 0 || p > to) return false;
         } else if (c === 123 || c === 91) {
           if (d === DEPTH) return false;
           const close = c === 123 ? 125 : 93;
@@ -216,7 +240,7 @@ export function makeChunkScanner(
           if (c2 === (isObject[d] === 1 ? 125 : 93)) {
             p++;
             d--;
-            if (d === 0) return p === to + 1 && (!high || isUtf8(buf.subarray(from, to)));
+            if (d === 0) return p === to + 1;
             continue;
           }
           return false;
@@ -227,10 +251,16 @@ export function makeChunkScanner(
       if (p >= to || buf[p] !== 34) return false;
       const ks = p + 1;
       let q = ks;
-      for (; q < to; q++) {
+      for (;;) {
+        // no bound check: the line's tail holds a quote
         const b = buf[q];
+        if (b > 92 && b < 128) {
+          q++; // lowercase letters and '_': most of a key
+          continue;
+        }
         if (b === 34) break;
         if (b === 92 || b < 32 || b >= 128) return false;
+        q++;
       }
       if (q >= to || buf[q + 1] !== 58) return false;
       const ps = keyStart[d];
@@ -239,6 +269,8 @@ export function makeChunkScanner(
         const kl = q - ks;
         const m = pl < kl ? pl : kl;
         let i = 0;
+        // four bytes at a time (big-endian: numeric order is byte order), then one at a time
+        while (i + 4 <= m && view.getUint32(ps + i) === view.getUint32(ks + i)) i += 4;
         while (i < m && buf[ps + i] === buf[ks + i]) i++;
         if (i === m ? pl >= kl : buf[ps + i] > buf[ks + i]) return false; // not strictly after
       }
@@ -252,6 +284,7 @@ export function makeChunkScanner(
   return (chunk: Uint8Array): ChunkScan => {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    chunkUtf8 = isUtf8(buf);
     // at most one line per 2 bytes; records are far longer: start from an estimate and grow
     let count = 0;
     let capacity = Math.min(buf.length >> 1, (buf.length >> 8) + 16);
