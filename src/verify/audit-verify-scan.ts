@@ -48,7 +48,9 @@ export type ChunkScanner = (chunk: Uint8Array) => ChunkScan;
  * `crypto` is `node:crypto`, `isUtf8` is `node:buffer`'s, `key` the HMAC
  * key if any, `markName` a quoted prefix (lines containing it take the slow
  * path: `"agent_safety.audit.`, which only seal and checkpoint spans carry
- * in a body), `window` how many bytes are searched for it at a time.
+ * in a body), `window` how many bytes are searched for it at a time,
+ * `maxDepth` the nesting the fast path accepts (the verifier's limit, at
+ * most 64: deeper lines take the slow path, which reports them).
  *
  * A line is accepted here only when its body is canonical JSON (RFC 8785,
  * as the writer emits it: no whitespace, members in strictly increasing
@@ -63,6 +65,7 @@ export function makeChunkScanner(
   key: Buffer | KeyObject | undefined,
   markName: string,
   window = 1 << 18,
+  maxDepth = 64,
 ): ChunkScanner {
   const enc = (s: string): Buffer => Buffer.from(s, 'latin1');
   const PREFIX = enc('{"chain_id":"');
@@ -104,7 +107,7 @@ export function makeChunkScanner(
   };
 
   // ── canonical JSON, on bytes ──
-  const DEPTH = 64;
+  const DEPTH = Math.min(64, maxDepth);
   const keyStart = new Int32Array(DEPTH + 1);
   const keyEnd = new Int32Array(DEPTH + 1);
   const isObject = new Uint8Array(DEPTH + 1);
@@ -393,8 +396,8 @@ export function makeChunkScanner(
 }
 
 /** A chunk scanner in this thread. */
-export function localChunkScanner(key: Buffer | KeyObject | undefined): ChunkScanner {
-  return makeChunkScanner(nodeCrypto, isUtf8, key, FAST_PATH_MARK);
+export function localChunkScanner(key: Buffer | KeyObject | undefined, maxDepth = 64): ChunkScanner {
+  return makeChunkScanner(nodeCrypto, isUtf8, key, FAST_PATH_MARK, undefined, maxDepth);
 }
 
 /** A chunk and its scan, back from a worker. */
@@ -427,7 +430,7 @@ export class ScanPool {
   private readonly startup: Promise<void>;
   private resolveStartup!: () => void;
 
-  constructor(size: number, key: Buffer | KeyObject | undefined) {
+  constructor(size: number, key: Buffer | KeyObject | undefined, maxDepth = 64) {
     let rejectStartup!: (e: unknown) => void;
     this.startup = new Promise<void>((resolve, reject) => {
       this.resolveStartup = resolve;
@@ -438,14 +441,14 @@ export class ScanPool {
       `'use strict';\n` +
       `var __name = function (f) { return f; };\n` + // esbuild keepNames helper, when this source came through tsx
       `const { parentPort, workerData } = require('node:worker_threads');\n` +
-      `const scan = (${makeChunkScanner.toString()})(require('node:crypto'), require('node:buffer').isUtf8, workerData.key, workerData.markName);\n` +
+      `const scan = (${makeChunkScanner.toString()})(require('node:crypto'), require('node:buffer').isUtf8, workerData.key, workerData.markName, undefined, workerData.maxDepth);\n` +
       `parentPort.on('message', (m) => {\n` +
       `  const r = scan(m.chunk);\n` +
       `  parentPort.postMessage({ id: m.id, r, chunk: m.chunk }, [r.status.buffer, r.starts.buffer, r.ends.buffer, r.chainEnds.buffer, r.seqs.buffer, r.linked.buffer, m.chunk.buffer]);\n` +
       `});\n` +
       `parentPort.postMessage({ ready: true });\n`;
     for (let i = 0; i < size; i++) {
-      const w: PoolWorker = { worker: new Worker(source, { eval: true, workerData: { key, markName: FAST_PATH_MARK } }), ready: false, load: 0 };
+      const w: PoolWorker = { worker: new Worker(source, { eval: true, workerData: { key, markName: FAST_PATH_MARK, maxDepth } }), ready: false, load: 0 };
       w.worker.on('message', (m: { ready?: true; id: number; r: ChunkScan; chunk: Uint8Array }) => {
         if (m.ready) {
           w.ready = true;

@@ -427,7 +427,7 @@ export class AuditVerifier {
     if (!Number.isSafeInteger(this.maxDepth) || this.maxDepth < 8 || this.maxDepth > 10_000) {
       throw new RangeError(`maxDepth must be an integer from 8 to 10000, not ${String(options.maxDepth)}`);
     }
-    this.scanner = localChunkScanner(options.hmacKey);
+    this.scanner = localChunkScanner(options.hmacKey, this.maxDepth);
     const seals = [...(options.seals ?? []), ...(options.checkpoints ?? [])];
     if (seals.length && options.publicKey === undefined) {
       throw new TypeError('seals held elsewhere need the public key to check their signatures');
@@ -1551,7 +1551,7 @@ export async function verifyAuditFiles(inputs: readonly (string | AuditInputStre
     if (options.workers === undefined && total + streamed <= POOL_AFTER_BYTES) return undefined;
     poolTried = true;
     try {
-      pool = new ScanPool(workers, options.hmacKey);
+      pool = new ScanPool(workers, options.hmacKey, options.maxDepth ?? DEFAULT_MAX_DEPTH);
     } catch {
       pool = undefined; // no worker threads here (a restricted runtime): hash on this thread
     }

@@ -209,4 +209,21 @@ test(`${CASES.toLocaleString('en-US')} mutated, re-hashed records: the fast path
   assert.ok(fastAccepted > CASES / 20, `accepted by the fast path ${fastAccepted}`);
 });
 
+test('a lower depth limit holds on both paths (the fast one takes no line deeper than maxDepth)', () => {
+  const { lines } = subject(false);
+  const line = lines[2];
+  const prevHash = (JSON.parse(line) as { prev_hash: string }).prev_hash;
+  const chainId = (JSON.parse(line) as { chain_id: string }).chain_id;
+  const p = line.indexOf('"attributes":{') + 14;
+  const body = line.slice(0, p) + '"aaa_deep":' + '['.repeat(12) + ']'.repeat(12) + ',' + line.slice(p, line.length - 75);
+  const chunk = Buffer.concat([rehashed(Buffer.from(body), prevHash, undefined), Buffer.from('\n')]);
+  for (const maxDepth of [8, 16, 64]) {
+    const options = { anchors: [{ chainId, seq: 1, hash: prevHash }], allowUnsealedTail: true, maxDepth };
+    const fast = verify(chunk, options, false);
+    const slow = verify(chunk, options, true);
+    assert.equal(fast.report, slow.report, `maxDepth ${maxDepth}`);
+    assert.is(slow.report.valid, maxDepth >= 16, `maxDepth ${maxDepth}: ${JSON.stringify(slow.report.failure)}`);
+  }
+});
+
 test.run();
