@@ -84,7 +84,7 @@ const RAW: Buffer[] = [Buffer.from([0x09]), Buffer.from([0x01]), Buffer.from([0x
 /** One mutation of a record body (the line before its `,"hash":` tail). */
 function mutate(body: string): Buffer {
   const members = memberStarts(body);
-  switch (rnd(12)) {
+  switch (rnd(13)) {
     case 0: {
       // a duplicate member: a copy of the member at p (same or another value), before or after it
       const p = pick(members);
@@ -154,6 +154,15 @@ function mutate(body: string): Buffer {
       // the body cut short, or unbalanced
       const cut = 1 + rnd(body.length - 1);
       return Buffer.from(rnd(2) ? body.slice(0, cut) : body + pick(['}', ']', '}}', ',"z":1']));
+    }
+    case 11: {
+      // an attribute value ({"stringValue":…} or {"intValue":…}) with a second member, sorted or not, or twice the same
+      const all = [...body.matchAll(/\{"(stringValue|intValue)":"[^"]*"\}/g)];
+      if (all.length === 0) return Buffer.from(body);
+      const m = pick(all);
+      const extra = pick([',"zz":1', ',"a":1', ',"stringValue":"x"', ',"intValue":"1"', ',"stringValuf":""', ' ', ',"stringValue":"other"']);
+      const inner = m[0].slice(0, -1) + extra + '}';
+      return Buffer.from(body.slice(0, m.index) + inner + body.slice(m.index! + m[0].length));
     }
     default: {
       // a duplicate member inside the span's attributes
