@@ -113,6 +113,7 @@ export {
   captureValue,
   noRedaction,
   redactSecrets,
+  redactText,
   safeStringify,
   secretRedactor,
 } from './patterns/shared/redaction.js';

@@ -8,8 +8,14 @@
  * Memory: the peak heap growth while verifying (sampled as the file is
  * read) is reported against the file size (verify_heap_growth_mb); it stays
  * flat in the input size (a few MB whatever the file's size).
+ *
+ * Also: the same file through a stream of 64 KiB pieces (as standard input
+ * gives it; verify_stream_vs_file, target about 1), and a file of many
+ * one-record chains (verify_chains_per_s: 1,000,000 chains in seconds,
+ * time linear in their number).
  */
-import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
@@ -67,6 +73,24 @@ export function writeAuditFile(path: string, spans: number): number {
   return processor.count;
 }
 
+/** `count` chains of one minimal, valid record each (as a fleet's merged export could hold). */
+function writeChainsFile(path: string, count: number): void {
+  const fd = openSync(path, 'w', 0o600);
+  const genesis = '0'.repeat(64);
+  let batch = '';
+  for (let i = 0; i < count; i++) {
+    const body = `{"chain_id":"chain-${i}","format":2,"prev_hash":"${genesis}","resource":{},"seq":0,"span":{}}`;
+    const hash = createHash('sha256').update(genesis).update(body).digest('hex');
+    batch += body.slice(0, -1) + `,"hash":"${hash}"}\n`;
+    if (batch.length > 1 << 20) {
+      writeSync(fd, batch);
+      batch = '';
+    }
+  }
+  writeSync(fd, batch);
+  closeSync(fd);
+}
+
 const gc = (globalThis as { gc?: () => void }).gc;
 
 const suite: BenchSuite = {
@@ -102,8 +126,26 @@ const suite: BenchSuite = {
           peakGrowth = Math.max(peakGrowth, peak - before);
         }
       }
+      // the same bytes through a stream of 64 KiB pieces, as standard input gives them
+      const streamRates: number[] = [];
+      for (let run = 0; run < (quick ? 1 : 3); run++) {
+        const t0 = process.hrtime.bigint();
+        const report = await verifyAuditFiles([{ name: '(stdin)', stream: createReadStream(path, { highWaterMark: 1 << 16 }) }]);
+        const s = Number(process.hrtime.bigint() - t0) / 1e9;
+        if (!report.valid || report.records !== records) throw new Error(`the streamed bench file did not verify: ${JSON.stringify(report.failure)}`);
+        streamRates.push(records / s);
+      }
+      // many chains of one record each
+      const chains = quick ? 20_000 : 1_000_000;
+      const chainsPath = join(dir, 'chains.jsonl');
+      writeChainsFile(chainsPath, chains);
+      const t1 = process.hrtime.bigint();
+      const chainsReport = await verifyAuditFiles([chainsPath]);
+      const chainSeconds = Number(process.hrtime.bigint() - t1) / 1e9;
+      if (!chainsReport.valid || chainsReport.chains.length !== chains) throw new Error(`the chains file did not verify: ${JSON.stringify(chainsReport.failure)}`);
       const rate = median(rates);
       const single = median(singleRates);
+      const stream = median(streamRates);
       const growthMb = peakGrowth / 2 ** 20;
       return {
         rows: [
@@ -111,8 +153,16 @@ const suite: BenchSuite = {
           { name: 'verifyAuditFiles (JSONL), default', value: formatRate(rate, 'records'), note: `target ≥ 200,000; hashing on ${poolSize} worker thread(s) and the main one` },
           { name: 'verifyAuditFiles (JSONL), one thread', value: formatRate(single, 'records') },
           { name: 'peak heap growth while verifying', value: `${growthMb.toFixed(1)} MB`, note: `file ${(bytes / 2 ** 20).toFixed(0)} MB: flat if ≪ file size` },
+          { name: 'the same, streamed in 64 KiB pieces (stdin)', value: formatRate(stream, 'records'), note: `${round(stream / rate, 2)} × the file` },
+          { name: `${chains.toLocaleString('en-US')} one-record chains`, value: `${chainSeconds.toFixed(1)} s`, note: formatRate(chains / chainSeconds, 'chains') },
         ],
-        figures: { verify_records_per_s: Math.round(rate), verify_single_thread_records_per_s: Math.round(single), verify_heap_growth_mb: round(growthMb, 1) },
+        figures: {
+          verify_records_per_s: Math.round(rate),
+          verify_single_thread_records_per_s: Math.round(single),
+          verify_heap_growth_mb: round(growthMb, 1),
+          verify_stream_vs_file: round(stream / rate, 2),
+          verify_chains_per_s: Math.round(chains / chainSeconds),
+        },
       };
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@
  * @module
  */
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../instrumentation/shared/version.js';
-import { verifyCommand } from './verify.js';
+import { headCommand, verifyCommand } from './verify.js';
 import { proveCommand } from './prove.js';
 import { witnessCommand } from './witness.js';
 
@@ -37,6 +37,7 @@ export const COMMANDS: Record<string, Command> = {
   verify: verifyCommand,
   prove: proveCommand,
   witness: witnessCommand,
+  head: headCommand,
 };
 
 function help(): string {

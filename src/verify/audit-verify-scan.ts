@@ -14,7 +14,10 @@
 import * as nodeCrypto from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { CHECKPOINT_SPAN_NAME } from '../patterns/audit/audit-record.js';
+import { isUtf8 } from 'node:buffer';
+
+/** Lines containing this, quoted, take the slow path: only seal and checkpoint spans carry it in a body. */
+const FAST_PATH_MARK = 'agent_safety.audit.';
 
 /** The scan of a chunk of complete lines (each ending with `\n`). */
 export interface ChunkScan {
@@ -42,15 +45,27 @@ export type ChunkScanner = (chunk: Uint8Array) => ChunkScan;
 
 /**
  * Makes a chunk scanner. Self-contained on purpose (see the module doc):
- * `crypto` is `node:crypto`, `key` the HMAC key if any, `checkpointName`
- * the checkpoint span name (lines containing it, quoted, take the slow path),
- * `window` how many bytes are searched for it at a time.
+ * `crypto` is `node:crypto`, `isUtf8` is `node:buffer`'s, `key` the HMAC
+ * key if any, `markName` a quoted prefix (lines containing it take the slow
+ * path: `"agent_safety.audit.`, which only seal and checkpoint spans carry
+ * in a body), `window` how many bytes are searched for it at a time,
+ * `maxDepth` the nesting the fast path accepts (the verifier's limit, at
+ * most 64: deeper lines take the slow path, which reports them).
+ *
+ * A line is accepted here only when its body is canonical JSON (RFC 8785,
+ * as the writer emits it: no whitespace, members in strictly increasing
+ * order, so no duplicate; strings escaped exactly as `JSON.stringify`
+ * escapes them, valid UTF-8; numbers in their shortest form) and hashes to
+ * its stamp. Anything else, however harmless, goes to the slow path, which
+ * parses strictly: the fast path never accepts what the slow path rejects.
  */
 export function makeChunkScanner(
   crypto: typeof nodeCrypto,
+  isUtf8: (input: Uint8Array) => boolean,
   key: Buffer | KeyObject | undefined,
-  checkpointName: string,
+  markName: string,
   window = 1 << 18,
+  maxDepth = 64,
 ): ChunkScanner {
   const enc = (s: string): Buffer => Buffer.from(s, 'latin1');
   const PREFIX = enc('{"chain_id":"');
@@ -59,12 +74,12 @@ export function makeChunkScanner(
   const SPAN = enc(',"span":{');
   const HASH_TAIL = enc(',"hash":"');
   const TAIL = 75; // ,"hash":"<64 hex>"}
-  const MARK = enc('"' + checkpointName + '"');
+  const MARK = enc('"' + markName);
   // Lines are searched for MARK a window (bytes) at a time, just before they are hashed,
   // so that the bytes are still in the core's cache when the hash reads them. The search
-  // looks for MARK's last bytes ('kpoint"'): its rare first byte lets it skip through a
-  // line twice as fast as a search for all of MARK, which starts with a common quote.
-  const PROBE = MARK.subarray(Math.max(0, MARK.length - 7));
+  // looks for MARK's last bytes ('y.audit.'): its rare first byte lets it skip through a
+  // line faster than a search for all of MARK, which starts with a common quote.
+  const PROBE = MARK.subarray(Math.max(0, MARK.length - 8));
   const oneShot = (crypto as unknown as { hash?: (a: string, d: Uint8Array, e: 'hex') => string }).hash;
   let scratch = new Uint8Array(16 * 1024);
   let view: DataView;
@@ -91,9 +106,205 @@ export function makeChunkScanner(
     return true;
   };
 
+  // ── canonical JSON, on bytes ──
+  const DEPTH = Math.min(64, maxDepth);
+  const keyStart = new Int32Array(DEPTH + 1);
+  const keyEnd = new Int32Array(DEPTH + 1);
+  const isObject = new Uint8Array(DEPTH + 1);
+  /** The chunk being scanned is valid UTF-8 as a whole (else each line is checked). */
+  let chunkUtf8 = true;
+  /**
+   * Past a canonical string whose opening quote is at p - 1, or -1 (or past
+   * `to`: the caller checks). No bound check in the loop: the line's tail
+   * (`,"hash":"…"}`, checked before) holds a quote, so the scan stops by then.
+   * Bytes of 128 and more are not looked at here: the chunk (or the line) is
+   * checked to be UTF-8 as a whole.
+   */
+  const stringEnd = (buf: Buffer, p: number): number => {
+    for (;;) {
+      const b = buf[p];
+      if (b > 92) {
+        p++; // lowercase letters, '}', '~', non-ASCII: the common case in one comparison
+        continue;
+      }
+      if (b === 34) return p + 1;
+      if (b < 32) return -1;
+      if (b !== 92) {
+        p++;
+        continue;
+      }
+      const e = buf[p + 1];
+      p += 2;
+      if (e === 34 || e === 92 || e === 98 || e === 102 || e === 110 || e === 114 || e === 116) continue;
+      // \u00xx (lowercase) for a control character without a short escape: the only \u escape
+      // JSON.stringify writes besides lone surrogates (those take the slow path)
+      if (e !== 117 || buf[p] !== 48 || buf[p + 1] !== 48) return -1;
+      const h = buf[p + 2];
+      const l = buf[p + 3];
+      const lv = l >= 48 && l <= 57 ? l - 48 : l >= 97 && l <= 102 ? l - 87 : -1;
+      if ((h !== 48 && h !== 49) || lv < 0) return -1;
+      const v = (h - 48) * 16 + lv;
+      if (v === 8 || v === 9 || v === 10 || v === 12 || v === 13) return -1;
+      p += 4;
+    }
+  };
+  /** Past a number in its shortest form starting at p, or -1. */
+  const numberEnd = (buf: Buffer, p: number, to: number): number => {
+    const start = p;
+    if (buf[p] === 45) p++;
+    const digits = p;
+    while (p < to && buf[p] >= 48 && buf[p] <= 57) p++;
+    const n = p - digits;
+    if (n === 0 || (buf[digits] === 48 && n > 1)) return -1; // no digit, or a leading zero
+    const b = p < to ? buf[p] : 0;
+    if (b !== 46 && b !== 101 && b !== 69 && b !== 43 && b !== 45) {
+      // an integer: shortest unless -0; 16 digits or more may not be exact (the slow path tells)
+      if (n > 15 || (n === 1 && buf[digits] === 48 && digits > start)) return -1;
+      return p;
+    }
+    if (b === 46) {
+      // a plain fraction of at most 15 significant digits, no trailing zero, and no more than
+      // 5 zeros after "0.": exactly how JSON.stringify writes that double (no exponent)
+      const f = ++p;
+      while (p < to && buf[p] >= 48 && buf[p] <= 57) p++;
+      const e = p < to ? buf[p] : 0;
+      if (p > f && buf[p - 1] !== 48 && e !== 101 && e !== 69) {
+        let lead = 0;
+        if (n === 1 && buf[digits] === 48) while (buf[f + lead] === 48) lead++;
+        const significant = n === 1 && buf[digits] === 48 ? p - f - lead : n + (p - f);
+        if (significant <= 15 && lead <= 5) return p;
+      }
+    }
+    // anything else (exponents, long fractions): compare with the shortest form itself
+    while (p < to) {
+      const c = buf[p];
+      if ((c >= 48 && c <= 57) || c === 46 || c === 101 || c === 69 || c === 43 || c === 45) p++;
+      else break;
+    }
+    const text = buf.toString('latin1', start, p);
+    return String(Number(text)) === text ? p : -1;
+  };
+  const SV = enc('"stringValue":"');
+  const IV = enc('"intValue":"');
+  /** Past `{"stringValue":"…"}` or `{"intValue":"…"}` at p (checked to start so), or -1 when it has more (the general path decides). */
+  const shortValue = (buf: Buffer, p: number, to: number): number => {
+    const name = buf[p + 2] === 115 ? SV : IV;
+    if (!at(buf, p + 1, name)) return -1;
+    const q = stringEnd(buf, p + 1 + name.length);
+    return q > 0 && q < to && buf[q] === 125 ? q + 1 : -1;
+  };
+  /**
+   * buf[from, to) followed by a closing brace is one canonical JSON object.
+   * Conservative: keys with escapes or non-ASCII characters, lone
+   * surrogates, long integers and deep nesting say no (the slow path decides).
+   */
+  const canonicalBody = (buf: Buffer, from: number, to: number): boolean => {
+    if (!chunkUtf8 && !isUtf8(buf.subarray(from, to))) return false;
+    let p = from;
+    let d = 0;
+    let wantValue = true;
+    let short = -1;
+    for (;;) {
+      if (wantValue) {
+        const c = p < to ? buf[p] : -1;
+        if (c === 34) {
+          p = stringEnd(buf, p + 1);
+          if (p < 0 || p > to) return false;
+        } else if (c === 123 && buf[p + 1] === 34 && (buf[p + 2] === 115 || buf[p + 2] === 105) && (short = shortValue(buf, p, to)) > 0) {
+          // {"stringValue":"…"} or {"intValue":"…"}: one member, in one step (most attribute values)
+          p = short;
+        } else if (c === 123 || c === 91) {
+          if (d === DEPTH) return false;
+          const close = c === 123 ? 125 : 93;
+          if (buf[p + 1] === close && p + 1 < to) {
+            p += 2;
+          } else {
+            d++;
+            p++;
+            isObject[d] = c === 123 ? 1 : 0;
+            keyStart[d] = -1;
+            if (c === 123) {
+              wantValue = false; // a key first
+              continue;
+            }
+            continue;
+          }
+        } else if ((c >= 48 && c <= 57) || c === 45) {
+          p = numberEnd(buf, p, to);
+          if (p < 0) return false;
+        } else if (c === 116) {
+          if (buf[p + 1] !== 114 || buf[p + 2] !== 117 || buf[p + 3] !== 101) return false;
+          p += 4;
+        } else if (c === 102) {
+          if (buf[p + 1] !== 97 || buf[p + 2] !== 108 || buf[p + 3] !== 115 || buf[p + 4] !== 101) return false;
+          p += 5;
+        } else if (c === 110) {
+          if (buf[p + 1] !== 117 || buf[p + 2] !== 108 || buf[p + 3] !== 108) return false;
+          p += 4;
+        } else {
+          return false;
+        }
+        if (p > to) return false;
+        // after a value: close containers (the top level closes at `to`), or go on
+        for (;;) {
+          const c2 = p < to ? buf[p] : p === to ? 125 : -1;
+          if (c2 === 44) {
+            p++;
+            wantValue = isObject[d] === 0;
+            break;
+          }
+          if (c2 === (isObject[d] === 1 ? 125 : 93)) {
+            p++;
+            d--;
+            if (d === 0) return p === to + 1;
+            continue;
+          }
+          return false;
+        }
+        continue;
+      }
+      // a member's key: plain ASCII (byte order is then UTF-16 order), after the one before it
+      if (p >= to || buf[p] !== 34) return false;
+      const ks = p + 1;
+      let q = ks; // [ks, q) is known to be plain key bytes
+      const ps = keyStart[d];
+      if (ps >= 0) {
+        // Compared with the key before, raw bytes and closing quote included: where they first
+        // differ decides (a closing quote there ends the shorter key, which sorts first); the
+        // bytes before are the key before's, already checked.
+        const pl = keyEnd[d] - ps;
+        let i = 0;
+        while (i + 4 <= pl + 1 && view.getUint32(ps + i) === view.getUint32(ks + i)) i += 4;
+        while (i <= pl && buf[ps + i] === buf[ks + i]) i++;
+        if (i > pl) return false; // the same key twice
+        const before = buf[ps + i];
+        const here = buf[ks + i];
+        if (here === 34 || (before !== 34 && before > here)) return false; // not strictly after
+        q = ks + i;
+      }
+      for (;;) {
+        // no bound check: the line's tail holds a quote
+        const b = buf[q];
+        if (b > 92 && b < 128) {
+          q++; // lowercase letters and '_': most of a key
+          continue;
+        }
+        if (b === 34) break;
+        if (b === 92 || b < 32 || b >= 128) return false;
+        q++;
+      }
+      if (q >= to || buf[q + 1] !== 58) return false;
+      keyStart[d] = ks;
+      keyEnd[d] = q;
+      p = q + 2;
+      wantValue = true;
+    }
+  };
+
   return (chunk: Uint8Array): ChunkScan => {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    chunkUtf8 = isUtf8(buf);
     // at most one line per 2 bytes; records are far longer: start from an estimate and grow
     let count = 0;
     let capacity = Math.min(buf.length >> 1, (buf.length >> 8) + 16);
@@ -192,6 +403,7 @@ export function makeChunkScanner(
     }
     const hashStart = tail + HASH_TAIL.length;
     if (digest !== buf.toString('latin1', hashStart, hashStart + 64)) return false;
+    if (!canonicalBody(buf, start, tail)) return false;
     out.chainEnds[line] = q;
     out.seqs[line] = seq;
     // linked: same chain as the line before, seq + 1, prev_hash = its hash (all bytes compared)
@@ -201,8 +413,8 @@ export function makeChunkScanner(
 }
 
 /** A chunk scanner in this thread. */
-export function localChunkScanner(key: Buffer | KeyObject | undefined): ChunkScanner {
-  return makeChunkScanner(nodeCrypto, key, CHECKPOINT_SPAN_NAME);
+export function localChunkScanner(key: Buffer | KeyObject | undefined, maxDepth = 64): ChunkScanner {
+  return makeChunkScanner(nodeCrypto, isUtf8, key, FAST_PATH_MARK, undefined, maxDepth);
 }
 
 /** A chunk and its scan, back from a worker. */
@@ -235,7 +447,7 @@ export class ScanPool {
   private readonly _startup: Promise<void>;
   private _resolveStartup!: () => void;
 
-  constructor(size: number, key: Buffer | KeyObject | undefined) {
+  constructor(size: number, key: Buffer | KeyObject | undefined, maxDepth = 64) {
     let rejectStartup!: (e: unknown) => void;
     this._startup = new Promise<void>((resolve, reject) => {
       this._resolveStartup = resolve;
@@ -246,14 +458,14 @@ export class ScanPool {
       `'use strict';\n` +
       `var __name = function (f) { return f; };\n` + // esbuild keepNames helper, when this source came through tsx
       `const { parentPort, workerData } = require('node:worker_threads');\n` +
-      `const scan = (${makeChunkScanner.toString()})(require('node:crypto'), workerData.key, workerData.checkpointName);\n` +
+      `const scan = (${makeChunkScanner.toString()})(require('node:crypto'), require('node:buffer').isUtf8, workerData.key, workerData.markName, undefined, workerData.maxDepth);\n` +
       `parentPort.on('message', (m) => {\n` +
       `  const r = scan(m.chunk);\n` +
       `  parentPort.postMessage({ id: m.id, r, chunk: m.chunk }, [r.status.buffer, r.starts.buffer, r.ends.buffer, r.chainEnds.buffer, r.seqs.buffer, r.linked.buffer, m.chunk.buffer]);\n` +
       `});\n` +
       `parentPort.postMessage({ ready: true });\n`;
     for (let i = 0; i < size; i++) {
-      const w: PoolWorker = { worker: new Worker(source, { eval: true, workerData: { key, checkpointName: CHECKPOINT_SPAN_NAME } }), ready: false, load: 0 };
+      const w: PoolWorker = { worker: new Worker(source, { eval: true, workerData: { key, markName: FAST_PATH_MARK, maxDepth } }), ready: false, load: 0 };
       w.worker.on('message', (m: { ready?: true; id: number; r: ChunkScan; chunk: Uint8Array }) => {
         if (m.ready) {
           w.ready = true;

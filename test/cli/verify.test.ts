@@ -26,9 +26,10 @@ const f = auditFixture({
   chainId: 'cli-chain',
   hmacKey: { id: 'hk1', key: Buffer.from(HMAC) },
   signingKey: { id: 'sk1', privateKey: keys.privateKey },
-  checkpoints: { everyRecords: 5 },
+  seals: { everyRecords: 5 },
 });
 produceSpans(f.tracer, 20);
+f.seal(); // as the processor does at shutdown
 const lines = f.lines();
 const file = join(dir, 'audit.jsonl');
 writeFileSync(file, lines.join('\n') + '\n');
@@ -50,7 +51,7 @@ test('a valid file: exit 0, per-chain summary', async () => {
   assert.is(await main(['verify', file, ...keyArgs], io), 0, io.stderr);
   assert.match(io.stdout, 'VALID: every chain verified');
   assert.match(io.stdout, `ok   chain cli-chain: seq 0…${last.seq} (${lines.length} records)`);
-  assert.match(io.stdout, /checkpoints \d+ verified/);
+  assert.match(io.stdout, /seals \d+ verified/);
   assert.match(io.stdout, 'HMAC key hk1');
 });
 
@@ -137,14 +138,23 @@ test('keys: missing key, wrong key, truncated before an expected head: exit 1', 
   const cut = captureIO();
   assert.is(await main(['verify', truncated, ...keyArgs, '--expect-head', `cli-chain:${last.seq}:${last.hash}`], cut), 1);
   assert.match(cut.stdout, 'truncated');
-  // a checkpoint held elsewhere proves the same
-  const cps = join(dir, 'checkpoints.jsonl');
-  writeFileSync(cps, lines.filter(l => l.includes('"agent_safety.audit.checkpoint"')).join('\n') + '\n');
-  const byCp = captureIO();
-  assert.is(await main(['verify', join(dir, 'truncated.jsonl'), ...keyArgs, '--checkpoints', cps], byCp), 1);
-  assert.match(byCp.stdout, 'truncated');
-  const full = captureIO();
-  assert.is(await main(['verify', file, ...keyArgs, '--checkpoints', cps], full), 0, full.stdout);
+  // alone, the cut shows as a tail after the last seal; a live file may have one
+  const alone = captureIO();
+  assert.is(await main(['verify', truncated, ...keyArgs], alone), 1);
+  assert.match(alone.stdout, 'unsealed tail');
+  const liveFile = captureIO();
+  assert.is(await main(['verify', truncated, ...keyArgs, '--allow-unsealed-tail'], liveFile), 0, liveFile.stdout);
+  assert.match(liveFile.stdout, /\d+ records after the last seal/);
+  // seals held elsewhere prove the cut (--checkpoints is the old name of --seals)
+  const cps = join(dir, 'seals.jsonl');
+  writeFileSync(cps, lines.filter(l => l.includes('"agent_safety.audit.seal"')).join('\n') + '\n');
+  for (const option of ['--seals', '--checkpoints']) {
+    const byCp = captureIO();
+    assert.is(await main(['verify', truncated, ...keyArgs, '--allow-unsealed-tail', option, cps], byCp), 1);
+    assert.match(byCp.stdout, 'truncated');
+    const full = captureIO();
+    assert.is(await main(['verify', file, ...keyArgs, option, cps], full), 0, full.stdout);
+  }
 });
 
 test('usage errors and unreadable input: exit 2', async () => {
@@ -209,6 +219,66 @@ test('the built bin: exit codes and output', async () => {
   });
   assert.is(piped.code, 0, piped.stdout);
   assert.match(piped.stdout, 'VALID');
+});
+
+test('head: prints each verified chain\'s head, CHAIN:SEQ:HASH; nothing for a failing chain, exit 1', async () => {
+  const io = captureIO();
+  assert.is(await main(['head', file, ...keyArgs], io), 0, io.stderr);
+  assert.is(io.stdout, `cli-chain:${last.seq}:${last.hash}\n`);
+  // what it prints is an --expect-head, and a manifest line
+  const again = captureIO();
+  assert.is(await main(['verify', file, ...keyArgs, '--expect-head', io.stdout.trim()], again), 0, again.stdout);
+  const json = captureIO();
+  assert.is(await main(['head', file, ...keyArgs, '--json'], json), 0);
+  assert.equal(JSON.parse(json.stdout), [{ chainId: 'cli-chain', seq: last.seq, hash: last.hash }]);
+  // a live file (cut after a seal): head still prints (unsealed tails are allowed there)
+  const live = join(dir, 'live.jsonl');
+  writeFileSync(live, lines.slice(0, -3).join('\n') + '\n');
+  const liveHead = captureIO();
+  assert.is(await main(['head', live, ...keyArgs], liveHead), 0, liveHead.stderr);
+  assert.match(liveHead.stdout, `cli-chain:${last.seq - 3}:`);
+  const bad = captureIO();
+  assert.is(await main(['head', tampered, ...keyArgs], bad), 1);
+  assert.is(bad.stdout, '');
+  assert.match(bad.stderr, `${tampered}:8: altered record`);
+  const usage = captureIO();
+  assert.is(await main(['head'], usage), 2);
+  assert.match(usage.stderr, 'no files to read');
+  const list = captureIO();
+  await main(['--help'], list);
+  assert.match(list.stdout, /head\s+verify audit files and print each chain's head/);
+});
+
+test('--json is streamed chain by chain and is the report; a line over --max-record-size is reported, not read', async () => {
+  const many = join(dir, 'many.jsonl');
+  const g = auditFixture({ chainId: 'many-0' });
+  produceSpans(g.tracer, 3);
+  const chained = [g.jsonl()];
+  for (let i = 1; i < 200; i++) {
+    const h = auditFixture({ chainId: `many-${i}` });
+    produceSpans(h.tracer, 2, i);
+    chained.push(h.jsonl());
+  }
+  writeFileSync(many, chained.join(''));
+  const io = captureIO();
+  let writes = 0;
+  const out = io.out;
+  io.out = text => (writes++, out(text));
+  assert.is(await main(['verify', many, '--json'], io), 0, io.stdout.slice(0, 500));
+  const report = JSON.parse(io.stdout);
+  assert.is(report.chains.length, 200);
+  assert.ok(writes > 1, `streamed in pieces (${writes} write)`);
+  const { verifyAuditFiles } = await import('../../src/verify/audit-verify.js');
+  assert.equal(report, JSON.parse(JSON.stringify(await verifyAuditFiles([many]))));
+  assert.is(io.stdout, JSON.stringify(report, null, 2) + '\n', 'the same text as one JSON.stringify');
+  const small = captureIO();
+  assert.is(await main(['verify', file, ...keyArgs, '--max-record-size', '1K'], small), 1);
+  assert.match(small.stdout, 'oversized record', small.stdout);
+  assert.match(small.stdout, /:\d+: oversized record/);
+  for (const bad of ['12', 'lots', '1T']) {
+    const u = captureIO();
+    assert.is(await main(['verify', file, '--max-record-size', bad], u), 2, bad);
+  }
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
 import type { AuditSpanLike } from '../../src/patterns/audit/audit-record.js';
 import { checkAuditLines } from '../helpers/audit-check.js';
+import { verifyAuditLines } from '../../src/verify/audit-verify.js';
 
 const doc = readFileSync(new URL('../../docs/audit-format.md', import.meta.url), 'utf8');
 const test = suite('docs/audit-format.md');
@@ -44,9 +45,9 @@ const second: AuditSpanLike = {
   events: [],
 };
 
-function exampleLines(): string[] {
-  const block = /```jsonl\n([\s\S]*?)```/.exec(doc);
-  assert.ok(block, 'the document has a ```jsonl example');
+function exampleLines(kind = 'jsonl'): string[] {
+  const block = new RegExp('```' + kind + '\\n([\\s\\S]*?)```').exec(doc);
+  assert.ok(block, `the document has a \`\`\`${kind} example`);
   return block![1].trim().split('\n');
 }
 
@@ -61,8 +62,20 @@ test('the keyed hash in the document is the package’s', () => {
   const key = Buffer.from('correct horse battery staple');
   const keyed = new AuditChain({ chainId, hmacKey: { id: 'audit-2026', key } }).append(first, { 'service.name': 'ranker' });
   assert.ok(doc.includes(keyed.hash), `the document should show ${keyed.hash}`);
-  assert.ok(keyed.line.includes(`"chain_id":"${chainId}","key_id":"audit-2026","prev_hash"`));
+  assert.ok(keyed.line.includes(`"chain_id":"${chainId}","format":2,"key_id":"audit-2026","prev_hash"`));
+  assert.ok(keyed.line.includes(`"resource":{"service.name":{"stringValue":"ranker"}},"seal_every":1000,"seq":0`));
   assert.is(checkAuditLines([keyed.line], key).length, 1);
+});
+
+test('the format 1 example still verifies (old files stay verifiable)', () => {
+  const old = exampleLines('jsonl-format-1');
+  assert.is(old.length, 2);
+  assert.not.ok(old[0].includes('"format"'));
+  const report = verifyAuditLines(old);
+  assert.ok(report.valid, JSON.stringify(report.failure));
+  assert.is(report.chains[0].format, 1);
+  // and a change is still caught
+  assert.is(verifyAuditLines([old[0], old[1].replace('publish_post', 'delete_post')]).failure?.reason, 'altered record');
 });
 
 test.run();

@@ -31,8 +31,8 @@ export class TestAuditProcessor implements SpanProcessor {
   onEnding(span: Span): void {
     const first = this.chain.nextSeq === 0;
     const rec = this.chain.append(span, span.resource.attributes);
-    const facts = first ? this.chain.genesisFacts : { keyId: undefined, previous: undefined };
-    span.setAttributes(auditStamps({ ...rec, keyId: facts.keyId, previous: facts.previous }));
+    const facts = first ? this.chain.genesisFacts : { keyId: undefined, previous: undefined, format: undefined, sealEvery: undefined };
+    span.setAttributes(auditStamps({ ...rec, keyId: facts.keyId, previous: facts.previous, format: facts.format, sealEvery: facts.sealEvery }));
     this._pending.set(span, rec);
   }
 

@@ -3,7 +3,8 @@
  * whose test processor chains each ended span with `AuditChain` (the same
  * calls the real `AuditChainSpanProcessor` makes), keeps the JSONL lines,
  * and exports a stamped copy of each span (as an exporter behind the real
- * processor would see it), checkpoints included.
+ * processor would see it), seals included (`seal()` adds the one the real
+ * processor adds at shutdown).
  */
 import { generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
@@ -14,12 +15,12 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
 import type { AuditChainOptions, ChainedRecord } from '../../src/patterns/audit/audit-chain.js';
-import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME } from '../../src/patterns/audit/audit-record.js';
+import { AUDIT_KEYS, SEAL_SPAN_NAME } from '../../src/patterns/audit/audit-record.js';
 import { sdkTrace } from './otel.js';
 
 export const TEST_RESOURCE = { 'service.name': 'audit-test', 'service.version': '1.2.3', 'host.cores': 2 };
 
-/** An Ed25519 key pair for checkpoints. */
+/** An Ed25519 key pair for seals. */
 export function ed25519(): { privateKey: KeyObject; publicKey: KeyObject } {
   return generateKeyPairSync('ed25519');
 }
@@ -33,7 +34,9 @@ function stamped(span: ReadableSpan, record: ChainedRecord, chain: AuditChain): 
     [AUDIT_KEYS.hash]: record.hash,
   };
   if (record.seq === 0) {
-    const { keyId, previous } = chain.genesisFacts;
+    const { keyId, previous, format, sealEvery } = chain.genesisFacts;
+    stamps[AUDIT_KEYS.format] = format;
+    if (sealEvery !== undefined) stamps[AUDIT_KEYS.sealEvery] = sealEvery;
     if (keyId !== undefined) stamps[AUDIT_KEYS.keyId] = keyId;
     if (previous !== undefined) {
       stamps[AUDIT_KEYS.previousChainId] = previous.chainId;
@@ -60,19 +63,23 @@ class ChainingProcessor implements SpanProcessor {
     const record = this.chain.append(span, span.resource.attributes);
     this.records.push(record);
     this.stampedSpans.push(stamped(span, record, this.chain));
-    if (this.chain.checkpointDue() && this.tracer) {
-      const cp = this.chain.makeCheckpoint()!;
-      const s = this.tracer.startSpan(CHECKPOINT_SPAN_NAME, {
-        attributes: {
-          [AUDIT_KEYS.checkpointHeadSeq]: cp.claim.headSeq,
-          [AUDIT_KEYS.checkpointHeadHash]: cp.claim.headHash,
-          [AUDIT_KEYS.checkpointTime]: cp.claim.timeUnixNano,
-          [AUDIT_KEYS.checkpointKeyId]: cp.claim.keyId,
-          [AUDIT_KEYS.checkpointSignature]: cp.signature,
-        },
-      }, context.active());
-      s.end();
+    if (span.name !== SEAL_SPAN_NAME && this.chain.sealDue()) this.seal();
+  }
+  /** Appends a seal span (as the real processor does when one is due, and at shutdown). */
+  seal(final = false): void {
+    const cp = this.chain.makeSeal(final);
+    if (cp === undefined || this.tracer === undefined) return;
+    const attributes: Attributes = {
+      [AUDIT_KEYS.sealHeadSeq]: cp.claim.headSeq,
+      [AUDIT_KEYS.sealHeadHash]: cp.claim.headHash,
+      [AUDIT_KEYS.sealTime]: cp.claim.timeUnixNano,
+    };
+    if (final) attributes[AUDIT_KEYS.sealFinal] = true;
+    if (cp.signature !== undefined) {
+      attributes[AUDIT_KEYS.sealKeyId] = cp.claim.keyId;
+      attributes[AUDIT_KEYS.sealSignature] = cp.signature;
     }
+    this.tracer.startSpan(SEAL_SPAN_NAME, { attributes }, context.active()).end();
   }
   forceFlush(): Promise<void> {
     return Promise.resolve();
@@ -87,6 +94,8 @@ export interface AuditFixture {
   chain: AuditChain;
   records: ChainedRecord[];
   stampedSpans: ReadableSpan[];
+  /** Closes the chain with a final seal (a keyed chain), as the real processor does at shutdown. */
+  seal(): void;
   lines(): string[];
   /** The JSONL file text (one line per record, newline-terminated). */
   jsonl(): string;
@@ -113,6 +122,7 @@ export function auditFixture(
     chain,
     records: processor.records,
     stampedSpans: processor.stampedSpans,
+    seal: () => processor.seal(true),
     lines: () => processor.records.map(r => r.line),
     jsonl: () => processor.records.map(r => r.line + '\n').join(''),
     otlpJson(batch = 50, from = 0) {

@@ -35,11 +35,12 @@ function subject(keyed: boolean): Subject {
     chainId: keyed ? 'fuzz-keyed' : 'fuzz-plain',
     hmacKey: keyed ? { id: 'hk', key: HMAC } : undefined,
     signingKey: { id: 'sk', privateKey: KEYS.privateKey },
-    checkpoints: { everyRecords: 4 },
+    seals: { everyRecords: 4 },
     previous: keyed ? { chainId: 'before', seq: 9, hash: '12'.repeat(32) } : undefined,
   });
   produceSpans(f.tracer, 10, keyed ? 3 : 5);
   f.tracer.startSpan('odd values', { attributes: { empty: '', nan: NaN, inf: -Infinity, u: 'e\u0301', big: 2 ** 60, list: [] } }).end();
+  f.seal();
   const lines = f.lines();
   const parsed = lines.map(l => JSON.parse(l));
   const last = parsed[parsed.length - 1] as { seq: number; hash: string };
@@ -54,6 +55,7 @@ function subject(keyed: boolean): Subject {
       hmacKey: keyed ? HMAC : undefined,
       publicKey: KEYS.publicKey,
       expectedHeads: [{ chainId: keyed ? 'fuzz-keyed' : 'fuzz-plain', seq: last.seq, hash: last.hash }],
+      allowMissingPredecessor: keyed,
     },
   };
 }

@@ -25,7 +25,7 @@ async function run() {
     sinks: [sink],
     hmacKey: { id: 'hk', key: HMAC },
     signingKey: { id: 'sk', privateKey },
-    checkpoints: { everyRecords: 4 },
+    seals: { everyRecords: 4 },
   });
   const t = setupTelemetry({ agent: { id: 'agent-rt' } }, [processor]);
   const ok = guard(async (a: number) => a * 2, { name: 'double' });
@@ -37,29 +37,36 @@ async function run() {
     if (i % 5 === 0) await bad().catch(() => undefined);
   }
   await processor.forceFlush();
-  return { sink, processor, t };
+  const live = [...sink.lines()];
+  await processor.shutdown(); // seals the head, as at the end of a run
+  return { sink, processor, t, live };
 }
 
 test('the sink\'s JSONL and the exported spans (OTLP JSON) verify, with key and signatures', async () => {
-  const { sink, processor, t } = await run();
+  const { sink, processor, t, live } = await run();
   try {
     const options = { hmacKey: HMAC, hmacKeyId: 'hk', publicKey };
+    // before shutdown the tail follows the last seal: a live file
+    assert.is(verifyAuditLines(live, options).failure?.reason, 'unsealed tail');
+    assert.ok(verifyAuditLines(live, { ...options, allowUnsealedTail: true }).valid);
     const jsonl = verifyAuditLines(sink.lines(), options);
     assert.ok(jsonl.valid, JSON.stringify(jsonl.failure));
     assert.is(jsonl.chains.length, 1);
     assert.is(jsonl.chains[0].chainId, processor.chainId);
     assert.is(jsonl.chains[0].records, sink.records.length);
-    assert.ok(jsonl.chains[0].checkpointsVerified >= 3);
-    // what an OTLP sink exports: every record's stamped span, checkpoint spans included
+    assert.ok(jsonl.chains[0].sealsVerified >= 3);
+    assert.is(jsonl.chains[0].tail, 'sealed');
+    assert.is(jsonl.chains[0].sealEvery, 4);
+    // what an OTLP sink exports: every record's stamped span, seal spans included
     const spans = sink.records.map(r => r.span);
     const exported = t.spans().filter(s => s.attributes['agent_safety.audit.chain_id'] !== undefined);
-    assert.is(exported.length, spans.filter(s => s.name !== 'agent_safety.audit.checkpoint').length, 'the SDK exporter saw every stamped span');
+    assert.is(exported.length, spans.filter(s => s.name !== 'agent_safety.audit.seal').length, 'the SDK exporter saw every stamped span');
     let otlp = '';
     for (let i = 0; i < spans.length; i += 6) otlp += Buffer.from(JsonTraceSerializer.serializeRequest(spans.slice(i, i + 6))!).toString('utf8') + '\n';
     const fromOtlp = verifyAuditText(otlp, options);
     assert.ok(fromOtlp.valid, JSON.stringify(fromOtlp.failure));
     assert.is(fromOtlp.chains[0].headHash, jsonl.chains[0].headHash);
-    assert.is(fromOtlp.chains[0].checkpointsVerified, jsonl.chains[0].checkpointsVerified);
+    assert.is(fromOtlp.chains[0].sealsVerified, jsonl.chains[0].sealsVerified);
     // and a change in the exported copy is caught
     const tampered = otlp.replace('"stringValue":"double"', '"stringValue":"triple"');
     assert.not.equal(tampered, otlp);

@@ -8,13 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CHECKPOINT_SPAN_NAME } from '../../src/patterns/audit/audit-record.js';
+import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME, GENESIS_HASH, SEAL_SPAN_NAME, chainHash, encodeRecordOpen, lineFromOpen, signCheckpoint } from '../../src/patterns/audit/audit-record.js';
+import type { AuditSpanLike } from '../../src/patterns/audit/audit-record.js';
 import { AuditInputError, AuditVerifier, readLineChunks, verifyAuditFiles, verifyAuditLines, verifyAuditStream, verifyAuditText } from '../../src/verify/audit-verify.js';
 import * as nodeCrypto from 'node:crypto';
+import { isUtf8 } from 'node:buffer';
 import { ScanPool, makeChunkScanner } from '../../src/verify/audit-verify-scan.js';
 import type { ChunkScanner } from '../../src/verify/audit-verify-scan.js';
 import type { AuditVerifyOptions, AuditVerifyReport } from '../../src/verify/audit-verify.js';
-import { auditFixture, ed25519, produceSpans } from '../helpers/audit-fixtures.js';
+import { TEST_RESOURCE, auditFixture, ed25519, produceSpans } from '../helpers/audit-fixtures.js';
 import { paths, rechain, relinked, reserialise, withLeafChanged, withMemberAdded, withMemberDeleted } from '../helpers/audit-tamper.js';
 
 const test = suite('audit verifier');
@@ -23,21 +25,28 @@ const HMAC = Buffer.from('0123456789abcdef0123456789abcdef');
 const KEYS = ed25519();
 const PREVIOUS = { chainId: 'earlier-run', seq: 41, hash: 'ab'.repeat(32) };
 
-/** A keyed, signed chain continuing an earlier one: every record kind (seq 0 with resource/key_id/previous, spans, checkpoints). */
+/**
+ * A keyed, signed chain continuing an earlier one (not in the input: its
+ * predecessor is waived): every record kind (seq 0 with resource/key_id/
+ * previous/format/seal_every, spans, seals), sealed at the end as at shutdown.
+ */
 function keyedChain(spans = 12) {
   const f = auditFixture({
     hmacKey: { id: 'hk1', key: HMAC },
     signingKey: { id: 'sk1', privateKey: KEYS.privateKey },
-    checkpoints: { everyRecords: 5 },
+    seals: { everyRecords: 5 },
     previous: PREVIOUS,
   });
   produceSpans(f.tracer, spans);
-  return { f, lines: f.lines(), options: { hmacKey: HMAC, hmacKeyId: 'hk1', publicKey: KEYS.publicKey } as AuditVerifyOptions };
+  f.seal();
+  return { f, lines: f.lines(), options: { hmacKey: HMAC, hmacKeyId: 'hk1', publicKey: KEYS.publicKey, allowMissingPredecessor: true } as AuditVerifyOptions };
 }
 
+/** A signed chain without an HMAC key, sealed at the end. */
 function plainChain(spans = 12, chainId?: string) {
-  const f = auditFixture({ signingKey: { id: 'sk1', privateKey: KEYS.privateKey }, checkpoints: { everyRecords: 5 }, ...(chainId ? { chainId } : {}) });
+  const f = auditFixture({ signingKey: { id: 'sk1', privateKey: KEYS.privateKey }, seals: { everyRecords: 5 }, ...(chainId ? { chainId } : {}) });
   produceSpans(f.tracer, spans);
+  f.seal();
   return { f, lines: f.lines(), options: { publicKey: KEYS.publicKey } as AuditVerifyOptions };
 }
 
@@ -54,8 +63,9 @@ function kinds(lines: string[]): Record<string, number> {
     'seq 0 (resource, key id, previous)': 0,
     'span with events and links': parsed.findIndex(r => r.seq > 0 && r.span.links.length > 0 && r.span.events.length > 0),
     'child span': parsed.findIndex(r => r.seq > 0 && r.span.parent_span_id !== ''),
-    checkpoint: parsed.findIndex(r => r.span.name === CHECKPOINT_SPAN_NAME),
-    'last record': lines.length - 1,
+    seal: parsed.findIndex(r => r.span.name === SEAL_SPAN_NAME),
+    'last record (the final seal)': lines.length - 1,
+    'last span': lines.length - 2,
   };
 }
 
@@ -74,8 +84,8 @@ test('round trip: a keyed, signed chain of real SDK spans verifies, JSONL and OT
     assert.is(c.headHash, f.records[f.records.length - 1].hash);
     assert.is(c.keyId, 'hk1');
     assert.equal(c.previous, PREVIOUS);
-    assert.ok(c.checkpointsVerified >= 2, `${what}: checkpoints ${c.checkpointsVerified}`);
-    assert.is(c.checkpointsUnverified, 0);
+    assert.ok(c.sealsVerified >= 2, `${what}: checkpoints ${c.sealsVerified}`);
+    assert.is(c.sealsUnverified, 0);
   }
 });
 
@@ -131,7 +141,7 @@ test('deletions: a middle record is a gap, the first a missing start', () => {
 
 test('broken links: a record re-hashed after its prev_hash changed is caught at its line, whatever the line before', () => {
   const { lines, options } = plainChain(30);
-  const afterCheckpoint = lines.findIndex((l, i) => i > 0 && JSON.parse(lines[i - 1]).span.name === CHECKPOINT_SPAN_NAME);
+  const afterCheckpoint = lines.findIndex((l, i) => i > 0 && JSON.parse(lines[i - 1]).span.name === SEAL_SPAN_NAME);
   for (const k of [1, 2, 17, afterCheckpoint, lines.length - 1]) {
     const t = [...lines];
     t[k] = relinked(t[k], 'cd'.repeat(32));
@@ -152,7 +162,7 @@ test('anchors: a later segment alone verifies after its anchor; a wrong or early
   assert.equal([c.firstSeq, c.lastSeq, c.records], [cut, lines.length - 1, lines.length - cut]);
   assert.equal(c.anchor, anchor);
   assert.is(c.headHash, JSON.parse(lines[lines.length - 1]).hash);
-  assert.ok(c.checkpointsVerified > 0, 'checkpoints in the segment are checked');
+  assert.ok(c.sealsVerified > 0, 'checkpoints in the segment are checked');
   fails(verifyAuditLines(segment, { ...options, anchors: [{ ...anchor, hash: 'cd'.repeat(32) }] }), 'broken link', 1);
   fails(verifyAuditLines(segment, { ...options, anchors: [{ ...anchor, seq: anchor.seq - 1 }] }), 'gap');
   fails(verifyAuditLines(lines.slice(cut - 1), { ...options, anchors: [anchor] }), 'reordered', 1);
@@ -213,46 +223,58 @@ test('insertions: a forged record with a seq already taken is caught, wherever i
   const forged = rechain([...lines.slice(0, k), JSON.stringify(withLeafChanged(JSON.parse(lines[k]), ['span', 'name']))], k)[k];
   const after = [...lines];
   after.splice(k + 1, 0, forged);
-  fails(verifyAuditLines(after, options), 'inserted', k + 2);
+  // it follows seq k - 1 as the real one does: two histories
+  fails(verifyAuditLines(after, options), 'fork', k + 2);
   const before = [...lines];
   before.splice(k, 0, forged);
-  fails(verifyAuditLines(before, options), 'inserted', k + 2);
+  fails(verifyAuditLines(before, options), 'fork', k + 2);
+  // one that does not link
+  const stray = relinked(forged, 'cd'.repeat(32));
+  fails(verifyAuditLines([...lines.slice(0, k + 1), stray, ...lines.slice(k + 1)], options), 'inserted', k + 2);
   // a line from another chain's middle: a chain without its start
   const other = plainChain(6, 'other-chain').lines;
   fails(verifyAuditLines([...lines.slice(0, 3), other[3], ...lines.slice(3)], options), 'missing start', 4);
 });
 
-test('tail truncation: undetectable from the file alone, caught by an expected head or a checkpoint held elsewhere', () => {
+test('tail truncation: a cut after the last seal is an unsealed tail; an expected head or a seal held elsewhere also proves what was cut', () => {
   const { f, lines, options } = plainChain(20);
   const parsed = lines.map(l => JSON.parse(l));
+  for (const n of [1, 2, 3, 10]) {
+    const truncated = lines.slice(0, lines.length - n);
+    const r = verifyAuditLines(truncated, options);
+    // also a cut right after an interval seal: only the closing seal ends a chain
+    fails(r, 'unsealed tail', truncated.length, `cut ${n}`);
+    if (JSON.parse(truncated[truncated.length - 1]).span.name === SEAL_SPAN_NAME) assert.match(r.failure!.detail, 'at an interval seal');
+    // a live file: the tail may follow the last seal
+    assert.ok(verifyAuditLines(truncated, { ...options, allowUnsealedTail: true }).valid, `cut ${n}, live`);
+  }
   const cutAt = lines.length - 3;
   const truncated = lines.slice(0, cutAt);
-  // honest limit: a cut tail verifies when nothing outside the file says otherwise
-  assert.ok(verifyAuditLines(truncated, options).valid);
   const head = { chainId: f.chain.chainId, seq: lines.length - 1, hash: parsed[lines.length - 1].hash };
-  fails(verifyAuditLines(truncated, { ...options, expectedHeads: [head] }), 'truncated', cutAt);
+  fails(verifyAuditLines(truncated, { ...options, allowUnsealedTail: true, expectedHeads: [head] }), 'truncated', cutAt);
   assert.ok(verifyAuditLines(lines, { ...options, expectedHeads: [head] }).valid);
   assert.is(verifyAuditLines(lines, { ...options, expectedHeads: [head] }).chains[0].externalVerified, 1);
-  // a checkpoint record kept elsewhere (the last one in the full file)
-  const cpIndex = parsed.map(r => r.span.name).lastIndexOf(CHECKPOINT_SPAN_NAME);
+  // a seal record kept elsewhere (the last one before the final seal)
+  const seals = parsed.map((r, i) => (r.span.name === SEAL_SPAN_NAME ? i : -1)).filter(i => i >= 0);
+  const cpIndex = seals[seals.length - 2];
   const cp = parsed[cpIndex].span.attributes;
   const external = {
     claim: {
       chainId: f.chain.chainId,
-      headSeq: Number(cp['agent_safety.audit.checkpoint.head_seq'].intValue),
-      headHash: cp['agent_safety.audit.checkpoint.head_hash'].stringValue,
-      timeUnixNano: cp['agent_safety.audit.checkpoint.time_unix_nano'].stringValue,
-      keyId: cp['agent_safety.audit.checkpoint.key_id'].stringValue,
+      headSeq: Number(cp['agent_safety.audit.seal.head_seq'].intValue),
+      headHash: cp['agent_safety.audit.seal.head_hash'].stringValue,
+      timeUnixNano: cp['agent_safety.audit.seal.time_unix_nano'].stringValue,
+      keyId: cp['agent_safety.audit.seal.key_id'].stringValue,
     },
-    signature: cp['agent_safety.audit.checkpoint.signature'].stringValue,
+    signature: cp['agent_safety.audit.seal.signature'].stringValue,
   };
-  const beforeCheckpoint = lines.slice(0, external.claim.headSeq - 1);
-  assert.ok(verifyAuditLines(beforeCheckpoint, options).valid, 'cut before the checkpoint, the file alone verifies');
-  fails(verifyAuditLines(beforeCheckpoint, { ...options, checkpoints: [external] }), 'truncated', beforeCheckpoint.length);
-  assert.ok(verifyAuditLines(lines, { ...options, checkpoints: [external] }).valid);
-  // a forged external checkpoint
+  const beforeSeal = lines.slice(0, external.claim.headSeq - 1);
+  assert.ok(verifyAuditLines(beforeSeal, { ...options, allowUnsealedTail: true }).valid, 'cut before the seal, a live file alone verifies');
+  fails(verifyAuditLines(beforeSeal, { ...options, allowUnsealedTail: true, seals: [external] }), 'truncated', beforeSeal.length);
+  assert.ok(verifyAuditLines(lines, { ...options, seals: [external] }).valid);
+  // a forged external seal
   const forgedCp = { ...external, claim: { ...external.claim, headSeq: external.claim.headSeq + 1 } };
-  fails(verifyAuditLines(lines, { ...options, checkpoints: [forgedCp] }), 'bad signature');
+  fails(verifyAuditLines(lines, { ...options, seals: [forgedCp] }), 'bad signature');
   // an expected chain that is not there at all
   fails(verifyAuditLines(lines, { expectedHeads: [{ chainId: 'gone', seq: 3, hash: 'cd'.repeat(32) }] }), 'missing chain');
 });
@@ -271,29 +293,34 @@ test('forged chains: a recomputed chain passes a plain check (undetectable), and
   // with checkpoints, the next checkpoint's claimed head no longer matches (with or without the public key)
   const plain = plainChain(20);
   const forged = rechain(change(plain.lines), k);
-  fails(verifyAuditLines(forged, plain.options), 'checkpoint mismatch');
-  fails(verifyAuditLines(forged), 'checkpoint mismatch');
+  fails(verifyAuditLines(forged, plain.options), 'head mismatch');
+  fails(verifyAuditLines(forged), 'head mismatch');
   // the forger also rewrites the claimed heads: the signature fails
   let forged2 = forged;
   let firstCp = -1;
   for (let i = k + 1; i < forged2.length; i++) {
     const r = JSON.parse(forged2[i]);
-    if (r.span.name !== CHECKPOINT_SPAN_NAME) continue;
+    if (r.span.name !== SEAL_SPAN_NAME) continue;
     if (firstCp < 0) firstCp = i;
-    const headSeq = Number(r.span.attributes['agent_safety.audit.checkpoint.head_seq'].intValue);
-    r.span.attributes['agent_safety.audit.checkpoint.head_hash'].stringValue = JSON.parse(forged2[headSeq]).hash;
+    const headSeq = Number(r.span.attributes['agent_safety.audit.seal.head_seq'].intValue);
+    r.span.attributes['agent_safety.audit.seal.head_hash'].stringValue = JSON.parse(forged2[headSeq]).hash;
     forged2 = rechain([...forged2.slice(0, i), JSON.stringify(r), ...forged2.slice(i + 1)], i);
   }
   fails(verifyAuditLines(forged2, plain.options), 'bad signature', firstCp + 1);
   assert.ok(verifyAuditLines(forged2).valid, 'without the public key the signature cannot be checked');
-  // after the last checkpoint, only an anchor held elsewhere helps
-  const last = plain.lines.length - 1;
+  // the last span, just before the final seal: the seal's head no longer matches
+  const last = plain.lines.length - 2;
   const tail = [...plain.lines];
   tail[last] = JSON.stringify(withLeafChanged(JSON.parse(tail[last]), ['span', 'name']));
-  const forgedTail = rechain(tail, last);
-  assert.ok(verifyAuditLines(forgedTail, plain.options).valid);
+  fails(verifyAuditLines(rechain(tail, last), plain.options), 'head mismatch', last + 2);
+  // …and with the final seal dropped, an unsealed tail
+  fails(verifyAuditLines(rechain(tail, last).slice(0, -1), plain.options), 'unsealed tail', last + 1);
+  // on a live file (unsealed tails allowed), only an anchor held elsewhere helps
+  const forgedTail = rechain(tail, last).slice(0, -1);
+  const live = { ...plain.options, allowUnsealedTail: true };
+  assert.ok(verifyAuditLines(forgedTail, live).valid);
   const head = { chainId: plain.f.chain.chainId, seq: last, hash: JSON.parse(plain.lines[last]).hash };
-  fails(verifyAuditLines(forgedTail, { ...plain.options, expectedHeads: [head] }), 'checkpoint mismatch', last + 1);
+  fails(verifyAuditLines(forgedTail, { ...live, expectedHeads: [head] }), 'head mismatch', last + 1);
 
   // keyed chain: a forger without the key
   const keyed = keyedChain(20);
@@ -318,11 +345,11 @@ test('keys: a keyed chain without the key is never valid; a wrong key or key id 
   assert.ok(verifyAuditLines(lines, { ...options, hmacKeyId: undefined }).valid);
   // a plain chain verified with a key: refused (it could be a stripped, recomputed one)
   fails(verifyAuditLines(plainChain().lines, options), 'wrong key', 1);
-  // checkpoints without the public key: counted as unverified, not failed
-  const r = verifyAuditLines(lines, { hmacKey: HMAC });
+  // seals without the public key: counted as unverified, not failed
+  const r = verifyAuditLines(lines, { hmacKey: HMAC, allowMissingPredecessor: true });
   assert.ok(r.valid);
-  assert.is(r.chains[0].checkpointsVerified, 0);
-  assert.ok(r.chains[0].checkpointsUnverified >= 2);
+  assert.is(r.chains[0].sealsVerified, 0);
+  assert.ok(r.chains[0].sealsUnverified >= 2);
   // a signature by another key
   fails(verifyAuditLines(lines, { ...options, publicKey: ed25519().publicKey }), 'bad signature');
 });
@@ -331,7 +358,7 @@ test('re-serialised but equal files verify (key order, whitespace, escapes); JSO
   const { f, lines, options } = keyedChain();
   const r = verifyAuditLines(lines.map(reserialise), options);
   assert.ok(r.valid, JSON.stringify(r.failure));
-  assert.is(r.chains[0].checkpointsVerified, verifyAuditLines(lines, options).chains[0].checkpointsVerified);
+  assert.is(r.chains[0].sealsVerified, verifyAuditLines(lines, options).chains[0].sealsVerified);
   const otlp = f.otlpJson(3).trim().split('\n').map(reserialise);
   assert.ok(verifyAuditLines(otlp, options).valid);
   // CRLF line ends
@@ -342,7 +369,9 @@ test('torn and malformed lines', () => {
   const { lines, options } = plainChain();
   const text = lines.join('\n') + '\n';
   const torn = text.slice(0, text.length - 40);
-  const r = verifyAuditText(torn, options);
+  fails(verifyAuditText(torn, options), 'torn line', lines.length);
+  // the final seal was torn: the chain is valid as a live (or crashed) one
+  const r = verifyAuditText(torn, { ...options, allowUnsealedTail: true });
   fails(r, 'torn line', lines.length);
   assert.ok(r.chains[0].valid, 'the records before the torn line verify');
   assert.is(r.chains[0].records, lines.length - 1);
@@ -373,7 +402,7 @@ test('interleaved chains, continued chains', () => {
   fails(verifyAuditLines([...a.lines.slice(0, -2), ...c.lines()]), 'truncated');
   const d = auditFixture({ chainId: 'chain-d', previous: { ...headA, hash: 'ef'.repeat(32) } });
   produceSpans(d.tracer, 2);
-  fails(verifyAuditLines([...a.lines, ...d.lines()]), ['broken link', 'checkpoint mismatch']);
+  fails(verifyAuditLines([...a.lines, ...d.lines()]), ['broken link', 'head mismatch']);
 });
 
 test('OTLP JSON: out-of-order batches verify; duplicates, gaps, changed resources are caught', () => {
@@ -399,27 +428,28 @@ test('OTLP JSON: out-of-order batches verify; duplicates, gaps, changed resource
   fails(verifyAuditLines(batches.slice(1), { ...options, maxBuffered: 5 }), 'missing start');
 });
 
-test('chunk scanner: checkpoints and seq 0 take the slow path wherever the search windows fall; other valid lines the fast one', () => {
-  const f = auditFixture({ signingKey: { id: 'sk1', privateKey: KEYS.privateKey }, checkpoints: { everyRecords: 5 } });
+test('chunk scanner: seals and seq 0 take the slow path wherever the search windows fall; other valid lines the fast one', () => {
+  const f = auditFixture({ signingKey: { id: 'sk1', privateKey: KEYS.privateKey }, seals: { everyRecords: 5 } });
   for (let i = 0; i < 60; i++) {
     produceSpans(f.tracer, 1, i + 1);
-    // near misses of the checkpoint name (fast path), and the quoted name itself in an attribute (slow path, still verified)
-    if (i % 3 === 0) f.tracer.startSpan('execute_tool notes', { attributes: { note: 'at the checkpoint', step: 'kpoint' } }).end();
-    if (i % 7 === 0) f.tracer.startSpan('execute_tool notes', { attributes: { note: CHECKPOINT_SPAN_NAME } }).end();
+    // near misses of the mark (fast path), and the quoted mark itself in an attribute (slow path, still verified)
+    if (i % 3 === 0) f.tracer.startSpan('execute_tool notes', { attributes: { note: 'at the safety.audit.seal', step: 'y.audit.' } }).end();
+    if (i % 7 === 0) f.tracer.startSpan('execute_tool notes', { attributes: { note: SEAL_SPAN_NAME } }).end();
   }
+  f.seal();
   const lines = f.lines();
   // lines in several orders so that window edges fall inside every kind of line
   const order = [...lines, ...lines.slice(7), ...lines.slice(3), ...lines.slice(1)];
   const text = order.join('\n') + '\n';
   const slow = order.map(l => {
     const r = JSON.parse(l);
-    return r.seq === 0 || r.span.name === CHECKPOINT_SPAN_NAME || r.span.attributes.note?.stringValue === CHECKPOINT_SPAN_NAME;
+    return r.seq === 0 || r.span.name === SEAL_SPAN_NAME || r.span.attributes.note?.stringValue === SEAL_SPAN_NAME;
   });
-  assert.ok(slow.filter(Boolean).length > 40, 'enough checkpoints');
-  assert.ok(order.filter(l => l.includes('the checkpoint"')).length > 40, 'enough near misses');
+  assert.ok(slow.filter(Boolean).length > 40, 'enough seals');
+  assert.ok(order.filter(l => l.includes('the safety.audit.seal"')).length > 40, 'enough near misses');
   assert.ok(verifyAuditLines(lines, { publicKey: KEYS.publicKey }).valid);
   for (const window of [1, 700, 4096, 65536, 1 << 18]) {
-    const scan = makeChunkScanner(nodeCrypto, undefined, CHECKPOINT_SPAN_NAME, window)(Buffer.from(text));
+    const scan = makeChunkScanner(nodeCrypto, isUtf8, undefined, 'agent_safety.audit.', window)(Buffer.from(text));
     assert.is(scan.n, order.length);
     for (let i = 0; i < order.length; i++) assert.is(scan.status[i], slow[i] ? 1 : 0, `window ${window}, line ${i + 1}`);
   }
@@ -448,7 +478,7 @@ test('worker pool: chunks scanned by the workers and by this thread, in any mix,
           const bytes = Buffer.from(text);
           for (let i = 0; i < bytes.length; i += 7001) yield bytes.subarray(i, i + 7001); // cut mid-line
         }
-        await verifyAuditStream(pieces(), 'audit.jsonl', verifier, undefined, pool);
+        await verifyAuditStream(pieces(), 'audit.jsonl', verifier, undefined, pool, undefined, 20_000);
         const report = verifier.finish();
         assert.ok(pool.dispatched > 0 && here > 0, `${name} ${what}: workers scanned ${pool.dispatched}, this thread ${here}`);
         assert.equal(report, single, `${name} ${what}`);
@@ -565,6 +595,57 @@ test('files: workers on and off give the same verdict; unreadable input is an in
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+
+test('format 1 files (no format member, signed checkpoints, the whole resource) still verify', () => {
+  const f = auditFixture({ chainId: 'format-1' });
+  produceSpans(f.tracer, 8);
+  const spans = f.stampedSpans;
+  const lines: string[] = [];
+  let prev = GENESIS_HASH;
+  let seq = 0;
+  const push = (span: AuditSpanLike): void => {
+    const open = encodeRecordOpen({ chainId: 'format-1', seq, prevHash: prev, resource: seq === 0 ? { ...TEST_RESOURCE, 'process.command_args': ['node', 'a.js'] } : undefined }, span);
+    prev = chainHash(prev, open + '}');
+    lines.push(lineFromOpen(open, prev));
+    seq++;
+  };
+  const checkpoint = (): void => {
+    const claim = { chainId: 'format-1', headSeq: seq - 1, headHash: prev, timeUnixNano: '1764547200000000000', keyId: 'old-key' };
+    const attributes = {
+      [AUDIT_KEYS.checkpointHeadSeq]: claim.headSeq,
+      [AUDIT_KEYS.checkpointHeadHash]: claim.headHash,
+      [AUDIT_KEYS.checkpointTime]: claim.timeUnixNano,
+      [AUDIT_KEYS.checkpointKeyId]: claim.keyId,
+      [AUDIT_KEYS.checkpointSignature]: signCheckpoint(claim, KEYS.privateKey),
+    };
+    const ctx = { traceId: 'ab'.repeat(16), spanId: 'cd'.repeat(8) };
+    push({
+      name: CHECKPOINT_SPAN_NAME, kind: 0, spanContext: () => ctx, parentSpanContext: undefined, startTime: [1764547200, 0], endTime: [1764547200, 0],
+      status: { code: 0 }, attributes, events: [], links: [], droppedAttributesCount: 0, droppedEventsCount: 0, droppedLinksCount: 0,
+      instrumentationScope: { name: 'agent-safety-otel', version: '0.1.0' },
+    });
+  };
+  spans.forEach((s, i) => {
+    push(s);
+    if (i % 3 === 2) checkpoint();
+  });
+  checkpoint();
+  const r = verifyAuditLines(lines, { publicKey: KEYS.publicKey });
+  assert.ok(r.valid, JSON.stringify(r.failure));
+  assert.is(r.chains[0].format, 1);
+  assert.ok(r.chains[0].sealsVerified >= 3);
+  assert.is(r.chains[0].tail, 'sealed');
+  assert.ok(lines[0].includes('process.command_args'), 'format 1 chained the whole resource');
+  // a change is caught; a forged checkpoint signature too
+  const t = [...lines];
+  t[4] = JSON.stringify(withLeafChanged(JSON.parse(t[4]), ['span', 'name']));
+  fails(verifyAuditLines(t, { publicKey: KEYS.publicKey }), 'altered record', 5);
+  fails(verifyAuditLines(lines, { publicKey: ed25519().publicKey }), 'bad signature');
+  // the honest limit of format 1: a cut right after a checkpoint cannot be told (a checkpoint could not say it closed the chain)
+  const atCheckpoint = lines.findIndex(l => l.includes(CHECKPOINT_SPAN_NAME));
+  assert.ok(verifyAuditLines(lines.slice(0, atCheckpoint + 1), { publicKey: KEYS.publicKey }).valid);
 });
 
 test.run();

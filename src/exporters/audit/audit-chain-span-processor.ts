@@ -12,21 +12,18 @@ import type { Attributes, Context, HrTime, SpanContext } from '@opentelemetry/ap
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Resource } from '@opentelemetry/resources';
 import { AuditChain } from '../../patterns/audit/audit-chain.js';
-import type { AuditHmacKey, AuditSigningKey, ChainedRecord, CheckpointPolicy } from '../../patterns/audit/audit-chain.js';
+import type { AuditHmacKey, AuditSigningKey, ChainedRecord, SealPolicy } from '../../patterns/audit/audit-chain.js';
 import type { ChainHead } from '../../patterns/audit/audit-record.js';
 import { AUDIT_TLOG_NOTE_KEY, AuditLogTree } from '../../patterns/audit/audit-tlog.js';
 import type { AuditTreeState } from '../../patterns/audit/audit-tlog.js';
+import { redactAttributes, redactSecrets, redactText } from '../../patterns/shared/redaction.js';
+import type { Redactor } from '../../patterns/shared/redaction.js';
 import { nanoStringToHrTime } from '../../patterns/audit/audit-span-decode.js';
 import type { Clock } from '../../patterns/shared/clock.js';
 import { resolveNow } from '../../patterns/shared/clock.js';
 import { countAuditRecords, auditInstruments, registerAuditSink } from './audit-metrics.js';
 import {
   ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID,
-  ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_HASH,
-  ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_SEQ,
-  ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID,
-  ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE,
-  ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME,
   ATTR_AGENT_SAFETY_AUDIT_HASH,
   ATTR_AGENT_SAFETY_AUDIT_KEY_ID,
   ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_CHAIN_ID,
@@ -34,7 +31,15 @@ import {
   ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_SEQ,
   ATTR_AGENT_SAFETY_AUDIT_PREV_HASH,
   ATTR_AGENT_SAFETY_AUDIT_SEQ,
-  SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT,
+  ATTR_AGENT_SAFETY_AUDIT_FORMAT,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_EVERY,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_FINAL,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_HASH,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_SEQ,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_KEY_ID,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_SIGNATURE,
+  ATTR_AGENT_SAFETY_AUDIT_SEAL_TIME,
+  SPAN_AGENT_SAFETY_AUDIT_SEAL,
 } from '../../instrumentation/shared/semconv.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../instrumentation/shared/version.js';
 import type { AuditRecord, AuditSink } from './audit-sink.js';
@@ -61,14 +66,26 @@ export interface AuditChainSpanProcessorOptions {
    */
   hmacKey?: AuditHmacKey;
   /**
-   * Sign checkpoints with this Ed25519 key: a checkpoint span every
-   * `checkpoints.everyRecords` records and every `checkpoints.everyMs`
-   * while records arrive, and a last one at shutdown. Whoever holds a later
-   * checkpoint can detect truncation of the tail.
+   * Sign seals with this Ed25519 key. A keyed chain (this key, `hmacKey` or
+   * both) seals itself: a seal span naming the head every
+   * `seals.everyRecords` records and every `seals.everyMs` while records
+   * arrive, and a last one at shutdown; seq 0 records the policy, so a
+   * verifier reports a missing seal and a tail cut after the last one.
+   * Whoever holds a later seal can detect truncation of the tail.
    */
   signingKey?: AuditSigningKey;
-  /** When checkpoints are made (only with `signingKey`). @default every 1000 records or 10 s */
-  checkpoints?: CheckpointPolicy;
+  /** When a keyed chain seals itself. @default every 1000 records or 10 s */
+  seals?: SealPolicy;
+  /** @deprecated The old name of `seals`. */
+  checkpoints?: SealPolicy;
+  /**
+   * Applied, before the span is chained, to its status message and its
+   * events' attributes (exception messages among them), in place: every
+   * exporter then sees the redacted span too. Once chained, a secret
+   * cannot be removed without breaking the chain.
+   * @default redactSecrets (secret-looking keys; bearer tokens, `password=` pairs, API keys, private keys in text)
+   */
+  redact?: Redactor;
   /** The chain id. @default a random UUID (one chain per process run) */
   chainId?: string;
   /**
@@ -76,15 +93,15 @@ export interface AuditChainSpanProcessorOptions {
    * with `previousHead()` (an existing audit file) holds
    */
   previous?: ChainHead;
-  /** The clock of checkpoint intervals. @default Date.now */
+  /** The clock of seal intervals. @default Date.now */
   now?: Clock;
   /** @deprecated Use `now`. */
   clock?: Clock;
   /**
    * The audit log as a transparency log: every record becomes a leaf of an
-   * RFC 6962 tree continuing this state, and each checkpoint (with
+   * RFC 6962 tree continuing this state, and each seal (with
    * `signingKey`) also carries the log's C2SP checkpoint note
-   * (`agent_safety.audit.checkpoint.note`, signed under the origin).
+   * (`agent_safety.audit.seal.note`, signed under the origin).
    * @default what the first sink with `previousTree()` (a `TlogTilesSink`) holds; none without one
    */
   tlog?: AuditTreeState;
@@ -119,11 +136,11 @@ export class AuditChainSpanProcessor implements SpanProcessor {
   private readonly _sinks: readonly AuditSink[];
   private readonly _filter: AuditSpanFilter;
   private readonly _unregister: (() => void)[] = [];
-  private readonly _signing: boolean;
+  private readonly _sealing: boolean;
+  private readonly _redact: Redactor;
   private _timer: ReturnType<typeof setInterval> | undefined;
   private _lastResource: Resource | undefined;
   private _closed = false;
-  private _lastCheckpointSeq = -1;
   private readonly _tree: AuditLogTree | undefined;
 
   constructor(options: AuditChainSpanProcessorOptions) {
@@ -138,18 +155,22 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     if (options.filter !== undefined && typeof options.filter !== 'function') {
       throw new TypeError('AuditChainSpanProcessor: options.filter must be a function');
     }
+    if (options.redact !== undefined && typeof options.redact !== 'function') {
+      throw new TypeError('AuditChainSpanProcessor: options.redact must be a function');
+    }
     this._sinks = [...options.sinks];
     this._filter = options.filter ?? auditPackageSpans;
+    this._redact = options.redact ?? redactSecrets;
     const previous = options.previous ?? this._previousFromSinks();
     this._chain = new AuditChain({
       chainId: options.chainId ?? randomUUID(),
       hmacKey: options.hmacKey,
       signingKey: options.signingKey,
-      checkpoints: options.checkpoints,
+      seals: options.seals ?? options.checkpoints,
       previous,
       now: resolveNow(options),
     });
-    this._signing = options.signingKey !== undefined;
+    this._sealing = this._chain.seals;
     const tlog = options.tlog ?? this._treeFromSinks();
     this._tree = tlog === undefined ? undefined : new AuditLogTree(tlog, options.signingKey?.privateKey);
     auditInstruments();
@@ -161,9 +182,9 @@ export class AuditChainSpanProcessor implements SpanProcessor {
         this._unregister.push(registerAuditSink(name, () => sink.backlog!(), sink));
       }
     }
-    if (this._signing) {
-      const everyMs = options.checkpoints?.everyMs ?? 10_000;
-      this._timer = setInterval(() => this._checkpointIfDue(), everyMs);
+    if (this._sealing) {
+      const everyMs = (options.seals ?? options.checkpoints)?.everyMs ?? 10_000;
+      this._timer = setInterval(() => this._sealIfDue(), everyMs);
       this._timer.unref?.();
     }
   }
@@ -184,7 +205,8 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     if (this._closed) return;
     try {
       if (!this._filter(span as unknown as ReadableSpan)) return;
-      // `span` is still open here (its end time is set): stamping writes to its attributes.
+      // `span` is still open here (its end time is set): redaction and stamps write to it.
+      this._redactInPlace(span);
       const record = this._append(span as unknown as ReadableSpan, span.attributes as MutableAttributes);
       this._deliver(record, span as unknown as ReadableSpan);
     } catch (err) {
@@ -199,11 +221,55 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       if (!this._filter(span)) return;
       // No onEnding (an older SDK): chain now, and give the sinks a stamped copy.
       const attributes: MutableAttributes = { ...span.attributes };
-      const copy = Object.create(span, { attributes: { value: attributes, enumerable: true } }) as ReadableSpan;
+      const { status, events } = this._redacted(span);
+      const copy = Object.create(span, {
+        attributes: { value: attributes, enumerable: true },
+        status: { value: status, enumerable: true },
+        events: { value: events, enumerable: true },
+      }) as ReadableSpan;
       const record = this._append(copy, attributes);
       this._deliver(record, copy);
     } catch (err) {
       diag.error(`${PACKAGE_NAME}: audit chain could not append span ${span.name}`, err);
+    }
+  }
+
+  /** The span's status and events, redacted (the same objects when nothing changed). */
+  private _redacted(span: ReadableSpan): { status: ReadableSpan['status']; events: ReadableSpan['events'] } {
+    let status = span.status;
+    if (status.message) {
+      const message = this._redactMessage(status.message);
+      if (message !== status.message) status = { ...status, message };
+    }
+    let events = span.events;
+    for (let i = 0; i < span.events.length; i++) {
+      const e = span.events[i];
+      if (e.attributes === undefined) continue;
+      const attributes = redactAttributes(e.attributes, this._redact);
+      if (attributes === e.attributes) continue;
+      if (events === span.events) events = [...span.events];
+      events[i] = { ...e, attributes: attributes as Attributes };
+    }
+    return { status, events };
+  }
+
+  /** Redacts the status message and event attributes of a span that is still open (in `onEnding`). */
+  private _redactInPlace(span: Span): void {
+    const { status, events } = this._redacted(span as unknown as ReadableSpan);
+    const open = span as unknown as { status: ReadableSpan['status']; events: ReadableSpan['events'] };
+    if (status !== open.status) open.status = status;
+    if (events !== open.events) {
+      const list = open.events as ReadableSpan['events'][number][];
+      for (let i = 0; i < events.length; i++) list[i] = events[i];
+    }
+  }
+
+  private _redactMessage(message: string): string {
+    try {
+      const r = this._redact(message);
+      return redactText(typeof r === 'string' ? r : String(r));
+    } catch {
+      return '[redaction failed]';
     }
   }
 
@@ -218,7 +284,9 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     attributes[ATTR_AGENT_SAFETY_AUDIT_PREV_HASH] = record.prevHash;
     attributes[ATTR_AGENT_SAFETY_AUDIT_HASH] = record.hash;
     if (first) {
-      const { keyId, previous } = this._chain.genesisFacts;
+      const { keyId, previous, format, sealEvery } = this._chain.genesisFacts;
+      attributes[ATTR_AGENT_SAFETY_AUDIT_FORMAT] = format;
+      if (sealEvery !== undefined) attributes[ATTR_AGENT_SAFETY_AUDIT_SEAL_EVERY] = sealEvery;
       if (keyId !== undefined) attributes[ATTR_AGENT_SAFETY_AUDIT_KEY_ID] = keyId;
       if (previous !== undefined) {
         attributes[ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_CHAIN_ID] = previous.chainId;
@@ -246,34 +314,36 @@ export class AuditChainSpanProcessor implements SpanProcessor {
         diag.error(`${PACKAGE_NAME}: audit sink ${sinkName(sink)} failed to take record ${record.seq}`, err);
       }
     }
-    if (this._signing && span.name !== SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT && this._chain.checkpointDue()) this._checkpoint();
+    if (this._sealing && span.name !== SPAN_AGENT_SAFETY_AUDIT_SEAL && this._chain.sealDue()) this._seal();
   }
 
-  private _checkpointIfDue(): void {
+  private _sealIfDue(): void {
     try {
-      if (!this._closed && this._chain.checkpointDue()) this._checkpoint();
+      if (!this._closed && this._chain.sealDue()) this._seal();
     } catch (err) {
-      diag.error(`${PACKAGE_NAME}: audit checkpoint failed`, err);
+      diag.error(`${PACKAGE_NAME}: audit seal failed`, err);
     }
   }
 
-  /** Signs the head and appends the checkpoint as a span of its own. */
-  private _checkpoint(): void {
-    const made = this._chain.makeCheckpoint();
+  /** Seals the head (signed, with a signing key) and appends the seal as a span of its own; `final` at shutdown. */
+  private _seal(final = false): void {
+    const made = this._chain.makeSeal(final);
     if (made === undefined || this._lastResource === undefined) return;
     const { claim, signature } = made;
     const attributes: MutableAttributes = {
-      [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_SEQ]: claim.headSeq,
-      [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_HASH]: claim.headHash,
-      [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME]: claim.timeUnixNano,
-      [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID]: claim.keyId,
-      [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE]: signature,
+      [ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_SEQ]: claim.headSeq,
+      [ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_HASH]: claim.headHash,
+      [ATTR_AGENT_SAFETY_AUDIT_SEAL_TIME]: claim.timeUnixNano,
     };
+    if (final) attributes[ATTR_AGENT_SAFETY_AUDIT_SEAL_FINAL] = true;
     const note = this._tree?.checkpointNote(); // the tree of the records before this one
     if (note !== undefined) attributes[AUDIT_TLOG_NOTE_KEY] = note;
-    const span = checkpointSpan(claim.timeUnixNano, attributes, this._lastResource);
+    if (signature !== undefined) {
+      attributes[ATTR_AGENT_SAFETY_AUDIT_SEAL_KEY_ID] = claim.keyId;
+      attributes[ATTR_AGENT_SAFETY_AUDIT_SEAL_SIGNATURE] = signature;
+    }
+    const span = sealSpan(claim.timeUnixNano, attributes, this._lastResource);
     const record = this._append(span, attributes);
-    this._lastCheckpointSeq = record.seq;
     this._deliver(record, span);
   }
 
@@ -308,14 +378,14 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     await settle(this._sinks.map(s => s.forceFlush()), 'flush');
   }
 
-  /** Signs a last checkpoint (with a signing key), then flushes and shuts down the sinks. Idempotent. */
+  /** Seals the head a last time (a keyed chain), then flushes and shuts down the sinks. Idempotent. */
   async shutdown(): Promise<void> {
     if (this._closed) return;
-    if (this._signing) {
+    if (this._sealing) {
       try {
-        if (this._chain.nextSeq > 0) this._forceCheckpoint();
+        if (this._chain.nextSeq > 0) this._forceSeal();
       } catch (err) {
-        diag.error(`${PACKAGE_NAME}: final audit checkpoint failed`, err);
+        diag.error(`${PACKAGE_NAME}: final audit seal failed`, err);
       }
     }
     this._closed = true;
@@ -324,9 +394,9 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     await settle(this._sinks.map(s => s.shutdown()), 'shut down');
   }
 
-  /** Checkpoints the head unless the head already is a checkpoint. */
-  private _forceCheckpoint(): void {
-    if (this._lastCheckpointSeq !== this._chain.headState.seq) this._checkpoint();
+  /** The closing seal (after an interval seal at the head too: it says the chain ends there). */
+  private _forceSeal(): void {
+    this._seal(true);
   }
 }
 
@@ -344,8 +414,8 @@ function sinkName(sink: AuditSink): string {
   return sink.constructor?.name || 'sink';
 }
 
-/** A finished span (not from a tracer) that carries a checkpoint. */
-function checkpointSpan(timeUnixNano: string, attributes: MutableAttributes, resource: Resource): ReadableSpan {
+/** A finished span (not from a tracer) that carries a seal. */
+function sealSpan(timeUnixNano: string, attributes: MutableAttributes, resource: Resource): ReadableSpan {
   const time = nanoStringToHrTime(timeUnixNano) as HrTime;
   const context: SpanContext = {
     traceId: randomBytes(16).toString('hex'),
@@ -353,7 +423,7 @@ function checkpointSpan(timeUnixNano: string, attributes: MutableAttributes, res
     traceFlags: TraceFlags.SAMPLED,
   };
   return {
-    name: SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT,
+    name: SPAN_AGENT_SAFETY_AUDIT_SEAL,
     kind: SpanKind.INTERNAL,
     spanContext: () => context,
     parentSpanContext: undefined,

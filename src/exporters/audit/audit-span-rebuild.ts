@@ -60,7 +60,7 @@ export function rebuildAuditSpan(
     s.parentSpanId === '' ? undefined : { traceId: s.traceId, spanId: s.parentSpanId, traceFlags };
   const attributes: Attributes = {
     ...(s.attributes as Attributes),
-    ...auditStamps({ chainId: r.chainId, seq: r.seq, prevHash: r.prevHash, hash: r.hash, keyId: r.keyId, previous: r.previous }),
+    ...auditStamps({ chainId: r.chainId, seq: r.seq, prevHash: r.prevHash, hash: r.hash, keyId: r.keyId, previous: r.previous, format: r.format, sealEvery: r.sealEvery }),
   };
   const events: TimedEvent[] = s.events.map(e => ({
     name: e.name,

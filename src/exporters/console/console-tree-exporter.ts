@@ -2,6 +2,7 @@ import type { ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { HrTime } from '@opentelemetry/api';
 import { formatValue, summarizeAttributes, summarizeEvent } from './console-summary.js';
+import { redactAttributes, redactSecrets, redactText } from '../../patterns/shared/redaction.js';
 
 /** Options of {@link ConsoleTreeSpanExporter}. */
 export interface ConsoleTreeSpanExporterOptions {
@@ -142,7 +143,8 @@ export class ConsoleTreeSpanExporter implements SpanExporter {
     const parts = [`${mark} ${this._paint('1', span.name)}`, this._paint('2', formatDuration(hrToMs(span.duration)))];
     if (failed) {
       const type = attrs['error.type'];
-      const message = span.status.message ? `: ${formatValue(span.status.message, 110)}` : '';
+      // the audit processor redacts before chaining; the console redacts too, for spans it never saw
+      const message = span.status.message ? `: ${formatValue(redactText(span.status.message), 110)}` : '';
       parts.push(this._paint('31', `${type ?? 'error'}${message}`));
     } else if (outcome === 'aborted') {
       parts.push(this._paint('33', 'aborted by caller'));
@@ -155,7 +157,7 @@ export class ConsoleTreeSpanExporter implements SpanExporter {
   private _details(span: ReadableSpan): string[] {
     const out: string[] = [];
     for (const event of span.events) {
-      const line = summarizeEvent(event.name, (event.attributes ?? {}) as Record<string, unknown>);
+      const line = summarizeEvent(event.name, redactAttributes((event.attributes ?? {}) as Record<string, unknown>, redactSecrets));
       if (line !== undefined) out.push(`• ${line}`);
     }
     for (const link of span.links) {

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME } from '../../patterns/audit/audit-record.js';
+import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME, SEAL_SPAN_NAME } from '../../patterns/audit/audit-record.js';
 import { AUDIT_TLOG_NOTE_KEY } from '../../patterns/audit/audit-tlog.js';
 
 // ── GenAI semantic conventions (copied, @experimental upstream) ───────────
@@ -271,17 +271,35 @@ export const ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_CHAIN_ID = AUDIT_KEYS.previousChai
 export const ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_SEQ = AUDIT_KEYS.previousSeq; // 'agent_safety.audit.previous.seq'
 /** On a chain's first record: the head hash of the chain it continues. */
 export const ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_HASH = AUDIT_KEYS.previousHash; // 'agent_safety.audit.previous.hash'
-/** Span name of a signed checkpoint of an audit chain. */
+/** On a chain's first record (format 2): the audit record format version. */
+export const ATTR_AGENT_SAFETY_AUDIT_FORMAT = AUDIT_KEYS.format; // 'agent_safety.audit.format'
+/** On a keyed chain's first record: a seal follows at most this many records. */
+export const ATTR_AGENT_SAFETY_AUDIT_SEAL_EVERY = AUDIT_KEYS.sealEvery; // 'agent_safety.audit.seal_every'
+/** Span name of a seal of an audit chain (its head, signed with an Ed25519 key when one is set). */
+export const SPAN_AGENT_SAFETY_AUDIT_SEAL = SEAL_SPAN_NAME; // 'agent_safety.audit.seal'
+/** On a seal span: seq of the last record the seal covers. */
+export const ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_SEQ = AUDIT_KEYS.sealHeadSeq; // 'agent_safety.audit.seal.head_seq'
+/** On a seal span: hash of that record. */
+export const ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_HASH = AUDIT_KEYS.sealHeadHash; // 'agent_safety.audit.seal.head_hash'
+/** On a seal span: when it was made (unix nanoseconds, decimal string). */
+export const ATTR_AGENT_SAFETY_AUDIT_SEAL_TIME = AUDIT_KEYS.sealTime; // 'agent_safety.audit.seal.time_unix_nano'
+/** On a signed seal span: id of the Ed25519 signing key. */
+export const ATTR_AGENT_SAFETY_AUDIT_SEAL_KEY_ID = AUDIT_KEYS.sealKeyId; // 'agent_safety.audit.seal.key_id'
+/** On a signed seal span: the Ed25519 signature (base64) of the claim. */
+export const ATTR_AGENT_SAFETY_AUDIT_SEAL_SIGNATURE = AUDIT_KEYS.sealSignature; // 'agent_safety.audit.seal.signature'
+/** On the seal made at shutdown: true (the chain ends there). */
+export const ATTR_AGENT_SAFETY_AUDIT_SEAL_FINAL = AUDIT_KEYS.sealFinal; // 'agent_safety.audit.seal.final'
+/** @deprecated Format 1 (read, no longer written): span name of a signed checkpoint; see {@link SPAN_AGENT_SAFETY_AUDIT_SEAL}. */
 export const SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT = CHECKPOINT_SPAN_NAME; // 'agent_safety.audit.checkpoint'
-/** On a checkpoint span: seq of the last record the checkpoint covers. */
+/** @deprecated Format 1: on a checkpoint span: seq of the last record the checkpoint covers. */
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_SEQ = AUDIT_KEYS.checkpointHeadSeq; // 'agent_safety.audit.checkpoint.head_seq'
-/** On a checkpoint span: hash of that record. */
+/** @deprecated Format 1: on a checkpoint span: hash of that record. */
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_HASH = AUDIT_KEYS.checkpointHeadHash; // 'agent_safety.audit.checkpoint.head_hash'
-/** On a checkpoint span: when it was signed (unix nanoseconds, decimal string). */
+/** @deprecated Format 1: on a checkpoint span: when it was signed (unix nanoseconds, decimal string). */
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME = AUDIT_KEYS.checkpointTime; // 'agent_safety.audit.checkpoint.time_unix_nano'
-/** On a checkpoint span: id of the Ed25519 signing key. */
+/** @deprecated Format 1: on a checkpoint span: id of the Ed25519 signing key. */
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID = AUDIT_KEYS.checkpointKeyId; // 'agent_safety.audit.checkpoint.key_id'
-/** On a checkpoint span: the Ed25519 signature (base64) of the claim. */
+/** @deprecated Format 1: on a checkpoint span: the Ed25519 signature (base64) of the claim. */
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE = AUDIT_KEYS.checkpointSignature; // 'agent_safety.audit.checkpoint.signature'
 /** On a checkpoint span, with a transparency log: the log's C2SP signed checkpoint note (docs/transparency.md). */
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_NOTE = AUDIT_TLOG_NOTE_KEY; // 'agent_safety.audit.checkpoint.note'

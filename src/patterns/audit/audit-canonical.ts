@@ -123,17 +123,19 @@ export function encodeAnyValue(value: unknown): string {
 /**
  * Attribute keys under this prefix are the chain's own stamps (seq, hashes,
  * key id, previous head) and are not part of a record's `attributes`: they
- * are the record's top-level members instead. The one exception is
- * {@link AUDIT_CHECKPOINT_PREFIX}: a checkpoint's signed claim is an
- * ordinary, hashed attribute of its span.
+ * are the record's top-level members instead. The exceptions are
+ * {@link AUDIT_SEAL_PREFIX} and {@link AUDIT_CHECKPOINT_PREFIX}: a seal's
+ * claim is an ordinary, hashed attribute of its span.
  */
 export const AUDIT_ATTRIBUTE_PREFIX = 'agent_safety.audit.';
-/** Attributes of checkpoint spans; hashed like any other attribute. */
+/** Attributes of seal spans (format 2); hashed like any other attribute. */
+export const AUDIT_SEAL_PREFIX = 'agent_safety.audit.seal.';
+/** Attributes of checkpoint spans (format 1); hashed like any other attribute. */
 export const AUDIT_CHECKPOINT_PREFIX = 'agent_safety.audit.checkpoint.';
 
 /** True for a key the chain stamps and leaves out of `attributes`. */
 export function isAuditStampKey(key: string): boolean {
-  return key.startsWith(AUDIT_ATTRIBUTE_PREFIX) && !key.startsWith(AUDIT_CHECKPOINT_PREFIX);
+  return key.startsWith(AUDIT_ATTRIBUTE_PREFIX) && !key.startsWith(AUDIT_SEAL_PREFIX) && !key.startsWith(AUDIT_CHECKPOINT_PREFIX);
 }
 
 /** The sorted order of one attribute key set, with each key's `"key":` prefix ready. */

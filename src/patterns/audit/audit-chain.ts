@@ -1,6 +1,6 @@
 /**
- * One audit chain's state: the next seq, the head hash, and when a signed
- * checkpoint is due. Pure: the clock is injected, there are no timers, and
+ * One audit chain's state: the next seq, the head hash, and when a seal is
+ * due. Pure: the clock is injected, there are no timers, and
  * nothing here does I/O.
  *
  * @module
@@ -8,8 +8,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
-import { GENESIS_HASH, chainHash, encodeRecordOpen, lineFromOpen, signCheckpoint } from './audit-record.js';
-import type { AuditSpanLike, ChainHead, CheckpointClaim } from './audit-record.js';
+import { AUDIT_FORMAT_VERSION, GENESIS_HASH, chainHash, chainedResource, encodeRecordOpen, lineFromOpen, signSeal } from './audit-record.js';
+import type { AuditSpanLike, ChainHead, SealClaim } from './audit-record.js';
 import { requireNonEmptyString, requireNumber } from '../shared/validate.js';
 
 /** A record appended to a chain. */
@@ -34,12 +34,26 @@ export interface AuditSigningKey {
   readonly privateKey: KeyObject;
 }
 
-/** When checkpoints are made (only with a signing key). */
-export interface CheckpointPolicy {
-  /** A checkpoint after every this many records. @default 1000 */
+/**
+ * When a keyed chain (an HMAC key, a signing key or both) seals itself: a
+ * seal record naming the head, signed when there is a signing key. The
+ * chain also seals at shutdown (the caller's `makeSeal()`), and records
+ * `everyRecords` on seq 0 so that a verifier knows a seal is missing.
+ */
+export interface SealPolicy {
+  /** A seal after every this many records. @default 1000 */
   everyRecords?: number;
   /** …and at least this often while records arrive, in ms. @default 10000 */
   everyMs?: number;
+}
+
+/** @deprecated The format 1 name of {@link SealPolicy}. */
+export type CheckpointPolicy = SealPolicy;
+
+/** A seal made by {@link AuditChain.makeSeal}: the claim, and its Ed25519 signature when the chain has a signing key. */
+export interface MadeSeal {
+  readonly claim: SealClaim;
+  readonly signature: string | undefined;
 }
 
 /** Options of {@link AuditChain}. */
@@ -48,10 +62,12 @@ export interface AuditChainOptions {
   chainId: string;
   hmacKey?: AuditHmacKey | undefined;
   signingKey?: AuditSigningKey | undefined;
-  checkpoints?: CheckpointPolicy | undefined;
+  /** When the chain seals itself (a keyed chain only). */
+  seals?: SealPolicy | undefined;
+  /** @deprecated The old name of `seals`. */
+  checkpoints?: SealPolicy | undefined;
   /** The head of the chain this one continues (read from an existing audit file). */
   previous?: ChainHead | undefined;
-  /** The clock of checkpoint intervals. @default Date.now */
   now?: Clock | undefined;
 }
 
@@ -69,8 +85,9 @@ export class AuditChain {
   private readonly _now: Clock;
   private readonly _everyRecords: number;
   private readonly _everyMs: number;
-  private _sinceCheckpoint = 0;
-  private _lastCheckpointAt: number;
+  private readonly _sealing: boolean;
+  private _sinceSeal = 0;
+  private _lastSealAt: number;
 
   constructor(options: AuditChainOptions) {
     requireNonEmptyString('chainId', options.chainId);
@@ -79,11 +96,14 @@ export class AuditChain {
     this._signing = options.signingKey;
     this._previous = options.previous;
     this._now = options.now ?? systemClock;
-    this._everyRecords = options.checkpoints?.everyRecords ?? 1000;
-    this._everyMs = options.checkpoints?.everyMs ?? 10_000;
-    requireNumber('checkpoints.everyRecords', this._everyRecords, { min: 1, integer: true });
-    requireNumber('checkpoints.everyMs', this._everyMs, { min: 1 });
-    this._lastCheckpointAt = this._now();
+    const policy = options.seals ?? options.checkpoints;
+    const name = options.seals !== undefined ? 'seals' : 'checkpoints';
+    this._everyRecords = policy?.everyRecords ?? 1000;
+    this._everyMs = policy?.everyMs ?? 10_000;
+    requireNumber(`${name}.everyRecords`, this._everyRecords, { min: 1, integer: true });
+    requireNumber(`${name}.everyMs`, this._everyMs, { min: 1 });
+    this._sealing = this._hmac !== undefined || this._signing !== undefined;
+    this._lastSealAt = this._now();
     if (this._hmac) requireNonEmptyString('hmacKey.id', this._hmac.id);
     if (this._signing) requireNonEmptyString('signingKey.id', this._signing.id);
   }
@@ -107,54 +127,76 @@ export class AuditChain {
     const prevHash = this._head;
     const first = seq === 0;
     const open = encodeRecordOpen(
-      {
-        chainId: this.chainId,
-        seq,
-        prevHash,
-        resource: first ? (resource ?? {}) : undefined,
-        keyId: first ? this._hmac?.id : undefined,
-        previous: first ? this._previous : undefined,
-      },
+      first
+        ? {
+            chainId: this.chainId,
+            seq,
+            prevHash,
+            format: AUDIT_FORMAT_VERSION,
+            resource: chainedResource(resource ?? {}),
+            keyId: this._hmac?.id,
+            previous: this._previous,
+            sealEvery: this._sealing ? this._everyRecords : undefined,
+          }
+        : { chainId: this.chainId, seq, prevHash },
       span,
     );
     const hash = chainHash(prevHash, open + '}', this._hmac?.key);
     this._seq = seq + 1;
     this._head = hash;
-    this._sinceCheckpoint++;
+    this._sinceSeal++;
     return { chainId: this.chainId, seq, prevHash, hash, line: lineFromOpen(open, hash) };
   }
 
   /** The first record's extra facts (to stamp on its span so an OTLP copy can rebuild it). */
-  get genesisFacts(): { keyId: string | undefined; previous: ChainHead | undefined } {
-    return { keyId: this._hmac?.id, previous: this._previous };
+  get genesisFacts(): { keyId: string | undefined; previous: ChainHead | undefined; format: number; sealEvery: number | undefined } {
+    return { keyId: this._hmac?.id, previous: this._previous, format: AUDIT_FORMAT_VERSION, sealEvery: this._sealing ? this._everyRecords : undefined };
   }
 
-  /** True when a signing key is set and a checkpoint is due (by count or by time). */
+  /** True when the chain seals itself: it has an HMAC key or a signing key. */
+  get seals(): boolean {
+    return this._sealing;
+  }
+
+  /** True when the chain seals itself and a seal is due (by count or by time). */
+  sealDue(): boolean {
+    if (!this._sealing || this._seq === 0 || this._sinceSeal === 0) return false;
+    return this._sinceSeal >= this._everyRecords || this._now() - this._lastSealAt >= this._everyMs;
+  }
+
+  /** @deprecated The old name of {@link sealDue}. */
   checkpointDue(): boolean {
-    if (this._signing === undefined || this._seq === 0 || this._sinceCheckpoint === 0) return false;
-    return this._sinceCheckpoint >= this._everyRecords || this._now() - this._lastCheckpointAt >= this._everyMs;
+    return this.sealDue();
   }
 
   /**
-   * Signs the current head. The caller turns the claim into a checkpoint
-   * span and appends it like any other record. Undefined without a signing
-   * key or before the first record.
+   * Seals the current head (signed with the signing key, if any). The
+   * caller turns the claim into a seal span and appends it like any other
+   * record. `final` marks the closing seal, made at shutdown: nothing
+   * follows it. Undefined for a chain that does not seal, or before the
+   * first record.
    */
-  makeCheckpoint(): { claim: CheckpointClaim; signature: string } | undefined {
-    if (this._signing === undefined || this._seq === 0) return undefined;
+  makeSeal(final = false): MadeSeal | undefined {
+    if (!this._sealing || this._seq === 0) return undefined;
     const nowMs = this._now();
-    const claim: CheckpointClaim = {
+    const claim: SealClaim = {
       chainId: this.chainId,
       headSeq: this._seq - 1,
       headHash: this._head,
       timeUnixNano: msToNanoString(nowMs),
-      keyId: this._signing.id,
+      keyId: this._signing?.id ?? '',
+      ...(final ? { final: true } : {}),
     };
-    const signature = signCheckpoint(claim, this._signing.privateKey);
-    // The checkpoint record itself is counted by append(); restart the count after it.
-    this._sinceCheckpoint = -1;
-    this._lastCheckpointAt = nowMs;
+    const signature = this._signing !== undefined ? signSeal(claim, this._signing.privateKey) : undefined;
+    // The seal record itself is counted by append(); restart the count after it.
+    this._sinceSeal = -1;
+    this._lastSealAt = nowMs;
     return { claim, signature };
+  }
+
+  /** @deprecated The old name of {@link makeSeal}. */
+  makeCheckpoint(): MadeSeal | undefined {
+    return this.makeSeal();
   }
 }
 

@@ -30,8 +30,8 @@
  * @module
  */
 import { canonicalize, isAuditStampKey, isJsonObject as isObject } from './audit-canonical.js';
-import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME } from './audit-record.js';
-import type { ChainHead, CheckpointClaim } from './audit-record.js';
+import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME, SEAL_SPAN_NAME, UNCHAINED_RESOURCE_KEYS } from './audit-record.js';
+import type { ChainHead, SealClaim } from './audit-record.js';
 
 type Json = Record<string, unknown>;
 
@@ -46,11 +46,16 @@ export class AuditRecordFormatError extends Error {
   }
 }
 
-/** A checkpoint's claim and signature, read from a checkpoint record's attributes. */
-export interface CheckpointAttributes {
-  readonly claim: CheckpointClaim;
-  readonly signature: string;
+/** A seal's claim and signature (none for an unsigned seal), read from a seal or checkpoint record's attributes. */
+export interface SealAttributes {
+  readonly claim: SealClaim;
+  readonly signature: string | undefined;
+  /** A format 1 checkpoint (which could not say whether it closed the chain). */
+  readonly format1?: boolean | undefined;
 }
+
+/** @deprecated The format 1 name of {@link SealAttributes}. */
+export type CheckpointAttributes = SealAttributes;
 
 /** An audit record rebuilt from one OTLP span. */
 export interface RebuiltRecord {
@@ -63,15 +68,20 @@ export interface RebuiltRecord {
   readonly keyId?: string | undefined;
   /** seq 0: the head of the chain this one continues. */
   readonly previous?: ChainHead | undefined;
+  /** seq 0: the format version stamped (absent in format 1). */
+  readonly format?: number | undefined;
+  /** seq 0: the seal policy stamped. */
+  readonly sealEvery?: number | undefined;
   /** The canonical body (what the hash covers). */
   readonly body: string;
   /**
-   * The canonical resource attributes of the span's `resourceSpans` (bound
-   * into the body on seq 0 only; the verifier checks later records carry the same).
+   * The canonical resource attributes of the span's `resourceSpans`, less
+   * the command line (bound into the body on seq 0 only; the verifier
+   * checks later records carry the same).
    */
   readonly resource: string;
-  /** Set for a checkpoint span; `'malformed'` when its attributes are incomplete. */
-  readonly checkpoint?: CheckpointAttributes | 'malformed' | undefined;
+  /** Set for a seal or checkpoint span; `'malformed'` when its attributes are incomplete. */
+  readonly checkpoint?: SealAttributes | 'malformed' | undefined;
 }
 
 /** One span of an OTLP JSON object that could not be rebuilt. */
@@ -285,23 +295,37 @@ export function canonicalSpanObject(span: Json, scope: Json | undefined): Json {
   };
 }
 
-/** Reads a checkpoint's claim from canonical span attributes (the `span.attributes` of a record). */
-export function checkpointFromAttributes(chainId: string, attributes: unknown): CheckpointAttributes | 'malformed' {
+/**
+ * Reads a seal's claim from canonical span attributes (the `span.attributes`
+ * of a record): a format 2 seal (`spanName` {@link SEAL_SPAN_NAME}, signed or
+ * not) or a format 1 checkpoint (always signed). Undefined for other spans.
+ */
+export function sealFromAttributes(chainId: string, spanName: unknown, attributes: unknown): SealAttributes | 'malformed' | undefined {
+  const seal = spanName === SEAL_SPAN_NAME;
+  if (!seal && spanName !== CHECKPOINT_SPAN_NAME) return undefined;
   if (!isObject(attributes)) return 'malformed';
   const s = (key: string): string | undefined => {
     const v = attributes[key];
     return isObject(v) && typeof v.stringValue === 'string' ? v.stringValue : undefined;
   };
-  const headSeqValue = attributes[AUDIT_KEYS.checkpointHeadSeq];
+  const headSeqValue = attributes[seal ? AUDIT_KEYS.sealHeadSeq : AUDIT_KEYS.checkpointHeadSeq];
   const headSeq = isObject(headSeqValue) && typeof headSeqValue.intValue === 'string' ? Number(headSeqValue.intValue) : NaN;
-  const headHash = s(AUDIT_KEYS.checkpointHeadHash);
-  const timeUnixNano = s(AUDIT_KEYS.checkpointTime);
-  const keyId = s(AUDIT_KEYS.checkpointKeyId);
-  const signature = s(AUDIT_KEYS.checkpointSignature);
-  if (!Number.isSafeInteger(headSeq) || headSeq < 0 || headHash === undefined || timeUnixNano === undefined || keyId === undefined || signature === undefined) {
-    return 'malformed';
-  }
-  return { claim: { chainId, headSeq, headHash, timeUnixNano, keyId }, signature };
+  const headHash = s(seal ? AUDIT_KEYS.sealHeadHash : AUDIT_KEYS.checkpointHeadHash);
+  const timeUnixNano = s(seal ? AUDIT_KEYS.sealTime : AUDIT_KEYS.checkpointTime);
+  const keyId = s(seal ? AUDIT_KEYS.sealKeyId : AUDIT_KEYS.checkpointKeyId);
+  const signature = s(seal ? AUDIT_KEYS.sealSignature : AUDIT_KEYS.checkpointSignature);
+  const finalValue = seal ? attributes[AUDIT_KEYS.sealFinal] : undefined;
+  if (finalValue !== undefined && !(isObject(finalValue) && finalValue.boolValue === true)) return 'malformed';
+  if (!Number.isSafeInteger(headSeq) || headSeq < 0 || headHash === undefined || timeUnixNano === undefined) return 'malformed';
+  // a checkpoint is always signed; a seal is signed (key id and signature) or not (neither)
+  if ((keyId === undefined) !== (signature === undefined) || (!seal && signature === undefined) || keyId === '') return 'malformed';
+  const claim: SealClaim = { chainId, headSeq, headHash, timeUnixNano, keyId: keyId ?? '', ...(finalValue !== undefined ? { final: true } : {}) };
+  return seal ? { claim, signature } : { claim, signature, format1: true };
+}
+
+/** @deprecated Reads a format 1 checkpoint; see {@link sealFromAttributes}. */
+export function checkpointFromAttributes(chainId: string, attributes: unknown): SealAttributes | 'malformed' {
+  return sealFromAttributes(chainId, CHECKPOINT_SPAN_NAME, attributes) ?? 'malformed';
 }
 
 /**
@@ -320,22 +344,33 @@ export function rebuildRecord(span: Json, scope: Json | undefined, resource: Jso
   const prevChain = stampString(stamps, AUDIT_KEYS.previousChainId, false);
   const prevSeq = stampInt(stamps, AUDIT_KEYS.previousSeq, false);
   const prevHead = stampString(stamps, AUDIT_KEYS.previousHash, false);
+  const format = stampInt(stamps, AUDIT_KEYS.format, false);
+  const sealEvery = stampInt(stamps, AUDIT_KEYS.sealEvery, false);
   let previous: ChainHead | undefined;
   if (prevChain !== undefined || prevSeq !== undefined || prevHead !== undefined) {
     if (prevChain === undefined || prevSeq === undefined || prevHead === undefined) fail('the previous.* stamps are incomplete');
     previous = { chainId: prevChain, seq: prevSeq, hash: prevHead };
   }
-  if (seq !== 0 && (keyId !== undefined || previous !== undefined)) fail(`key_id and previous.* are stamped on seq 0 only (this is seq ${seq})`);
+  if (seq !== 0 && (keyId !== undefined || previous !== undefined || format !== undefined || sealEvery !== undefined)) {
+    fail(`key_id, previous.*, format and seal_every are stamped on seq 0 only (this is seq ${seq})`);
+  }
+  if (format !== undefined && format !== 2) fail(`format ${format} is not one this verifier knows (2)`);
+  if (sealEvery !== undefined && (format === undefined || sealEvery < 1)) fail('seal_every needs format 2 and a positive count');
   const spanObject = canonicalSpanObject(span, scope);
   const body: Json = { chain_id: chainId, prev_hash: prevHash, seq, span: spanObject };
   const resourceObject = canonicalAttributes(isObject(resource) ? resource.attributes : undefined, 'resource.attributes', false);
+  const chained: Json = {};
+  for (const k of Object.keys(resourceObject)) if (!UNCHAINED_RESOURCE_KEYS.includes(k)) chained[k] = resourceObject[k];
   if (seq === 0) {
-    body.resource = resourceObject;
+    // format 2 leaves the command line out of the chained resource; format 1 bound it all
+    body.resource = format === undefined ? resourceObject : chained;
     if (keyId !== undefined) body.key_id = keyId;
     if (previous !== undefined) body.previous = { chain_id: previous.chainId, hash: previous.hash, seq: previous.seq };
+    if (format !== undefined) body.format = format;
+    if (sealEvery !== undefined) body.seal_every = sealEvery;
   }
-  const checkpoint = spanObject.name === CHECKPOINT_SPAN_NAME ? checkpointFromAttributes(chainId, spanObject.attributes) : undefined;
-  return { chainId, seq, prevHash, hash, keyId, previous, body: canonicalize(body), resource: canonicalize(resourceObject), checkpoint };
+  const checkpoint = sealFromAttributes(chainId, spanObject.name, spanObject.attributes);
+  return { chainId, seq, prevHash, hash, keyId, previous, format, sealEvery, body: canonicalize(body), resource: canonicalize(chained), checkpoint };
 }
 
 /** True for a span (OTLP JSON) that carries an audit chain stamp. */

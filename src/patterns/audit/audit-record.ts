@@ -8,7 +8,8 @@
  *
  * ```text
  * body = RFC 8785 canonical JSON of
- *   { chain_id, seq, prev_hash, span, [resource, key_id, previous on seq 0] }
+ *   { chain_id, seq, prev_hash, span,
+ *     [format, resource, key_id, previous, seal_every on seq 0] }
  * hash = hex(SHA-256(prev_hash ‖ body))          (ASCII hex prev_hash, UTF-8 body)
  *      = hex(HMAC-SHA-256(key, prev_hash ‖ body)) with a chain key
  * line = body with ,"hash":"<hash>" inserted before its final }
@@ -24,8 +25,31 @@ import { canonicalize, encodeAttributes } from './audit-canonical.js';
 /** `prev_hash` of the first record of a chain: 64 zeros. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** Name of the span that carries a signed checkpoint. */
+/**
+ * The record format this package writes: 2 (seq 0 carries `format`, seals
+ * replace version 1's checkpoints, the chained resource leaves out the
+ * command line). Version 1 files (no `format` member) still verify.
+ */
+export const AUDIT_FORMAT_VERSION = 2;
+
+/** Name of the span that carries a seal (format 2): the chain's head, signed with an Ed25519 key when one is set. */
+export const SEAL_SPAN_NAME = 'agent_safety.audit.seal';
+
+/** Name of the span that carried a signed checkpoint in format 1 (read, never written). */
 export const CHECKPOINT_SPAN_NAME = 'agent_safety.audit.checkpoint';
+
+/** Resource attributes left out of the chained resource (format 2): the command line may hold secrets. */
+export const UNCHAINED_RESOURCE_KEYS: readonly string[] = ['process.command_args', 'process.command_line'];
+
+/** The resource attributes a format 2 chain binds: all but {@link UNCHAINED_RESOURCE_KEYS}. */
+export function chainedResource(attributes: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  let found = false;
+  for (const k of UNCHAINED_RESOURCE_KEYS) if (Object.prototype.hasOwnProperty.call(attributes, k)) found = true;
+  if (!found) return attributes;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(attributes)) if (!UNCHAINED_RESOURCE_KEYS.includes(k)) out[k] = attributes[k];
+  return out;
+}
 
 /** Attribute keys the chain stamps onto spans (all under `agent_safety.audit.`). */
 export const AUDIT_KEYS = {
@@ -39,7 +63,19 @@ export const AUDIT_KEYS = {
   previousChainId: 'agent_safety.audit.previous.chain_id',
   previousSeq: 'agent_safety.audit.previous.seq',
   previousHash: 'agent_safety.audit.previous.hash',
-  /** On checkpoint spans: what the checkpoint signs. */
+  /** On seq 0 only (format 2): the record format version. */
+  format: 'agent_safety.audit.format',
+  /** On seq 0 only, when the chain seals itself: a seal follows at most this many records. */
+  sealEvery: 'agent_safety.audit.seal_every',
+  /** On seal spans (format 2): the head the seal covers, and its Ed25519 signature when signed. */
+  sealHeadSeq: 'agent_safety.audit.seal.head_seq',
+  sealHeadHash: 'agent_safety.audit.seal.head_hash',
+  sealTime: 'agent_safety.audit.seal.time_unix_nano',
+  sealKeyId: 'agent_safety.audit.seal.key_id',
+  sealSignature: 'agent_safety.audit.seal.signature',
+  /** On the seal made at shutdown: true (the chain ends here; a tail cut at an earlier seal shows). */
+  sealFinal: 'agent_safety.audit.seal.final',
+  /** On checkpoint spans (format 1): what the checkpoint signs. */
   checkpointHeadSeq: 'agent_safety.audit.checkpoint.head_seq',
   checkpointHeadHash: 'agent_safety.audit.checkpoint.head_hash',
   checkpointTime: 'agent_safety.audit.checkpoint.time_unix_nano',
@@ -96,6 +132,10 @@ export interface RecordPosition {
   readonly keyId?: string | undefined;
   /** seq 0 only: the head of the chain this one continues. */
   readonly previous?: ChainHead | undefined;
+  /** seq 0 only: the format version (absent in format 1). */
+  readonly format?: number | undefined;
+  /** seq 0 only: the chain seals itself at least every this many records. */
+  readonly sealEvery?: number | undefined;
 }
 
 /** An HrTime as a decimal string of nanoseconds since the epoch (exact: no float). */
@@ -151,7 +191,7 @@ export function encodeSpan(span: AuditSpanLike): string {
 
 /**
  * The canonical body of a record: what is hashed. Keys in RFC 8785 order
- * (chain_id, key_id, prev_hash, previous, resource, seq, span).
+ * (chain_id, format, key_id, prev_hash, previous, resource, seal_every, seq, span).
  */
 export function encodeRecordBody(position: RecordPosition, span: AuditSpanLike): string {
   return encodeRecordOpen(position, span) + '}';
@@ -164,6 +204,7 @@ export function encodeRecordBody(position: RecordPosition, span: AuditSpanLike):
  */
 export function encodeRecordOpen(position: RecordPosition, span: AuditSpanLike): string {
   let out = '{"chain_id":' + JSON.stringify(position.chainId);
+  if (position.format !== undefined) out += ',"format":' + position.format;
   if (position.keyId !== undefined) out += ',"key_id":' + JSON.stringify(position.keyId);
   out += ',"prev_hash":"' + position.prevHash + '"';
   const p = position.previous;
@@ -171,6 +212,7 @@ export function encodeRecordOpen(position: RecordPosition, span: AuditSpanLike):
     out += ',"previous":{"chain_id":' + JSON.stringify(p.chainId) + ',"hash":"' + p.hash + '","seq":' + p.seq + '}';
   }
   if (position.resource !== undefined) out += ',"resource":' + encodeAttributes(position.resource);
+  if (position.sealEvery !== undefined) out += ',"seal_every":' + position.sealEvery;
   return out + ',"seq":' + position.seq + ',"span":' + encodeSpan(span);
 }
 
@@ -214,23 +256,29 @@ export function canonicalBody(parsed: Record<string, unknown>): string {
   return canonicalize(body);
 }
 
-/** What an Ed25519 checkpoint signs. */
-export interface CheckpointClaim {
+/** What a seal (format 1: a checkpoint) claims, and an Ed25519 signature covers. */
+export interface SealClaim {
   readonly chainId: string;
-  /** seq of the last record the checkpoint covers. */
+  /** seq of the last record the seal covers. */
   readonly headSeq: number;
   /** hash of that record. */
   readonly headHash: string;
-  /** When the checkpoint was made, unix nanoseconds as a decimal string. */
+  /** When the seal was made, unix nanoseconds as a decimal string. */
   readonly timeUnixNano: string;
-  /** Id of the signing key. */
+  /** Id of the signing key ("" for an unsigned seal, which only a keyed chain's HMAC vouches for). */
   readonly keyId: string;
+  /** The closing seal, made at shutdown (format 2; signed with the rest when true). */
+  readonly final?: boolean | undefined;
 }
 
-/** The exact bytes an Ed25519 checkpoint signature covers (canonical JSON, UTF-8). */
-export function checkpointPayload(claim: CheckpointClaim): string {
+/** @deprecated The format 1 name of {@link SealClaim}. */
+export type CheckpointClaim = SealClaim;
+
+/** The exact bytes an Ed25519 seal signature covers (canonical JSON, UTF-8). */
+export function sealPayload(claim: SealClaim): string {
   return canonicalize({
     chain_id: claim.chainId,
+    final: claim.final === true ? true : undefined,
     head_hash: claim.headHash,
     head_seq: claim.headSeq,
     key_id: claim.keyId,
@@ -238,16 +286,29 @@ export function checkpointPayload(claim: CheckpointClaim): string {
   });
 }
 
-/** Signs a checkpoint with an Ed25519 private key; returns the base64 signature. */
-export function signCheckpoint(claim: CheckpointClaim, privateKey: KeyObject): string {
-  return edSign(null, Buffer.from(checkpointPayload(claim)), privateKey).toString('base64');
+/** @deprecated The format 1 name of {@link sealPayload}. */
+export const checkpointPayload = sealPayload;
+
+/** Signs a seal with an Ed25519 private key; returns the base64 signature. */
+export function signSeal(claim: SealClaim, privateKey: KeyObject): string {
+  return edSign(null, Buffer.from(sealPayload(claim)), privateKey).toString('base64');
 }
 
-/** Checks a checkpoint signature against an Ed25519 public key. */
-export function verifyCheckpoint(claim: CheckpointClaim, signature: string, publicKey: KeyObject): boolean {
+/** Checks a seal signature against an Ed25519 public key. */
+export function verifySeal(claim: SealClaim, signature: string, publicKey: KeyObject): boolean {
   try {
-    return edVerify(null, Buffer.from(checkpointPayload(claim)), publicKey, Buffer.from(signature, 'base64'));
+    return edVerify(null, Buffer.from(sealPayload(claim)), publicKey, Buffer.from(signature, 'base64'));
   } catch {
     return false;
   }
+}
+
+/** @deprecated The format 1 name of {@link signSeal}. */
+export const signCheckpoint = signSeal;
+/** @deprecated The format 1 name of {@link verifySeal}. */
+export const verifyCheckpoint = verifySeal;
+
+/** True for the span name of a seal (format 2) or of a checkpoint (format 1). */
+export function isSealSpanName(name: unknown): boolean {
+  return name === SEAL_SPAN_NAME || name === CHECKPOINT_SPAN_NAME;
 }

@@ -114,6 +114,10 @@ export interface DecodedAuditRecord {
   readonly keyId: string | undefined;
   /** seq 0 only. */
   readonly previous: ChainHead | undefined;
+  /** seq 0 only (format 2). */
+  readonly format?: number | undefined;
+  /** seq 0 only (format 2, a sealing chain). */
+  readonly sealEvery?: number | undefined;
   readonly span: DecodedAuditSpan;
 }
 
@@ -187,13 +191,16 @@ export function decodeRecord(parsed: unknown): DecodedAuditRecord {
       prev === undefined
         ? undefined
         : { chainId: str(prev.chain_id, 'previous.chain_id'), seq: int(prev.seq, 'previous.seq'), hash: str(prev.hash, 'previous.hash') },
+    format: r.format === undefined ? undefined : int(r.format, 'format'),
+    sealEvery: r.seal_every === undefined ? undefined : int(r.seal_every, 'seal_every'),
     span: decodeRecordSpan(r.span),
   };
 }
 
 /**
  * The `agent_safety.audit.*` stamps of a record, as the chain stamps them
- * on its span (seq as an integer; key id and previous head on seq 0 only).
+ * on its span (seq as an integer; key id, previous head, format and seal
+ * policy on seq 0 only).
  */
 export function auditStamps(record: {
   chainId: string;
@@ -202,6 +209,8 @@ export function auditStamps(record: {
   hash: string;
   keyId?: string | undefined;
   previous?: ChainHead | undefined;
+  format?: number | undefined;
+  sealEvery?: number | undefined;
 }): Record<string, string | number> {
   const out: Record<string, string | number> = {
     [AUDIT_KEYS.chainId]: record.chainId,
@@ -215,5 +224,7 @@ export function auditStamps(record: {
     out[AUDIT_KEYS.previousSeq] = record.previous.seq;
     out[AUDIT_KEYS.previousHash] = record.previous.hash;
   }
+  if (record.format !== undefined) out[AUDIT_KEYS.format] = record.format;
+  if (record.sealEvery !== undefined) out[AUDIT_KEYS.sealEvery] = record.sealEvery;
   return out;
 }

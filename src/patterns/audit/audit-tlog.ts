@@ -15,11 +15,11 @@ import type { NoteSigner } from './signed-note.js';
 import { signCheckpoint } from './tlog-checkpoint.js';
 
 /**
- * The attribute of a checkpoint record that carries the log's signed
+ * The attribute of a seal record that carries the log's signed
  * checkpoint note (c2sp.org/tlog-checkpoint) for the tree of the records
  * before it.
  */
-export const AUDIT_TLOG_NOTE_KEY = 'agent_safety.audit.checkpoint.note';
+export const AUDIT_TLOG_NOTE_KEY = 'agent_safety.audit.seal.note';
 
 /** Where a log's tree stands: what a restart continues. */
 export interface AuditTreeState {

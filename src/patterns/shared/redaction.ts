@@ -23,12 +23,48 @@ export const REDACTED = '[REDACTED]';
 export const DEFAULT_SECRET_KEY_PATTERN =
   /pass(word|wd|phrase)?|secret|token|api[-_ ]?key|authori[sz]ation|cookie|credential|private[-_ ]?key|session[-_ ]?id|signature/i;
 
-const BEARER = /\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+const BEARER = /\b(bearer|basic)\s+(?!\[REDACTED\])[A-Za-z0-9._~+/=-]{8,}/gi;
+/** `password=…`, `"secret": "…"`, `--api-key=…`, `token: …`: the key kept, the value masked. */
+const SECRET_PAIR =
+  /\b([A-Za-z0-9_.-]*(?:pass(?:word|wd|phrase)?|pwd|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|credential|session[-_]?id)[A-Za-z0-9_.-]*)(["']?[ \t]*[=:][ \t]*)(?!["']?\[REDACTED\])("[^"]*"|'[^']*'|[^\s&,;"'}\]]+)/gi;
+/** Token shapes that are secrets wherever they appear. */
+const SECRET_SHAPES: readonly RegExp[] = [
+  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, // PEM private keys
+  /\b(?:sk|rk|pk)[-_](?:[A-Za-z]{2,8}[-_])?[A-Za-z0-9]{16,}/g, // sk-live-…, sk-proj-…, sk_live_…
+  /\bgh[pousr]_[A-Za-z0-9]{30,}/g, // GitHub tokens
+  /\bgithub_pat_[A-Za-z0-9_]{30,}/g,
+  /\bAKIA[0-9A-Z]{16}\b/g, // AWS access key ids
+  /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, // Slack
+  /\bAIza[0-9A-Za-z_-]{35}/g, // Google API keys
+  /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, // JWTs
+];
+/** A cheap first look: strings without any of these need no regex work. */
+const MAYBE_SECRET = /bearer|basic|pass|pwd|secret|token|key|credential|session|sk[-_]|rk[-_]|pk[-_]|gh[pousr]_|github_pat_|AKIA|xox|AIza|eyJ/i;
+
+/**
+ * Masks secrets inside free text (exception and status messages, log
+ * lines): `Bearer`/`Basic` credentials, `password=`/`secret=`/`token=`/
+ * `api_key=` pairs (the value), API-key shapes (`sk-live-…`, GitHub, AWS,
+ * Slack, Google, JWTs) and PEM private-key blocks. Idempotent.
+ */
+export function redactText(text: string): string {
+  if (text.length < 8 || !MAYBE_SECRET.test(text)) return text;
+  let out = text.replace(BEARER, (_m, scheme: string) => `${scheme} ${REDACTED}`);
+  out = out.replace(SECRET_PAIR, (_m, key: string, sep: string) => `${key}${sep}${REDACTED}`);
+  for (const shape of SECRET_SHAPES) out = out.replace(shape, REDACTED);
+  return out;
+}
 
 export interface SecretRedactorOptions {
   /** Keys whose values are replaced. @default DEFAULT_SECRET_KEY_PATTERN */
   keyPattern?: RegExp;
-  /** Also mask `Bearer …`/`Basic …` credentials inside string values. @default true */
+  /**
+   * Also mask secrets inside string values ({@link redactText}: bearer
+   * tokens, `password=…` pairs, API-key shapes, private-key blocks).
+   * @default true
+   */
+  maskSecretsInText?: boolean;
+  /** @deprecated The old name of `maskSecretsInText`. */
   maskBearerTokens?: boolean;
   /** Depth beyond which nested values are replaced by `"[Truncated]"`. @default 8 */
   maxDepth?: number;
@@ -40,13 +76,13 @@ export interface SecretRedactorOptions {
  */
 export function secretRedactor(options: SecretRedactorOptions = {}): Redactor {
   const keyPattern = options.keyPattern ?? DEFAULT_SECRET_KEY_PATTERN;
-  const maskBearer = options.maskBearerTokens ?? true;
+  const maskText = options.maskSecretsInText ?? options.maskBearerTokens ?? true;
   const maxDepth = options.maxDepth ?? 8;
   const seen = new Set<object>();
 
   const walk = (value: unknown, depth: number): unknown => {
     if (typeof value === 'string') {
-      return maskBearer && value.length >= 14 ? value.replace(BEARER, (_m, scheme: string) => `${scheme} ${REDACTED}`) : value;
+      return maskText ? redactText(value) : value;
     }
     if (typeof value !== 'object' || value === null) return value;
     if (seen.has(value)) return '[Circular]';
@@ -76,6 +112,42 @@ export function secretRedactor(options: SecretRedactorOptions = {}): Redactor {
 
 /** The default redactor: {@link secretRedactor} with its defaults. */
 export const redactSecrets: Redactor = secretRedactor();
+
+/**
+ * An attribute map passed through `redact`, kept a valid attribute map:
+ * values the redactor turns into something that is not an attribute value
+ * become {@link REDACTED}; a redactor that throws masks every value. The
+ * same object is returned when nothing changed.
+ */
+export function redactAttributes<T extends Readonly<Record<string, unknown>>>(attributes: T, redact: Redactor): T {
+  let redacted: unknown;
+  try {
+    redacted = redact(attributes);
+  } catch {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(attributes)) out[k] = '[redaction failed]';
+    return out as T;
+  }
+  if (redacted === attributes) return attributes;
+  const source = typeof redacted === 'object' && redacted !== null ? (redacted as Record<string, unknown>) : {};
+  let changed = false;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(attributes)) {
+    const before = attributes[k];
+    let v = source[k];
+    if (!isAttributeValue(v)) v = before === undefined ? undefined : REDACTED;
+    if (v !== before) changed = true;
+    out[k] = v;
+  }
+  return (changed ? out : attributes) as T;
+}
+
+function isAttributeValue(v: unknown): boolean {
+  const t = typeof v;
+  if (t === 'string' || t === 'number' || t === 'boolean' || v === undefined) return true;
+  if (!Array.isArray(v)) return false;
+  return v.every(x => x === null || x === undefined || typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean');
+}
 
 /** A redactor that records values as they are. Opt in knowingly. */
 export const noRedaction: Redactor = value => value;

@@ -100,32 +100,33 @@ test('with an HMAC key the chain cannot be recomputed without it; the key id is 
   }
 });
 
-test('signed checkpoints every N records and at shutdown, verifiable with the public key', async () => {
+test('signed seals every N records and at shutdown, verifiable with the public key', async () => {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const { sink, processor, t } = setup({ signingKey: { id: 'ops-1', privateKey }, checkpoints: { everyRecords: 3 } });
+  const { sink, processor, t } = setup({ signingKey: { id: 'ops-1', privateKey }, seals: { everyRecords: 3 } });
   const tool = guard(() => 1, { name: 'one' });
   for (let i = 0; i < 7; i++) await tool();
   await processor.shutdown();
   await t.shutdown();
   const records = checkAuditLines(sink.lines());
-  const checkpoints = records.filter(r => r.span.name === 'agent_safety.audit.checkpoint');
-  // After records 0-2, 4-6 (the checkpoint at 3 counts as a record), and the last one at shutdown.
+  const checkpoints = records.filter(r => r.span.name === 'agent_safety.audit.seal');
+  // After records 0-2, 4-6 (the seal at 3 counts as a record), and the last one at shutdown.
   assert.equal(checkpoints.map(c => c.seq), [3, 7, 9]);
   for (const c of checkpoints) {
-    const a = c.span.attributes as Record<string, { intValue?: string; stringValue?: string }>;
+    const a = c.span.attributes as Record<string, { intValue?: string; stringValue?: string; boolValue?: boolean }>;
     const claim = {
       chainId: c.chain_id,
-      headSeq: Number(a[AUDIT_KEYS.checkpointHeadSeq].intValue),
-      headHash: a[AUDIT_KEYS.checkpointHeadHash].stringValue!,
-      timeUnixNano: a[AUDIT_KEYS.checkpointTime].stringValue!,
-      keyId: a[AUDIT_KEYS.checkpointKeyId].stringValue!,
+      headSeq: Number(a[AUDIT_KEYS.sealHeadSeq].intValue),
+      headHash: a[AUDIT_KEYS.sealHeadHash].stringValue!,
+      timeUnixNano: a[AUDIT_KEYS.sealTime].stringValue!,
+      keyId: a[AUDIT_KEYS.sealKeyId].stringValue!,
+      final: a[AUDIT_KEYS.sealFinal]?.boolValue === true ? true : undefined,
     };
     assert.is(claim.headSeq, c.seq - 1);
     assert.is(claim.headHash, records[c.seq - 1].hash);
-    assert.ok(verifyCheckpoint(claim, a[AUDIT_KEYS.checkpointSignature].stringValue!, createPublicKey(publicKey.export({ type: 'spki', format: 'pem' }))));
-    assert.not.ok(verifyCheckpoint({ ...claim, headSeq: claim.headSeq + 1 }, a[AUDIT_KEYS.checkpointSignature].stringValue!, publicKey));
+    assert.ok(verifyCheckpoint(claim, a[AUDIT_KEYS.sealSignature].stringValue!, createPublicKey(publicKey.export({ type: 'spki', format: 'pem' }))));
+    assert.not.ok(verifyCheckpoint({ ...claim, headSeq: claim.headSeq + 1 }, a[AUDIT_KEYS.sealSignature].stringValue!, publicKey));
   }
-  // Shutdown is idempotent and adds nothing after the last checkpoint.
+  // Shutdown is idempotent and adds nothing after the last seal.
   await processor.shutdown();
   assert.is(sink.records.length, 10);
 });
@@ -263,6 +264,10 @@ test('the pure format and the semantic conventions name the same keys', () => {
   assert.is(AUDIT_KEYS.checkpointTime, semconv.ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME);
   assert.is(AUDIT_KEYS.checkpointKeyId, semconv.ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID);
   assert.is(AUDIT_KEYS.checkpointSignature, semconv.ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE);
+  assert.is(AUDIT_KEYS.sealHeadSeq, semconv.ATTR_AGENT_SAFETY_AUDIT_SEAL_HEAD_SEQ);
+  assert.is(AUDIT_KEYS.sealSignature, semconv.ATTR_AGENT_SAFETY_AUDIT_SEAL_SIGNATURE);
+  assert.is(AUDIT_KEYS.format, semconv.ATTR_AGENT_SAFETY_AUDIT_FORMAT);
+  assert.is(AUDIT_KEYS.sealEvery, semconv.ATTR_AGENT_SAFETY_AUDIT_SEAL_EVERY);
 });
 
 test('rejects bad options with clear errors', () => {

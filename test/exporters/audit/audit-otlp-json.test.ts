@@ -178,20 +178,21 @@ test('through OTLP/HTTP protobuf and JSON to a real receiver: the receiver-side 
 // not in the canonical record of docs/audit-format.md). Everything else is.
 const NOT_COVERED = /(^|\.)(flags|traceState|schemaUrl)$|^resource\.droppedAttributesCount$|^scope\.(attributes|droppedAttributesCount)/;
 
-test('OTLP tampering: every covered field of every span kind (seq 0, spans, checkpoints) is caught', async () => {
+test('OTLP tampering: every covered field of every span kind (seq 0, spans, seals) is caught', async () => {
   const { verifyAuditLines } = await import('../../../src/verify/audit-verify.js');
   const { paths, withLeafChanged } = await import('../../helpers/audit-tamper.js');
   const { ed25519 } = await import('../../helpers/audit-fixtures.js');
   const keys = ed25519();
-  const f = auditFixture({ signingKey: { id: 'sk', privateKey: keys.privateKey }, checkpoints: { everyRecords: 3 }, previous: { chainId: 'p', seq: 1, hash: 'cd'.repeat(32) } });
+  const f = auditFixture({ signingKey: { id: 'sk', privateKey: keys.privateKey }, seals: { everyRecords: 3 }, previous: { chainId: 'p', seq: 1, hash: 'cd'.repeat(32) } });
   produceSpans(f.tracer, 4);
-  const options = { publicKey: keys.publicKey };
+  f.seal();
+  const options = { publicKey: keys.publicKey, allowMissingPredecessor: true };
   // one span per line, so each line is one record kind
   const lines = f.otlpJson(1).trim().split('\n');
   assert.ok(verifyAuditLines(lines, options).valid);
   const uncovered = new Set<string>();
   let caught = 0;
-  for (const k of [0, 1, lines.findIndex(l => l.includes('"agent_safety.audit.checkpoint"'))]) {
+  for (const k of [0, 1, lines.findIndex(l => l.includes('"agent_safety.audit.seal"'))]) {
     const doc = JSON.parse(lines[k]);
     for (const path of paths(doc).leaves) {
       const tampered = [...lines];

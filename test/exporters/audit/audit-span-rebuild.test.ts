@@ -20,7 +20,7 @@ import { auditedTracer } from '../../helpers/audit-driver.js';
 const test = suite('audit span rebuild');
 
 function stampsOf(span: ReadableSpan): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(span.attributes).filter(([k]) => k.startsWith('agent_safety.audit.') && !k.startsWith('agent_safety.audit.checkpoint.')));
+  return Object.fromEntries(Object.entries(span.attributes).filter(([k]) => k.startsWith('agent_safety.audit.') && !k.startsWith('agent_safety.audit.checkpoint.') && !k.startsWith('agent_safety.audit.seal.')));
 }
 
 test('every record rebuilds to an identical span, with its stamps, and its hash recomputes', async () => {
@@ -44,7 +44,7 @@ test('every record rebuilds to an identical span, with its stamps, and its hash 
     assert.equal(rebuilt.duration, rec.span.duration);
     // The chain verifies from the rebuilt span alone.
     const body = encodeRecordBody(
-      { chainId: decoded.chainId, seq: decoded.seq, prevHash: decoded.prevHash, resource: decoded.seq === 0 ? rebuilt.resource.attributes : undefined },
+      { chainId: decoded.chainId, seq: decoded.seq, prevHash: decoded.prevHash, resource: decoded.seq === 0 ? rebuilt.resource.attributes : undefined, format: decoded.format, sealEvery: decoded.sealEvery },
       rebuilt,
     );
     assert.is(chainHash(decoded.prevHash, body), rec.hash);

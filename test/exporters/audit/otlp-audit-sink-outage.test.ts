@@ -24,7 +24,7 @@ import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AuditChainSpanProcessor, auditAllSpans } from '../../../src/exporters/audit/audit-chain-span-processor.js';
 import { OtlpAuditSink } from '../../../src/exporters/audit/otlp-audit-sink.js';
-import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME, GENESIS_HASH, chainHash, encodeRecordBody, verifyCheckpoint } from '../../../src/patterns/audit/audit-record.js';
+import { AUDIT_KEYS, GENESIS_HASH, SEAL_SPAN_NAME, chainHash, chainedResource, encodeRecordBody, verifySeal } from '../../../src/patterns/audit/audit-record.js';
 import type { AuditSpanLike } from '../../../src/patterns/audit/audit-record.js';
 import { nanoStringToHrTime } from '../../../src/patterns/audit/audit-span-decode.js';
 import { OtlpReceiver } from '../../helpers/otlp-receiver.js';
@@ -32,7 +32,7 @@ import type { ReceivedSpan } from '../../helpers/otlp-receiver.js';
 import { spanProducer } from '../../helpers/audit-driver.js';
 import { sdkTrace } from '../../helpers/otel.js';
 
-const STAMP = /^agent_safety\.audit\.(?!checkpoint\.)/;
+const STAMP = /^agent_safety\.audit\.(?!checkpoint\.|seal\.)/;
 
 /** A span-like rebuilt from what the receiver decoded (stamps left out, as in the record). */
 function spanFromReceived(s: ReceivedSpan): AuditSpanLike {
@@ -82,23 +82,26 @@ function verifyReceived(spans: ReceivedSpan[], chainId: string, publicKey?: KeyO
         chainId,
         seq,
         prevHash: prev,
-        resource: seq === 0 ? s.resource : undefined,
+        resource: seq === 0 ? chainedResource(s.resource) : undefined,
         keyId: seq === 0 ? (s.attributes[AUDIT_KEYS.keyId] as string | undefined) : undefined,
+        format: seq === 0 ? (s.attributes[AUDIT_KEYS.format] as number | undefined) : undefined,
+        sealEvery: seq === 0 ? (s.attributes[AUDIT_KEYS.sealEvery] as number | undefined) : undefined,
       },
       spanFromReceived(s),
     );
     const hash = chainHash(prev, body);
     if (hash !== s.attributes[AUDIT_KEYS.hash]) throw new Error(`chain ${chainId}: seq ${seq}: the hash does not recompute from the received span`);
-    if (s.name === CHECKPOINT_SPAN_NAME && publicKey) {
+    if (s.name === SEAL_SPAN_NAME && publicKey) {
       const a = s.attributes;
       const claim = {
         chainId,
-        headSeq: a[AUDIT_KEYS.checkpointHeadSeq] as number,
-        headHash: a[AUDIT_KEYS.checkpointHeadHash] as string,
-        timeUnixNano: a[AUDIT_KEYS.checkpointTime] as string,
-        keyId: a[AUDIT_KEYS.checkpointKeyId] as string,
+        headSeq: a[AUDIT_KEYS.sealHeadSeq] as number,
+        headHash: a[AUDIT_KEYS.sealHeadHash] as string,
+        timeUnixNano: a[AUDIT_KEYS.sealTime] as string,
+        keyId: a[AUDIT_KEYS.sealKeyId] as string,
+        final: a[AUDIT_KEYS.sealFinal] === true ? true : undefined,
       };
-      if (!verifyCheckpoint(claim, a[AUDIT_KEYS.checkpointSignature] as string, publicKey)) throw new Error(`chain ${chainId}: bad checkpoint at seq ${seq}`);
+      if (!verifySeal(claim, a[AUDIT_KEYS.sealSignature] as string, publicKey)) throw new Error(`chain ${chainId}: bad seal at seq ${seq}`);
       if (bySeq.get(claim.headSeq)?.attributes[AUDIT_KEYS.hash] !== claim.headHash) throw new Error(`checkpoint at seq ${seq} names the wrong head`);
       checkpoints++;
     }
@@ -196,7 +199,7 @@ test('down, then 503, then recovered: 10,000 audited spans arrive exactly once a
     const verdict = verifyAuditText(r.toOtlpJsonLines(), { publicKey });
     assert.ok(verdict.valid, JSON.stringify(verdict.failures.slice(0, 3)));
     assert.equal(verdict.chains.map(c => [c.chainId, c.records, c.firstSeq, c.lastSeq]), [[processor.chainId, finalTotal, 0, finalTotal - 1]]);
-    assert.ok(verdict.chains[0].checkpointsVerified >= 10);
+    assert.ok(verdict.chains[0].sealsVerified >= 10);
   } finally {
     await provider.shutdown();
     await receiver?.close();

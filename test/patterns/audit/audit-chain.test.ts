@@ -2,7 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AuditChain, msToNanoString } from '../../../src/patterns/audit/audit-chain.js';
-import { GENESIS_HASH, chainHash, encodeRecordBody, hrTimeToNanoString, splitLine, verifyCheckpoint } from '../../../src/patterns/audit/audit-record.js';
+import { GENESIS_HASH, chainHash, encodeRecordBody, hrTimeToNanoString, splitLine, verifySeal } from '../../../src/patterns/audit/audit-record.js';
 import type { AuditSpanLike } from '../../../src/patterns/audit/audit-record.js';
 
 const test = suite('AuditChain (pure)');
@@ -44,31 +44,63 @@ test('a one-character change anywhere changes the hash', () => {
   }
 });
 
-test('checkpoints are due by count and by time (injected clock), only with a signing key', () => {
+test('seals are due by count and by time (injected clock), only in a keyed chain; the old names still work', () => {
   let now = 1_000;
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const chain = new AuditChain({ chainId: 'c', signingKey: { id: 'k', privateKey }, checkpoints: { everyRecords: 3, everyMs: 500 }, now: () => now });
-  assert.not.ok(chain.checkpointDue()); // nothing to sign yet
+  const chain = new AuditChain({ chainId: 'c', signingKey: { id: 'k', privateKey }, seals: { everyRecords: 3, everyMs: 500 }, now: () => now });
+  assert.not.ok(chain.sealDue()); // nothing to seal yet
   chain.append(span('a'), {});
   chain.append(span('b'), {});
-  assert.not.ok(chain.checkpointDue());
+  assert.not.ok(chain.sealDue());
   now += 500;
-  assert.ok(chain.checkpointDue()); // by time
-  const made = chain.makeCheckpoint()!;
+  assert.ok(chain.sealDue()); // by time
+  assert.ok(chain.checkpointDue(), 'the old name');
+  const made = chain.makeSeal()!;
   assert.equal({ seq: made.claim.headSeq, hash: made.claim.headHash }, { seq: 1, hash: chain.headState.hash });
   assert.is(made.claim.timeUnixNano, '1500000000');
-  assert.ok(verifyCheckpoint(made.claim, made.signature, publicKey));
-  chain.append(span('checkpoint'), {}); // the checkpoint record itself
-  assert.not.ok(chain.checkpointDue());
+  assert.is(made.claim.final, undefined);
+  assert.ok(verifySeal(made.claim, made.signature!, publicKey));
+  chain.append(span('seal'), {}); // the seal record itself
+  assert.not.ok(chain.sealDue());
   for (const n of ['c', 'd']) chain.append(span(n), {});
-  assert.not.ok(chain.checkpointDue());
+  assert.not.ok(chain.sealDue());
   chain.append(span('e'), {});
-  assert.ok(chain.checkpointDue()); // by count
-  const unsigned = new AuditChain({ chainId: 'u', now: () => now });
-  unsigned.append(span('a'), {});
+  assert.ok(chain.sealDue()); // by count
+  // the closing seal: `final` is signed with the rest
+  const closing = chain.makeSeal(true)!;
+  assert.is(closing.claim.final, true);
+  assert.ok(verifySeal(closing.claim, closing.signature!, publicKey));
+  assert.not.ok(verifySeal({ ...closing.claim, final: undefined }, closing.signature!, publicKey), 'an interval seal cannot pass for the closing one, nor the reverse');
+  assert.not.ok(verifySeal({ ...made.claim, final: true }, made.signature!, publicKey));
+  // a chain with only an HMAC key seals too, unsigned (its HMAC vouches for the seal)
+  const hmacOnly = new AuditChain({ chainId: 'h', hmacKey: { id: 'hk', key: Buffer.from('k'.repeat(32)) }, seals: { everyRecords: 2 }, now: () => now });
+  hmacOnly.append(span('a'), {});
+  hmacOnly.append(span('b'), {});
+  assert.ok(hmacOnly.sealDue());
+  const unsignedSeal = hmacOnly.makeSeal()!;
+  assert.is(unsignedSeal.signature, undefined);
+  assert.is(unsignedSeal.claim.keyId, '');
+  assert.is(hmacOnly.genesisFacts.sealEvery, 2);
+  // a plain chain does not seal, and says so on seq 0 by not promising any
+  const plain = new AuditChain({ chainId: 'u', now: () => now });
+  plain.append(span('a'), {});
   now += 1e9;
-  assert.not.ok(unsigned.checkpointDue());
-  assert.is(unsigned.makeCheckpoint(), undefined);
+  assert.not.ok(plain.sealDue());
+  assert.is(plain.makeSeal(), undefined);
+  assert.is(plain.makeCheckpoint(), undefined);
+  assert.is(plain.genesisFacts.sealEvery, undefined);
+  assert.is(plain.genesisFacts.format, 2);
+});
+
+test('format 2: seq 0 names the format and the seal policy, and leaves the command line out of the resource', () => {
+  const chain = new AuditChain({ chainId: 'f', hmacKey: { id: 'hk', key: Buffer.from('k'.repeat(32)) }, seals: { everyRecords: 7 } });
+  const first = JSON.parse(chain.append(span('a'), { 'service.name': 's', 'process.command_args': ['node', 'app.js', '--api-key=sk-live-0123456789abcdef0123'], 'process.command_line': 'node app.js --api-key=x', 'process.pid': 42 }).line);
+  assert.is(first.format, 2);
+  assert.is(first.seal_every, 7);
+  assert.equal(Object.keys(first.resource).sort(), ['process.pid', 'service.name']);
+  const second = JSON.parse(chain.append(span('b'), undefined).line);
+  assert.is(second.format, undefined);
+  assert.is(second.seal_every, undefined);
 });
 
 test('times are exact nanosecond strings', () => {
@@ -80,7 +112,8 @@ test('times are exact nanosecond strings', () => {
 
 test('rejects bad options', () => {
   assert.throws(() => new AuditChain({ chainId: '' }), /chainId/);
-  assert.throws(() => new AuditChain({ chainId: 'c', checkpoints: { everyMs: 0 } }), /everyMs/);
+  assert.throws(() => new AuditChain({ chainId: 'c', checkpoints: { everyMs: 0 } }), /checkpoints\.everyMs/);
+  assert.throws(() => new AuditChain({ chainId: 'c', seals: { everyRecords: 0 } }), /seals\.everyRecords/);
 });
 
 test.run();

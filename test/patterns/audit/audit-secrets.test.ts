@@ -1,0 +1,137 @@
+/**
+ * Secrets are redacted before they are chained or printed: a guarded tool
+ * fails with an error whose message holds a password, a bearer token, an
+ * API key and a private key; the process was started with `--api-key=…`.
+ * The test greps the audit file (what is chained for ever), the console
+ * tree and the OTLP payload a real receiver got, and finds none of them,
+ * while the chain still verifies.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { SpanStatusCode } from '@opentelemetry/api';
+import { guard } from '../../../src/index.js';
+import { AgentSafetyInstrumentation } from '../../../src/bootstrap/index.js';
+import { AuditChainSpanProcessor, ConsoleTreeSpanExporter, FileAuditSink } from '../../../src/exporters/index.js';
+import { redactText, secretRedactor } from '../../../src/patterns/shared/redaction.js';
+import { verifyAuditFiles } from '../../../src/verify/audit-verify.js';
+import { ensureContextManager } from '../../helpers/otel.js';
+import { OtlpReceiver } from '../../helpers/otlp-receiver.js';
+
+const test = suite('secrets never reach the chain, the console or OTLP');
+
+const PASSWORD = 'hunter2-Tr0ub4dor';
+const BEARER = 'sk-live-4f3c2b1a09e8d7c6b5a4f3e2d1c0b9a8';
+const API_KEY = 'sk-live-ab12cd34ef56ab12cd34ef56';
+const PEM = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIGx1bWJlcmphY2tzLWFyZS1vay1hbmQtd29yay1hbGwtZGF5\n-----END PRIVATE KEY-----';
+const SECRETS = [PASSWORD, BEARER, API_KEY, 'MC4CAQAwBQYDK2VwBCIEIGx1bWJlcmphY2tz', 'token-value-99'];
+
+test('the default redactor masks text secrets, keeps the rest, and is idempotent', () => {
+  const cases: Array<[string, string]> = [
+    [`login failed: password=${PASSWORD} for bob`, 'login failed: password=[REDACTED] for bob'],
+    [`Authorization: Bearer ${BEARER}`, 'Authorization: Bearer [REDACTED]'],
+    [`started with --api-key=${API_KEY}`, 'started with --api-key=[REDACTED]'],
+    [`{"secret": "s3cr3t", "token":"token-value-99"}`, '{"secret": [REDACTED], "token":[REDACTED]}'],
+    [`key ${API_KEY} leaked`, 'key [REDACTED] leaked'],
+    [`pem: ${PEM} end`, 'pem: [REDACTED] end'],
+    ['timeout after 30 s: the tool took too long', 'timeout after 30 s: the tool took too long'],
+  ];
+  for (const [input, expected] of cases) {
+    assert.is(redactText(input), expected, input);
+    assert.is(redactText(expected), expected, `idempotent: ${expected}`);
+  }
+  // opting out of text masking keeps the key-based redaction
+  assert.equal(secretRedactor({ maskSecretsInText: false })({ password: 'x', note: `password=${PASSWORD}` }), { password: '[REDACTED]', note: `password=${PASSWORD}` });
+});
+
+test('a failing guarded call with secrets in its error: the audit file, the console tree and the OTLP payload hold none', async () => {
+  ensureContextManager();
+  const dir = mkdtempSync(join(tmpdir(), 'audit-secrets-'));
+  const receiver = await OtlpReceiver.start();
+  let consoleText = '';
+  const path = join(dir, 'audit.jsonl');
+  const audit = new AuditChainSpanProcessor({ sinks: [new FileAuditSink({ path })] });
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({
+      'service.name': 'secret-test',
+      'process.command_args': ['node', 'agent.js', `--api-key=${API_KEY}`],
+      'process.command_line': `node agent.js --api-key=${API_KEY}`,
+      'process.pid': 4242,
+    }),
+    spanProcessors: [
+      audit,
+      new SimpleSpanProcessor(new ConsoleTreeSpanExporter({ write: t => void (consoleText += t), color: false })),
+      new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${receiver.url}/v1/traces` })),
+    ],
+  });
+  const instrumentation = new AgentSafetyInstrumentation({});
+  instrumentation.setTracerProvider(provider);
+  instrumentation.enable();
+  try {
+    const leaky = guard(
+      async () => {
+        throw new Error(`upstream refused: password=${PASSWORD}; Authorization: Bearer ${BEARER}; key ${API_KEY}; ${PEM}`);
+      },
+      { name: 'call_upstream' },
+    );
+    await leaky().catch(() => undefined);
+    // a span made by hand, with a secret in an event attribute and the status message
+    const tracer = provider.getTracer('agent-safety-otel', '0.1.0');
+    const span = tracer.startSpan('execute_tool by_hand');
+    span.addEvent('request', { 'http.request.header.authorization': `Bearer ${BEARER}`, note: 'token: token-value-99', count: 3 });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: `failed with password=${PASSWORD}` });
+    span.end();
+    await provider.forceFlush();
+    await receiver.waitFor(() => receiver.spans.length >= 2, 10_000, 'the two spans');
+    await provider.shutdown();
+
+    const auditText = readFileSync(path, 'utf8');
+    const otlpText = JSON.stringify(receiver.traceRequests);
+    for (const [where, text] of [['audit file', auditText], ['console tree', consoleText], ['OTLP payload (spans)', JSON.stringify(receiver.spans.map(s => ({ ...s, resource: undefined })))]] as const) {
+      for (const secret of SECRETS) assert.not.ok(text.includes(secret), `${where} holds ${secret}`);
+      assert.ok(text.includes('[REDACTED]'), `${where}: the redacted messages are there`);
+    }
+    // the chained resource leaves the command line out (the OTLP resource is the SDK's: not ours to change)
+    const first = JSON.parse(auditText.split('\n')[0]) as { resource: Record<string, unknown> };
+    assert.equal(Object.keys(first.resource).sort(), ['process.pid', 'service.name']);
+    assert.ok(otlpText.includes('process.pid'));
+    // what was redacted is what was chained: the file verifies
+    const report = await verifyAuditFiles([path]);
+    assert.ok(report.valid, JSON.stringify(report.failure));
+    assert.ok(auditText.includes('password=[REDACTED]'), 'the exception message is chained, redacted');
+  } finally {
+    instrumentation.disable();
+    await provider.shutdown().catch(() => undefined);
+    await receiver.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a redactor of your own runs before chaining; one that throws masks the value', async () => {
+  const path = join(mkdtempSync(join(tmpdir(), 'audit-secrets-')), 'audit.jsonl');
+  for (const [redact, expected] of [
+    [(v: unknown) => (typeof v === 'string' ? v.replace(/ACME-\d+/g, 'ACME-*') : v), 'ACME-*'],
+    [() => {
+      throw new Error('no');
+    }, '[redaction failed]'],
+  ] as const) {
+    const audit = new AuditChainSpanProcessor({ sinks: [new FileAuditSink({ path })], redact });
+    const provider = new BasicTracerProvider({ spanProcessors: [audit] });
+    const span = provider.getTracer('agent-safety-otel').startSpan('execute_tool t');
+    span.setStatus({ code: SpanStatusCode.ERROR, message: 'customer ACME-12345 failed' });
+    span.end();
+    await provider.shutdown();
+    const text = readFileSync(path, 'utf8');
+    assert.ok(text.includes(expected), `${expected} in ${text.slice(-400)}`);
+    assert.not.ok(text.includes('ACME-12345'));
+  }
+  assert.throws(() => new AuditChainSpanProcessor({ sinks: [new FileAuditSink({ path })], redact: 'no' as never }), /options\.redact/);
+  rmSync(join(path, '..'), { recursive: true, force: true });
+});
+
+test.run();
