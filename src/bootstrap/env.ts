@@ -34,10 +34,10 @@ export const AGENT_SAFETY_ENV = {
   AGENT_SAFETY_AUDIT_HMAC_KEY_FILE: 'A file holding the HMAC key of the chain (its raw bytes).',
   AGENT_SAFETY_AUDIT_HMAC_KEY: 'The HMAC key, base64 (prefer the _FILE variant).',
   AGENT_SAFETY_AUDIT_HMAC_KEY_ID: 'The id recorded for the HMAC key. Required with a key.',
-  AGENT_SAFETY_AUDIT_SIGNING_KEY_FILE: 'A PEM file holding the Ed25519 private key that signs checkpoints.',
+  AGENT_SAFETY_AUDIT_SIGNING_KEY_FILE: 'A PEM file holding the Ed25519 private key that signs the audit seals.',
   AGENT_SAFETY_AUDIT_SIGNING_KEY: 'The Ed25519 private key, PEM (prefer the _FILE variant).',
   AGENT_SAFETY_AUDIT_SIGNING_KEY_ID: 'The id recorded for the signing key. Required with a key.',
-  AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS: 'Sign a checkpoint every this many records. Default 1000.',
+  AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS: 'A keyed audit chain seals itself every this many records. Default 1000.',
   AGENT_SAFETY_AUDIT_CHECKPOINT_MS: 'And at least this often while records arrive, in ms. Default 10000.',
 } as const;
 

@@ -66,7 +66,7 @@ async function produceLog(witness: { url: string; vkey: string }, count: number,
     ],
     filter: auditAllSpans,
     signingKey: { id: 'k1', privateKey: logKey.privateKey },
-    checkpoints: { everyRecords: 25, everyMs: 60_000 },
+    seals: { everyRecords: 25, everyMs: 60_000 },
   });
   const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'cli' }), spanProcessors: [processor] });
   produceSpans(provider.getTracer('agent-safety-otel', '0.1.0'), count, seed);

@@ -17,6 +17,8 @@ const NEVER = new Set([
   'agent_safety.audit.chain_id',
   'agent_safety.audit.prev_hash',
   'agent_safety.audit.hash',
+  'agent_safety.audit.format',
+  'agent_safety.audit.seal_every',
   'agent_safety.compensated.trace_id',
   'agent_safety.compensated.span_id',
   'agent_safety.checkpoint.id',

@@ -289,6 +289,8 @@ export const ATTR_AGENT_SAFETY_AUDIT_SEAL_KEY_ID = AUDIT_KEYS.sealKeyId; // 'age
 export const ATTR_AGENT_SAFETY_AUDIT_SEAL_SIGNATURE = AUDIT_KEYS.sealSignature; // 'agent_safety.audit.seal.signature'
 /** On the seal made at shutdown: true (the chain ends there). */
 export const ATTR_AGENT_SAFETY_AUDIT_SEAL_FINAL = AUDIT_KEYS.sealFinal; // 'agent_safety.audit.seal.final'
+/** On a seal span, with a transparency log and a signing key: the log's C2SP signed checkpoint note of the tree of the records before it (docs/transparency.md). */
+export const ATTR_AGENT_SAFETY_AUDIT_SEAL_NOTE = AUDIT_TLOG_NOTE_KEY; // 'agent_safety.audit.seal.note'
 /** @deprecated Format 1 (read, no longer written): span name of a signed checkpoint; see {@link SPAN_AGENT_SAFETY_AUDIT_SEAL}. */
 export const SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT = CHECKPOINT_SPAN_NAME; // 'agent_safety.audit.checkpoint'
 /** @deprecated Format 1: on a checkpoint span: seq of the last record the checkpoint covers. */
@@ -301,8 +303,6 @@ export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME = AUDIT_KEYS.checkpointTime
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID = AUDIT_KEYS.checkpointKeyId; // 'agent_safety.audit.checkpoint.key_id'
 /** @deprecated Format 1: on a checkpoint span: the Ed25519 signature (base64) of the claim. */
 export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE = AUDIT_KEYS.checkpointSignature; // 'agent_safety.audit.checkpoint.signature'
-/** On a checkpoint span, with a transparency log: the log's C2SP signed checkpoint note (docs/transparency.md). */
-export const ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_NOTE = AUDIT_TLOG_NOTE_KEY; // 'agent_safety.audit.checkpoint.note'
 /** Audit event (span event, or span name when no span is active): the agent proposes an action. */
 export const EVENT_AGENT_SAFETY_ACTION_PROPOSED = 'agent_safety.action.proposed';
 /** Audit event: the action ran. */

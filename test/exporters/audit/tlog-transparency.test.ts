@@ -55,11 +55,11 @@ async function produceLog(dir: string, witness: RunningWitness, count: number, s
     sinks,
     filter: auditAllSpans,
     signingKey: { id: 'log-key-1', privateKey: logKey.privateKey },
-    checkpoints: { everyRecords: 16, everyMs: 60_000 },
+    seals: { everyRecords: 16, everyMs: 60_000 },
   });
   const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'tlog-test' }), spanProcessors: [processor] });
   produceSpans(provider.getTracer('agent-safety-otel', '0.1.0'), count, seed);
-  await provider.shutdown(); // a last checkpoint, the journal synced, the tiles written, the witness answered
+  await provider.shutdown(); // the closing seal (with the last checkpoint note), the journal synced, the tiles written, the witness answered
 }
 
 async function setup(): Promise<Run> {
@@ -99,13 +99,13 @@ test('the witness cosigned the last checkpoint; journal and tiles verify against
   assert.is(journal.leaves, cp.size);
   const tiles = await verifyTlogTiles(r.tiles, trust(r));
   assert.ok(tiles.valid, JSON.stringify(tiles.failure));
-  // Every checkpoint note in the chain is the tree of the records before it.
-  const notes = r.lines.filter(l => l.includes('agent_safety.audit.checkpoint.note'));
+  // Every seal's checkpoint note in the chain is the tree of the records before it.
+  const notes = r.lines.filter(l => l.includes('agent_safety.audit.seal.note'));
   assert.ok(notes.length >= 4, `${notes.length} notes`);
   const frontier = new MerkleFrontier();
   for (const line of r.lines) {
     const rec = JSON.parse(line) as { hash: string; span: { attributes: Record<string, { stringValue?: string }> } };
-    const note = rec.span.attributes['agent_safety.audit.checkpoint.note']?.stringValue;
+    const note = rec.span.attributes['agent_safety.audit.seal.note']?.stringValue;
     if (note !== undefined) {
       const c = peekCheckpoint(note);
       assert.is(c.size, frontier.size);
@@ -129,9 +129,11 @@ test('cut the tail: caught (truncated)', async () => {
   const report = await attack(r, 'cut', r.lines.slice(0, -6));
   assert.not.ok(report.valid);
   assert.is(report.failure!.reason, 'truncated');
-  // The linear chain alone does not see it: what is left is a valid chain.
-  assert.ok(verifyAuditText(r.lines.slice(0, -6).join('\n') + '\n').valid);
-  // Nor does the tree without a checkpoint that covers the cut: the witness's is what counts.
+  // The linear chain sees it too when the run was closed (its closing seal is gone: an unsealed tail)…
+  const cut = r.lines.slice(0, -6).join('\n') + '\n';
+  assert.is(verifyAuditText(cut).failure?.reason, 'unsealed tail');
+  // …but not in a live file, whose tail is unsealed anyway: there the witness's checkpoint is what counts.
+  assert.ok(verifyAuditText(cut, { allowUnsealedTail: true }).valid);
 });
 
 test('replace a run (re-hashed so the chain links): caught (root mismatch)', async () => {
