@@ -16,7 +16,7 @@ import type { KeyObject } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { isUtf8 } from 'node:buffer';
 
-/** Lines containing this, quoted, take the slow path: only seal and checkpoint spans carry it in a body. */
+/** Lines with a string (key or value) starting with this take the slow path: only seal and checkpoint spans have one in a body. */
 const FAST_PATH_MARK = 'agent_safety.audit.';
 
 /** The scan of a chunk of complete lines (each ending with `\n`). */
@@ -46,9 +46,9 @@ export type ChunkScanner = (chunk: Uint8Array) => ChunkScan;
 /**
  * Makes a chunk scanner. Self-contained on purpose (see the module doc):
  * `crypto` is `node:crypto`, `isUtf8` is `node:buffer`'s, `key` the HMAC
- * key if any, `markName` a quoted prefix (lines containing it take the slow
- * path: `"agent_safety.audit.`, which only seal and checkpoint spans carry
- * in a body), `window` how many bytes are searched for it at a time,
+ * key if any, `markName` a prefix (a line with a string, key or value,
+ * starting with it takes the slow path: `agent_safety.audit.`, which only
+ * seal and checkpoint spans have in a body: their name and attribute keys),
  * `maxDepth` the nesting the fast path accepts (the verifier's limit, at
  * most 64: deeper lines take the slow path, which reports them).
  *
@@ -58,13 +58,16 @@ export type ChunkScanner = (chunk: Uint8Array) => ChunkScan;
  * escapes them, valid UTF-8; numbers in their shortest form) and hashes to
  * its stamp. Anything else, however harmless, goes to the slow path, which
  * parses strictly: the fast path never accepts what the slow path rejects.
+ * The mark is looked for in the same walk, at the start of each string: in
+ * canonical text a string's bytes are its characters (a letter, `.` or `_`
+ * is never escaped), so a span named `agent_safety.audit.seal`, or carrying
+ * a seal's attribute, cannot hide from it.
  */
 export function makeChunkScanner(
   crypto: typeof nodeCrypto,
   isUtf8: (input: Uint8Array) => boolean,
   key: Buffer | KeyObject | undefined,
   markName: string,
-  window = 1 << 18,
   maxDepth = 64,
 ): ChunkScanner {
   const enc = (s: string): Buffer => Buffer.from(s, 'latin1');
@@ -74,29 +77,29 @@ export function makeChunkScanner(
   const SPAN = enc(',"span":{');
   const HASH_TAIL = enc(',"hash":"');
   const TAIL = 75; // ,"hash":"<64 hex>"}
-  const MARK = enc('"' + markName);
-  // Lines are searched for MARK a window (bytes) at a time, just before they are hashed,
-  // so that the bytes are still in the core's cache when the hash reads them. The search
-  // looks for MARK's last bytes ('y.audit.'): its rare first byte lets it skip through a
-  // line faster than a search for all of MARK, which starts with a common quote.
-  const PROBE = MARK.subarray(Math.max(0, MARK.length - 8));
+  const MARK = enc(markName);
+  // A string starting with MARK: its 4 bytes at PROBE_AT, read as one number, are compared
+  // first (for `agent_safety.audit.` these are "dit.", where the package's other keys differ).
+  const PROBE_AT = Math.max(0, MARK.length - 4);
+  const PROBE = MARK.length >= 4 ? MARK.readUInt32BE(PROBE_AT) : -1;
   const oneShot = (crypto as unknown as { hash?: (a: string, d: Uint8Array, e: 'hex') => string }).hash;
   let scratch = new Uint8Array(16 * 1024);
   let view: DataView;
+  /** A string starting with MARK was seen in the line being checked. */
+  let marked = false;
 
   const at = (buf: Buffer, pos: number, what: Buffer): boolean => {
     if (pos + what.length > buf.length) return false;
     for (let i = 0; i < what.length; i++) if (buf[pos + i] !== what[i]) return false;
     return true;
   };
-  /** Where MARK first lies wholly in [from, to) of buf, or -1. */
-  const findMark = (buf: Buffer, from: number, to: number): number => {
-    const range = buf.subarray(from, to);
-    for (let h = range.indexOf(PROBE); h >= 0; h = range.indexOf(PROBE, h + 1)) {
-      const m = from + h + PROBE.length - MARK.length;
-      if (m >= from && at(buf, m, MARK)) return m;
-    }
-    return -1;
+  /**
+   * Notes a string starting at `s` (past its opening quote) that starts with
+   * MARK. No bound check for the probe: the line's tail (75 bytes) follows
+   * every string of its body.
+   */
+  const checkMark = (buf: Buffer, s: number): void => {
+    if ((PROBE < 0 || view.getUint32(s + PROBE_AT) === PROBE) && at(buf, s, MARK)) marked = true;
   };
   /** `n` bytes at `a` equal those at `b` (four at a time). */
   const same = (buf: Buffer, a: number, b: number, n: number): boolean => {
@@ -123,14 +126,14 @@ export function makeChunkScanner(
   const stringEnd = (buf: Buffer, p: number): number => {
     for (;;) {
       const b = buf[p];
-      if (b > 92) {
-        p++; // lowercase letters, '}', '~', non-ASCII: the common case in one comparison
+      if (b >= 35 && b !== 92) {
+        p++; // anything but a quote, a backslash, a control character, a space or '!': the common case in two comparisons
         continue;
       }
       if (b === 34) return p + 1;
       if (b < 32) return -1;
       if (b !== 92) {
-        p++;
+        p++; // a space or '!'
         continue;
       }
       const e = buf[p + 1];
@@ -190,6 +193,7 @@ export function makeChunkScanner(
   const shortValue = (buf: Buffer, p: number, to: number): number => {
     const name = buf[p + 2] === 115 ? SV : IV;
     if (!at(buf, p + 1, name)) return -1;
+    checkMark(buf, p + 1 + name.length);
     const q = stringEnd(buf, p + 1 + name.length);
     return q > 0 && q < to && buf[q] === 125 ? q + 1 : -1;
   };
@@ -200,6 +204,7 @@ export function makeChunkScanner(
    */
   const canonicalBody = (buf: Buffer, from: number, to: number): boolean => {
     if (!chunkUtf8 && !isUtf8(buf.subarray(from, to))) return false;
+    marked = false;
     let p = from;
     let d = 0;
     let wantValue = true;
@@ -208,6 +213,7 @@ export function makeChunkScanner(
       if (wantValue) {
         const c = p < to ? buf[p] : -1;
         if (c === 34) {
+          checkMark(buf, p + 1);
           p = stringEnd(buf, p + 1);
           if (p < 0 || p > to) return false;
         } else if (c === 123 && buf[p + 1] === 34 && (buf[p + 2] === 115 || buf[p + 2] === 105) && (short = shortValue(buf, p, to)) > 0) {
@@ -266,6 +272,7 @@ export function makeChunkScanner(
       // a member's key: plain ASCII (byte order is then UTF-16 order), after the one before it
       if (p >= to || buf[p] !== 34) return false;
       const ks = p + 1;
+      checkMark(buf, ks);
       let q = ks; // [ks, q) is known to be plain key bytes
       const ps = keyStart[d];
       if (ps >= 0) {
@@ -285,8 +292,8 @@ export function makeChunkScanner(
       for (;;) {
         // no bound check: the line's tail holds a quote
         const b = buf[q];
-        if (b > 92 && b < 128) {
-          q++; // lowercase letters and '_': most of a key
+        if (b >= 35 && b < 128 && b !== 92) {
+          q++; // letters, digits, '.', '_': most of a key
           continue;
         }
         if (b === 34) break;
@@ -317,8 +324,6 @@ export function makeChunkScanner(
       seqs: new Float64Array(capacity),
       linked: new Uint8Array(capacity),
     };
-    let searched = 0; // MARK was searched for in [.., searched): `mark` is the first one at or after the last search's start
-    let mark = -1;
     let start = 0;
     for (let line = 0; ; line++) {
       const end = buf.indexOf(10, start);
@@ -340,12 +345,7 @@ export function makeChunkScanner(
       count = line + 1;
       out.starts[line] = start;
       out.ends[line] = end;
-      // MARK holds no newline: one inside this line lies wholly in [start, end)
-      if (end > searched || (mark >= 0 && mark < start)) {
-        if (end > searched) searched = Math.min(buf.length, Math.max(end, start + window));
-        mark = findMark(buf, start, searched);
-      }
-      const ok = !(mark >= 0 && mark < end) && scanLine(buf, start, end, out, line);
+      const ok = scanLine(buf, start, end, out, line);
       out.status[line] = ok ? 0 : 1;
       start = end + 1;
     }
@@ -403,7 +403,7 @@ export function makeChunkScanner(
     }
     const hashStart = tail + HASH_TAIL.length;
     if (digest !== buf.toString('latin1', hashStart, hashStart + 64)) return false;
-    if (!canonicalBody(buf, start, tail)) return false;
+    if (!canonicalBody(buf, start, tail) || marked) return false;
     out.chainEnds[line] = q;
     out.seqs[line] = seq;
     // linked: same chain as the line before, seq + 1, prev_hash = its hash (all bytes compared)
@@ -414,7 +414,7 @@ export function makeChunkScanner(
 
 /** A chunk scanner in this thread. */
 export function localChunkScanner(key: Buffer | KeyObject | undefined, maxDepth = 64): ChunkScanner {
-  return makeChunkScanner(nodeCrypto, isUtf8, key, FAST_PATH_MARK, undefined, maxDepth);
+  return makeChunkScanner(nodeCrypto, isUtf8, key, FAST_PATH_MARK, maxDepth);
 }
 
 /** A chunk and its scan, back from a worker. */
@@ -458,7 +458,7 @@ export class ScanPool {
       `'use strict';\n` +
       `var __name = function (f) { return f; };\n` + // esbuild keepNames helper, when this source came through tsx
       `const { parentPort, workerData } = require('node:worker_threads');\n` +
-      `const scan = (${makeChunkScanner.toString()})(require('node:crypto'), require('node:buffer').isUtf8, workerData.key, workerData.markName, undefined, workerData.maxDepth);\n` +
+      `const scan = (${makeChunkScanner.toString()})(require('node:crypto'), require('node:buffer').isUtf8, workerData.key, workerData.markName, workerData.maxDepth);\n` +
       `parentPort.on('message', (m) => {\n` +
       `  const r = scan(m.chunk);\n` +
       `  parentPort.postMessage({ id: m.id, r, chunk: m.chunk }, [r.status.buffer, r.starts.buffer, r.ends.buffer, r.chainEnds.buffer, r.seqs.buffer, r.linked.buffer, m.chunk.buffer]);\n` +

@@ -428,13 +428,15 @@ test('OTLP JSON: out-of-order batches verify; duplicates, gaps, changed resource
   fails(verifyAuditLines(batches.slice(1), { ...options, maxBuffered: 5 }), 'missing start');
 });
 
-test('chunk scanner: seals and seq 0 take the slow path wherever the search windows fall; other valid lines the fast one', () => {
+test('chunk scanner: seals, seq 0 and strings starting with the mark take the slow path; other valid lines the fast one', () => {
   const f = auditFixture({ signingKey: { id: 'sk1', privateKey: KEYS.privateKey }, seals: { everyRecords: 5 } });
   for (let i = 0; i < 60; i++) {
     produceSpans(f.tracer, 1, i + 1);
-    // near misses of the mark (fast path), and the quoted mark itself in an attribute (slow path, still verified)
-    if (i % 3 === 0) f.tracer.startSpan('execute_tool notes', { attributes: { note: 'at the safety.audit.seal', step: 'y.audit.' } }).end();
+    // near misses of the mark (fast path: inside a string, after an escaped quote, or a prefix of it),
+    // and the mark starting a value or a key (slow path, still verified)
+    if (i % 3 === 0) f.tracer.startSpan('execute_tool notes', { attributes: { note: 'at the safety.audit.seal', step: 'y.audit.', quoted: `"${SEAL_SPAN_NAME}"`, short: 'agent_safety.audi' } }).end();
     if (i % 7 === 0) f.tracer.startSpan('execute_tool notes', { attributes: { note: SEAL_SPAN_NAME } }).end();
+    if (i % 11 === 0) f.tracer.startSpan('execute_tool notes', { attributes: { 'agent_safety.audit.note': 'x' } }).end();
   }
   f.seal();
   const lines = f.lines();
@@ -443,16 +445,14 @@ test('chunk scanner: seals and seq 0 take the slow path wherever the search wind
   const text = order.join('\n') + '\n';
   const slow = order.map(l => {
     const r = JSON.parse(l);
-    return r.seq === 0 || r.span.name === SEAL_SPAN_NAME || r.span.attributes.note?.stringValue === SEAL_SPAN_NAME;
+    return r.seq === 0 || r.span.name === SEAL_SPAN_NAME || r.span.attributes.note?.stringValue === SEAL_SPAN_NAME || 'agent_safety.audit.note' in r.span.attributes;
   });
   assert.ok(slow.filter(Boolean).length > 40, 'enough seals');
-  assert.ok(order.filter(l => l.includes('the safety.audit.seal"')).length > 40, 'enough near misses');
+  assert.ok(order.filter(l => l.includes('the safety.audit.seal"') && l.includes(`\\"${SEAL_SPAN_NAME}`)).length > 40, 'enough near misses');
   assert.ok(verifyAuditLines(lines, { publicKey: KEYS.publicKey }).valid);
-  for (const window of [1, 700, 4096, 65536, 1 << 18]) {
-    const scan = makeChunkScanner(nodeCrypto, isUtf8, undefined, 'agent_safety.audit.', window)(Buffer.from(text));
-    assert.is(scan.n, order.length);
-    for (let i = 0; i < order.length; i++) assert.is(scan.status[i], slow[i] ? 1 : 0, `window ${window}, line ${i + 1}`);
-  }
+  const scan = makeChunkScanner(nodeCrypto, isUtf8, undefined, 'agent_safety.audit.')(Buffer.from(text));
+  assert.is(scan.n, order.length);
+  for (let i = 0; i < order.length; i++) assert.is(scan.status[i], slow[i] ? 1 : 0, `line ${i + 1}`);
 });
 
 test('worker pool: chunks scanned by the workers and by this thread, in any mix, give the one-thread verdict', async () => {
