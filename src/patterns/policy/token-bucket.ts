@@ -46,5 +46,6 @@ export function tokenBucketRemaining(state: TokenBucketState): number {
 /** Milliseconds until `state` (brought up to date) holds `cost` tokens; 0 when it does. */
 export function tokenBucketRetryAfter(state: TokenBucketState, ratePerMs: number, cost: number): number {
   const missing = cost - state.tokens;
-  return missing <= EPSILON ? 0 : Math.ceil(missing / ratePerMs);
+  // The small subtraction keeps an exact whole number of ms from rounding up to the next one.
+  return missing <= EPSILON ? 0 : Math.max(1, Math.ceil(missing / ratePerMs - 1e-6));
 }
