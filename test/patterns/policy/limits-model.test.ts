@@ -27,11 +27,11 @@ const times = (maxGap: number, maxLength: number) =>
 class BucketModel {
   private units: number;
   private last: number;
-  constructor(
-    private readonly k: number,
-    private readonly burst: number,
-    start: number,
-  ) {
+  private readonly k: number;
+  private readonly burst: number;
+  constructor(k: number, burst: number, start: number) {
+    this.k = k;
+    this.burst = burst;
     this.units = burst * 8000;
     this.last = start;
   }
@@ -85,10 +85,12 @@ test('token bucket: waiting the retry-after it gives is enough, and one ms less 
 /** The sliding window as a full log of admission times. */
 class WindowModel {
   private readonly log: number[] = [];
-  constructor(
-    private readonly limit: number,
-    private readonly windowMs: number,
-  ) {}
+  private readonly limit: number;
+  private readonly windowMs: number;
+  constructor(limit: number, windowMs: number) {
+    this.limit = limit;
+    this.windowMs = windowMs;
+  }
   private countAt(t: number): number {
     return this.log.filter(x => x > t - this.windowMs && x <= t).length;
   }
