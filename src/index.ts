@@ -44,6 +44,8 @@ export type { ArgumentConstraint, PolicyRule, PolicySubject } from './patterns/p
 export type { BudgetLimit, ConcurrencyLimit, PolicyDimension, PolicyLimit, PolicyLimitBase, SlidingWindowLimit, TokenBucketLimit } from './patterns/policy/policy-limits.js';
 export { MEMORY_POLICY_STORE_DEFAULTS, MemoryPolicyStore } from './patterns/policy/policy-store.js';
 export type { Admission, CounterCheck, KillTarget, MaybePromise, MemoryPolicyStoreOptions, PolicyStore } from './patterns/policy/policy-store.js';
+export { CEDAR_AUTHORIZER_DEFAULTS, CedarAuthorizer, cedarAuthorizer } from './instrumentation/policy/cedar-authorizer.js';
+export type { CedarAuthorizerOptions, CedarEntity, CedarValue } from './instrumentation/policy/cedar-authorizer.js';
 export { POLICY_REASONS, PolicyDeniedError, isPolicyDeniedError } from './patterns/policy/policy-denied-error.js';
 export type { PolicyDecisionValue, PolicyDenial, PolicyReason } from './patterns/policy/policy-denied-error.js';
 

@@ -3,9 +3,9 @@
  *
  * Each call of a guarded function is one span `execute_tool {tool}` (kind
  * INTERNAL) with the GenAI tool and agent attributes set at start. Inside it,
- * in a fixed order (DESIGN.md §2): breaker admission, impact gate and review,
+ * in a fixed order (DESIGN.md §2): breaker admission, policy, impact gate and review,
  * pre-action explanation, checkpoint, the action itself (with its timeout and
- * abort signal), breaker outcome, post-action or error explanation. Each step
+ * abort signal), breaker outcome, policy settlement (cost), post-action or error explanation. Each step
  * returns plain data and this module writes it onto the span.
  *
  * @module
@@ -38,6 +38,9 @@ import type { GuardExplainOptions } from '../explain/explainability-hooks.js';
 import { GuardGate, refusalOutcome, validateGateOptions } from '../gate/guard-gate.js';
 import type { ImpactDeclaration } from '../gate/guard-gate.js';
 import { recordError } from './record-error.js';
+import type { Policy } from '../../patterns/policy/policy.js';
+import type { PolicyTicket } from '../../patterns/policy/policy.js';
+import { GuardPolicy, policyDecisionAttributes, policySettlementAttributes, recordPolicyDenial, validatePolicyOption, writePolicyAttributes } from '../policy/policy-step.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_ERROR_TYPE,
@@ -110,6 +113,13 @@ export interface GuardOptions<A extends unknown[] = unknown[], R = unknown> {
    */
   breaker?: BreakerSource;
   /**
+   * The policy (step 2, after the breaker): allow/deny rules, an authorizer
+   * (Cedar), rate, concurrency and budget limits, the kill switch. A denial
+   * rejects the call with a `PolicyDeniedError` and the tool never runs;
+   * after the call its cost is charged. @default undefined (no policy)
+   */
+  policy?: Policy;
+  /**
    * Take a checkpoint in a `RollbackManager` before each call (step 4, just
    * before the action), so that a rollback can undo it with the hook
    * registered under the tool's name. @default undefined (no checkpoint)
@@ -174,6 +184,7 @@ const GUARD_KEYS = [
   'captureResult',
   'redact',
   'breaker',
+  'policy',
   'checkpoint',
   'gate',
   'impact',
@@ -209,6 +220,7 @@ function validateGuardOptions(options: unknown): asserts options is GuardOptions
   optionalBoolean('captureResult', o.captureResult);
   optionalFunction('redact', o.redact);
   validateBreakerSource('breaker', o.breaker);
+  validatePolicyOption('policy', o.policy);
   validateGuardCheckpoint('checkpoint', o.checkpoint);
   validateGateOptions(o.gate, o.impact);
   if (o.explain !== undefined) {
@@ -250,6 +262,7 @@ class ToolGuard {
   private readonly _errorMetricAttrs = new Map<string, Attributes>();
   private readonly _breakers: BreakerPicker | undefined;
   private readonly _gate: GuardGate | undefined;
+  private readonly _policy: GuardPolicy | undefined;
   private readonly _explainer: Explainer | undefined;
 
   constructor(fn: AnyFunction, options: GuardOptions) {
@@ -257,6 +270,7 @@ class ToolGuard {
     this._options = options;
     this.name = options.name;
     this._breakers = options.breaker === undefined ? undefined : new BreakerPicker(options.breaker, options.name);
+    this._policy = options.policy && new GuardPolicy(options.policy, options.name);
     this._gate = options.gate && new GuardGate(options.gate, options.name, options.impact as ImpactDeclaration<never[]>);
     this._explainer = options.explain && new Explainer(options.name, options.explain as GuardExplainOptions<never[]>, options.explain.hooks);
     this.spanName = `${GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL} ${options.name}`;
@@ -313,6 +327,7 @@ class ToolGuard {
     let callId: string | undefined;
     let trail: ExplanationTrail | undefined;
     let gated = this._gate === undefined;
+    let ticket: PolicyTicket | undefined;
     const redact = o.redact ?? settings.redact;
     try {
       callId = call?.callId ?? extract('callId', this.name, o.callId, args);
@@ -325,6 +340,13 @@ class ToolGuard {
         breaker = new BreakerCall(span, this._breakers.pick(agent));
         const waiting = breaker.admit(signal); // 1. breaker admission
         if (waiting !== undefined) await waiting;
+      }
+      // 2. policy: a denial throws PolicyDeniedError
+      if (this._policy !== undefined) {
+        const decided = this._policy.decide(agent?.id, parent, args, signal);
+        ticket = decided instanceof Promise ? await decided : decided;
+        writePolicyAttributes(span, policyDecisionAttributes(ticket));
+        if (!ticket.allowed) throw ticket.error();
       }
       const timeoutMs = call?.timeoutMs ?? o.timeoutMs;
       let ctx = trace.setSpan(parent, span);
@@ -350,6 +372,8 @@ class ToolGuard {
           ? await context.with(ctx, this._fn, thisArg, ...args)
           : await this._runControlled(ctx, thisArg, args, signal, timeoutMs);
       breaker?.succeeded(result); // 6. breaker records the outcome
+      const charged = ticket && this._settlePolicy(span, ticket, { ok: true, result }); // 6. policy settles (cost)
+      if (charged !== undefined) await charged;
 
       if (o.captureResult ?? settings.captureResult) {
         span.setAttribute(ATTR_GEN_AI_TOOL_CALL_RESULT, captureValue(result, redact));
@@ -363,8 +387,11 @@ class ToolGuard {
     } catch (err) {
       aborted = signal?.aborted === true && (err === signal.reason || isAbortError(err));
       breaker?.failed(err, aborted);
+      const released = ticket && this._settlePolicy(span, ticket, { ok: false, error: err });
+      if (released !== undefined) await released;
       if (aborted) span.setAttribute(ATTR_AGENT_SAFETY_CALL_OUTCOME, 'aborted' satisfies CallOutcome);
       else if (breaker?.rejected) errType = recordRejection(span, err);
+      else if (ticket?.allowed === false) errType = recordPolicyDenial(span, err);
       else errType = recordFailure(span, err, gated ? undefined : refusalOutcome(err));
       // 7. on-error explanation (also for a call refused before it ran)
       if (this._explainer !== undefined) this._explainer.error(span, trail, err, args, callId, agent?.id ?? agent?.name, redact);
@@ -375,6 +402,14 @@ class ToolGuard {
       span.end();
       if (!aborted) toolDurationHistogram().record((performance.now() - started) / 1000, this._metricAttrs(errType));
     }
+  }
+
+  /** Settles the call's policy ticket and writes the budget charged. */
+  private _settlePolicy(span: Span, ticket: PolicyTicket, outcome: { ok: true; result: unknown } | { ok: false; error: unknown }): void | Promise<void> {
+    if (!ticket.allowed) return;
+    const settled = this._policy!.settle(ticket, outcome);
+    if (settled instanceof Promise) return settled.then(s => writePolicyAttributes(span, policySettlementAttributes(s)));
+    writePolicyAttributes(span, policySettlementAttributes(settled));
   }
 
   /** The action with an abort signal and/or a timeout: rejects as soon as either fires. */
