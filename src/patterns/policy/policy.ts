@@ -177,11 +177,6 @@ export class PolicyTicket implements PolicyDecision {
   }
 }
 
-function then<T, U>(value: MaybePromise<T>, fn: (v: T) => MaybePromise<U>, onError: (err: unknown) => MaybePromise<U>): MaybePromise<U> {
-  if (value instanceof Promise) return value.then(fn, onError);
-  return fn(value);
-}
-
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -282,7 +277,8 @@ export class Policy {
     } catch (err) {
       return this._storeError(subject, err);
     }
-    return then(stopped, s => this._afterKillSwitch(subject, s, signal), err => this._storeError(subject, err));
+    if (stopped instanceof Promise) return stopped.then(s => this._afterKillSwitch(subject, s, signal), err => this._storeError(subject, err));
+    return this._afterKillSwitch(subject, stopped, signal);
   }
 
   /** {@link decide}, throwing a `PolicyDeniedError` when the call is denied. */
@@ -448,35 +444,47 @@ export class Policy {
     } catch (err) {
       return this._storeError(subject, err);
     }
-    return then(
-      admission,
-      a => {
-        if (a.admitted) return this._allowed(subject, plan, rule, a, waitedMs);
-        const failed = plan.limits[a.failed];
-        const kind = failed.limit.kind;
-        const reason: PolicyReason = kind === 'budget' ? 'budget_exhausted' : kind === 'concurrency' ? 'concurrency_limited' : 'rate_limited';
-        const denied = (): PolicyTicket =>
-          new PolicyTicket(subject, {
-            allowed: false,
-            reason,
-            rule,
-            limit: failed.limit.name,
-            remaining: a.remaining[a.failed],
-            retryAfterMs: a.retryAfterMs,
-            waitedMs,
-            detail: undefined,
-          });
-        if (kind === 'budget' || this._maxWaitMs === 0) return denied();
-        // Rate and concurrency limits may wait, up to maxWaitMs in all.
-        const t0 = started ?? now;
-        const left = t0 + this._maxWaitMs - now;
-        if (left <= 0 || (a.retryAfterMs !== undefined && a.retryAfterMs > left)) return denied();
-        return this._wait(kind === 'concurrency', a.retryAfterMs ?? left, left, signal).then(() =>
-          this._admit(subject, plan, rule, signal, this.now() - t0, t0),
-        );
-      },
-      err => this._storeError(subject, err),
-    );
+    if (admission instanceof Promise) {
+      return admission.then(
+        a => this._admitted(subject, plan, rule, signal, waitedMs, started, now, a),
+        err => this._storeError(subject, err),
+      );
+    }
+    return this._admitted(subject, plan, rule, signal, waitedMs, started, now, admission);
+  }
+
+  /** The ticket for an admission's answer, or a wait and another try. */
+  private _admitted(
+    subject: PolicySubject,
+    plan: Plan,
+    rule: string | undefined,
+    signal: AbortSignal | undefined,
+    waitedMs: number,
+    started: number | undefined,
+    now: number,
+    a: Admission,
+  ): MaybePromise<PolicyTicket> {
+    if (a.admitted) return this._allowed(subject, plan, rule, a, waitedMs);
+    const failed = plan.limits[a.failed];
+    const kind = failed.limit.kind;
+    const reason: PolicyReason = kind === 'budget' ? 'budget_exhausted' : kind === 'concurrency' ? 'concurrency_limited' : 'rate_limited';
+    const denied = (): PolicyTicket =>
+      new PolicyTicket(subject, {
+        allowed: false,
+        reason,
+        rule,
+        limit: failed.limit.name,
+        remaining: a.remaining[a.failed],
+        retryAfterMs: a.retryAfterMs,
+        waitedMs,
+        detail: undefined,
+      });
+    if (kind === 'budget' || this._maxWaitMs === 0) return denied();
+    // Rate and concurrency limits may wait, up to maxWaitMs in all.
+    const t0 = started ?? now;
+    const left = t0 + this._maxWaitMs - now;
+    if (left <= 0 || (a.retryAfterMs !== undefined && a.retryAfterMs > left)) return denied();
+    return this._wait(kind === 'concurrency', a.retryAfterMs ?? left, left, signal).then(() => this._admit(subject, plan, rule, signal, this.now() - t0, t0));
   }
 
   /** Waits `ms` (a rate limit), or until a slot is given back or `left` ms pass (a concurrency limit). */
