@@ -31,7 +31,8 @@ const suite: BenchSuite = {
 
     const results = await compare(
       { 'guard()': () => plain(1), 'guard() + token bucket': () => limited(1), 'guard() + bucket + budget': () => charged(1) },
-      quick ? { iterations: 2_000, runs: 3 } : { iterations: 100_000, runs: 9 },
+      // Many short runs, interleaved: the median then resists the load drifting on a shared machine.
+      quick ? { iterations: 2_000, runs: 3 } : { iterations: 10_000, runs: 31 },
     );
     await provider.forceFlush();
     const base = results['guard()'].nsPerOp;

@@ -88,11 +88,13 @@ export class GuardPolicy {
   /** After the call; never throws (a cost or store problem is reported through `diag`). */
   settle(ticket: PolicyTicket, outcome: { ok: true; result: unknown } | { ok: false; error?: unknown }): MaybePromise<PolicySettlement> {
     const settled = this.policy.settle(ticket, outcome);
-    const report = (s: PolicySettlement): PolicySettlement => {
-      if (s.error !== undefined) diag.warn(`${PACKAGE_NAME}: policy of tool "${this._tool}": ${s.error}`);
-      return s;
-    };
-    return settled instanceof Promise ? settled.then(report) : report(settled);
+    if (settled instanceof Promise) return settled.then(s => this._report(s));
+    return settled.error === undefined ? settled : this._report(settled);
+  }
+
+  private _report(s: PolicySettlement): PolicySettlement {
+    if (s.error !== undefined) diag.warn(`${PACKAGE_NAME}: policy of tool "${this._tool}": ${s.error}`);
+    return s;
   }
 
   private _count(ticket: PolicyTicket, agentId: string | undefined): PolicyTicket {

@@ -311,11 +311,8 @@ export class Policy {
         error = `releasing slots failed: ${message(err)}`;
       }
       // Wake one waiter per slot given back (after the release, when async).
-      const wake = (): void => {
-        for (let i = 0; i < slots.length && this._waiters.length > 0; i++) this._waiters.shift()!();
-      };
-      if (released instanceof Promise) released.then(wake, wake);
-      else wake();
+      if (released instanceof Promise) released.then(() => this._wake(slots.length), () => this._wake(slots.length));
+      else if (this._waiters.length > 0) this._wake(slots.length);
     }
     if (budgets === undefined) {
       return released instanceof Promise
@@ -325,6 +322,10 @@ export class Policy {
           : { ...NO_SETTLEMENT, error };
     }
     return this._charge(ticket, budgets, outcome, now, error);
+  }
+
+  private _wake(count: number): void {
+    for (let i = 0; i < count && this._waiters.length > 0; i++) this._waiters.shift()!();
   }
 
   /** Turns the kill switch on: `{}` stops everything, `{ agent }` one agent, `{ tool }` one tool, both: that pair. */
