@@ -1,7 +1,7 @@
-import { SpanKind, context, trace } from '@opentelemetry/api';
+import { SpanKind, context, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Attributes, Span } from '@opentelemetry/api';
 import { optionalString, rejectUnknownOptions, requireFunction, requireNonEmptyString, requireObject } from '../../patterns/shared/validate.js';
-import { withAgent } from './call-context.js';
+import { withAgent, withRun } from './call-context.js';
 import { recordError } from './record-error.js';
 import {
   ATTR_GEN_AI_AGENT_ID,
@@ -12,6 +12,8 @@ import {
 } from '../shared/semconv.js';
 import { currentTracer } from '../shared/telemetry.js';
 import type { AgentIdentity } from '../shared/telemetry.js';
+
+let localRuns = 0;
 
 /** Options of {@link invokeAgent}. */
 export interface InvokeAgentOptions {
@@ -64,7 +66,12 @@ export async function invokeAgent<T>(options: InvokeAgentOptions, fn: (span: Spa
     parent,
   );
   const agent: AgentIdentity = Object.freeze({ id: options.id, name: options.name });
-  const ctx = withAgent(trace.setSpan(parent, span), agent);
+  // The run's id (per-run policy limits): its span id, or a local one when nothing is traced
+  // (a no-op tracer hands back the parent's span context).
+  const spanContext = span.spanContext();
+  const own = isSpanContextValid(spanContext) && spanContext.spanId !== trace.getSpanContext(parent)?.spanId;
+  const runId = own ? spanContext.spanId : `run-${++localRuns}`;
+  const ctx = withRun(withAgent(trace.setSpan(parent, span), agent), runId);
   try {
     return await context.with(ctx, fn, undefined, span);
   } catch (err) {

@@ -1,5 +1,5 @@
 /**
- * Act 5: the audit chain. Every guarded call of acts 1-4 (and every
+ * Act 6: the audit chain. Every guarded call of acts 1-5 (and every
  * rollback and compensation) was appended, as its span ended, to a
  * hash-chained JSONL file. After the SDK has shut down (flushing the file),
  * the demo verifies it, then makes a copy in which one record was edited
@@ -21,8 +21,8 @@ function describe(report: AuditVerifyReport): string {
   return `${chains}\n  verdict: TAMPERED: ${f.reason} at ${f.file}:${f.line}${f.seq !== undefined ? ` (seq ${f.seq})` : ''}\n  ${f.detail}`;
 }
 
-export async function act5Audit(auditFile: string): Promise<{ valid: boolean; tamperedDetected: boolean }> {
-  heading('Act 5: the audit chain is verified; a tampered copy is caught');
+export async function act6Audit(auditFile: string): Promise<{ valid: boolean; tamperedDetected: boolean }> {
+  heading('Act 6: the audit chain is verified; a tampered copy is caught');
   const files = auditFiles(auditFile);
   const report = await verifyAuditFiles(files);
   console.log(`audit file ${auditFile}`);
