@@ -200,10 +200,10 @@ test('the kill switch, a rule, and the breaker first: a policy denial does not c
   const capped = await refusal(() => pay({ amount: 500 }));
   assert.ok(isPolicyDeniedError(capped) && capped.reason === 'rule_denied' && capped.rule === 'cap');
   assert.is(breaker.state, 'closed', 'a denial is not a failure of the tool');
-  policy.stop({ agent: 'billing' });
+  await policy.stop({ agent: 'billing' });
   const stopped = await refusal(() => pay({ amount: 5 }));
   assert.ok(isPolicyDeniedError(stopped) && stopped.reason === 'kill_switch');
-  policy.resume({ agent: 'billing' });
+  await policy.resume({ agent: 'billing' });
   assert.is(await pay({ amount: 5 }), 'paid');
   assert.equal(
     telemetry.spans().map(s => [s.attributes[ATTR_AGENT_SAFETY_POLICY_REASON], s.attributes[ATTR_AGENT_SAFETY_POLICY_RULE]]),

@@ -25,24 +25,24 @@ const times = (maxGap: number, maxLength: number) =>
  * k/8 tokens per second, i.e. k units per millisecond.
  */
 class BucketModel {
-  private units: number;
-  private last: number;
-  private readonly k: number;
-  private readonly burst: number;
+  private _units: number;
+  private _last: number;
+  private readonly _k: number;
+  private readonly _burst: number;
   constructor(k: number, burst: number, start: number) {
-    this.k = k;
-    this.burst = burst;
-    this.units = burst * 8000;
-    this.last = start;
+    this._k = k;
+    this._burst = burst;
+    this._units = burst * 8000;
+    this._last = start;
   }
   call(t: number): { admitted: boolean; remaining: number; retryAfterMs: number | undefined } {
-    this.units = Math.min(this.burst * 8000, this.units + (t - this.last) * this.k);
-    this.last = t;
-    if (this.units >= 8000) {
-      this.units -= 8000;
-      return { admitted: true, remaining: Math.floor(this.units / 8000), retryAfterMs: undefined };
+    this._units = Math.min(this._burst * 8000, this._units + (t - this._last) * this._k);
+    this._last = t;
+    if (this._units >= 8000) {
+      this._units -= 8000;
+      return { admitted: true, remaining: Math.floor(this._units / 8000), retryAfterMs: undefined };
     }
-    return { admitted: false, remaining: 0, retryAfterMs: Math.ceil((8000 - this.units) / this.k) };
+    return { admitted: false, remaining: 0, retryAfterMs: Math.ceil((8000 - this._units) / this._k) };
   }
 }
 
@@ -84,25 +84,25 @@ test('token bucket: waiting the retry-after it gives is enough, and one ms less 
 
 /** The sliding window as a full log of admission times. */
 class WindowModel {
-  private readonly log: number[] = [];
-  private readonly limit: number;
-  private readonly windowMs: number;
+  private readonly _log: number[] = [];
+  private readonly _limit: number;
+  private readonly _windowMs: number;
   constructor(limit: number, windowMs: number) {
-    this.limit = limit;
-    this.windowMs = windowMs;
+    this._limit = limit;
+    this._windowMs = windowMs;
   }
-  private countAt(t: number): number {
-    return this.log.filter(x => x > t - this.windowMs && x <= t).length;
+  private _countAt(t: number): number {
+    return this._log.filter(x => x > t - this._windowMs && x <= t).length;
   }
   call(t: number): { admitted: boolean; remaining: number; retryAfterMs: number | undefined } {
-    const count = this.countAt(t);
-    if (count < this.limit) {
-      this.log.push(t);
-      return { admitted: true, remaining: this.limit - count - 1, retryAfterMs: undefined };
+    const count = this._countAt(t);
+    if (count < this._limit) {
+      this._log.push(t);
+      return { admitted: true, remaining: this._limit - count - 1, retryAfterMs: undefined };
     }
     // The first later millisecond at which a call would be admitted (nothing else admitted meanwhile).
     let d = 1;
-    while (this.log.filter(x => x > t + d - this.windowMs).length >= this.limit) d++;
+    while (this._log.filter(x => x > t + d - this._windowMs).length >= this._limit) d++;
     return { admitted: false, remaining: 0, retryAfterMs: d };
   }
 }

@@ -100,23 +100,23 @@ test('the authorizer: allow, deny, error and a throw (the last two deny)', () =>
   assert.equal([decided(p, call('x')).reason, decided(p, call('x')).detail], ['evaluation_error', 'engine down']);
 });
 
-test('the kill switch stops everything, an agent, a tool or a pair, and resumes', () => {
+test('the kill switch stops everything, an agent, a tool or a pair, and resumes', async () => {
   const p = new Policy();
-  p.stop({ agent: 'a1' });
+  await p.stop({ agent: 'a1' });
   assert.equal([decided(p, call('x')).reason, decided(p, call('x')).rule], ['kill_switch', 'kill_switch:agent:a1']);
   assert.is(decided(p, call('x', [], 'a2')).allowed, true);
-  p.resume({ agent: 'a1' });
-  p.stop({ tool: 'x' });
+  await p.resume({ agent: 'a1' });
+  await p.stop({ tool: 'x' });
   assert.is(decided(p, call('x', [], 'a2')).reason, 'kill_switch');
   assert.is(decided(p, call('y', [], 'a2')).allowed, true);
-  p.resume({ tool: 'x' });
-  p.stop({ agent: 'a1', tool: 'y' });
+  await p.resume({ tool: 'x' });
+  await p.stop({ agent: 'a1', tool: 'y' });
   assert.is(decided(p, call('y')).reason, 'kill_switch');
   assert.is(decided(p, call('x')).allowed, true);
-  p.stop();
+  await p.stop();
   assert.is(decided(p, call('z', [], undefined)).rule, 'kill_switch:all');
-  p.resume();
-  p.resume({ agent: 'a1', tool: 'y' });
+  await p.resume();
+  await p.resume({ agent: 'a1', tool: 'y' });
   assert.is(decided(p, call('y')).allowed, true);
 });
 
@@ -227,7 +227,7 @@ test('concurrency: 10,000 concurrent calls through a limit of 16 never exceed it
     peak = Math.max(peak, inFlight);
     await new Promise(r => setImmediate(r));
     inFlight--;
-    p.settle(ticket, { ok: true, result: i });
+    await p.settle(ticket, { ok: true, result: i });
     return i;
   };
   const results = await Promise.all(Array.from({ length: 10_000 }, (_, i) => one(i)));
@@ -240,7 +240,7 @@ test('concurrency: 10,000 concurrent calls through a limit of 16 never exceed it
 
 test('concurrency without waiting: of 10,000 concurrent calls exactly `max` are admitted', async () => {
   const p = new Policy({ limits: [{ kind: 'concurrency', name: 'slots', max: 16, per: [] }] });
-  const tickets = await Promise.all(Array.from({ length: 10_000 }, (_, i) => p.decide(call('x', [i]))));
+  const tickets = await Promise.all(Array.from({ length: 10_000 }, async (_, i) => p.decide(call('x', [i]))));
   assert.is(tickets.filter(t => t.allowed).length, 16);
   const denied = tickets.filter(t => !t.allowed);
   assert.ok(denied.every(t => t.reason === 'concurrency_limited' && t.limit === 'slots' && t.remaining === 0 && t.retryAfterMs === undefined));
@@ -274,7 +274,7 @@ test('a store that fails denies (store_error); one that answers with promises wo
   const inner = new MemoryPolicyStore();
   const asyncStore: PolicyStore = {
     admit: async (c, n) => inner.admit(c, n),
-    release: async (k, n) => inner.release(k),
+    release: async (k, n) => inner.release(k, n),
     charge: async (k, a, l, w, n) => inner.charge(k, a, l, w, n),
     stopped: async (a, tool) => inner.stopped(a, tool),
     stop: async target => inner.stop(target),
@@ -311,7 +311,7 @@ test('the memory store stays bounded: idle counters are dropped first, run budge
   const store = new MemoryPolicyStore({ maxCounters: 100 });
   const p = new Policy({ store, now: () => 0, limits: [{ kind: 'budget', name: 'run', per: 'run', limit: 5, cost: 1 }, { kind: 'concurrency', name: 'c', max: 5, per: 'run' }] });
   const live = decided(p, call('x', [], 'a1', 'live'));
-  for (let i = 0; i < 1000; i++) p.settle(decided(p, call('x', [], 'a1', `r${i}`)), { ok: true, result: undefined });
+  for (let i = 0; i < 1000; i++) void p.settle(decided(p, call('x', [], 'a1', `r${i}`)), { ok: true, result: undefined });
   assert.ok(store.size <= 100, `size ${store.size}`);
   const again = decided(p, call('x', [], 'a1', 'live'));
   assert.is(again.allowed, true);
