@@ -267,8 +267,8 @@ class LaterStore implements PolicyStore {
   admit(...a: Parameters<PolicyStore['admit']>) {
     return Promise.resolve(this._memory.admit(...a));
   }
-  release(...a: Parameters<PolicyStore['release']>) {
-    return Promise.resolve(this._memory.release(...a));
+  release(keys: readonly string[]) {
+    return Promise.resolve(this._memory.release(keys));
   }
   charge(...a: Parameters<PolicyStore['charge']>) {
     return new Promise<number>(resolve => setImmediate(() => resolve(this._memory.charge(...a) as number)));

@@ -274,7 +274,7 @@ test('a store that fails denies (store_error); one that answers with promises wo
   const inner = new MemoryPolicyStore();
   const asyncStore: PolicyStore = {
     admit: async (c, n) => inner.admit(c, n),
-    release: async (k, n) => inner.release(k, n),
+    release: async (k, _n) => inner.release(k),
     charge: async (k, a, l, w, n) => inner.charge(k, a, l, w, n),
     stopped: async (a, tool) => inner.stopped(a, tool),
     stop: async target => inner.stop(target),
