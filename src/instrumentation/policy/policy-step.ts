@@ -78,6 +78,8 @@ export class PolicyStep implements GuardStep<PolicyTicket> {
   private _table: PolicyDecisionTable | undefined;
   /** Settlements still pending at the store, by ticket (asynchronous stores only). */
   private readonly _pending = new WeakMap<PolicyTicket, Promise<PolicySettlement>>();
+  /** How many settlements are pending: with a synchronous store, none, and `conclude` looks nothing up. */
+  private _pendingCount = 0;
 
   constructor(policy: Policy, tool: string) {
     this.policy = policy;
@@ -101,6 +103,7 @@ export class PolicyStep implements GuardStep<PolicyTicket> {
     const settled = this.policy.settle(ticket, outcome);
     if (settled instanceof Promise) {
       this._pending.set(ticket, settled);
+      this._pendingCount++;
       return undefined;
     }
     return this._settled(settled);
@@ -108,10 +111,11 @@ export class PolicyStep implements GuardStep<PolicyTicket> {
 
   /** Waits for a settlement the store answers later, and records it. */
   conclude(_call: GuardCall, ticket: PolicyTicket | undefined): MaybePromise<StepDecision | undefined> {
-    if (ticket === undefined) return undefined;
+    if (ticket === undefined || this._pendingCount === 0) return undefined;
     const pending = this._pending.get(ticket);
     if (pending === undefined) return undefined;
     this._pending.delete(ticket);
+    this._pendingCount--;
     return pending.then(s => this._settled(s));
   }
 
