@@ -37,6 +37,19 @@ export type { FailureRateOptions, RateWindowOptions, SlowCallRateOptions, TripCo
 export { exponentialCooldown } from './patterns/breaker/cooldown.js';
 export type { CooldownFunction, ExponentialCooldownOptions } from './patterns/breaker/cooldown.js';
 
+// ── Policy: rules, authorizer, rate, concurrency, budgets, kill switch ─────
+export { POLICY_DEFAULTS, Policy, PolicyTicket, timerSleep } from './patterns/policy/policy.js';
+export type { AuthorizerAnswer, PolicyAuthorizer, PolicyDecision, PolicyOptions, PolicySettlement, PolicySleep } from './patterns/policy/policy.js';
+export type { ArgumentConstraint, PolicyRule, PolicySubject } from './patterns/policy/policy-rules.js';
+export type { BudgetLimit, ConcurrencyLimit, PolicyDimension, PolicyLimit, PolicyLimitBase, SlidingWindowLimit, TokenBucketLimit } from './patterns/policy/policy-limits.js';
+export { MEMORY_POLICY_STORE_DEFAULTS, MemoryPolicyStore } from './patterns/policy/policy-store.js';
+export type { Admission, CounterCheck, KillTarget, MemoryPolicyStoreOptions, PolicyStore } from './patterns/policy/policy-store.js';
+export type { MaybePromise } from './patterns/shared/maybe-promise.js';
+export { CEDAR_AUTHORIZER_DEFAULTS, CedarAuthorizer, cedarAuthorizer } from './instrumentation/policy/cedar-authorizer.js';
+export type { CedarAuthorizerOptions, CedarEntity, CedarValue } from './instrumentation/policy/cedar-authorizer.js';
+export { POLICY_REASONS, PolicyDeniedError, isPolicyDeniedError } from './patterns/policy/policy-denied-error.js';
+export type { PolicyDecisionValue, PolicyDenial, PolicyReason } from './patterns/policy/policy-denied-error.js';
+
 // ── Explainability hooks ───────────────────────────────────────────────────
 export { EXPLAINABILITY_HOOK_DEFAULTS, ExplainabilityHookManager } from './instrumentation/explain/explainability-hooks.js';
 export type {

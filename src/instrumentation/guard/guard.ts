@@ -3,9 +3,10 @@
  *
  * Each call of a guarded function is one span `execute_tool {tool}` (kind
  * INTERNAL) with the GenAI tool and agent attributes set at start. Inside it,
- * in a fixed order (DESIGN.md §2): breaker admission, impact gate and review,
- * pre-action explanation, checkpoint, the action itself (with its timeout and
- * abort signal), breaker outcome, post-action or error explanation. Each step
+ * in a fixed order (DESIGN.md §2): breaker admission, policy, impact gate and
+ * review, pre-action explanation, checkpoint, the action itself (with its
+ * timeout and abort signal), breaker outcome, policy settlement (cost),
+ * post-action or error explanation. Each step
  * is a {@link GuardStep} in the ordered list {@link GUARD_STEPS}: it returns
  * plain data and the recorder (`span-recorder.ts`) writes it onto the span.
  *
@@ -38,6 +39,8 @@ import { Explainer, validateExplainOptions } from '../explain/explainer.js';
 import type { GuardExplainOptions } from '../explain/explainability-hooks.js';
 import { GateStep, validateGateOptions } from '../gate/guard-gate.js';
 import type { ImpactDeclaration } from '../gate/guard-gate.js';
+import type { Policy } from '../../patterns/policy/policy.js';
+import { PolicyStep, validatePolicyOption } from '../policy/policy-step.js';
 import type { ActionOutcome, GuardCall, GuardStep, GuardStepEntry, StepEntry, StepStop } from './guard-step.js';
 import { recordCallStart, recordDecision, recordFailure, recordSuccess, writeDecision } from './span-recorder.js';
 import {
@@ -128,13 +131,20 @@ export interface GuardOptions<A extends unknown[] = unknown[], R = unknown> {
    */
   breaker?: BreakerSource;
   /**
-   * Take a checkpoint in a `RollbackManager` before each call (step 4, just
+   * The policy (step 2, after the breaker): allow/deny rules, an authorizer
+   * (Cedar), rate, concurrency and budget limits, the kill switch. A denial
+   * rejects the call with a `PolicyDeniedError` and the tool never runs;
+   * once the action settled, its cost is charged. @default undefined (no policy)
+   */
+  policy?: Policy;
+  /**
+   * Take a checkpoint in a `RollbackManager` before each call (step 5, just
    * before the action), so that a rollback can undo it with the hook
    * registered under the tool's name. @default undefined (no checkpoint)
    */
   checkpoint?: GuardCheckpointOptions<A, R>;
   /**
-   * The counterfactual impact gate (step 2): each call is assessed before it
+   * The counterfactual impact gate (step 3): each call is assessed before it
    * runs; a `block` verdict, or a review that is not approved, rejects the
    * call with an `ActionBlockedError` and the tool never runs.
    * @default undefined (no gate)
@@ -200,6 +210,11 @@ const GUARD_STEPS: readonly GuardStepEntry<GuardOptions>[] = [
     keys: ['breaker'],
     validate: o => validateBreakerSource('breaker', o.breaker),
     create: o => (o.breaker === undefined ? undefined : new BreakerStep(o.breaker, o.name)),
+  },
+  {
+    keys: ['policy'],
+    validate: o => validatePolicyOption('policy', o.policy),
+    create: o => (o.policy === undefined ? undefined : new PolicyStep(o.policy, o.name)),
   },
   {
     keys: ['gate', 'impact'],
@@ -414,22 +429,22 @@ class ToolGuard {
       let ctx = trace.setSpan(parent, span);
       if (this._steps.length > 0) {
         call = new CallRun(this.name, this._steps.length, args, input, callId, agent, redact, signal, parent, ctx, span);
-        const admitted = this._admit(span, call, 0); // steps 1–4: breaker, gate, explanation, checkpoint
+        const admitted = this._admit(span, call, 0); // steps 1–5: breaker, policy, gate, explanation, checkpoint
         if (admitted !== undefined) await admitted;
         this._start(call);
         ctx = call.context;
       }
-      // 5. the action
+      // 6. the action
       const timeoutMs = options?.timeoutMs ?? o.timeoutMs;
       const result =
         signal === undefined && timeoutMs === undefined
           ? await context.with(ctx, this._fn, thisArg, ...args)
           : await this._runControlled(ctx, thisArg, args, signal, timeoutMs);
       const outcome: ActionOutcome | undefined = call && { ok: true, result };
-      if (call !== undefined) this._settle(span, call, outcome!); // 6. breaker records the outcome
+      if (call !== undefined) this._settle(span, call, outcome!); // 7. breaker records the outcome, policy charges the cost
       recordSuccess(span, (o.captureResult ?? settings.captureResult) ? captureValue(result, redact) : undefined);
       if (call !== undefined) {
-        const concluded = this._conclude(span, call, outcome!, 0); // 7. post-action explanation, checkpoint
+        const concluded = this._conclude(span, call, outcome!, 0); // 7. post-action explanation, checkpoint, policy settlement the store answers later
         if (concluded !== undefined) await concluded;
       }
       return result;

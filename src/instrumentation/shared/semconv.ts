@@ -67,7 +67,8 @@ export const ERROR_TYPE_VALUE_OTHER = '_OTHER';
 /**
  * How the guarded call ended: `success`, `error`, `timeout`, `aborted`
  * (by the caller: not a tool failure), `rejected` (breaker open),
- * `blocked` (impact gate) or `denied` (review denied or unanswered).
+ * `blocked` (impact gate) or `denied` (review denied or unanswered, or
+ * the policy denied: `agent_safety.policy.decision` = `deny`).
  */
 export const ATTR_AGENT_SAFETY_CALL_OUTCOME = 'agent_safety.call.outcome';
 /** The values of {@link ATTR_AGENT_SAFETY_CALL_OUTCOME}. */
@@ -110,6 +111,35 @@ export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS = 'agent_safety.cir
  * `ignored`, `rejected` or `slow`; every call has exactly one.
  */
 export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS = 'agent_safety.circuit_breaker.calls';
+
+// ── Policy ─────────────────────────────────────────────────────────────────
+
+/** What the policy decided: `allow` or `deny`. */
+export const ATTR_AGENT_SAFETY_POLICY_DECISION = 'agent_safety.policy.decision';
+/**
+ * Why, low cardinality: `allowed`, `kill_switch`, `rule_denied`,
+ * `not_allowed`, `authorizer_denied`, `evaluation_error`, `rate_limited`,
+ * `concurrency_limited`, `budget_exhausted` or `store_error`.
+ */
+export const ATTR_AGENT_SAFETY_POLICY_REASON = 'agent_safety.policy.reason';
+/** The rule, or the authorizer's (Cedar) policies, that decided; `kill_switch:…` for the kill switch. */
+export const ATTR_AGENT_SAFETY_POLICY_RULE = 'agent_safety.policy.rule';
+/** The limit or budget that denied the call; when allowed, the one closest to exhaustion. */
+export const ATTR_AGENT_SAFETY_POLICY_LIMIT = 'agent_safety.policy.limit';
+/** What is left of {@link ATTR_AGENT_SAFETY_POLICY_LIMIT} after this call's admission (tokens, calls, slots, budget units). */
+export const ATTR_AGENT_SAFETY_POLICY_REMAINING = 'agent_safety.policy.remaining';
+/** On a denial: milliseconds until a retry could pass, when known. */
+export const ATTR_AGENT_SAFETY_POLICY_RETRY_AFTER_MS = 'agent_safety.policy.retry_after_ms';
+/** How long the call waited for room under a rate or concurrency limit (only when it waited). */
+export const ATTR_AGENT_SAFETY_POLICY_WAITED_MS = 'agent_safety.policy.waited_ms';
+/** After the call: the budget charged that is closest to exhaustion. */
+export const ATTR_AGENT_SAFETY_POLICY_BUDGET_NAME = 'agent_safety.policy.budget.name';
+/** After the call: the cost charged to that budget. */
+export const ATTR_AGENT_SAFETY_POLICY_BUDGET_COST = 'agent_safety.policy.budget.cost';
+/** After the call: what is left of that budget (negative when calls in flight overspent it). */
+export const ATTR_AGENT_SAFETY_POLICY_BUDGET_REMAINING = 'agent_safety.policy.budget.remaining';
+/** Counter of policy decisions by `decision`, `reason`, agent and tool (unit `{decision}`). */
+export const METRIC_AGENT_SAFETY_POLICY_DECISIONS = 'agent_safety.policy.decisions';
 
 // ── Explanations ───────────────────────────────────────────────────────────
 
@@ -332,6 +362,10 @@ export const METRIC_ATTR_SAFE_POINT = 'safe_point';
 export const METRIC_ATTR_VERDICT = 'verdict';
 /** On {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: what happened (`proceeded`, `approved`, `denied`, `blocked`). */
 export const METRIC_ATTR_ENFORCED = 'enforced';
+/** On {@link METRIC_AGENT_SAFETY_POLICY_DECISIONS}: `allow` or `deny`. */
+export const METRIC_ATTR_DECISION = 'decision';
+/** On {@link METRIC_AGENT_SAFETY_POLICY_DECISIONS}: the decision's reason (see {@link ATTR_AGENT_SAFETY_POLICY_REASON}). */
+export const METRIC_ATTR_REASON = 'reason';
 /** On audit backlog and export failures: which sink (`file`, `otlp`, or a user sink's name). */
 export const METRIC_ATTR_SINK = 'sink';
 
