@@ -176,6 +176,7 @@ export type { SnapshotFailure } from './patterns/rollback/rollback-errors.js';
 export { MemorySafetyStore } from './patterns/store/memory-safety-store.js';
 export { RedisSafetyStore } from './patterns/store/redis-safety-store.js';
 export type { RedisClientLike, RedisSafetyStoreOptions } from './patterns/store/redis-safety-store.js';
+export type { RedisPolicyStore, RedisPolicyStoreOptions } from './patterns/store/redis-policy-store.js';
 export type {
   ApprovalDecision,
   ApprovalRecord,
