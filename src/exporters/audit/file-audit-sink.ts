@@ -10,6 +10,7 @@ import { diag } from '@opentelemetry/api';
 import {
   close as fsClose,
   closeSync,
+  constants,
   fdatasync as fsFdatasync,
   fstat as fsFstat,
   fstatSync,
@@ -43,6 +44,7 @@ import {
 } from '../../patterns/audit/audit-file.js';
 import type { FsyncPolicy } from '../../patterns/audit/audit-file.js';
 import { countAuditExportFailure, registerAuditSink } from './audit-metrics.js';
+import { onLastChance } from './last-chance-flush.js';
 import { rejectUnknownOptions, requireNonEmptyString, requireNumber, requireObject } from '../../patterns/shared/validate.js';
 import type { AuditRecord, AuditSink } from './audit-sink.js';
 
@@ -52,10 +54,15 @@ import type { AuditRecord, AuditSink } from './audit-sink.js';
  * `node:fs`.
  */
 export interface AuditFileIo {
-  /** Opens `path` for appending (creating it with mode 0600); returns the fd, the file's size and mode. */
+  /** Opens `path` for writing (creating it with mode 0600, never truncating it); returns the fd, the file's size and mode. */
   open(path: string): Promise<{ fd: number; size: number; mode: number }>;
-  /** Writes `length` bytes of `buffer` from `offset` at the end of the file; returns how many were written. */
-  write(fd: number, buffer: Buffer, offset: number, length: number): Promise<number>;
+  /**
+   * Writes `length` bytes of `buffer` from `offset` at file offset
+   * `position` (the sink's end of file); returns how many were written.
+   * Positional, so that the last-chance flush can write the same bytes at
+   * the same place again without duplicating them.
+   */
+  write(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
   fdatasync(fd: number): Promise<void>;
   close(fd: number): Promise<void>;
   rename(from: string, to: string): Promise<void>;
@@ -140,18 +147,23 @@ export interface FileAuditSinkStats {
 
 interface Inflight {
   buffer: Buffer;
+  /** Bytes of `buffer` written so far. */
   offset: number;
+  /** Where in the file `buffer` starts. */
+  position: number;
   count: number;
 }
 
 const MODE = 0o600;
+/** Write-only, created if missing, never truncated, not O_APPEND: writes are positional. */
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT;
 const TAIL_CHUNK = 64 * 1024;
 
 /** The default {@link AuditFileIo}, on `node:fs` (exported for tests that wrap it). @internal */
 export const nodeAuditFileIo: AuditFileIo = {
   open: path =>
     new Promise((resolve, reject) =>
-      fsOpen(path, 'a', MODE, (err, fd) => {
+      fsOpen(path, OPEN_FLAGS, MODE, (err, fd) => {
         if (err) return reject(err);
         fsFstat(fd, (err2, st) => {
           if (err2) {
@@ -162,8 +174,8 @@ export const nodeAuditFileIo: AuditFileIo = {
         });
       }),
     ),
-  write: (fd, buffer, offset, length) =>
-    new Promise((resolve, reject) => fsWrite(fd, buffer, offset, length, null, (err, n) => (err ? reject(err) : resolve(n)))),
+  write: (fd, buffer, offset, length, position) =>
+    new Promise((resolve, reject) => fsWrite(fd, buffer, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)))),
   fdatasync: fd => new Promise((resolve, reject) => fsFdatasync(fd, err => (err ? reject(err) : resolve()))),
   close: fd => new Promise((resolve, reject) => fsClose(fd, err => (err ? reject(err) : resolve()))),
   rename: (from, to) => new Promise((resolve, reject) => fsRename(from, to, err => (err ? reject(err) : resolve()))),
@@ -237,6 +249,9 @@ export class FileAuditSink implements AuditSink {
   private closed = false;
   private shutdownPromise: Promise<void> | undefined;
   private readonly stopBacklog: () => void;
+  private readonly stopLastChance: () => void;
+  /** Bumped by the last-chance flush: an asynchronous write or sync started before it accounts for nothing. */
+  private epoch = 0;
 
   constructor(options: FileAuditSinkOptions) {
     requireObject('FileAuditSink options', options);
@@ -260,6 +275,7 @@ export class FileAuditSink implements AuditSink {
     this.recovery = this.startUp();
     // The sink reports its own backlog (with or without a processor) until its shutdown has flushed.
     this.stopBacklog = registerAuditSink(this.name, () => this.backlog(), this);
+    this.stopLastChance = onLastChance(() => this.flushSync());
   }
 
   /** The head of the chain the file already holds (the last complete record), for the new chain's `previous`. */
@@ -329,9 +345,12 @@ export class FileAuditSink implements AuditSink {
     const left = this.backlog();
     if (left > 0) {
       // still reported (the gauge keeps showing them) so that the last metric export tells of the loss
-      diag.error(`FileAuditSink(${this.path}): shut down with ${left} records not written or not synced; they are lost`);
+      diag.error(
+        `FileAuditSink(${this.path}): shut down with ${left} records not written or not synced; one last synchronous attempt is made when the process exits, else they are lost`,
+      );
     } else {
       this.stopBacklog();
+      this.stopLastChance();
     }
     if (this.fd !== undefined) {
       const fd = this.fd;
@@ -426,7 +445,7 @@ export class FileAuditSink implements AuditSink {
     const start = this.queueHead;
     const end = start + plan.count;
     const text = plan.count === 1 ? `${this.queue[start]}\n` : `${this.queue.slice(start, end).join('\n')}\n`;
-    this.inflight = { buffer: Buffer.from(text, 'utf8'), offset: 0, count: plan.count };
+    this.inflight = { buffer: Buffer.from(text, 'utf8'), offset: 0, position: this.size, count: plan.count };
     this.queueHead = end;
     if (end === this.queue.length) {
       this.queue = [];
@@ -451,18 +470,22 @@ export class FileAuditSink implements AuditSink {
 
   private async writeInflight(): Promise<void> {
     const batch = this.inflight!;
+    const epoch = this.epoch;
     while (batch.offset < batch.buffer.length) {
       let n: number;
       try {
-        n = await this.io.write(this.fd!, batch.buffer, batch.offset, batch.buffer.length - batch.offset);
+        n = await this.io.write(this.fd!, batch.buffer, batch.offset, batch.buffer.length - batch.offset, batch.position + batch.offset);
       } catch (err) {
+        if (epoch !== this.epoch) return;
         this.counters.writeErrors++;
         throw new Error(`write failed after ${batch.offset} of ${batch.buffer.length} bytes of a batch: ${describe(err)}`);
       }
+      // The last-chance flush wrote this batch (and everything after it) meanwhile: nothing left to account.
+      if (epoch !== this.epoch) return;
       batch.offset += n;
-      this.size += n;
     }
     this.inflight = undefined;
+    this.size = batch.position + batch.buffer.length;
     this.counters.written += batch.count;
     const next = syncAfterWrite(this.policy);
     if (next === 'none') {
@@ -476,15 +499,75 @@ export class FileAuditSink implements AuditSink {
 
   private async syncNow(): Promise<void> {
     const count = this.unsynced;
+    const epoch = this.epoch;
     try {
       await this.io.fdatasync(this.fd!);
     } catch (err) {
+      if (epoch !== this.epoch) return;
       this.counters.syncErrors++;
       this.syncRequested = true;
       throw new Error(`fdatasync failed with ${count} records written but not synced: ${describe(err)}`);
     }
+    if (epoch !== this.epoch) return;
     this.unsynced -= count;
     this.counters.durable += count;
+  }
+
+  /**
+   * The last-chance flush (see `last-chance-flush.ts`): writes the batch in
+   * flight (again, at the same place: the bytes are the same) and every
+   * queued record synchronously, then fdatasyncs (unless the policy is
+   * `'never'`). Runs when the process ends without a shutdown; never
+   * throws (a failure is reported through `diag`, with what is lost).
+   */
+  flushSync(): void {
+    const queued = this.queue.length - this.queueHead;
+    const batch = this.inflight;
+    if (queued === 0 && batch === undefined && (this.unsynced === 0 || this.policy === 'never')) return;
+    this.epoch++;
+    let fd = this.fd;
+    let opened = false;
+    const count = queued + (batch?.count ?? 0);
+    try {
+      let position: number;
+      if (fd === undefined) {
+        // Between a rotation's close and reopen, or after a failed open: the path as it is now.
+        fd = openSync(this.path, OPEN_FLAGS, MODE);
+        opened = true;
+        position = fstatSync(fd).size;
+      } else {
+        position = batch !== undefined ? batch.position : this.size;
+      }
+      const parts: Buffer[] = [];
+      if (batch !== undefined) parts.push(batch.buffer);
+      if (queued > 0) parts.push(Buffer.from(`${this.queue.slice(this.queueHead).join('\n')}\n`, 'utf8'));
+      const buffer = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      let off = 0;
+      while (off < buffer.length) off += writeSync(fd, buffer, off, buffer.length - off, position + off);
+      this.inflight = undefined;
+      this.queue = [];
+      this.lineBytes = [];
+      this.queueHead = 0;
+      if (!opened) this.size = position + buffer.length;
+      this.counters.written += count;
+      if (this.policy !== 'never') {
+        fdatasyncSync(fd);
+        this.counters.durable += count + this.unsynced;
+        this.unsynced = 0;
+      } else {
+        this.counters.durable += count;
+      }
+    } catch (err) {
+      diag.error(`FileAuditSink(${this.path}): the last-chance flush failed with ${this.backlog()} records not written or not synced: ${describe(err)}`);
+    } finally {
+      if (opened && fd !== undefined) {
+        try {
+          closeSync(fd);
+        } catch {
+          // ending anyway
+        }
+      }
+    }
   }
 
   /** Closes the full active file, renames it to the next rotated name and starts a new one. */
@@ -531,7 +614,7 @@ export class FileAuditSink implements AuditSink {
       const activeSize = sizeOf(this.path);
       file = activeSize !== undefined && activeSize > 0 ? this.path : this.nextRotation > 1 ? rotatedPath(this.path, this.nextRotation - 1) : undefined;
       const found = file === undefined ? emptyRecovery : this.recoverTail(file);
-      const fd = openSync(this.path, 'a', MODE);
+      const fd = openSync(this.path, OPEN_FLAGS, MODE);
       const st = fstatSync(fd);
       this.fd = fd;
       this.size = st.size;
