@@ -274,6 +274,12 @@ export const METRIC_AGENT_SAFETY_AUDIT_BACKLOG = 'agent_safety.audit.backlog';
 export const METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES = 'agent_safety.audit.export_failures';
 /** Counter of audit export attempts that re-send records an earlier attempt failed to deliver (unit `{retry}`). */
 export const METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES = 'agent_safety.audit.export_retries';
+/** Counter of audit records the receiver refused for good (HTTP 4xx), set aside in the dead-letter file (unit `{record}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_DEAD_LETTERS = 'agent_safety.audit.dead_letters';
+/** Counter of audit records not kept because the backlog was full (each run of them is named by a gap record) (unit `{record}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_DROPPED = 'agent_safety.audit.dropped';
+/** Counter of guarded calls refused (or timed out waiting) because the audit could not accept their record (unit `{call}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_REFUSED_CALLS = 'agent_safety.audit.refused_calls';
 
 // ── Metric attribute keys ──────────────────────────────────────────────────
 // Attributes of the agent_safety.* metrics that are not span attributes.
