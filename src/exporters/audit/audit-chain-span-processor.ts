@@ -16,7 +16,12 @@ import type { AuditHmacKey, AuditSigningKey, ChainedRecord, CheckpointPolicy } f
 import type { ChainHead } from '../../patterns/audit/audit-record.js';
 import { nanoStringToHrTime } from '../../patterns/audit/audit-span-decode.js';
 import type { Clock } from '../../patterns/shared/clock.js';
-import { countAuditRecords, auditInstruments, registerAuditSink } from './audit-metrics.js';
+import { countAuditDropped, countAuditRecords, countAuditRefusedCall, auditInstruments, registerAuditSink } from './audit-metrics.js';
+import { registerAuditAdmission } from '../../instrumentation/audit/audit-admission.js';
+import { AuditUnavailableError } from '../../patterns/audit/audit-unavailable-error.js';
+import { msToNanoString } from '../../patterns/audit/audit-chain.js';
+import { systemClock } from '../../patterns/shared/clock.js';
+import { requireNumber, requireOneOf } from '../../patterns/shared/validate.js';
 import {
   ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID,
   ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_HEAD_HASH,
@@ -24,6 +29,8 @@ import {
   ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID,
   ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE,
   ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_TIME,
+  ATTR_AGENT_SAFETY_AUDIT_GAP_REASON,
+  ATTR_AGENT_SAFETY_AUDIT_GAP_RECORDS,
   ATTR_AGENT_SAFETY_AUDIT_HASH,
   ATTR_AGENT_SAFETY_AUDIT_KEY_ID,
   ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_CHAIN_ID,
@@ -32,6 +39,7 @@ import {
   ATTR_AGENT_SAFETY_AUDIT_PREV_HASH,
   ATTR_AGENT_SAFETY_AUDIT_SEQ,
   SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT,
+  SPAN_AGENT_SAFETY_AUDIT_GAP,
 } from '../../instrumentation/shared/semconv.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../instrumentation/shared/version.js';
 import type { AuditRecord, AuditSink } from './audit-sink.js';
@@ -75,7 +83,37 @@ export interface AuditChainSpanProcessorOptions {
   previous?: ChainHead;
   /** @default Date.now */
   clock?: Clock;
+  /**
+   * The memory cap: records held in memory by a sink, not yet in a local
+   * journal (see `AuditSink.held`), at most this many. When a disk or a
+   * collector does not keep up and the cap is reached, `onBacklogFull`
+   * decides; records beyond the cap are never kept in memory.
+   * @default 20000
+   */
+  maxBacklog?: number;
+  /**
+   * What happens when the cap is reached:
+   * - `'fail-actions'`: a guarded call is rejected with an
+   *   `AuditUnavailableError` before its tool runs (fail closed);
+   * - `'block-actions'`: a guarded call waits for room (up to
+   *   `blockTimeoutMs`, then `AuditUnavailableError`) before its tool runs;
+   * - `'drop-with-gap-record'`: calls go on, their records are not kept.
+   * In every case a record that arrives while the cap is reached (a
+   * refused call's, a span not guarded) is not kept: it is counted in
+   * `agent_safety.audit.dropped`, reported through `diag`, and once there
+   * is room again a gap record (`agent_safety.audit_gap`) in the chain says
+   * how many were left out and when. Nothing is dropped silently.
+   * @default 'fail-actions'
+   */
+  onBacklogFull?: BacklogFullPolicy;
+  /** With `'block-actions'`: how long a call waits for room, in ms. @default 30000 */
+  blockTimeoutMs?: number;
 }
+
+/** See {@link AuditChainSpanProcessorOptions.onBacklogFull}. */
+export type BacklogFullPolicy = 'fail-actions' | 'block-actions' | 'drop-with-gap-record';
+
+const POLICIES: readonly BacklogFullPolicy[] = ['fail-actions', 'block-actions', 'drop-with-gap-record'];
 
 /** A span's attributes, writable: stamps go straight in, so attribute-count limits cannot drop them. */
 type MutableAttributes = Record<string, Attributes[string]>;
@@ -111,6 +149,18 @@ export class AuditChainSpanProcessor implements SpanProcessor {
   private lastResource: Resource | undefined;
   private closed = false;
   private lastCheckpointSeq = -1;
+  private readonly maxBacklog: number;
+  private readonly policy: BacklogFullPolicy;
+  private readonly blockTimeoutMs: number;
+  private readonly heldSinks: readonly AuditSink[];
+  private readonly stopAdmission: () => void;
+  /** Records left out since the last gap record, and when the first and last were. */
+  private gapCount = 0;
+  private gapFirstMs = 0;
+  private gapLastMs = 0;
+  private readonly clockFn: Clock;
+  /** Spans left out in `onEnding` (so that `onEnd` does not count them again). */
+  private readonly leftOut = new WeakSet<object>();
 
   constructor(options: AuditChainSpanProcessorOptions) {
     if (!options || !Array.isArray(options.sinks) || options.sinks.length === 0) {
@@ -126,6 +176,14 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     }
     this.sinks = [...options.sinks];
     this.filter = options.filter ?? auditPackageSpans;
+    this.maxBacklog = options.maxBacklog ?? 20_000;
+    requireNumber('maxBacklog', this.maxBacklog, { min: 1, integer: true });
+    this.policy = options.onBacklogFull ?? 'fail-actions';
+    requireOneOf('onBacklogFull', this.policy, POLICIES);
+    this.blockTimeoutMs = options.blockTimeoutMs ?? 30_000;
+    requireNumber('blockTimeoutMs', this.blockTimeoutMs, { min: 0 });
+    this.clockFn = options.clock ?? systemClock;
+    this.heldSinks = this.sinks.filter(s => typeof s.held === 'function');
     const previous = options.previous ?? this.previousFromSinks();
     this.chain = new AuditChain({
       chainId: options.chainId ?? randomUUID(),
@@ -145,6 +203,7 @@ export class AuditChainSpanProcessor implements SpanProcessor {
         this.unregister.push(registerAuditSink(name, () => sink.backlog!(), sink));
       }
     }
+    this.stopAdmission = registerAuditAdmission(this.admit);
     if (this.signing) {
       const everyMs = options.checkpoints?.everyMs ?? 10_000;
       this.timer = setInterval(() => this.checkpointIfDue(), everyMs);
@@ -168,6 +227,10 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     if (this.closed) return;
     try {
       if (!this.filter(span as unknown as ReadableSpan)) return;
+      if (!this.room()) {
+        this.leftOut.add(span);
+        return;
+      }
       // `span` is still open here (its end time is set): stamping writes to its attributes.
       const record = this.append(span as unknown as ReadableSpan, span.attributes as MutableAttributes);
       this.deliver(record, span as unknown as ReadableSpan);
@@ -180,7 +243,8 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     if (this.closed) return;
     try {
       if (span.attributes[ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID] === this.chain.chainId) return; // done in onEnding
-      if (!this.filter(span)) return;
+      if (!this.filter(span) || this.leftOut.has(span)) return;
+      if (!this.room()) return;
       // No onEnding (an older SDK): chain now, and give the sinks a stamped copy.
       const attributes: MutableAttributes = { ...span.attributes };
       const copy = Object.create(span, { attributes: { value: attributes, enumerable: true } }) as ReadableSpan;
@@ -188,6 +252,89 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       this.deliver(record, copy);
     } catch (err) {
       diag.error(`${PACKAGE_NAME}: audit chain could not append span ${span.name}`, err);
+    }
+  }
+
+  /** The most records a sink holds in memory, and which sink. */
+  private heldMost(): [number, AuditSink | undefined] {
+    let most = 0;
+    let which: AuditSink | undefined;
+    for (const sink of this.heldSinks) {
+      let n = 0;
+      try {
+        n = sink.held!();
+      } catch {
+        n = 0;
+      }
+      if (n > most) {
+        most = n;
+        which = sink;
+      }
+    }
+    return [most, which];
+  }
+
+  /**
+   * Whether a record can be kept now. When not, it is counted as left out
+   * (reported, and named by a gap record later); when there is room again
+   * after some were left out, the gap record is appended first.
+   */
+  private room(): boolean {
+    if (this.heldSinks.length === 0) return true;
+    const [held, sink] = this.heldMost();
+    const now = this.clockFn();
+    if (held >= this.maxBacklog) {
+      if (this.gapCount === 0) {
+        this.gapFirstMs = now;
+        diag.error(
+          `${PACKAGE_NAME}: the audit backlog is full (${held} records held in memory by sink ${sink ? sinkName(sink) : '?'}, cap ${this.maxBacklog}): records are left out until it drains; a gap record will name them (policy ${this.policy})`,
+        );
+      }
+      this.gapCount++;
+      this.gapLastMs = now;
+      countAuditDropped();
+      return false;
+    }
+    if (this.gapCount > 0 && this.lastResource !== undefined) this.appendGap();
+    return true;
+  }
+
+  /** Appends the gap record naming the records left out. */
+  private appendGap(): void {
+    const count = this.gapCount;
+    this.gapCount = 0;
+    const attributes: MutableAttributes = {
+      [ATTR_AGENT_SAFETY_AUDIT_GAP_RECORDS]: count,
+      [ATTR_AGENT_SAFETY_AUDIT_GAP_REASON]: 'backlog-full',
+    };
+    const span = syntheticSpan(SPAN_AGENT_SAFETY_AUDIT_GAP, msToNanoString(this.gapFirstMs), msToNanoString(this.gapLastMs), attributes, this.lastResource!);
+    const record = this.append(span, attributes);
+    this.deliver(record, span);
+    diag.warn(`${PACKAGE_NAME}: the audit backlog drained; gap record ${record.chainId}#${record.seq} names the ${count} records left out`);
+  }
+
+  /** The admission gate guarded calls consult before they run (see `audit-admission.ts`). */
+  private readonly admit = (): undefined | Error | Promise<void> => {
+    if (this.closed || this.heldSinks.length === 0 || this.policy === 'drop-with-gap-record') return undefined;
+    const [held, sink] = this.heldMost();
+    if (held < this.maxBacklog) return undefined;
+    if (this.policy === 'fail-actions') {
+      countAuditRefusedCall();
+      return new AuditUnavailableError({ reason: 'backlog-full', held, limit: this.maxBacklog, sink: sink && sinkName(sink) });
+    }
+    return this.waitForRoom();
+  };
+
+  private async waitForRoom(): Promise<void> {
+    const deadline = this.clockFn() + this.blockTimeoutMs;
+    for (;;) {
+      const [held, sink] = this.heldMost();
+      if (held < this.maxBacklog || this.closed) return;
+      if (this.clockFn() >= deadline) {
+        countAuditRefusedCall();
+        throw new AuditUnavailableError({ reason: 'timeout', held, limit: this.maxBacklog, sink: sink && sinkName(sink) });
+      }
+      await new Promise(resolve => setTimeout(resolve, 10));
     }
   }
 
@@ -252,7 +399,7 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_KEY_ID]: claim.keyId,
       [ATTR_AGENT_SAFETY_AUDIT_CHECKPOINT_SIGNATURE]: signature,
     };
-    const span = checkpointSpan(claim.timeUnixNano, attributes, this.lastResource);
+    const span = syntheticSpan(SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT, claim.timeUnixNano, claim.timeUnixNano, attributes, this.lastResource);
     const record = this.append(span, attributes);
     this.lastCheckpointSeq = record.seq;
     this.deliver(record, span);
@@ -279,6 +426,14 @@ export class AuditChainSpanProcessor implements SpanProcessor {
   /** Signs a last checkpoint (with a signing key), then flushes and shuts down the sinks. Idempotent. */
   async shutdown(): Promise<void> {
     if (this.closed) return;
+    this.stopAdmission();
+    if (this.gapCount > 0 && this.lastResource !== undefined) {
+      try {
+        this.appendGap();
+      } catch (err) {
+        diag.error(`${PACKAGE_NAME}: the final gap record failed (${this.gapCount} records left out)`, err);
+      }
+    }
     if (this.signing) {
       try {
         if (this.chain.nextSeq > 0) this.forceCheckpoint();
@@ -312,26 +467,27 @@ function sinkName(sink: AuditSink): string {
   return sink.constructor?.name || 'sink';
 }
 
-/** A finished span (not from a tracer) that carries a checkpoint. */
-function checkpointSpan(timeUnixNano: string, attributes: MutableAttributes, resource: Resource): ReadableSpan {
-  const time = nanoStringToHrTime(timeUnixNano) as HrTime;
+/** A finished span (not from a tracer) of the chain's own: a checkpoint or a gap record. */
+function syntheticSpan(name: string, startUnixNano: string, endUnixNano: string, attributes: MutableAttributes, resource: Resource): ReadableSpan {
+  const startTime = nanoStringToHrTime(startUnixNano) as HrTime;
+  const endTime = nanoStringToHrTime(endUnixNano) as HrTime;
   const context: SpanContext = {
     traceId: randomBytes(16).toString('hex'),
     spanId: randomBytes(8).toString('hex'),
     traceFlags: TraceFlags.SAMPLED,
   };
   return {
-    name: SPAN_AGENT_SAFETY_AUDIT_CHECKPOINT,
+    name,
     kind: SpanKind.INTERNAL,
     spanContext: () => context,
     parentSpanContext: undefined,
-    startTime: time,
-    endTime: time,
+    startTime,
+    endTime,
     status: { code: SpanStatusCode.UNSET },
     attributes,
     links: [],
     events: [],
-    duration: [0, 0],
+    duration: hrDiff(startTime, endTime),
     ended: true,
     resource,
     instrumentationScope: { name: PACKAGE_NAME, version: PACKAGE_VERSION },
@@ -339,4 +495,14 @@ function checkpointSpan(timeUnixNano: string, attributes: MutableAttributes, res
     droppedEventsCount: 0,
     droppedLinksCount: 0,
   };
+}
+
+function hrDiff(a: HrTime, b: HrTime): HrTime {
+  let s = b[0] - a[0];
+  let ns = b[1] - a[1];
+  if (ns < 0) {
+    s -= 1;
+    ns += 1e9;
+  }
+  return s < 0 ? [0, 0] : [s, ns];
 }

@@ -288,6 +288,11 @@ export class FileAuditSink implements AuditSink {
     return this.queue.length - this.queueHead + (this.inflight?.count ?? 0) + this.unsynced;
   }
 
+  /** Records accepted and not yet written to the file (held in memory; written ones survive a crash of the process). */
+  held(): number {
+    return this.queue.length - this.queueHead + (this.inflight?.count ?? 0);
+  }
+
   /** A snapshot of the sink's counters. */
   stats(): FileAuditSinkStats {
     return { ...this.counters };

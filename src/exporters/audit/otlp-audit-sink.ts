@@ -188,7 +188,7 @@ export class OtlpAuditSink implements AuditSink {
   }
 
   /** Records accepted and held in memory only: not yet written to the journal. */
-  unjournaled(): number {
+  held(): number {
     return this.spool.unwritten;
   }
 

@@ -38,6 +38,7 @@ import type { GuardExplainOptions } from '../explain/explainability-hooks.js';
 import { GuardGate, refusalOutcome, validateGateOptions } from '../gate/guard-gate.js';
 import type { ImpactDeclaration } from '../gate/guard-gate.js';
 import { recordError } from './record-error.js';
+import { admitAudit } from '../audit/audit-admission.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_ERROR_TYPE,
@@ -315,6 +316,8 @@ class ToolGuard {
     let gated = this._gate === undefined;
     const redact = o.redact ?? settings.redact;
     try {
+      const admitted = admitAudit(); // 0. the audit can take this call's record, else AuditUnavailableError
+      if (admitted !== undefined) await admitted;
       callId = call?.callId ?? extract('callId', this.name, o.callId, args);
       if (callId !== undefined) span.setAttribute(ATTR_GEN_AI_TOOL_CALL_ID, String(callId));
       if (o.captureArguments ?? settings.captureArguments) {

@@ -266,6 +266,16 @@ export const ATTR_AGENT_SAFETY_ACTION_NAME = 'agent_safety.action.name';
 export const ATTR_AGENT_SAFETY_ACTION_REASON = 'agent_safety.action.reason';
 /** On audit events: further details, redacted, as JSON. */
 export const ATTR_AGENT_SAFETY_ACTION_DETAILS = 'agent_safety.action.details';
+/**
+ * A record of the chain that names records not kept (the backlog was full):
+ * its span is `agent_safety.audit_gap`, from the first to the last record
+ * left out. Outside `agent_safety.audit.*` so that its attributes are hashed.
+ */
+export const SPAN_AGENT_SAFETY_AUDIT_GAP = 'agent_safety.audit_gap';
+/** On a gap record: how many records were left out. */
+export const ATTR_AGENT_SAFETY_AUDIT_GAP_RECORDS = 'agent_safety.audit_gap.records';
+/** On a gap record: why (`backlog-full`). */
+export const ATTR_AGENT_SAFETY_AUDIT_GAP_REASON = 'agent_safety.audit_gap.reason';
 /** Counter of records appended to audit chains (unit `{record}`). */
 export const METRIC_AGENT_SAFETY_AUDIT_RECORDS = 'agent_safety.audit.records';
 /** Records waiting to be delivered to an audit sink (unit `{record}`). */

@@ -160,7 +160,7 @@ test('every record goes to the 0600 JSONL journal; beyond maxInMemory they are r
     await sink.forceFlush(); // one failed attempt; the journal is written and synced
     assert.is(sink.backlog(), 100);
     assert.is(sink.spooled, 90, 'the newest 10 are also in memory');
-    assert.is(sink.unjournaled(), 0);
+    assert.is(sink.held(), 0);
     const text = readFileSync(sink.spoolPath, 'utf8');
     const lines = text.split('\n').filter(Boolean);
     assert.ok(lines[0].startsWith('{"type":"journal","id":'), 'the journal line first');
