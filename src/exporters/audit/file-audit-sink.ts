@@ -22,6 +22,7 @@ import {
   openSync,
   readSync,
   readdirSync,
+  rmSync,
   rename as fsRename,
   statSync,
   write as fsWrite,
@@ -248,6 +249,8 @@ export class FileAuditSink implements AuditSink {
   private syncTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private shutdownPromise: Promise<void> | undefined;
+  /** A torn tail found at start that could not be set aside yet (a full disk). */
+  private tornPending: { file: string; keepBytes: number; torn: Buffer } | undefined;
   private readonly stopBacklog: () => void;
   private readonly stopLastChance: () => void;
   /** Bumped by the last-chance flush: an asynchronous write or sync started before it accounts for nothing. */
@@ -430,6 +433,7 @@ export class FileAuditSink implements AuditSink {
   }
 
   private async reopen(): Promise<void> {
+    if (this.tornPending !== undefined) this.retryTornCut();
     let opened: { fd: number; size: number; mode: number };
     try {
       opened = await this.io.open(this.path);
@@ -440,6 +444,18 @@ export class FileAuditSink implements AuditSink {
     this.fd = opened.fd;
     this.size = opened.size;
     this.checkMode(opened.mode);
+  }
+
+  /** Retries setting aside a torn tail found at start (rare: the disk was full); throws while it cannot be done. */
+  private retryTornCut(): void {
+    const file = this.tornPending!.file;
+    try {
+      const tornPath = this.cutTorn();
+      diag.warn(`FileAuditSink(${this.path}): the torn tail of ${file} is set aside now, in ${tornPath}, and cut off`);
+    } catch (err) {
+      this.counters.writeErrors++;
+      throw new Error(`the torn tail of ${file} cannot be set aside yet (${describe(err)}); nothing is appended until it is`);
+    }
   }
 
   /** Takes the next batch off the queue (rotating the file first when it would overflow). */
@@ -536,6 +552,8 @@ export class FileAuditSink implements AuditSink {
     try {
       let position: number;
       if (fd === undefined) {
+        // Never onto a torn line: set it aside first (or write nothing).
+        if (this.tornPending !== undefined) this.cutTorn();
         // Between a rotation's close and reopen, or after a failed open: the path as it is now.
         fd = openSync(this.path, OPEN_FLAGS, MODE);
         opened = true;
@@ -619,6 +637,8 @@ export class FileAuditSink implements AuditSink {
       const activeSize = sizeOf(this.path);
       file = activeSize !== undefined && activeSize > 0 ? this.path : this.nextRotation > 1 ? rotatedPath(this.path, this.nextRotation - 1) : undefined;
       const found = file === undefined ? emptyRecovery : this.recoverTail(file);
+      // A torn tail not yet set aside: the pump retries it before opening the file.
+      if (this.tornPending !== undefined) return found;
       const fd = openSync(this.path, OPEN_FLAGS, MODE);
       const st = fstatSync(fd);
       this.fd = fd;
@@ -647,9 +667,17 @@ export class FileAuditSink implements AuditSink {
     return newest;
   }
 
-  /** Reads the tail of `file`; a torn tail is moved to a side file and cut off. */
+  /**
+   * Reads the tail of `file`. A torn tail is written to a side file first
+   * (synced), then cut off, and the cut is checked; when that cannot be
+   * done (a full disk), nothing is cut and nothing is appended until it can
+   * (retried by the pump, reported through `diag`), so the next record
+   * always starts on a fresh line.
+   */
   private recoverTail(file: string): FileAuditRecovery {
-    const fd = openSync(file, 'r+');
+    const fd = openSync(file, 'r');
+    let scan: Extract<ReturnType<typeof scanAuditTail>, { kind: 'ok' }>;
+    let torn: Buffer;
     try {
       const size = fstatSync(fd).size;
       let window = TAIL_CHUNK;
@@ -657,40 +685,57 @@ export class FileAuditSink implements AuditSink {
         const start = Math.max(0, size - window);
         const chunk = Buffer.alloc(size - start);
         readFully(fd, chunk, start);
-        const scan = scanAuditTail(chunk, start);
-        if (scan.kind === 'need-more') {
+        const found = scanAuditTail(chunk, start);
+        if (found.kind === 'need-more') {
           window *= 4;
           continue;
         }
-        if (scan.kind === 'foreign') {
-          const problem = `${file} does not end in audit records (${scan.reason}); it was left as it is and the new chain does not link to it`;
+        if (found.kind === 'foreign') {
+          const problem = `${file} does not end in audit records (${found.reason}); it was left as it is and the new chain does not link to it`;
           diag.error(`FileAuditSink(${this.path}): ${problem}`);
           return { ...emptyRecovery, file, problem };
         }
-        if (scan.tornBytes === 0) return { ...emptyRecovery, file, previousHead: scan.head };
-        const torn = chunk.subarray(scan.keepBytes - start);
-        const tornPath = this.setAside(torn);
-        ftruncateSync(fd, scan.keepBytes);
-        fdatasyncSync(fd);
-        diag.warn(
-          `FileAuditSink(${this.path}): ${file} ended in a torn line (${scan.tornReason === 'no-newline' ? 'no newline at the end' : 'an unparseable last line'}, ${scan.tornBytes} bytes): ` +
-            `moved to ${tornPath} and cut off; the chain continues from ${scan.head ? `${scan.head.chainId}#${scan.head.seq}` : 'nothing (no complete record)'}`,
-        );
-        return {
-          file,
-          previousHead: scan.head,
-          tornBytes: scan.tornBytes,
-          tornReason: scan.tornReason,
-          tornPath,
-          problem: undefined,
-        };
+        if (found.tornBytes === 0) return { ...emptyRecovery, file, previousHead: found.head };
+        scan = found;
+        torn = Buffer.from(chunk.subarray(found.keepBytes - start));
+        break;
       }
     } finally {
       closeSync(fd);
     }
+    this.tornPending = { file, keepBytes: scan.keepBytes, torn };
+    const what = `${file} ended in a torn line (${scan.tornReason === 'no-newline' ? 'no newline at the end' : 'an unparseable last line'}, ${scan.tornBytes} bytes)`;
+    const from = `the chain continues from ${scan.head ? `${scan.head.chainId}#${scan.head.seq}` : 'nothing (no complete record)'}`;
+    let tornPath: string | undefined;
+    let problem: string | undefined;
+    try {
+      tornPath = this.cutTorn();
+      diag.warn(`FileAuditSink(${this.path}): ${what}: moved to ${tornPath} and cut off; ${from}`);
+    } catch (err) {
+      problem = `${what} that cannot be set aside yet (${describe(err)}): nothing is appended until it is`;
+      diag.error(`FileAuditSink(${this.path}): ${problem}; retrying; ${from}`);
+    }
+    return { file, previousHead: scan.head, tornBytes: scan.tornBytes, tornReason: scan.tornReason, tornPath, problem };
   }
 
-  /** Writes torn bytes to a new side file (never overwriting one) and syncs it. */
+  /** Sets the pending torn tail aside (side file written and synced first), cuts it off and checks the cut. Throws when it cannot. */
+  private cutTorn(): string {
+    const t = this.tornPending!;
+    const tornPath = this.setAside(t.torn);
+    const fd = openSync(t.file, 'r+');
+    try {
+      ftruncateSync(fd, t.keepBytes);
+      fdatasyncSync(fd);
+      const size = fstatSync(fd).size;
+      if (size !== t.keepBytes) throw new Error(`the cut left ${size} bytes, expected ${t.keepBytes}`);
+    } finally {
+      closeSync(fd);
+    }
+    this.tornPending = undefined;
+    return tornPath;
+  }
+
+  /** Writes torn bytes to a new side file (never overwriting one) and syncs it; a side file that could not be completed is removed. */
   private setAside(torn: Buffer): string {
     const base = tornSidePath(this.path, this.clock());
     for (let i = 0; ; i++) {
@@ -706,9 +751,12 @@ export class FileAuditSink implements AuditSink {
         let off = 0;
         while (off < torn.length) off += writeSync(fd, torn, off, torn.length - off);
         fdatasyncSync(fd);
-      } finally {
+      } catch (err) {
         closeSync(fd);
+        rmSync(candidate, { force: true });
+        throw err;
       }
+      closeSync(fd);
       return candidate;
     }
   }
