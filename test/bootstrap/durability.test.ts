@@ -2,7 +2,8 @@
  * The bootstrap keeps the audit whatever the rest of the telemetry does:
  * - span processors of others that throw in onStart, onEnding or onEnd are
  *   contained: the call returns its own result or its own error, the tool
- *   runs once, the audit still records it;
+ *   runs once, the audit still records it (and guard contains them too in
+ *   an SDK built by hand);
  * - under `register`, start-up warnings (a torn audit file) are printed on
  *   stderr (the diag logger is installed first, warn by default);
  * - shutdown with the collector down keeps its deadline: it writes the
@@ -24,6 +25,7 @@ import { guard } from '../../src/index.js';
 import { verifyAuditFiles } from '../../src/verify/audit-verify.js';
 import { captureDiag } from '../helpers/diag.js';
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
+import { setupTelemetry } from '../helpers/otel.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const test = suite('bootstrap durability');
@@ -81,6 +83,31 @@ for (const where of ['onStart', 'onEnding', 'onEnd'] as const) {
       await safety.shutdown();
       trace.disable();
       metrics.disable();
+    }
+  });
+}
+
+for (const where of ['onStart', 'onEnding', 'onEnd'] as const) {
+  test(`guard alone (an SDK built by hand, nothing wrapped): a processor throwing in ${where} never reaches the call`, async () => {
+    const t = setupTelemetry({}, [new ThrowingProcessor(where)]);
+    const diag = captureDiag();
+    try {
+      let runs = 0;
+      const ok = guard(async (x: number) => (runs++, x + 1), { name: 'ok_tool' });
+      const bad = guard(
+        async () => {
+          runs++;
+          throw new TypeError('own error');
+        },
+        { name: 'bad_tool' },
+      );
+      assert.is(await ok(1), 2);
+      assert.instance(await bad().catch(e => e), TypeError);
+      assert.is(runs, 2);
+      assert.ok(diag.messages.some(m => /a span threw/.test(m)), diag.messages.join(' | '));
+    } finally {
+      diag.restore();
+      await t.shutdown().catch(() => {});
     }
   });
 }

@@ -39,6 +39,7 @@ import { GuardGate, refusalOutcome, validateGateOptions } from '../gate/guard-ga
 import type { ImpactDeclaration } from '../gate/guard-gate.js';
 import { recordError } from './record-error.js';
 import { admitAudit } from '../audit/audit-admission.js';
+import { endContained, startContained } from '../shared/contained-span.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_ERROR_TYPE,
@@ -300,11 +301,7 @@ class ToolGuard {
     const settings = telemetry.settings;
     const parent = context.active();
     const agent = o.agent ?? agentFromContext(parent) ?? settings.agent;
-    const span = currentTracer().startSpan(
-      this.spanName,
-      { kind: SpanKind.INTERNAL, attributes: this._attributesFor(agent) },
-      parent,
-    );
+    const span = startContained(currentTracer(), this.spanName, { kind: SpanKind.INTERNAL, attributes: this._attributesFor(agent) }, parent);
     const started = performance.now();
     let breaker: BreakerCall | undefined;
     let signal: AbortSignal | undefined;
@@ -375,7 +372,7 @@ class ToolGuard {
       if (settled !== undefined) await settled;
       throw err;
     } finally {
-      span.end();
+      endContained(span);
       if (!aborted) toolDurationHistogram().record((performance.now() - started) / 1000, this._metricAttrs(errType));
     }
   }
