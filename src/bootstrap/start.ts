@@ -41,6 +41,7 @@ import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy } from '../pattern
 import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
 import { ATTR_AGENT_SAFETY_AUDIT_SEQ } from '../instrumentation/shared/semconv.js';
 import { runLastChanceFlush } from '../exporters/audit/last-chance-flush.js';
+import { reportCheckpointFileSkips } from '../instrumentation/rollback/checkpoint-skips.js';
 import { samplerFromEnv } from './env.js';
 
 /** OTLP/HTTP export of traces and metrics. */
@@ -317,6 +318,7 @@ export function startAgentSafety(options: AgentSafetyOptions = {}): AgentSafetyH
     throw new RangeError(`shutdownTimeoutMs must be a number of ms ≥ 0, got ${String(shutdownTimeoutMs)}`);
   }
   const instrumentation = new AgentSafetyInstrumentation(options.instrumentation);
+  reportCheckpointFileSkips();
   // Others' processors are contained: what they throw never reaches the call.
   const spanProcessors: SpanProcessor[] = (options.spanProcessors ?? []).map(p => new ContainedSpanProcessor(p));
   const metricReaders: MetricReader[] = [...(options.metricReaders ?? [])];

@@ -26,6 +26,10 @@ import { verifyAuditFiles } from '../../src/verify/audit-verify.js';
 import { captureDiag } from '../helpers/diag.js';
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { setupTelemetry } from '../helpers/otel.js';
+import { reportCheckpointFileSkips } from '../../src/instrumentation/rollback/checkpoint-skips.js';
+import { FileCheckpointStore } from '../../src/patterns/rollback/file-checkpoint-store.js';
+import { RollbackEngine } from '../../src/patterns/rollback/rollback-engine.js';
+import { METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINT_FILES_SKIPPED } from '../../src/semconv.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const test = suite('bootstrap durability');
@@ -111,6 +115,26 @@ for (const where of ['onStart', 'onEnding', 'onEnd'] as const) {
     }
   });
 }
+
+test('a skipped checkpoint file is reported through diag and agent_safety.rollback.checkpoint_files_skipped (as the bootstrap installs it)', async () => {
+  const t = setupTelemetry();
+  const diag = captureDiag();
+  const stop = reportCheckpointFileSkips();
+  try {
+    const store = new FileCheckpointStore({ directory: join(dir, 'checkpoints') });
+    const engine = new RollbackEngine({ agentId: 'skipper', store });
+    await engine.checkpoint('kept');
+    writeFileSync(join(dir, 'checkpoints', 'skipper', 'notes.json'), '{}');
+    assert.equal((await store.list('skipper')).map(r => r.name), ['kept']);
+    assert.ok(diag.messages.some(m => /notes\.json was skipped \(not a checkpoint file\)/.test(m)), diag.messages.join(' | '));
+    const points = await t.points(METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINT_FILES_SKIPPED);
+    assert.equal(points.map(p => [p.attributes['gen_ai.agent.id'], p.value]), [['skipper', 1]]);
+  } finally {
+    stop();
+    diag.restore();
+    await t.shutdown();
+  }
+});
 
 test('under register, a torn audit file is reported on stderr at warn level (no OTEL_LOG_LEVEL needed)', () => {
   const file = join(dir, 'torn.jsonl');

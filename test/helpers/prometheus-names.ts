@@ -23,6 +23,7 @@ import {
   METRIC_AGENT_SAFETY_AUDIT_DROPPED,
   METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES,
   METRIC_AGENT_SAFETY_AUDIT_REFUSED_CALLS,
+  METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINT_FILES_SKIPPED,
 } from '../../src/instrumentation/shared/semconv.js';
 
 /** The Prometheus type an OpenTelemetry instrument ends up as. */
@@ -57,6 +58,7 @@ export const PACKAGE_METRICS: readonly PackageMetric[] = [
   { name: METRIC_AGENT_SAFETY_AUDIT_REFUSED_CALLS, unit: '{call}', kind: 'counter' },
   { name: METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS, unit: '{compensation}', kind: 'counter' },
   { name: METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED, unit: '{checkpoint}', kind: 'counter' },
+  { name: METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINT_FILES_SKIPPED, unit: '{file}', kind: 'counter' },
   { name: METRIC_GEN_AI_EXECUTE_TOOL_DURATION, unit: 's', kind: 'histogram' },
 ];
 

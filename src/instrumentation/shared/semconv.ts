@@ -164,6 +164,8 @@ export const ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT = 'agent_safety.checkpoint.
 export const METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS = 'agent_safety.rollback.compensations';
 /** Counter of checkpoints evicted at the depth limit (unit `{checkpoint}`). */
 export const METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED = 'agent_safety.rollback.checkpoints_evicted';
+/** Counter of files a `FileCheckpointStore` skipped because they are not its checkpoints or are corrupt (unit `{file}`). */
+export const METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINT_FILES_SKIPPED = 'agent_safety.rollback.checkpoint_files_skipped';
 /** Span name of a rollback. */
 export const SPAN_AGENT_SAFETY_ROLLBACK = 'agent_safety.rollback';
 /** Link attribute naming the link's meaning. */
