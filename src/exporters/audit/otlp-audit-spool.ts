@@ -79,6 +79,9 @@ const NEWLINE = 0x0a;
 const MODE = 0o600;
 /** A delivered prefix larger than this (and than what is left) is compacted away. */
 const COMPACT_BYTES = 8 * 1024 * 1024;
+/** A fully delivered journal larger than this is replaced by an empty one at once; a smaller one after a pause. */
+const EMPTY_NOW_BYTES = 4 * 1024 * 1024;
+const EMPTY_AFTER_MS = 100;
 
 /** What the sink hands the journal for one record. */
 export interface SpoolInput {
@@ -173,6 +176,7 @@ export class AuditSpool {
   private immediate: NodeJS.Immediate | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private syncTimer: NodeJS.Timeout | undefined;
+  private emptyTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   /** Bumped by the last-chance flush: asynchronous work started before it accounts for nothing. */
   private epoch = 0;
@@ -416,8 +420,14 @@ export class AuditSpool {
     if (last !== undefined) this.delivered = `${last.chainId} ${last.seq} ${last.hash}`;
     const tail = this.delivered === undefined ? '' : ` ${this.delivered}`;
     if (this.head === this.ends.length) {
-      this.switchFile(false);
-      this.saveAck(`- 0${tail}`);
+      if (this.end > EMPTY_NOW_BYTES) {
+        this.switchFile(false);
+        this.saveAck(`- 0${tail}`);
+      } else {
+        // A small journal, all delivered: emptied once appends pause (a busy one would churn files).
+        this.saveAck(`${this.id} ${this.readOffset}${tail}`);
+        this.armEmpty(tail);
+      }
     } else if (this.readOffset > COMPACT_BYTES && this.readOffset * 2 > this.end) {
       this.switchFile(true);
       this.saveAck(`- 0${tail}`);
@@ -428,6 +438,17 @@ export class AuditSpool {
         this.head = 0;
       }
     }
+  }
+
+  private armEmpty(tail: string): void {
+    if (this.emptyTimer !== undefined) clearTimeout(this.emptyTimer);
+    this.emptyTimer = setTimeout(() => {
+      this.emptyTimer = undefined;
+      if (this.closed || this.head !== this.ends.length || this.end === 0) return;
+      this.switchFile(false);
+      this.saveAck(`- 0${tail}`);
+    }, EMPTY_AFTER_MS);
+    this.emptyTimer.unref();
   }
 
   /** Saves the ack file (the latest value wins; one write at a time; a failure only means records re-sent). */
@@ -714,7 +735,8 @@ export class AuditSpool {
     if (this.syncTimer !== undefined) clearTimeout(this.syncTimer);
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     if (this.immediate !== undefined) clearImmediate(this.immediate);
-    this.syncTimer = this.retryTimer = this.immediate = undefined;
+    if (this.emptyTimer !== undefined) clearTimeout(this.emptyTimer);
+    this.syncTimer = this.retryTimer = this.immediate = this.emptyTimer = undefined;
     const ack = this.ackToSave;
     if (ack !== undefined) await new Promise<void>(res => fsWriteFile(this.ackPath, ack, { mode: MODE }, () => res()));
     if (this.fd !== undefined) {
