@@ -730,6 +730,11 @@ export class AuditSpool {
   /** Writes and syncs what is queued (retrying while the disk fails: the sink bounds how long it waits), then closes. */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.pending === 0 && this.end > 0) {
+      // Everything delivered: leave an empty journal (and the ack naming the last record delivered).
+      this.switchFile(false);
+      if (this.delivered !== undefined) this.saveAck(`- 0 ${this.delivered}`);
+    }
     await this.flush();
     this.closed = true;
     if (this.syncTimer !== undefined) clearTimeout(this.syncTimer);
