@@ -162,6 +162,8 @@ export type { SnapshotFailure } from './patterns/rollback/rollback-errors.js';
 // ── Errors ─────────────────────────────────────────────────────────────────
 export { ToolTimeoutError, isToolTimeoutError } from './patterns/shared/errors.js';
 export { ActionBlockedError, isActionBlockedError } from './patterns/gate/action-blocked-error.js';
+export { AuditUnavailableError, isAuditUnavailableError } from './patterns/audit/audit-unavailable-error.js';
+export type { AuditUnavailableDetails, AuditUnavailableReason } from './patterns/audit/audit-unavailable-error.js';
 
 // ── Time ───────────────────────────────────────────────────────────────────
 export { systemClock } from './patterns/shared/clock.js';
