@@ -159,6 +159,29 @@ export {
 } from './patterns/rollback/rollback-errors.js';
 export type { SnapshotFailure } from './patterns/rollback/rollback-errors.js';
 
+// ── A fleet: shared breakers, limits, approvals, kill switch ──────────────
+export { MemorySafetyStore } from './patterns/store/memory-safety-store.js';
+export { RedisSafetyStore } from './patterns/store/redis-safety-store.js';
+export type { RedisClientLike, RedisSafetyStoreOptions } from './patterns/store/redis-safety-store.js';
+export type {
+  ApprovalDecision,
+  ApprovalRecord,
+  ApprovalRequestRecord,
+  ApprovalState,
+  ChargeMode,
+  DecideResult,
+  FleetBreakerState,
+  LimitDecision,
+  ReportOpen,
+  SafetyStore,
+} from './patterns/store/safety-store.js';
+export { BREAKER_FLEET_DEFAULTS } from './patterns/store/store-breaker-fleet.js';
+export type { BreakerFleetOptions, StoreBreakerFleet } from './patterns/store/store-breaker-fleet.js';
+export { DurableApprovals } from './instrumentation/store/durable-approvals.js';
+export { approvalId } from './patterns/store/durable-approvals.js';
+export type { ApprovalReviewer, DurableApprovalsOptions } from './patterns/store/durable-approvals.js';
+export { instrumentStore } from './instrumentation/store/instrumented-store.js';
+
 // ── Errors ─────────────────────────────────────────────────────────────────
 export { ToolTimeoutError, isToolTimeoutError } from './patterns/shared/errors.js';
 export { ActionBlockedError, isActionBlockedError } from './patterns/gate/action-blocked-error.js';

@@ -11,6 +11,7 @@ import type { Sampler } from '@opentelemetry/sdk-trace';
 import type { AgentSafetyOptions, AuditOptions } from './start.js';
 import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
 import { keyFileBytes } from '../patterns/audit/audit-chain.js';
+import type { ExplanationEvents } from '../instrumentation/shared/telemetry.js';
 import { traceSdk } from './sdk-compat.js';
 
 /** An environment: `process.env` or a plain object in tests. */
@@ -23,6 +24,8 @@ export const AGENT_SAFETY_ENV = {
   AGENT_SAFETY_CAPTURE_ARGUMENTS: 'true to record redacted tool arguments (gen_ai.tool.call.arguments). Default false.',
   AGENT_SAFETY_CAPTURE_RESULT: 'true to record redacted tool results (gen_ai.tool.call.result). Default false.',
   AGENT_SAFETY_CONSOLE: 'true/false: print finished traces as a tree. Default true when no OTLP endpoint is set.',
+  AGENT_SAFETY_EXPLANATION_EVENTS:
+    'logs, span-events or both: how explanations are emitted. Default logs when log records are exported over OTLP (an OTLP endpoint and OTEL_LOGS_EXPORTER not none), span-events otherwise.',
   AGENT_SAFETY_AUDIT: 'false turns the audit chain off. Default on.',
   AGENT_SAFETY_AUDIT_FILE: 'The JSONL audit file, or none. Default agent-safety-audit.jsonl without an OTLP endpoint, none with one.',
   AGENT_SAFETY_AUDIT_FSYNC: 'always, never, or a number of milliseconds between fsyncs of the audit file. Default 200.',
@@ -225,6 +228,15 @@ function flag(env: Env, name: string): boolean | undefined {
   return undefined;
 }
 
+/** `AGENT_SAFETY_EXPLANATION_EVENTS`, when it names a mode (else undefined, with a warning). */
+function explanationEvents(env: Env): ExplanationEvents | undefined {
+  const raw = text(env, 'AGENT_SAFETY_EXPLANATION_EVENTS')?.toLowerCase();
+  if (raw === undefined) return undefined;
+  if (raw === 'logs' || raw === 'span-events' || raw === 'both') return raw;
+  diag.warn(`agent-safety-otel: AGENT_SAFETY_EXPLANATION_EVENTS=${JSON.stringify(raw)} is not logs, span-events or both; ignored`);
+  return undefined;
+}
+
 function text(env: Env, name: string): string | undefined {
   const raw = env[name]?.trim();
   return raw ? raw : undefined;
@@ -246,8 +258,10 @@ function list(env: Env, name: string): string[] {
  *   (`OTEL_EXPORTER_OTLP_PROTOCOL`: `http/protobuf` by default, or
  *   `http/json`). The exporters read the endpoints and headers themselves.
  * - Without one: the embedded default, a trace tree on the console.
- * - `OTEL_TRACES_EXPORTER=none` / `OTEL_METRICS_EXPORTER=none` turn a signal
- *   off; `OTEL_METRICS_EXPORTER=prometheus` serves a scrape endpoint on
+ * - `OTEL_TRACES_EXPORTER=none` / `OTEL_METRICS_EXPORTER=none` /
+ *   `OTEL_LOGS_EXPORTER=none` turn a signal off (log records carry the
+ *   explanations; `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` is their endpoint);
+ *   `OTEL_METRICS_EXPORTER=prometheus` serves a scrape endpoint on
  *   `OTEL_EXPORTER_PROMETHEUS_HOST`:`OTEL_EXPORTER_PROMETHEUS_PORT`
  *   (default 127.0.0.1:9464).
  * - `OTEL_SERVICE_NAME` and `OTEL_RESOURCE_ATTRIBUTES` are applied by the SDK.
@@ -260,6 +274,8 @@ export function optionsFromEnv(env: Env, readFile?: ReadFile): AgentSafetyOption
   const metricsEndpoint = text(env, 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT') ?? text(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
   const tracesExporters = list(env, 'OTEL_TRACES_EXPORTER');
   const metricsExporters = list(env, 'OTEL_METRICS_EXPORTER');
+  const logsEndpoint = text(env, 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT') ?? text(env, 'OTEL_EXPORTER_OTLP_ENDPOINT');
+  const logsExporters = list(env, 'OTEL_LOGS_EXPORTER');
   const tracesOff = tracesExporters.includes('none');
   const metricsOff = metricsExporters.includes('none');
 
@@ -278,6 +294,7 @@ export function optionsFromEnv(env: Env, readFile?: ReadFile): AgentSafetyOption
           : undefined,
       captureArguments: flag(env, 'AGENT_SAFETY_CAPTURE_ARGUMENTS'),
       captureResult: flag(env, 'AGENT_SAFETY_CAPTURE_RESULT'),
+      explanationEvents: explanationEvents(env),
     },
     shutdownOnExit: true,
     audit: auditOptionsFromEnv(env, readFile),
@@ -289,6 +306,7 @@ export function optionsFromEnv(env: Env, readFile?: ReadFile): AgentSafetyOption
       protocol: protocol === 'http/json' ? 'http/json' : 'http/protobuf',
       traces: otlpTraces,
       metrics: otlpMetrics,
+      logs: logsEndpoint !== undefined && !logsExporters.includes('none') && (logsExporters.length === 0 || logsExporters.includes('otlp')),
     };
   }
   const consoleFlag = flag(env, 'AGENT_SAFETY_CONSOLE');

@@ -5,3 +5,5 @@ export { AGENT_SAFETY_ENV, AuditKeyConfigError, auditOptionsFromEnv, diagLevelFr
 export type { Env, ReadFile } from './env.js';
 export { AgentSafetyInstrumentation } from '../instrumentation/shared/instrumentation.js';
 export type { AgentSafetyInstrumentationConfig } from '../instrumentation/shared/instrumentation.js';
+export type { ExplanationEvents } from '../instrumentation/shared/telemetry.js';
+export type { EventLogger, EventLoggerProvider, EventLogRecord } from '../instrumentation/shared/logs.js';

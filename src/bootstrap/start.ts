@@ -17,6 +17,10 @@ import { DiagConsoleLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { ReadableSpan, Sampler, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Context } from '@opentelemetry/api';
+import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import type { BatchLogRecordProcessorOptions, LogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { OTLPLogExporter as OTLPLogExporterJson } from '@opentelemetry/exporter-logs-otlp-http';
+import { OTLPLogExporter as OTLPLogExporterProto } from '@opentelemetry/exporter-logs-otlp-proto';
 import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPTraceExporter as OTLPTraceExporterJson } from '@opentelemetry/exporter-trace-otlp-http';
@@ -45,11 +49,11 @@ import { samplerFromEnv } from './env.js';
 import { traceSdk } from './sdk-compat.js';
 import { callSite, claimStart } from './single-start.js';
 
-/** OTLP/HTTP export of traces and metrics. */
+/** OTLP/HTTP export of traces, metrics and log records. */
 export interface OtlpOptions {
   /**
    * Base URL of the receiver (a Collector), e.g. `http://127.0.0.1:4318`;
-   * `/v1/traces` and `/v1/metrics` are appended.
+   * `/v1/traces`, `/v1/metrics` and `/v1/logs` are appended.
    * @default the exporters' own default: `OTEL_EXPORTER_OTLP_*` or http://localhost:4318
    */
   endpoint?: string;
@@ -61,6 +65,13 @@ export interface OtlpOptions {
   traces?: boolean;
   /** Export metrics. @default true */
   metrics?: boolean;
+  /**
+   * Export log records: the explanations, as log-based events
+   * (`agent_safety.explanation`). A LoggerProvider is then registered and
+   * the instrumentation's `explanationEvents` defaults to `logs`.
+   * @default true
+   */
+  logs?: boolean;
   /** How often metrics are exported, in ms. @default 60000 */
   metricsIntervalMs?: number;
 }
@@ -137,6 +148,14 @@ export interface AgentSafetyOptions {
   spanProcessors?: SpanProcessor[];
   /** Additional metric readers. */
   metricReaders?: MetricReader[];
+  /**
+   * Log record processors (e.g. a `BatchLogRecordProcessor` with your
+   * exporter), beside the OTLP one of `otlp.logs`. With at least one, a
+   * LoggerProvider is registered and explanations become log records (the
+   * instrumentation's `explanationEvents` defaults to `logs`); without any,
+   * to span events (`span-events`), which the console tree shows.
+   */
+  logRecordProcessors?: LogRecordProcessor[];
   /**
    * The audit chain: an `AuditChainSpanProcessor` placed before every
    * exporting processor, with a file and/or OTLP sink. `false` turns it off.
@@ -301,6 +320,16 @@ function joinUrl(base: string, path: string): string {
 }
 
 /**
+ * The argument of a log record processor's constructor, for every supported
+ * `@opentelemetry/sdk-logs`: before 0.220 it takes the exporter itself, from
+ * 0.220 on (and in 3.x) `{ exporter }`. The exporter, given an `exporter`
+ * member that is itself, is both.
+ */
+function logProcessorArgument<E extends object>(exporter: E): BatchLogRecordProcessorOptions {
+  return Object.assign(exporter, { exporter }) as unknown as BatchLogRecordProcessorOptions;
+}
+
+/**
  * Starts the OpenTelemetry SDK with the package's instrumentation and the
  * requested exporters. Returns a handle whose `shutdown()` flushes
  * everything.
@@ -345,13 +374,28 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
   if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
     throw new RangeError(`shutdownTimeoutMs must be a number of ms ≥ 0, got ${String(shutdownTimeoutMs)}`);
   }
-  const instrumentation = new AgentSafetyInstrumentation(options.instrumentation);
   reportCheckpointFileSkips();
   // Others' processors are contained: what they throw never reaches the call.
   const spanProcessors: SpanProcessor[] = (options.spanProcessors ?? []).map(p => new ContainedSpanProcessor(p));
   const metricReaders: MetricReader[] = [...(options.metricReaders ?? [])];
+  const logRecordProcessors: LogRecordProcessor[] = [...(options.logRecordProcessors ?? [])];
   const otlp = options.otlp;
   const otlpTraces = otlp !== undefined && otlp.traces !== false;
+  if (otlp !== undefined && otlp.logs !== false) {
+    const url = otlp.endpoint ? joinUrl(otlp.endpoint, '/v1/logs') : undefined;
+    const headers = otlp.headers;
+    const exporter = otlp.protocol === 'http/json' ? new OTLPLogExporterJson({ url, headers }) : new OTLPLogExporterProto({ url, headers });
+    logRecordProcessors.push(new BatchLogRecordProcessor(logProcessorArgument(exporter)));
+  }
+  // Explanations go where someone reads them: log records when we register a
+  // LoggerProvider, else span events (the console tree shows them). Without
+  // log record processors the SDK would still register its own OTLP
+  // LoggerProvider from OTEL_LOGS_EXPORTER's default, to an endpoint nobody
+  // configured, so the instrumentation is told explicitly.
+  const instrumentation = new AgentSafetyInstrumentation({
+    ...options.instrumentation,
+    explanationEvents: options.instrumentation?.explanationEvents ?? (logRecordProcessors.length > 0 ? 'logs' : 'span-events'),
+  });
   const traceExporter = () => {
     const url = otlp?.endpoint ? joinUrl(otlp.endpoint, '/v1/traces') : undefined;
     const headers = otlp?.headers;
@@ -432,6 +476,7 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
     instrumentations: [instrumentation],
     spanProcessors,
     metricReaders,
+    logRecordProcessors: logRecordProcessors.length > 0 ? logRecordProcessors : undefined,
   });
   sdk.start();
 

@@ -18,7 +18,8 @@ test('no endpoint: the embedded default (console tree), no OTLP', () => {
 
 test('an endpoint turns on OTLP for both signals (protobuf by default) and the console off', () => {
   const o = optionsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' });
-  assert.equal(o.otlp, { protocol: 'http/protobuf', traces: true, metrics: true });
+  assert.equal(o.otlp, { protocol: 'http/protobuf', traces: true, metrics: true, logs: true });
+  assert.is(o.instrumentation?.explanationEvents, undefined, 'the bootstrap picks the mode from the log processors');
   assert.is(o.console, false);
   assert.is(optionsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'x', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }).otlp?.protocol, 'http/json');
 });
@@ -32,6 +33,23 @@ test('per-signal endpoints and exporters', () => {
   assert.is(noTraces.console, false);
   const prom = optionsFromEnv({ OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_PORT: '9999' });
   assert.equal(prom.prometheus, { host: '127.0.0.1', port: 9999 });
+});
+
+test('log records: on with the endpoint unless OTEL_LOGS_EXPORTER says otherwise; AGENT_SAFETY_EXPLANATION_EVENTS picks the mode', () => {
+  assert.is(optionsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'x', OTEL_LOGS_EXPORTER: 'none' }).otlp?.logs, false);
+  assert.is(optionsFromEnv({ OTEL_EXPORTER_OTLP_ENDPOINT: 'x', OTEL_LOGS_EXPORTER: 'console' }).otlp?.logs, false);
+  assert.is(optionsFromEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://x/v1/traces' }).otlp?.logs, false, 'no logs endpoint');
+  assert.is(optionsFromEnv({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://x/v1/traces', OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://x/v1/logs' }).otlp?.logs, true);
+  for (const mode of ['logs', 'span-events', 'both'] as const) {
+    assert.is(optionsFromEnv({ AGENT_SAFETY_EXPLANATION_EVENTS: mode.toUpperCase() }).instrumentation?.explanationEvents, mode);
+  }
+  const diagLog = captureDiag();
+  try {
+    assert.is(optionsFromEnv({ AGENT_SAFETY_EXPLANATION_EVENTS: 'events' }).instrumentation?.explanationEvents, undefined);
+    assert.ok(diagLog.messages.some(m => m.includes('AGENT_SAFETY_EXPLANATION_EVENTS="events" is not logs, span-events or both; ignored')), diagLog.messages.join(' | '));
+  } finally {
+    diagLog.restore();
+  }
 });
 
 test('AGENT_SAFETY_* variables', () => {

@@ -3,8 +3,12 @@
  * in-memory exporter, a meter provider with a reader collected on demand, and
  * the package's instrumentation registered against them.
  */
+import * as api from '@opentelemetry/api';
 import { context, metrics as metricsApi, trace } from '@opentelemetry/api';
 import type { Attributes } from '@opentelemetry/api';
+import { logs as apiLogs } from '@opentelemetry/api-logs';
+import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { InMemorySpanExporter, ReadableSpan, Span, SpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
@@ -86,6 +90,9 @@ export interface TestTelemetry {
  */
 export function setupTelemetry(config: AgentSafetyInstrumentationConfig = {}, extraProcessors: SpanProcessor[] = []): TestTelemetry {
   ensureContextManager();
+  // No global LoggerProvider left by an earlier test (NodeSDK registers one):
+  // explanations then follow only what this test configures.
+  resetGlobalLogs();
   const exporter = sdkTrace.inMemorySpanExporter();
   const starts = new StartAttributesProcessor();
   const provider = sdkTrace.tracerProvider({
@@ -139,6 +146,29 @@ export function setupTelemetry(config: AgentSafetyInstrumentationConfig = {}, ex
 export function resetGlobals(): void {
   trace.disable();
   metricsApi.disable();
+  resetGlobalLogs();
+}
+
+/** Removes the global LoggerProvider: `@opentelemetry/api-logs`' and, from `@opentelemetry/api` 1.10 on, the API's own. */
+export function resetGlobalLogs(): void {
+  apiLogs.disable();
+  (api as unknown as { logs?: { disable(): void } }).logs?.disable();
+}
+
+/** A real SDK LoggerProvider whose records are kept in memory. */
+export interface TestLogs {
+  provider: LoggerProvider;
+  exporter: InMemoryLogRecordExporter;
+  /** Log records emitted so far. */
+  records(): ReadableLogRecord[];
+  shutdown(): Promise<void>;
+}
+
+/** A LoggerProvider with an in-memory exporter (not registered globally). */
+export function testLogs(): TestLogs {
+  const exporter = new InMemoryLogRecordExporter();
+  const provider = new LoggerProvider({ processors: [new SimpleLogRecordProcessor({ exporter })] });
+  return { provider, exporter, records: () => exporter.getFinishedLogRecords(), shutdown: () => provider.shutdown() };
 }
 
 /** A global meter provider with a periodic reader, for tests of the global path. */

@@ -1,6 +1,6 @@
 /**
  * A real OTLP/HTTP receiver for tests: listens on 127.0.0.1 (a free port),
- * accepts `POST /v1/traces` and `POST /v1/metrics` in `application/x-protobuf`
+ * accepts `POST /v1/traces`, `/v1/metrics` and `/v1/logs` in `application/x-protobuf`
  * (decoded with the subset `.proto` beside this file) or `application/json`,
  * gzip or not, and keeps what it received in the OTLP JSON form (hex ids,
  * string nanosecond times), which is also what the Collector's file exporter
@@ -19,6 +19,41 @@ const TraceRequest = root.lookupType('otlp.ExportTraceServiceRequest');
 const TraceResponse = root.lookupType('otlp.ExportTraceServiceResponse');
 const MetricsRequest = root.lookupType('otlp.ExportMetricsServiceRequest');
 const MetricsResponse = root.lookupType('otlp.ExportMetricsServiceResponse');
+const LogsRequest = root.lookupType('otlp.ExportLogsServiceRequest');
+const LogsResponse = root.lookupType('otlp.ExportLogsServiceResponse');
+
+/** One log record received (`/v1/logs`). */
+export interface ReceivedLogRecord {
+  resource: Record<string, AttributeValue>;
+  scope: { name: string; version?: string | undefined };
+  eventName: string;
+  severityNumber: number;
+  attributes: Record<string, AttributeValue>;
+  traceId: string;
+  spanId: string;
+}
+
+function flattenLogs(request: Json): ReceivedLogRecord[] {
+  const out: ReceivedLogRecord[] = [];
+  for (const rl of (request.resourceLogs as Json[]) ?? []) {
+    const resource = keyValues((rl.resource as Json | undefined)?.attributes as Json[]);
+    for (const sl of (rl.scopeLogs as Json[]) ?? []) {
+      const scope = (sl.scope as Json | undefined) ?? {};
+      for (const r of (sl.logRecords as Json[]) ?? []) {
+        out.push({
+          resource,
+          scope: { name: String(scope.name ?? ''), version: scope.version as string | undefined },
+          eventName: String(r.eventName ?? ''),
+          severityNumber: Number(r.severityNumber ?? 0),
+          attributes: keyValues(r.attributes as Json[]),
+          traceId: hex(r.traceId),
+          spanId: hex(r.spanId),
+        });
+      }
+    }
+  }
+  return out;
+}
 
 type Json = Record<string, unknown>;
 export type AttributeValue = string | number | boolean | null | AttributeValue[] | { [k: string]: AttributeValue };
@@ -196,6 +231,8 @@ export class OtlpReceiver {
   readonly spans: ReceivedSpan[] = [];
   /** Every metric data point received, in arrival order. */
   readonly points: ReceivedPoint[] = [];
+  /** Every log record received, in arrival order. */
+  readonly logRecords: ReceivedLogRecord[] = [];
   /** Each accepted trace request in OTLP JSON form (one Collector file-exporter line each). */
   readonly traceRequests: Json[] = [];
   /** Every request, accepted or failed. */
@@ -256,16 +293,17 @@ export class OtlpReceiver {
       res.writeHead(failWith, { 'content-type': 'text/plain' }).end('failing on purpose');
       return;
     }
-    if (req.method !== 'POST' || (path !== '/v1/traces' && path !== '/v1/metrics')) {
+    if (req.method !== 'POST' || (path !== '/v1/traces' && path !== '/v1/metrics' && path !== '/v1/logs')) {
       record(404);
       res.writeHead(404).end();
       return;
     }
     if (gzip) body = gunzipSync(body);
     const traces = path === '/v1/traces';
+    const logs = path === '/v1/logs';
     let request: Json;
     if (contentType === 'application/x-protobuf') {
-      const type = traces ? TraceRequest : MetricsRequest;
+      const type = traces ? TraceRequest : logs ? LogsRequest : MetricsRequest;
       request = type.toObject(type.decode(body), TO_OBJECT) as Json;
     } else if (contentType === 'application/json') {
       request = JSON.parse(body.toString('utf8')) as Json;
@@ -278,12 +316,14 @@ export class OtlpReceiver {
       normaliseTraceIds(request);
       this.traceRequests.push(request);
       this.spans.push(...flattenSpans(request));
+    } else if (logs) {
+      this.logRecords.push(...flattenLogs(request));
     } else {
       this.points.push(...flattenMetrics(request));
     }
     record(200);
     if (contentType === 'application/x-protobuf') {
-      const type = traces ? TraceResponse : MetricsResponse;
+      const type = traces ? TraceResponse : logs ? LogsResponse : MetricsResponse;
       res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end(Buffer.from(type.encode(type.create({})).finish()));
     } else {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');

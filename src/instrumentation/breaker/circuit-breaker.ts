@@ -3,6 +3,7 @@ import { CircuitBreakerCore } from '../../patterns/breaker/circuit-breaker-core.
 import type { CircuitBreakerOptions } from '../../patterns/breaker/circuit-breaker-options.js';
 import { breakerInstruments, trackBreaker, untrackBreaker } from './breaker-metrics.js';
 import { PACKAGE_NAME } from '../shared/version.js';
+import { instrumentStore } from '../store/instrumented-store.js';
 
 /**
  * A circuit breaker that reports itself: its state, transitions and call
@@ -32,7 +33,9 @@ export class CircuitBreaker extends CircuitBreakerCore {
    * @throws TypeError or RangeError naming a bad option and its value.
    */
   constructor(options: CircuitBreakerOptions = {}) {
-    super(options);
+    // A fleet's store reports its latency and failures as metrics.
+    const store = (options as CircuitBreakerOptions | undefined)?.fleet?.store;
+    super(store === undefined ? options : { ...options, fleet: { ...options.fleet!, store: instrumentStore(store) } });
     trackBreaker(this);
     // A transition is rare: use it to notice a meter provider set up after
     // this breaker was created, so a breaker used alone still reports.

@@ -74,7 +74,7 @@ type AnyFunction = (this: any, ...args: any[]) => any;
  * written onto the span).
  */
 export interface GuardExplainOptions<A extends unknown[] = unknown[]> extends ExplainOptions<A> {
-  /** Keeps the records and calls back. @default undefined (span events only) */
+  /** Keeps the records and calls back. @default undefined (telemetry events only: log records or span events) */
   hooks?: ExplainabilityHookManager;
 }
 
@@ -88,8 +88,9 @@ export interface ExplainWrapperOptions<A extends unknown[]> extends ExplainOptio
  * Keeps and distributes the explanation records of one agent's actions.
  *
  * Records are made by guarded tools given `explain: { hooks, ... }` and by
- * functions wrapped with {@link explain}. Each record is also a span event
- * `agent_safety.explanation` on the action's span. Callbacks run after the
+ * functions wrapped with {@link explain}. Each record is also an
+ * `agent_safety.explanation` event of the action's span (a log record, or a
+ * span event: the instrumentation's `explanationEvents`). Callbacks run after the
  * action's synchronous path (batched on `setImmediate`); a throwing, slow
  * or rejecting callback is reported through `diag` and never reaches the
  * action.
@@ -220,8 +221,9 @@ export class ExplainabilityHookManager implements ExplanationSink {
    * promise settles. The function's result, `this`, and errors are passed
    * through unchanged, and a synchronous function stays synchronous.
    *
-   * The records are span events on the span active at the call (a guarded
-   * call's span, when used inside one).
+   * The records are also `agent_safety.explanation` events (log records or
+   * span events) of the span active at the call (a guarded call's span,
+   * when used inside one).
    *
    * @throws TypeError or RangeError for bad options, naming them.
    */

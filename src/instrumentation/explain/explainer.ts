@@ -1,6 +1,7 @@
 /**
  * The explanation step of one action: works out the reasoning, decides the
- * `agent_safety.explanation` span events (and the pre-action reasoning and
+ * `agent_safety.explanation` events (which the recorder writes as log records
+ * or span events: `explanation-events.ts`) (and the pre-action reasoning and
  * confidence as span attributes), and, when a hook manager is attached,
  * builds the {@link ActionExplanation} records and hands them over.
  *

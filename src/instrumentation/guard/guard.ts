@@ -154,7 +154,8 @@ export interface GuardOptions<A extends unknown[] = unknown[], R = unknown> {
    * Why the agent calls this tool (steps 3 and 7): `reasoning` or
    * `reasoningFn`, `confidence`, `alternativesConsidered`, and the `hooks`
    * manager that keeps the records and calls back. Each call gets
-   * `agent_safety.explanation` span events.
+   * `agent_safety.explanation` events: log records, or span events (the
+   * instrumentation's `explanationEvents`).
    * @default undefined (no explanation)
    */
   explain?: GuardExplainOptions<A>;

@@ -1,25 +1,52 @@
 import { SpanKind, context, trace } from '@opentelemetry/api';
 import type { Attributes, Span } from '@opentelemetry/api';
 import { optionalString, rejectUnknownOptions, requireFunction, requireNonEmptyString, requireObject } from '../../patterns/shared/validate.js';
+import { agentDurationHistogram } from './agent-metrics.js';
 import { withAgent } from './call-context.js';
 import { recordError } from './record-error.js';
 import {
+  ATTR_ERROR_TYPE,
+  ATTR_GEN_AI_AGENT_DESCRIPTION,
   ATTR_GEN_AI_AGENT_ID,
   ATTR_GEN_AI_AGENT_NAME,
+  ATTR_GEN_AI_AGENT_VERSION,
   ATTR_GEN_AI_CONVERSATION_ID,
   ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_GEN_AI_PROVIDER_NAME,
+  ATTR_GEN_AI_REQUEST_MODEL,
   GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
 } from '../shared/semconv.js';
 import { currentTracer } from '../shared/telemetry.js';
 import type { AgentIdentity } from '../shared/telemetry.js';
 
+const OPTIONAL_STRINGS = ['id', 'provider', 'description', 'version', 'model', 'conversationId'] as const;
+const INVOKE_AGENT_KEYS = ['name', ...OPTIONAL_STRINGS, 'attributes'] as const;
+
 /** Options of {@link invokeAgent}. */
 export interface InvokeAgentOptions {
   /** The agent's name: the span is `invoke_agent {name}`. */
   name: string;
-  /** The agent's stable id (`gen_ai.agent.id`). */
+  /** The agent's stable id (`gen_ai.agent.id`). @default undefined (not recorded) */
   id?: string;
-  /** The conversation or session this run belongs to (`gen_ai.conversation.id`). */
+  /**
+   * The GenAI provider the agent runs on, e.g. `openai`, `anthropic`,
+   * `aws.bedrock`, `gcp.vertex_ai` (`gen_ai.provider.name`: one of the
+   * conventions' well-known values when one applies). The GenAI
+   * conventions require it on `invoke_agent`: give it whenever the agent
+   * has one provider. @default undefined (not recorded)
+   */
+  provider?: string;
+  /** What the agent does (`gen_ai.agent.description`). @default undefined (not recorded) */
+  description?: string;
+  /** The agent's version, e.g. `1.4.0` or `2025-05-01` (`gen_ai.agent.version`). @default undefined (not recorded) */
+  version?: string;
+  /**
+   * The model the agent is configured with (`gen_ai.request.model`, on the
+   * span and the duration metric). Give it only when the agent uses one
+   * model. @default undefined (not recorded)
+   */
+  model?: string;
+  /** The conversation or session this run belongs to (`gen_ai.conversation.id`). @default undefined (not recorded) */
   conversationId?: string;
   /** Extra attributes for the span (low-cardinality, no user content). */
   attributes?: Attributes;
@@ -27,15 +54,19 @@ export interface InvokeAgentOptions {
 
 /**
  * Runs an agent run or plan step as the span `invoke_agent {name}` (kind
- * INTERNAL). Guarded tools called inside it are its children and are
- * attributed to this agent unless their guard names another.
+ * INTERNAL) with the GenAI agent attributes set at start. Guarded tools
+ * called inside it are its children and are attributed to this agent unless
+ * their guard names another.
  *
  * The span ends when `fn` settles; an error is recorded (status ERROR,
- * `error.type`) and rethrown unchanged.
+ * `error.type`) and rethrown unchanged. Each run also records its duration
+ * in the `gen_ai.invoke_agent.duration` histogram (seconds; attributes
+ * `gen_ai.agent.name`, `gen_ai.request.model` when given, `error.type` on
+ * failure).
  *
  * @example
  * ```ts
- * await invokeAgent({ name: 'content-ranker', id: 'content-ranker-v3' }, async span => {
+ * await invokeAgent({ name: 'content-ranker', id: 'content-ranker-v3', provider: 'openai', version: '3.1.0' }, async span => {
  *   const ranked = await rank('u1', ids);
  *   span.setAttribute('app.ranked', ranked.length);
  * });
@@ -43,10 +74,9 @@ export interface InvokeAgentOptions {
  */
 export async function invokeAgent<T>(options: InvokeAgentOptions, fn: (span: Span) => T | PromiseLike<T>): Promise<Awaited<T>> {
   requireObject('invokeAgent options', options);
-  rejectUnknownOptions('invokeAgent', options, ['name', 'id', 'conversationId', 'attributes']);
+  rejectUnknownOptions('invokeAgent', options, INVOKE_AGENT_KEYS);
   requireNonEmptyString('name', options.name);
-  optionalString('id', options.id);
-  optionalString('conversationId', options.conversationId);
+  for (const key of OPTIONAL_STRINGS) optionalString(key, options[key]);
   requireFunction('fn', fn);
 
   const attributes: Attributes = {
@@ -54,8 +84,16 @@ export async function invokeAgent<T>(options: InvokeAgentOptions, fn: (span: Spa
     [ATTR_GEN_AI_OPERATION_NAME]: GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT,
     [ATTR_GEN_AI_AGENT_NAME]: options.name,
   };
+  if (options.provider !== undefined) attributes[ATTR_GEN_AI_PROVIDER_NAME] = options.provider;
   if (options.id !== undefined) attributes[ATTR_GEN_AI_AGENT_ID] = options.id;
+  if (options.description !== undefined) attributes[ATTR_GEN_AI_AGENT_DESCRIPTION] = options.description;
+  if (options.version !== undefined) attributes[ATTR_GEN_AI_AGENT_VERSION] = options.version;
+  if (options.model !== undefined) attributes[ATTR_GEN_AI_REQUEST_MODEL] = options.model;
   if (options.conversationId !== undefined) attributes[ATTR_GEN_AI_CONVERSATION_ID] = options.conversationId;
+  const metricAttributes: Attributes = { [ATTR_GEN_AI_AGENT_NAME]: options.name };
+  if (options.model !== undefined) metricAttributes[ATTR_GEN_AI_REQUEST_MODEL] = options.model;
+
+  const started = performance.now();
 
   const parent = context.active();
   const span = currentTracer().startSpan(
@@ -68,9 +106,10 @@ export async function invokeAgent<T>(options: InvokeAgentOptions, fn: (span: Spa
   try {
     return await context.with(ctx, fn, undefined, span);
   } catch (err) {
-    recordError(span, err);
+    metricAttributes[ATTR_ERROR_TYPE] = recordError(span, err);
     throw err;
   } finally {
     span.end();
+    agentDurationHistogram().record((performance.now() - started) / 1000, metricAttributes);
   }
 }

@@ -16,7 +16,9 @@ import { then } from '../../patterns/shared/maybe-promise.js';
 import type { MaybePromise } from '../../patterns/shared/maybe-promise.js';
 import { errorMessage, errorType, recordError } from './record-error.js';
 import type { StepDecision, StepStop } from './guard-step.js';
+import { writeExplanation } from '../explain/explanation-events.js';
 import {
+  EVENT_AGENT_SAFETY_EXPLANATION,
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_TOOL_CALL_ARGUMENTS,
@@ -35,7 +37,13 @@ export function writeDecision(span: Span, decision: StepDecision): void {
   try {
     const { attributes, events, exceptions } = decision;
     if (attributes !== undefined) setAttributes(span, attributes);
-    if (events !== undefined) for (const e of events) span.addEvent(e.name, e.attributes);
+    if (events !== undefined) {
+      for (const e of events) {
+        // Explanations are log-based events where a LoggerProvider is available (explanation-events.ts).
+        if (e.name === EVENT_AGENT_SAFETY_EXPLANATION) writeExplanation(span, e.attributes ?? {});
+        else span.addEvent(e.name, e.attributes);
+      }
+    }
     if (exceptions !== undefined) for (const x of exceptions) span.recordException(x);
   } catch (err) {
     diag.error(`${PACKAGE_NAME}: writing a step's decision on its span failed`, err);

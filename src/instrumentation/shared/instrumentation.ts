@@ -2,9 +2,10 @@ import { InstrumentationBase } from '@opentelemetry/instrumentation';
 import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type { Redactor } from '../../patterns/shared/redaction.js';
-import { optionalBoolean, optionalFunction, optionalString, rejectUnknownOptions, requireObject } from '../../patterns/shared/validate.js';
+import { optionalBoolean, optionalFunction, optionalString, rejectUnknownOptions, requireObject, requireOneOf } from '../../patterns/shared/validate.js';
+import type { EventLoggerProvider } from './logs.js';
 import { DEFAULT_SETTINGS, activateTelemetry, deactivateTelemetry, isActiveProvider } from './telemetry.js';
-import type { AgentIdentity, TelemetryProvider, TelemetrySettings } from './telemetry.js';
+import type { AgentIdentity, ExplanationEvents, TelemetryProvider, TelemetrySettings } from './telemetry.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 /** Configuration of {@link AgentSafetyInstrumentation}. */
@@ -16,13 +17,16 @@ export interface AgentSafetyInstrumentationConfig extends InstrumentationConfig 
    */
   agent?: AgentIdentity;
   /**
-   * Record tool arguments as `gen_ai.tool.call.arguments`, after `redact`.
-   * They may contain personal data: opt in knowingly.
+   * Record tool arguments as `gen_ai.tool.call.arguments`, after `redact`:
+   * the tool's own input, as the guard's `input` option selects it (without
+   * one, all arguments, the first alone when there is one). They may
+   * contain personal data: opt in knowingly.
    * @default false
    */
   captureArguments?: boolean;
   /**
-   * Record tool results as `gen_ai.tool.call.result`, after `redact`.
+   * Record tool results as `gen_ai.tool.call.result`, after `redact`: the
+   * tool's own return value.
    * @default false
    */
   captureResult?: boolean;
@@ -33,9 +37,29 @@ export interface AgentSafetyInstrumentationConfig extends InstrumentationConfig 
    * @default redactSecrets (drops values of password/token/api key/authorization/cookie/secret keys)
    */
   redact?: Redactor;
+  /**
+   * How explanations are emitted. `logs`: as log-based events (the Logs
+   * API's `emit`, `eventName` `agent_safety.explanation`, OTEP 4430) when a
+   * LoggerProvider is available (`loggerProvider`, the SDK's, or the global
+   * one), and as span events when none is, so that an explanation is never
+   * dropped; the span then keeps a copy of each record's attributes
+   * (`agent_safety.explanation.events`), which the audit chain holds.
+   * `span-events`: span events only (the behaviour before OTEP 4430).
+   * `both`: log records and span events.
+   * @default 'logs' (span events are being deprecated in favour of log-based events)
+   */
+  explanationEvents?: ExplanationEvents;
+  /**
+   * The LoggerProvider for explanation log records, e.g. an
+   * `@opentelemetry/sdk-logs` `LoggerProvider` that is not registered
+   * globally. @default the one the SDK hands the instrumentation, else the
+   * global LoggerProvider
+   */
+  loggerProvider?: EventLoggerProvider;
 }
 
-const CONFIG_KEYS = ['enabled', 'agent', 'captureArguments', 'captureResult', 'redact'] as const;
+const CONFIG_KEYS = ['enabled', 'agent', 'captureArguments', 'captureResult', 'redact', 'explanationEvents', 'loggerProvider'] as const;
+const EXPLANATION_EVENTS: readonly ExplanationEvents[] = ['logs', 'span-events', 'both'];
 
 function validate(config: AgentSafetyInstrumentationConfig): void {
   requireObject('AgentSafetyInstrumentation config', config);
@@ -44,6 +68,10 @@ function validate(config: AgentSafetyInstrumentationConfig): void {
   optionalBoolean('captureArguments', config.captureArguments);
   optionalBoolean('captureResult', config.captureResult);
   optionalFunction('redact', config.redact);
+  if (config.explanationEvents !== undefined) requireOneOf('explanationEvents', config.explanationEvents, EXPLANATION_EVENTS);
+  if (config.loggerProvider !== undefined && typeof (config.loggerProvider as { getLogger?: unknown })?.getLogger !== 'function') {
+    throw new TypeError(`loggerProvider must be a LoggerProvider (with getLogger), got ${typeof config.loggerProvider}`);
+  }
   if (config.agent !== undefined) {
     requireObject('agent', config.agent);
     rejectUnknownOptions('agent', config.agent, ['id', 'name']);
@@ -59,6 +87,7 @@ function settingsOf(config: AgentSafetyInstrumentationConfig, enabled: boolean):
     captureResult: config.captureResult ?? DEFAULT_SETTINGS.captureResult,
     redact: config.redact ?? DEFAULT_SETTINGS.redact,
     enabled,
+    explanationEvents: config.explanationEvents ?? DEFAULT_SETTINGS.explanationEvents,
   });
 }
 
@@ -87,6 +116,9 @@ export class AgentSafetyInstrumentation
   extends InstrumentationBase<AgentSafetyInstrumentationConfig>
   implements TelemetryProvider
 {
+  /** The LoggerProvider the SDK handed over through `setLoggerProvider` (not the API's placeholder). */
+  private _sdkLoggerProvider: EventLoggerProvider | undefined;
+
   constructor(config: AgentSafetyInstrumentationConfig = {}) {
     validate(config);
     super(PACKAGE_NAME, PACKAGE_VERSION, config);
@@ -146,6 +178,24 @@ export class AgentSafetyInstrumentation
   override setMeterProvider(meterProvider: MeterProvider): void {
     super.setMeterProvider(meterProvider);
     this._publish();
+  }
+
+  /**
+   * Takes the LoggerProvider the SDK hands every instrumentation. The Logs
+   * API's `ProxyLoggerProvider` (what `registerInstrumentations` hands over
+   * when no LoggerProvider is registered yet, as `NodeSDK` does before it
+   * registers its own) is not kept: the global provider is then read when
+   * an explanation is written.
+   */
+  override setLoggerProvider(loggerProvider: Parameters<InstrumentationBase['setLoggerProvider']>[0]): void {
+    super.setLoggerProvider(loggerProvider);
+    const placeholder = (loggerProvider as object | undefined)?.constructor?.name === 'ProxyLoggerProvider';
+    this._sdkLoggerProvider = placeholder ? undefined : (loggerProvider as unknown as EventLoggerProvider);
+  }
+
+  /** The LoggerProvider explanations go to: the `loggerProvider` option, else the SDK's; undefined: the global one. */
+  get loggerProvider(): EventLoggerProvider | undefined {
+    return this._config.loggerProvider ?? this._sdkLoggerProvider;
   }
 
   /** Republishes tracer, meter and settings when this instance is in force. */

@@ -41,8 +41,21 @@ export const ATTR_GEN_AI_AGENT_ID = 'gen_ai.agent.id';
 export const ATTR_GEN_AI_AGENT_NAME = 'gen_ai.agent.name';
 /** @experimental The conversation or session the agent run belongs to. */
 export const ATTR_GEN_AI_CONVERSATION_ID = 'gen_ai.conversation.id';
+/** @experimental The agent's description, as the application gives it. */
+export const ATTR_GEN_AI_AGENT_DESCRIPTION = 'gen_ai.agent.description';
+/** @experimental The agent's version, as the application gives it. */
+export const ATTR_GEN_AI_AGENT_VERSION = 'gen_ai.agent.version';
+/**
+ * @experimental The GenAI provider behind the agent, e.g. `openai`,
+ * `anthropic`, `aws.bedrock` (required on `invoke_agent` by the conventions).
+ */
+export const ATTR_GEN_AI_PROVIDER_NAME = 'gen_ai.provider.name';
+/** @experimental The model the agent is configured with (when it has one). */
+export const ATTR_GEN_AI_REQUEST_MODEL = 'gen_ai.request.model';
 /** @experimental Histogram of tool call durations, in seconds. */
 export const METRIC_GEN_AI_EXECUTE_TOOL_DURATION = 'gen_ai.execute_tool.duration';
+/** @experimental Histogram of agent invocation durations (`invokeAgent` runs), in seconds. */
+export const METRIC_GEN_AI_INVOKE_AGENT_DURATION = 'gen_ai.invoke_agent.duration';
 
 /** Stable: a low-cardinality class of the error that ended the operation. */
 export const ATTR_ERROR_TYPE = 'error.type';
@@ -100,7 +113,10 @@ export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS = 'agent_safety.circuit_b
 
 // ── Explanations ───────────────────────────────────────────────────────────
 
-/** Span event: one explanation record (phase, reasoning, confidence, alternatives). */
+/**
+ * Event name of one explanation (phase, reasoning, confidence, alternatives):
+ * the `eventName` of a log record, or the name of a span event.
+ */
 export const EVENT_AGENT_SAFETY_EXPLANATION = 'agent_safety.explanation';
 /** `pre_action`, `post_action` or `on_error`. */
 export const ATTR_AGENT_SAFETY_EXPLANATION_PHASE = 'agent_safety.explanation.phase';
@@ -110,6 +126,13 @@ export const ATTR_AGENT_SAFETY_EXPLANATION_REASONING = 'agent_safety.explanation
 export const ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE = 'agent_safety.explanation.confidence';
 /** Alternatives the agent considered. */
 export const ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES = 'agent_safety.explanation.alternatives';
+/**
+ * On the action's span when explanations are emitted as log records only:
+ * each explanation log record's attributes, as canonical JSON, in the order
+ * they were emitted. Keeps every explanation in the audit chain, which
+ * chains spans.
+ */
+export const ATTR_AGENT_SAFETY_EXPLANATION_EVENTS = 'agent_safety.explanation.events';
 
 // ── Impact gate ────────────────────────────────────────────────────────────
 
@@ -329,3 +352,22 @@ export const METRIC_ATTR_VERDICT = 'verdict';
 export const METRIC_ATTR_ENFORCED = 'enforced';
 /** On audit backlog and export failures: which sink (`file`, `otlp`, or a user sink's name). */
 export const METRIC_ATTR_SINK = 'sink';
+
+// ── Fleet store (SafetyStore) ──────────────────────────────────────────────
+
+/**
+ * Histogram of `SafetyStore` operation durations by `store` and `operation`,
+ * with `error.type` when the operation failed (unit `s`).
+ */
+export const METRIC_AGENT_SAFETY_STORE_OPERATION_DURATION = 'agent_safety.store.operation.duration';
+/**
+ * Counter of failed `SafetyStore` operations by `store`, `operation` and
+ * `error.type` (unit `{error}`): the store down, slow or refusing. Each
+ * failure means a feature ran on its stated fallback (breaker: local only;
+ * approvals: denied; limits: as configured).
+ */
+export const METRIC_AGENT_SAFETY_STORE_ERRORS = 'agent_safety.store.errors';
+/** On store metrics: the store's kind (`memory`, `redis`). */
+export const METRIC_ATTR_STORE = 'store';
+/** On store metrics: the operation (`breaker_state`, `report_open`, `acquire_probe`, `report_closed`, `force_open`, `release_forced`, `forced_reason`, `take_tokens`, `hit_window`, `charge`, `request_approval`, `decide_approval`, `read_approval`, `pending_approvals`). */
+export const METRIC_ATTR_OPERATION = 'operation';

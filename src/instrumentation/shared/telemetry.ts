@@ -12,6 +12,8 @@ import { ProxyTracerProvider, createNoopMeter, diag, metrics, trace } from '@ope
 import type { Meter, MeterProvider, Tracer, TracerProvider } from '@opentelemetry/api';
 import { redactSecrets } from '../../patterns/shared/redaction.js';
 import type { Redactor } from '../../patterns/shared/redaction.js';
+import { eventLogger } from './logs.js';
+import type { EventLogger, EventLoggerProvider } from './logs.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
 
 /** Who is acting: recorded as `gen_ai.agent.id` and `gen_ai.agent.name`. */
@@ -21,6 +23,13 @@ export interface AgentIdentity {
   /** Human-readable name of the agent. */
   name?: string;
 }
+
+/**
+ * How explanations are emitted: `logs` as log-based events (`eventName`
+ * `agent_safety.explanation`) when a LoggerProvider is available, else as
+ * span events; `span-events` as span events only; `both`.
+ */
+export type ExplanationEvents = 'logs' | 'span-events' | 'both';
 
 /** Settings every guarded call reads; the instrumentation's config sets them. */
 export interface TelemetrySettings {
@@ -34,6 +43,8 @@ export interface TelemetrySettings {
   readonly redact: Redactor;
   /** False when the instrumentation is disabled: no spans or metrics, safety still enforced. */
   readonly enabled: boolean;
+  /** How explanations are emitted. */
+  readonly explanationEvents: ExplanationEvents;
 }
 
 /** The settings in force when no instrumentation is registered. */
@@ -43,6 +54,7 @@ export const DEFAULT_SETTINGS: TelemetrySettings = Object.freeze({
   captureResult: false,
   redact: redactSecrets,
   enabled: true,
+  explanationEvents: 'logs',
 });
 
 /** A source of telemetry: the registered instrumentation. */
@@ -50,6 +62,8 @@ export interface TelemetryProvider {
   readonly tracer: Tracer;
   readonly meter: Meter;
   readonly settings: TelemetrySettings;
+  /** The LoggerProvider handed to the instrumentation; undefined: the global one. */
+  readonly loggerProvider?: EventLoggerProvider | undefined;
 }
 
 interface TelemetryState {
@@ -88,6 +102,15 @@ export function currentTracer(): Tracer {
 }
 
 let active: TelemetryProvider | undefined;
+
+/**
+ * The logger for log-based events: the instrumentation's LoggerProvider, or
+ * the global one; undefined when there is neither (see `logs.ts`).
+ */
+export function currentEventLogger(): EventLogger | undefined {
+  return eventLogger(active);
+}
+
 let activeMeter: Meter | undefined;
 let globalMeterProvider: MeterProvider | undefined;
 let globalMeter: Meter | undefined;

@@ -19,6 +19,7 @@ import type { BreakerCallOutcome, BreakerVerdict, CircuitState, Transition, Tran
 import type { Clock } from '../shared/clock.js';
 import { isAbortError } from '../shared/errors.js';
 import type { TripCounter } from './trip-strategies.js';
+import { StoreBreakerFleet } from '../store/store-breaker-fleet.js';
 
 /** The ticket of a call that runs although the breaker would have rejected it (`metricsOnly`). */
 export const SHADOW_TICKET = -1;
@@ -26,6 +27,11 @@ const FULL = -2;
 const OPEN = -3;
 /** Transitions kept for {@link CircuitBreakerCore.lastTransitions}. */
 const RECENT = 8;
+/** Waiters the slow start admits for each call that completes after a close. */
+const RAMP_PER_COMPLETION = 2;
+
+/** A call parked for a half-open verdict: `true` admits it, `false` makes it look again. */
+type Waiter = (granted: boolean) => void;
 
 /** A hold on an isolated breaker; see {@link CircuitBreakerCore.isolate}. */
 export interface IsolationHandle {
@@ -86,7 +92,14 @@ export class CircuitBreakerCore {
   private _probesInFlight = 0;
   private _probeSuccesses = 0;
   private _probeDeadline = Number.POSITIVE_INFINITY;
-  private _waiters: Set<() => void> | undefined;
+  /** Calls waiting for a half-open verdict, in arrival order (a Set keeps insertion order). */
+  private _waiters: Set<Waiter> | undefined;
+  /** The fleet this breaker shares its state with (`fleet` option). */
+  private readonly _fleet: StoreBreakerFleet | undefined;
+  /** The fleet holds this breaker (open, half-open or forced). */
+  private _fleetHeld = false;
+  /** The fleet's kill switch holds it open. */
+  private _fleetForced = false;
 
   private _success = 0;
   private _failure = 0;
@@ -113,6 +126,22 @@ export class CircuitBreakerCore {
     if (o.onStateChange) this._listeners.push(o.onStateChange);
     this._since = 0;
     if (o.initialState) this._restore(o.initialState);
+    if (o.fleet !== undefined) {
+      this._fleet = new StoreBreakerFleet(o.fleet, o.agentId === undefined ? o.name : `${o.name}:${o.agentId}`, this.now);
+      this._fleet.bind(
+        () => this._onFleetNews(),
+        (message, error) => this._reportError(message, error),
+      );
+    }
+  }
+
+  /**
+   * The fleet this breaker is shared with (`fleet` option): `await
+   * breaker.fleet?.ready()` at start restores a fleet-wide open before the
+   * first call.
+   */
+  get fleet(): StoreBreakerFleet | undefined {
+    return this._fleet;
   }
 
   // ── Reading ──────────────────────────────────────────────────────────────
@@ -238,7 +267,7 @@ export class CircuitBreakerCore {
    * or a half-open breaker keeps its probe slot until `maxHalfOpenMs`.
    */
   admit(signal?: AbortSignal): number | Promise<number> {
-    if (this._state === 'closed') return this._epoch;
+    if (this._state === 'closed' && this._fleet === undefined) return this._epoch;
     return this._admitSlow(signal);
   }
 
@@ -258,7 +287,10 @@ export class CircuitBreakerCore {
     else this._ignored++;
 
     if (this._state === 'closed') {
-      if (ticket !== this._epoch || verdict === 'ignored') return;
+      if (ticket !== this._epoch || verdict === 'ignored') {
+        this._releaseWaiters(RAMP_PER_COMPLETION);
+        return;
+      }
       const now = this._timeBased ? this.now() : 0;
       const failed = verdict === 'failure';
       let reason: string | undefined;
@@ -266,6 +298,7 @@ export class CircuitBreakerCore {
         if (this._counters[i].record(failed, slow, now) && reason === undefined) reason = this._options.trip[i].name;
       }
       if (reason !== undefined) this._open(reason, this._timeBased ? now : this.now());
+      else this._releaseWaiters(RAMP_PER_COMPLETION);
       return;
     }
     const now = this.now();
@@ -370,6 +403,7 @@ export class CircuitBreakerCore {
   // ── Internals ────────────────────────────────────────────────────────────
 
   private _admitSlow(signal: AbortSignal | undefined): number | Promise<number> {
+    if (this._fleet !== undefined) this._applyFleet(this.now());
     const ticket = this._tryAdmit();
     if (ticket >= 0) return ticket;
     if (ticket === FULL && this._options.halfOpenWaitMs > 0 && !this._options.metricsOnly) return this._waitForVerdict(signal);
@@ -383,6 +417,8 @@ export class CircuitBreakerCore {
     if (this._state === 'closed') return this._epoch;
     if (this._state === 'open') return OPEN;
     if (this._probesInFlight + this._probeSuccesses >= this._options.halfOpenProbes) return FULL;
+    // Held by the fleet: only the replica with the fleet's probe lease probes.
+    if (this._fleetHeld && !this._fleet!.mayProbe(now)) return FULL;
     this._probesInFlight++;
     this._probeDeadline = now + this._options.maxHalfOpenMs;
     return this._epoch;
@@ -402,56 +438,79 @@ export class CircuitBreakerCore {
     });
   }
 
-  /** Waits (real time, at most `halfOpenWaitMs`) until a probe slot frees or the breaker leaves half-open. */
+  /**
+   * Waits (real time, at most `halfOpenWaitMs`) for the verdict of the
+   * half-open window the call arrived in. The call runs only inside that
+   * window (a probe slot freed) or in the closed state that ends it, when
+   * the slow start lets it in; a window that ends otherwise (the probe
+   * failed, timed out) rejects it, so a waiter never becomes a probe of a
+   * later window.
+   */
   private async _waitForVerdict(signal: AbortSignal | undefined): Promise<number> {
+    const window = this._epoch;
     const until = Date.now() + this._options.halfOpenWaitMs;
     for (;;) {
       const remaining = until - Date.now();
+      let granted = false;
       if (remaining > 0) {
         try {
-          await this._park(signal, remaining);
+          granted = await this._park(signal, remaining);
         } catch (err) {
           this._ignored++; // aborted by the caller while waiting: never ran, never a failure
           throw err;
         }
       }
+      if (granted && this._state === 'closed') return this._epoch;
+      this._advance(this.now());
+      if (this._epoch !== window) return this._reject();
       const ticket = this._tryAdmit();
       if (ticket >= 0) return ticket;
       if (ticket === OPEN || remaining <= 0) return this._reject();
     }
   }
 
-  private _park(signal: AbortSignal | undefined, ms: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  /** Parks a waiter: resolves `true` when the slow start admits it, `false` to look again (or at its deadline). */
+  private _park(signal: AbortSignal | undefined, ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
       if (signal?.aborted) {
         reject(signal.reason);
         return;
       }
       const waiters = (this._waiters ??= new Set());
-      const done = (): void => {
+      const finish = (): void => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        waiters.delete(done);
+        waiters.delete(waiter);
       };
-      const wake = (): void => {
-        done();
-        resolve();
+      const waiter: Waiter = granted => {
+        finish();
+        resolve(granted);
       };
       const onAbort = (): void => {
-        done();
+        finish();
         reject(signal?.reason);
       };
       // Not unref'd: a waiting call is pending work and must settle by its
       // deadline. The timer exists only while someone waits.
-      const timer = setTimeout(wake, ms);
+      const timer = setTimeout(waiter, ms, false);
       signal?.addEventListener('abort', onAbort, { once: true });
-      waiters.add(wake);
+      waiters.add(waiter);
     });
   }
 
+  /** Every waiter looks again (a probe slot freed, or its window ended). */
   private _wakeWaiters(): void {
     if (this._waiters === undefined || this._waiters.size === 0) return;
-    for (const wake of [...this._waiters]) wake();
+    for (const waiter of [...this._waiters]) waiter(false);
+  }
+
+  /** The slow start after a close: admits up to `n` waiters, first come first. */
+  private _releaseWaiters(n: number): void {
+    if (this._waiters === undefined || this._waiters.size === 0) return;
+    for (const waiter of this._waiters) {
+      if (n-- <= 0) return;
+      waiter(true);
+    }
   }
 
   /** Applies every transition that has fallen due by `now`, each at its due time. */
@@ -513,7 +572,53 @@ export class CircuitBreakerCore {
         this._reportError(`onStateChange listener of circuit breaker "${this.name}" threw`, err);
       }
     }
-    this._wakeWaiters();
+    // Closed by the probes: the waiters enter as a slow start (halfOpenProbes
+    // at once, then two per completed call). Any other transition ends the
+    // window they waited on: they look again and are rejected.
+    if (to === 'closed') this._releaseWaiters(Math.max(1, this._options.halfOpenProbes));
+    else this._wakeWaiters();
+    this._fleet?.transitioned(transition, this._retryAt);
+  }
+
+  /** News from the fleet (a hold learnt, the probe lease won): apply it, and let waiters look again. */
+  private _onFleetNews(): void {
+    this._applyFleet(this.now());
+    if (this._state === 'half_open') this._wakeWaiters();
+  }
+
+  /** Follows the fleet's hold: opens with it, stays open as long as it, closes when another replica's probe closed it. */
+  private _applyFleet(now: number): void {
+    const hold = this._fleet!.hold(now);
+    if (hold === undefined) return; // the fleet does not know: decide alone
+    if (hold === null) {
+      if (!this._fleetHeld) return;
+      const forced = this._fleetForced;
+      this._fleetHeld = false;
+      this._fleetForced = false;
+      if (this._state !== 'closed' && this._isolations === 0) this._transition('closed', forced ? 'forced_released' : 'fleet_closed', now);
+      return;
+    }
+    this._fleetHeld = true;
+    if (hold.forced !== undefined) {
+      if (this._fleetForced) return;
+      this._fleetForced = true;
+      this._openedAt = now;
+      this._retryAt = Number.POSITIVE_INFINITY;
+      if (this._state !== 'open') this._transition('open', 'forced_open', now);
+      return;
+    }
+    if (this._fleetForced) {
+      this._fleetForced = false;
+      this._retryAt = hold.until;
+    }
+    if (now >= hold.until) return; // half-open fleet-wide: the probe needs the lease
+    if (this._state !== 'open') {
+      this._openedAt = now;
+      this._retryAt = hold.until;
+      this._transition('open', 'fleet_open', now);
+    } else if (this._retryAt < hold.until) {
+      this._retryAt = hold.until;
+    }
   }
 
   private _classify<V>(option: string, classify: (value: V) => BreakerVerdict, value: V): BreakerVerdict {

@@ -10,6 +10,8 @@ import type { CooldownFunction } from './cooldown.js';
 import type { BreakerVerdict, CircuitState, Transition } from './circuit-state.js';
 import { consecutiveFailures, failureRate, validateTripStrategy } from './trip-strategies.js';
 import type { TripStrategy } from './trip-strategies.js';
+import { validateFleetOptions } from '../store/store-breaker-fleet.js';
+import type { BreakerFleetOptions } from '../store/store-breaker-fleet.js';
 import {
   optionalBoolean,
   optionalFunction,
@@ -80,8 +82,14 @@ export interface CircuitBreakerOptions {
   halfOpenProbes?: number;
   /**
    * How long a call arriving while every probe is in flight waits for their
-   * verdict (it then runs if the breaker closed, and is rejected otherwise).
-   * `0` rejects it at once. The caller's abort signal ends the wait early.
+   * verdict. If the probes close the breaker, the waiters enter as a slow
+   * start, first come first: `halfOpenProbes` at once, then two more for
+   * each call that completes, so a just-recovered tool is not hit by every
+   * waiter at the same instant. If the window ends otherwise (a probe fails
+   * or times out), its waiters are rejected: a waiter never becomes a probe
+   * of a later window. A waiter still waiting after this long is rejected.
+   * `0` rejects such calls at once. The caller's abort signal ends the wait
+   * early.
    * @default 0
    */
   halfOpenWaitMs?: number;
@@ -115,6 +123,16 @@ export interface CircuitBreakerOptions {
   initialState?: CircuitBreakerSnapshot;
   /** Listener for every change of state (more can be added with `onStateChange()`). */
   onStateChange?: StateChangeListener;
+  /**
+   * Share this breaker with the other replicas of the fleet through a
+   * `SafetyStore` (Redis, Valkey, or in memory): an open reported by
+   * `quorum` replicas opens it everywhere, one replica at a time probes
+   * while it is half-open, the probe's success closes it everywhere, and the
+   * store's kill switch holds it open. Failures are still counted locally;
+   * with the store unreachable it works on its own. See docs/operations.md.
+   * @default undefined (this process only)
+   */
+  fleet?: BreakerFleetOptions;
   /** The clock (ms since the epoch). Tests pass their own. @default Date.now */
   now?: Clock;
 }
@@ -171,6 +189,7 @@ const KEYS = [
   'metricsOnly',
   'initialState',
   'onStateChange',
+  'fleet',
   'now',
 ] as const;
 
@@ -191,6 +210,7 @@ export interface ResolvedBreakerOptions {
   metricsOnly: boolean;
   initialState: CircuitBreakerSnapshot | undefined;
   onStateChange: StateChangeListener | undefined;
+  fleet: BreakerFleetOptions | undefined;
   now: Clock;
 }
 
@@ -248,6 +268,7 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedB
   optionalFunction('onStateChange', o.onStateChange);
   optionalFunction('now', o.now);
   if (o.initialState !== undefined) validateSnapshot('initialState', o.initialState);
+  if (o.fleet !== undefined) validateFleetOptions('fleet', o.fleet);
 
   return {
     name: o.name ?? d.name,
@@ -263,6 +284,7 @@ export function resolveBreakerOptions(options: CircuitBreakerOptions): ResolvedB
     metricsOnly: o.metricsOnly ?? d.metricsOnly,
     initialState: o.initialState,
     onStateChange: o.onStateChange,
+    fleet: o.fleet,
     now: o.now ?? systemClock,
   };
 }

@@ -55,6 +55,9 @@ export const BREAKER_CALL_OUTCOMES: readonly BreakerCallOutcome[] = Object.freez
  * - `probe_timeout`: half_open → open, probes gave no answer in `maxHalfOpenMs`.
  * - `isolated`, `released`: `isolate()` and the release of its last hold.
  * - `reset`: `reset()`.
+ * - `fleet_open`, `fleet_closed`: the fleet (`fleet` option) opened it, or
+ *   another replica's probe closed it.
+ * - `forced_open`, `forced_released`: the fleet's kill switch and its release.
  */
 export type TransitionReason =
   | 'consecutive_failures'
@@ -68,6 +71,10 @@ export type TransitionReason =
   | 'isolated'
   | 'released'
   | 'reset'
+  | 'fleet_open'
+  | 'fleet_closed'
+  | 'forced_open'
+  | 'forced_released'
   | (string & {});
 
 /** One change of state. */

@@ -322,6 +322,70 @@ probes('… or are rejected when the probe fails, end early on abort, and give u
   await held;
 });
 
+probes('halfOpenWaitMs: after the close the waiters enter as a slow start, not all at once', async () => {
+  const clock = new ManualClock();
+  const b = new TestBreaker({ trip: consecutiveFailures(1), cooldownMs: 10, halfOpenWaitMs: 60_000, now: clock.now });
+  await openThenCool(b, clock, 10);
+  const probeGate = deferred();
+  const gates: Array<ReturnType<typeof deferred<void>>> = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const probe = b.execute(() => probeGate.promise);
+  const waiters = Array.from({ length: 1_000 }, () =>
+    b.execute(async () => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      const gate = deferred();
+      gates.push(gate);
+      await gate.promise;
+      inFlight--;
+    }),
+  );
+  const settle = () => new Promise(resolve => setImmediate(resolve));
+  await settle();
+  assert.is(gates.length, 0, 'nobody but the probe runs while the verdict is pending');
+  probeGate.resolve();
+  await probe;
+  await settle();
+  assert.is(b.state, 'closed');
+  assert.is(gates.length, 1, 'the close lets in halfOpenProbes (1) waiter');
+  gates[0].resolve();
+  await settle();
+  assert.is(gates.length, 3, 'each completed call lets in two more');
+  gates[1].resolve();
+  gates[2].resolve();
+  await settle();
+  assert.is(gates.length, 7);
+  // Release the rest as they come in.
+  for (let i = 3; i < 1_000; i++) {
+    while (gates.length <= i) await settle();
+    gates[i].resolve();
+  }
+  await Promise.all(waiters);
+  assert.ok(maxInFlight < 1_000 / 2, `at most a slow start in flight at once (saw ${maxInFlight})`);
+  assert.equal(b.stats().calls.rejected, 0);
+});
+
+probes('halfOpenWaitMs: a waiter never becomes the probe of a later half-open window', async () => {
+  const clock = new ManualClock();
+  // cooldownMs 0: the window after a failed probe is due at once.
+  const b = new TestBreaker({ trip: consecutiveFailures(1), cooldownMs: 0, maxCooldownMs: 0, halfOpenWaitMs: 60_000, now: clock.now });
+  await rejection(b.execute(async () => { throw new Error('down'); }));
+  const probeGate = deferred();
+  let ran = 0;
+  const probe = b.execute(() => probeGate.promise);
+  assert.is(b.state, 'half_open');
+  const waiting = b.execute(async () => void ran++);
+  probeGate.reject(new Error('still down'));
+  await rejection(probe);
+  const err = await rejection(waiting);
+  assert.ok(isCircuitOpenError(err), 'the waiter is rejected with its window');
+  assert.is(ran, 0, 'it did not run as the next window\'s probe');
+  // The next window's probe is a fresh call.
+  assert.is(await b.execute(async () => 'fresh'), 'fresh');
+  assert.is(b.state, 'closed');
+});
+
 probes('stuck half-open: probes silent for maxHalfOpenMs re-open it; their late answer is stale', async () => {
   const clock = new ManualClock();
   const b = new TestBreaker({ trip: consecutiveFailures(1), cooldownMs: 1_000, maxHalfOpenMs: 5_000, now: clock.now });
