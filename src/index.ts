@@ -199,6 +199,8 @@ export { instrumentStore } from './instrumentation/store/instrumented-store.js';
 // ── Errors ─────────────────────────────────────────────────────────────────
 export { ToolTimeoutError, isToolTimeoutError } from './patterns/shared/errors.js';
 export { ActionBlockedError, isActionBlockedError } from './patterns/gate/action-blocked-error.js';
+export { AuditUnavailableError, isAuditUnavailableError } from './patterns/audit/audit-unavailable-error.js';
+export type { AuditUnavailableDetails, AuditUnavailableReason } from './patterns/audit/audit-unavailable-error.js';
 
 // ── Time ───────────────────────────────────────────────────────────────────
 export { systemClock } from './patterns/shared/clock.js';

@@ -3,10 +3,11 @@
  *
  * Each call of a guarded function is one span `execute_tool {tool}` (kind
  * INTERNAL) with the GenAI tool and agent attributes set at start. Inside it,
- * in a fixed order (DESIGN.md §2): breaker admission, policy, impact gate and
- * review, pre-action explanation, checkpoint, the action itself (with its
- * timeout and abort signal), breaker outcome, policy settlement (cost),
- * post-action or error explanation. Each step
+ * in a fixed order (DESIGN.md §2): the audit's admission (can it keep the
+ * call's record?), breaker admission, policy, impact gate and review,
+ * pre-action explanation, checkpoint, the action itself (with its timeout and
+ * abort signal), breaker outcome, policy settlement (cost), post-action or
+ * error explanation. Each step
  * is a {@link GuardStep} in the ordered list {@link GUARD_STEPS}: it returns
  * plain data and the recorder (`span-recorder.ts`) writes it onto the span.
  *
@@ -31,6 +32,7 @@ import {
 } from '../../patterns/shared/validate.js';
 import { BreakerStep, validateBreakerSource } from '../breaker/breaker-step.js';
 import type { BreakerSource } from '../breaker/breaker-step.js';
+import { admitAudit } from '../audit/audit-admission.js';
 import { agentFromContext, withSignal } from './call-context.js';
 import { CheckpointStep, validateGuardCheckpoint } from '../rollback/guard-checkpoint.js';
 import type { GuardCheckpointOptions } from '../rollback/guard-checkpoint.js';
@@ -53,6 +55,7 @@ import {
   ATTR_GEN_AI_TOOL_TYPE,
   GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
 } from '../shared/semconv.js';
+import { endContained, startContained } from '../shared/contained-span.js';
 import { currentTracer, telemetry } from '../shared/telemetry.js';
 import type { AgentIdentity } from '../shared/telemetry.js';
 import { PACKAGE_NAME } from '../shared/version.js';
@@ -409,9 +412,10 @@ class ToolGuard {
     const agent = o.agent ?? agentFromContext(parent) ?? settings.agent;
     // Enrich mode: the framework's own span for this call, written onto, not ended here.
     const framework = o.enrich === undefined ? undefined : extract('enrich', this.name, o.enrich, args);
+    // A span processor that throws as the span starts (or ends) is contained: the call goes on.
     const span =
       framework ??
-      currentTracer().startSpan(this.spanName, { kind: SpanKind.INTERNAL, attributes: this._attributesFor(agent) }, parent);
+      startContained(currentTracer(), this.spanName, { kind: SpanKind.INTERNAL, attributes: this._attributesFor(agent) }, parent);
     if (framework !== undefined) framework.setAttributes(this._attributesFor(agent));
     // What the safety steps see of the arguments: the tool's own input when selected.
     const input = o.input === undefined ? args : [extract('input', this.name, o.input, args)];
@@ -426,6 +430,9 @@ class ToolGuard {
       const capture = o.captureArguments ?? settings.captureArguments;
       recordCallStart(span, callId, capture ? captureValue(input.length === 1 ? input[0] : input, redact) : undefined);
       signal = options?.signal ?? extract('signal', this.name, o.signal, args);
+      // 0. the audit can take this call's record (else AuditUnavailableError, before any step or the tool runs)
+      const accepted = admitAudit();
+      if (accepted !== undefined) await accepted;
       let ctx = trace.setSpan(parent, span);
       if (this._steps.length > 0) {
         call = new CallRun(this.name, this._steps.length, args, input, callId, agent, redact, signal, parent, ctx, span);
@@ -459,7 +466,7 @@ class ToolGuard {
       }
       throw err;
     } finally {
-      if (framework === undefined) span.end();
+      if (framework === undefined) endContained(span); // the framework ends its own span
       if (!aborted) toolDurationHistogram().record((performance.now() - started) / 1000, this._metricAttrs(errType));
     }
   }

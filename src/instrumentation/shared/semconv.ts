@@ -225,6 +225,8 @@ export const ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT = 'agent_safety.checkpoint.
 export const METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS = 'agent_safety.rollback.compensations';
 /** Counter of checkpoints evicted at the depth limit (unit `{checkpoint}`). */
 export const METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED = 'agent_safety.rollback.checkpoints_evicted';
+/** Counter of files a `FileCheckpointStore` skipped because they are not its checkpoints or are corrupt (unit `{file}`). */
+export const METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINT_FILES_SKIPPED = 'agent_safety.rollback.checkpoint_files_skipped';
 /** Span name of a rollback. */
 export const SPAN_AGENT_SAFETY_ROLLBACK = 'agent_safety.rollback';
 /** Link attribute naming the link's meaning. */
@@ -329,6 +331,16 @@ export const ATTR_AGENT_SAFETY_ACTION_NAME = 'agent_safety.action.name';
 export const ATTR_AGENT_SAFETY_ACTION_REASON = 'agent_safety.action.reason';
 /** On audit events: further details, redacted, as JSON. */
 export const ATTR_AGENT_SAFETY_ACTION_DETAILS = 'agent_safety.action.details';
+/**
+ * A record of the chain that names records not kept (the backlog was full):
+ * its span is `agent_safety.audit_gap`, from the first to the last record
+ * left out. Outside `agent_safety.audit.*` so that its attributes are hashed.
+ */
+export const SPAN_AGENT_SAFETY_AUDIT_GAP = 'agent_safety.audit_gap';
+/** On a gap record: how many records were left out. */
+export const ATTR_AGENT_SAFETY_AUDIT_GAP_RECORDS = 'agent_safety.audit_gap.records';
+/** On a gap record: why (`backlog-full`). */
+export const ATTR_AGENT_SAFETY_AUDIT_GAP_REASON = 'agent_safety.audit_gap.reason';
 /** Counter of records appended to audit chains (unit `{record}`). */
 export const METRIC_AGENT_SAFETY_AUDIT_RECORDS = 'agent_safety.audit.records';
 /** Records waiting to be delivered to an audit sink (unit `{record}`). */
@@ -337,6 +349,12 @@ export const METRIC_AGENT_SAFETY_AUDIT_BACKLOG = 'agent_safety.audit.backlog';
 export const METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES = 'agent_safety.audit.export_failures';
 /** Counter of audit export attempts that re-send records an earlier attempt failed to deliver (unit `{retry}`). */
 export const METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES = 'agent_safety.audit.export_retries';
+/** Counter of audit records the receiver refused for good (HTTP 4xx), set aside in the dead-letter file (unit `{record}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_DEAD_LETTERS = 'agent_safety.audit.dead_letters';
+/** Counter of audit records not kept because the backlog was full (each run of them is named by a gap record) (unit `{record}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_DROPPED = 'agent_safety.audit.dropped';
+/** Counter of guarded calls refused (or timed out waiting) because the audit could not accept their record (unit `{call}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_REFUSED_CALLS = 'agent_safety.audit.refused_calls';
 
 // ── Metric attribute keys ──────────────────────────────────────────────────
 // Attributes of the agent_safety.* metrics that are not span attributes.
