@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { randomUUID } from 'node:crypto';
 import { DiagConsoleLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { ReadableSpan, Sampler, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
@@ -330,6 +331,18 @@ function logProcessorArgument<E extends object>(exporter: E): BatchLogRecordProc
 }
 
 /**
+ * The resource attributes with a `service.instance.id` when neither the
+ * options nor `OTEL_RESOURCE_ATTRIBUTES` give one (SDK 3.x adds one itself):
+ * replicas of one service must be told apart in the breaker, policy and
+ * store metrics a fleet shares.
+ */
+function withInstanceId(attributes: Attributes | undefined): Attributes {
+  if (attributes?.['service.instance.id'] !== undefined) return attributes;
+  if (/(^|,)\s*service\.instance\.id\s*=/.test(process.env.OTEL_RESOURCE_ATTRIBUTES ?? '')) return attributes ?? {};
+  return { ...attributes, 'service.instance.id': randomUUID() };
+}
+
+/**
  * Starts the OpenTelemetry SDK with the package's instrumentation and the
  * requested exporters. Returns a handle whose `shutdown()` flushes
  * everything.
@@ -472,7 +485,7 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
     sampler,
-    resource: options.resourceAttributes ? resourceFromAttributes(options.resourceAttributes) : undefined,
+    resource: resourceFromAttributes(withInstanceId(options.resourceAttributes)),
     instrumentations: [instrumentation],
     spanProcessors,
     metricReaders,
