@@ -4,7 +4,7 @@
  * composing around each call. It needs no server: finished traces are
  * printed as trees on the console, and the audit chain is written to a file
  * in a temporary directory (or AGENT_SAFETY_DEMO_AUDIT_DIR), verified at the
- * end (act 5).
+ * end (act 6).
  *
  *   npm run demo
  *
@@ -19,7 +19,8 @@ import { act1Ranking } from './demo/act-1-ranking.js';
 import { act2Breaker } from './demo/act-2-breaker.js';
 import { act3Gate } from './demo/act-3-gate.js';
 import { act4Rollback } from './demo/act-4-rollback.js';
-import { act5Audit, act5Transparency } from './demo/act-5-audit.js';
+import { act5Policy } from './demo/act-5-policy.js';
+import { act6Audit, act6Transparency } from './demo/act-6-audit.js';
 import { RankingService } from './demo/fake-services.js';
 
 const otlpEndpoint = process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -41,10 +42,11 @@ try {
   await act2Breaker(ranking);
   await act3Gate();
   await act4Rollback();
+  await act5Policy();
 } finally {
   await safety.shutdown(); // flushes the traces and the audit file
 }
-const audit = await act5Audit(auditFile);
-const transparency = await act5Transparency(auditDir);
+const audit = await act6Audit(auditFile);
+const transparency = await act6Transparency(auditDir);
 console.log('demo finished');
 if (!audit.valid || !audit.tamperedDetected || !transparency.cosigned || !transparency.proofVerified) process.exitCode = 1;

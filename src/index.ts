@@ -37,6 +37,19 @@ export type { FailureRateOptions, RateWindowOptions, SlowCallRateOptions, TripCo
 export { exponentialCooldown } from './patterns/breaker/cooldown.js';
 export type { CooldownFunction, ExponentialCooldownOptions } from './patterns/breaker/cooldown.js';
 
+// ── Policy: rules, authorizer, rate, concurrency, budgets, kill switch ─────
+export { POLICY_DEFAULTS, Policy, PolicyTicket, timerSleep } from './patterns/policy/policy.js';
+export type { AuthorizerAnswer, PolicyAuthorizer, PolicyDecision, PolicyOptions, PolicySettlement, PolicySleep } from './patterns/policy/policy.js';
+export type { ArgumentConstraint, PolicyRule, PolicySubject } from './patterns/policy/policy-rules.js';
+export type { BudgetLimit, ConcurrencyLimit, PolicyDimension, PolicyLimit, PolicyLimitBase, SlidingWindowLimit, TokenBucketLimit } from './patterns/policy/policy-limits.js';
+export { MEMORY_POLICY_STORE_DEFAULTS, MemoryPolicyStore } from './patterns/policy/policy-store.js';
+export type { Admission, CounterCheck, KillTarget, MemoryPolicyStoreOptions, PolicyStore } from './patterns/policy/policy-store.js';
+export type { MaybePromise } from './patterns/shared/maybe-promise.js';
+export { CEDAR_AUTHORIZER_DEFAULTS, CedarAuthorizer, cedarAuthorizer } from './instrumentation/policy/cedar-authorizer.js';
+export type { CedarAuthorizerOptions, CedarEntity, CedarValue } from './instrumentation/policy/cedar-authorizer.js';
+export { POLICY_REASONS, PolicyDeniedError, isPolicyDeniedError } from './patterns/policy/policy-denied-error.js';
+export type { PolicyDecisionValue, PolicyDenial, PolicyReason } from './patterns/policy/policy-denied-error.js';
+
 // ── Explainability hooks ───────────────────────────────────────────────────
 export { EXPLAINABILITY_HOOK_DEFAULTS, ExplainabilityHookManager } from './instrumentation/explain/explainability-hooks.js';
 export type {
@@ -164,6 +177,7 @@ export type { SnapshotFailure } from './patterns/rollback/rollback-errors.js';
 export { MemorySafetyStore } from './patterns/store/memory-safety-store.js';
 export { RedisSafetyStore } from './patterns/store/redis-safety-store.js';
 export type { RedisClientLike, RedisSafetyStoreOptions } from './patterns/store/redis-safety-store.js';
+export type { RedisPolicyStore, RedisPolicyStoreOptions } from './patterns/store/redis-policy-store.js';
 export type {
   ApprovalDecision,
   ApprovalRecord,
@@ -186,6 +200,8 @@ export { instrumentStore } from './instrumentation/store/instrumented-store.js';
 // ── Errors ─────────────────────────────────────────────────────────────────
 export { ToolTimeoutError, isToolTimeoutError } from './patterns/shared/errors.js';
 export { ActionBlockedError, isActionBlockedError } from './patterns/gate/action-blocked-error.js';
+export { AuditUnavailableError, isAuditUnavailableError } from './patterns/audit/audit-unavailable-error.js';
+export type { AuditUnavailableDetails, AuditUnavailableReason } from './patterns/audit/audit-unavailable-error.js';
 
 // ── Time ───────────────────────────────────────────────────────────────────
 export { systemClock } from './patterns/shared/clock.js';

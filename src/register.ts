@@ -6,7 +6,9 @@
  * variables and ours (`AGENT_SAFETY_*`). With an OTLP endpoint, traces and
  * metrics go over OTLP/HTTP; without one, finished traces are printed as a
  * tree on the console and nothing needs a server. Everything is flushed on
- * exit and on SIGINT/SIGTERM.
+ * exit and on SIGINT/SIGTERM/SIGHUP (shutdown bounded by
+ * `AGENT_SAFETY_SHUTDOWN_TIMEOUT_MS`, default 5 s). A console `diag` logger
+ * at `OTEL_LOG_LEVEL` (default warn) is installed before anything else.
  *
  * This is the only module of the package that reads environment variables,
  * with `startAgentSafety`, which reads `OTEL_TRACES_SAMPLER` and
@@ -17,10 +19,12 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { optionsFromEnv } from './bootstrap/env.js';
-import { startAgentSafetyAs } from './bootstrap/start.js';
+import { diagLevelFromEnv, optionsFromEnv } from './bootstrap/env.js';
+import { installDiagLogger, startAgentSafetyAs } from './bootstrap/start.js';
 import type { AgentSafetyHandle } from './bootstrap/start.js';
 
+// First, so that everything after it (reading the settings, opening the audit journal) can report.
+installDiagLogger(diagLevelFromEnv(process.env));
 // A later startAgentSafety() in the same process throws, naming this start.
 const handle: AgentSafetyHandle = startAgentSafetyAs('agent-safety-otel/register', optionsFromEnv(process.env, readFileSync));
 

@@ -21,7 +21,7 @@ test('every suite runs and reports its figures as the last JSON line', async () 
     maxBuffer: 16 * 1024 * 1024,
   });
   const figures = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, number>;
-  for (const key of ['guard_vs_bare_span', 'breaker_vs_cockatiel', 'breaker_vs_opossum', 'gate_explain_vs_guard', 'checkpoint_vs_guard', 'file_sink_records_per_s', 'audit_vs_raw_limit', 'verify_records_per_s', 'full_guard_vs_bare_span', 'merkle_vs_chain', 'inclusion_verify_us']) {
+  for (const key of ['guard_vs_bare_span', 'breaker_vs_cockatiel', 'breaker_vs_opossum', 'gate_explain_vs_guard', 'checkpoint_vs_guard', 'file_sink_records_per_s', 'audit_vs_raw_limit', 'verify_records_per_s', 'full_guard_vs_bare_span', 'merkle_vs_chain', 'inclusion_verify_us', 'policy_vs_guard', 'cedar_eval_us', 'store_decision_us']) {
     assert.type(figures[key], 'number', key);
     assert.ok(Number.isFinite(figures[key]) && figures[key] > 0, `${key} = ${figures[key]}`);
   }

@@ -25,7 +25,20 @@ interface Import {
   from: string;
   specifier: string;
   typeOnly: boolean;
+  /** `import('…')`: loaded only when the code runs, not when the module loads. */
+  dynamic: boolean;
 }
+
+/**
+ * Optional peer packages that instrumentation may load lazily (a dynamic
+ * `import()` when a feature is first used), never statically: the main
+ * entry point works without them. Each must be an optional peer in package.json.
+ */
+const LAZY_OPTIONAL_PEERS = ['@cedar-policy/cedar-wasm/nodejs'];
+const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  peerDependencies: Record<string, string>;
+  peerDependenciesMeta: Record<string, { optional?: boolean }>;
+};
 
 /** Static and dynamic imports and re-exports of a TypeScript file. */
 export function importsOf(file: string): Import[] {
@@ -34,7 +47,7 @@ export function importsOf(file: string): Import[] {
   const re = /(?:^|\n)\s*(import|export)\s+(type\s+)?(?:[^'"]*?\sfrom\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
   for (const m of text.matchAll(re)) {
     const specifier = m[3] ?? m[4];
-    out.push({ from: file, specifier, typeOnly: Boolean(m[2]) });
+    out.push({ from: file, specifier, typeOnly: Boolean(m[2]), dynamic: m[4] !== undefined });
   }
   return out;
 }
@@ -88,11 +101,12 @@ test('src/patterns imports no @opentelemetry package and no node module but cryp
   assert.equal(violations, []);
 });
 
-test('instrumentation imports only @opentelemetry/api and @opentelemetry/instrumentation from outside', () => {
+test('instrumentation imports only @opentelemetry/api and @opentelemetry/instrumentation from outside (and optional peers lazily)', () => {
   const allowed = ['@opentelemetry/api', '@opentelemetry/instrumentation'];
   const violations = files(join(src, 'instrumentation')).flatMap(file =>
     importsOf(file)
       .filter(i => !i.specifier.startsWith('.') && !i.specifier.startsWith('node:') && !allowed.includes(i.specifier))
+      .filter(i => !(i.dynamic && LAZY_OPTIONAL_PEERS.includes(i.specifier)))
       .map(i => `${relative(root, file)} imports ${i.specifier}`),
   );
   assert.equal(violations, []);
@@ -108,7 +122,7 @@ test('exporters import SDK packages for types only (runtime: api and core)', () 
   assert.equal(violations, []);
 });
 
-/** The packages a file reaches at run time, following relative imports. */
+/** The packages a file reaches at run time, following relative imports (lazily loaded optional peers aside). */
 function runtimeExternals(entry: string): string[] {
   const seen = new Set<string>();
   const external = new Set<string>();
@@ -118,6 +132,7 @@ function runtimeExternals(entry: string): string[] {
     for (const imp of importsOf(file)) {
       if (imp.typeOnly) continue;
       if (imp.specifier.startsWith('.')) visit(resolve(dirname(file), imp.specifier.replace(/\.js$/, '.ts')));
+      else if (imp.dynamic && LAZY_OPTIONAL_PEERS.includes(imp.specifier)) continue;
       else if (!imp.specifier.startsWith('node:')) external.add(imp.specifier);
     }
   };
@@ -152,6 +167,16 @@ test('each adapter reaches at run time only @opentelemetry/api and its own frame
       .map(i => `${relative(root, file)} imports ${i.specifier}`);
   });
   assert.equal(violations, []);
+});
+
+test('lazily loaded packages are optional peers, and only ever imported dynamically', () => {
+  for (const specifier of LAZY_OPTIONAL_PEERS) {
+    const name = specifier.split('/').slice(0, 2).join('/');
+    assert.ok(packageJson.peerDependencies[name], `${name} is a peer dependency`);
+    assert.is(packageJson.peerDependenciesMeta[name]?.optional, true, `${name} is optional`);
+  }
+  const staticImports = files(src).flatMap(f => importsOf(f)).filter(i => !i.dynamic && !i.typeOnly && LAZY_OPTIONAL_PEERS.some(p => i.specifier.startsWith(p.split('/').slice(0, 2).join('/'))));
+  assert.equal(staticImports.map(i => `${relative(root, i.from)} imports ${i.specifier}`), []);
 });
 
 test('the verifier (./verify) imports no package at all: Node alone checks a journal', () => {

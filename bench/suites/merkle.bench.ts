@@ -10,8 +10,8 @@
  *   proof in a log of a million records (20 hashes), median over random
  *   records. The proofs are made from the log's tiles, as `prove` does.
  */
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
-import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { sdkTrace } from '../telemetry.js';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
 import { AuditLogTree } from '../../src/patterns/audit/audit-tlog.js';
@@ -40,7 +40,7 @@ const suite: BenchSuite = {
   async run({ quick }) {
     // Realistic spans, and their chain hashes (the tree's entries).
     const collect = new Collect();
-    const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'bench' }), spanProcessors: [collect] });
+    const provider = sdkTrace.tracerProvider({ resource: resourceFromAttributes({ 'service.name': 'bench' }), spanProcessors: [collect] });
     produceSpans(provider.getTracer('agent-safety-otel', '0.1.0'), quick ? 300 : 2_000, 5);
     await provider.shutdown();
     const spans = collect.spans;

@@ -6,7 +6,7 @@
  * @module
  */
 import { createPrivateKey, createSecretKey } from 'node:crypto';
-import { diag } from '@opentelemetry/api';
+import { DiagLogLevel, diag } from '@opentelemetry/api';
 import type { Sampler } from '@opentelemetry/sdk-trace';
 import type { AgentSafetyOptions, AuditOptions } from './start.js';
 import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
@@ -30,7 +30,7 @@ export const AGENT_SAFETY_ENV = {
   AGENT_SAFETY_AUDIT_FILE: 'The JSONL audit file, or none. Default agent-safety-audit.jsonl without an OTLP endpoint, none with one.',
   AGENT_SAFETY_AUDIT_FSYNC: 'always, never, or a number of milliseconds between fsyncs of the audit file. Default 200.',
   AGENT_SAFETY_AUDIT_OTLP: 'true/false: deliver the audit chain over OTLP (never dropping a record). Default true with an OTLP traces endpoint.',
-  AGENT_SAFETY_AUDIT_SPOOL: 'The disk spool of the OTLP audit sink. Default <audit file>.spool.jsonl, else agent-safety-audit.spool.jsonl.',
+  AGENT_SAFETY_AUDIT_SPOOL: 'The write-ahead journal of the OTLP audit sink. Default <audit file>.spool.jsonl, else agent-safety-audit.spool.jsonl.',
   AGENT_SAFETY_AUDIT_HMAC_KEY_FILE: 'A file holding the HMAC key of the chain (its raw bytes).',
   AGENT_SAFETY_AUDIT_HMAC_KEY: 'The HMAC key, base64 (prefer the _FILE variant).',
   AGENT_SAFETY_AUDIT_HMAC_KEY_ID: 'The id recorded for the HMAC key. Required with a key.',
@@ -39,7 +39,32 @@ export const AGENT_SAFETY_ENV = {
   AGENT_SAFETY_AUDIT_SIGNING_KEY_ID: 'The id recorded for the signing key. Required with a key.',
   AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS: 'A keyed audit chain seals itself every this many records. Default 1000.',
   AGENT_SAFETY_AUDIT_CHECKPOINT_MS: 'And at least this often while records arrive, in ms. Default 10000.',
+  AGENT_SAFETY_AUDIT_MAX_BACKLOG: 'Audit records held in memory (not yet journaled) before the backlog policy applies. Default 20000.',
+  AGENT_SAFETY_AUDIT_ON_BACKLOG_FULL: 'fail-actions (default: guarded calls are refused with AuditUnavailableError), block-actions or drop-with-gap-record.',
+  AGENT_SAFETY_SHUTDOWN_TIMEOUT_MS: 'How long shutdown may take before it prints what is left and where, in ms. Default 5000.',
 } as const;
+
+const DIAG_LEVELS: Record<string, DiagLogLevel> = {
+  none: DiagLogLevel.NONE,
+  error: DiagLogLevel.ERROR,
+  warn: DiagLogLevel.WARN,
+  info: DiagLogLevel.INFO,
+  debug: DiagLogLevel.DEBUG,
+  verbose: DiagLogLevel.VERBOSE,
+  all: DiagLogLevel.ALL,
+};
+
+/**
+ * The `diag` level of `OTEL_LOG_LEVEL` (the specification's values, any
+ * case); warn when unset, so that a torn audit file or a full disk is seen
+ * on stderr. `register` installs the console logger at this level before
+ * anything else.
+ */
+export function diagLevelFromEnv(env: Env): DiagLogLevel {
+  const raw = text(env, 'OTEL_LOG_LEVEL')?.toLowerCase();
+  if (raw === undefined) return DiagLogLevel.WARN;
+  return DIAG_LEVELS[raw] ?? DiagLogLevel.WARN;
+}
 
 /** Reads a file (for key files); `register` passes `fs.readFileSync`. */
 export type ReadFile = (path: string) => Buffer;
@@ -125,6 +150,13 @@ export function auditOptionsFromEnv(env: Env, readFile?: ReadFile): AuditOptions
   const everyRecords = positive(env, 'AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS');
   const everyMs = positive(env, 'AGENT_SAFETY_AUDIT_CHECKPOINT_MS');
   if (everyRecords !== undefined || everyMs !== undefined) audit.checkpoints = { everyRecords, everyMs };
+  const maxBacklog = positive(env, 'AGENT_SAFETY_AUDIT_MAX_BACKLOG');
+  if (maxBacklog !== undefined) audit.maxBacklog = maxBacklog;
+  const onFull = text(env, 'AGENT_SAFETY_AUDIT_ON_BACKLOG_FULL')?.toLowerCase();
+  if (onFull !== undefined) {
+    if (onFull === 'fail-actions' || onFull === 'block-actions' || onFull === 'drop-with-gap-record') audit.onBacklogFull = onFull;
+    else diag.warn(`agent-safety-otel: AGENT_SAFETY_AUDIT_ON_BACKLOG_FULL=${JSON.stringify(onFull)} is not fail-actions, block-actions or drop-with-gap-record; using fail-actions`);
+  }
   return audit;
 }
 
@@ -267,6 +299,8 @@ export function optionsFromEnv(env: Env, readFile?: ReadFile): AgentSafetyOption
     shutdownOnExit: true,
     audit: auditOptionsFromEnv(env, readFile),
   };
+  const shutdownTimeoutMs = positive(env, 'AGENT_SAFETY_SHUTDOWN_TIMEOUT_MS');
+  if (shutdownTimeoutMs !== undefined) options.shutdownTimeoutMs = shutdownTimeoutMs;
   if (otlpTraces || otlpMetrics) {
     options.otlp = {
       protocol: protocol === 'http/json' ? 'http/json' : 'http/protobuf',

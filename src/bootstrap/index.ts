@@ -1,7 +1,7 @@
-export { startAgentSafety } from './start.js';
+export { ContainedSpanProcessor, installDiagLogger, startAgentSafety } from './start.js';
 export { AgentSafetyAlreadyStartedError, isAgentSafetyAlreadyStartedError } from './single-start.js';
 export type { AgentSafetyHandle, AgentSafetyOptions, AuditOptions, OtlpOptions, PrometheusOptions } from './start.js';
-export { AGENT_SAFETY_ENV, AuditKeyConfigError, auditOptionsFromEnv, optionsFromEnv, samplerFromEnv } from './env.js';
+export { AGENT_SAFETY_ENV, AuditKeyConfigError, auditOptionsFromEnv, diagLevelFromEnv, optionsFromEnv, samplerFromEnv } from './env.js';
 export type { Env, ReadFile } from './env.js';
 export { AgentSafetyInstrumentation } from '../instrumentation/shared/instrumentation.js';
 export type { AgentSafetyInstrumentationConfig } from '../instrumentation/shared/instrumentation.js';

@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { diag } from '@opentelemetry/api';
+import { randomUUID } from 'node:crypto';
+import { DiagConsoleLogger, DiagLogLevel, diag } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { ReadableSpan, Sampler, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Context } from '@opentelemetry/api';
@@ -35,7 +36,7 @@ import type { AgentSafetyInstrumentationConfig } from '../instrumentation/shared
 import { ConsoleTreeSpanExporter } from '../exporters/console/console-tree-exporter.js';
 import type { ConsoleTreeSpanExporterOptions } from '../exporters/console/console-tree-exporter.js';
 import { AuditChainSpanProcessor } from '../exporters/audit/audit-chain-span-processor.js';
-import type { AuditSpanFilter } from '../exporters/audit/audit-chain-span-processor.js';
+import type { AuditSpanFilter, BacklogFullPolicy } from '../exporters/audit/audit-chain-span-processor.js';
 import { AuditRecordingSampler } from '../exporters/audit/audit-recording-sampler.js';
 import type { AuditSink } from '../exporters/audit/audit-sink.js';
 import { FileAuditSink } from '../exporters/audit/file-audit-sink.js';
@@ -43,6 +44,8 @@ import { OtlpAuditSink } from '../exporters/audit/otlp-audit-sink.js';
 import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy } from '../patterns/audit/audit-chain.js';
 import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
 import { ATTR_AGENT_SAFETY_AUDIT_SEQ } from '../instrumentation/shared/semconv.js';
+import { runLastChanceFlush } from '../exporters/audit/last-chance-flush.js';
+import { reportCheckpointFileSkips } from '../instrumentation/rollback/checkpoint-skips.js';
 import { samplerFromEnv } from './env.js';
 import { traceSdk } from './sdk-compat.js';
 import { callSite, claimStart } from './single-start.js';
@@ -115,6 +118,10 @@ export interface AuditOptions {
   checkpoints?: CheckpointPolicy;
   /** Which spans are chained. @default the package's own spans */
   filter?: AuditSpanFilter;
+  /** Records held in memory before `onBacklogFull` applies. @default 20000 */
+  maxBacklog?: number;
+  /** What happens when the audit cannot keep up. @default 'fail-actions' */
+  onBacklogFull?: BacklogFullPolicy;
 }
 
 /** Options of {@link startAgentSafety}. */
@@ -168,11 +175,95 @@ export interface AgentSafetyOptions {
    */
   sampler?: Sampler;
   /**
-   * Shut down (flushing everything pending) on SIGINT and SIGTERM, then let
-   * the signal take its course; and when the event loop empties.
+   * Shut down (flushing everything pending) on SIGINT, SIGTERM and SIGHUP,
+   * then let the signal take its course; and when the event loop empties.
+   * (Without it the audit journals are still written synchronously when the
+   * process ends: the last-chance flush.)
    * @default false
    */
   shutdownOnExit?: boolean;
+  /**
+   * How long `shutdown()` may take, in ms. When the time is up (a collector
+   * that does not answer, a stuck disk) the audit journals are written
+   * synchronously, what is left and where it is is printed on stderr, and
+   * `shutdown()` resolves; undelivered records stay in the journal for the
+   * next start. @default 5000
+   */
+  shutdownTimeoutMs?: number;
+  /**
+   * Install a console `diag` logger at this level before anything else is
+   * created, so that start-up reports (a torn audit file, a bad setting) are
+   * seen. `register` sets it from `OTEL_LOG_LEVEL` (default warn).
+   * @default undefined (the diag logger is left as it is)
+   */
+  diagLogLevel?: DiagLogLevel;
+}
+
+/**
+ * Installs the console `diag` logger at `level` (`DiagLogLevel.NONE`
+ * installs none). Done first by `register`, before anything that may
+ * report.
+ */
+export function installDiagLogger(level: DiagLogLevel): void {
+  if (level === DiagLogLevel.NONE) return;
+  diag.setLogger(new DiagConsoleLogger(), { logLevel: level, suppressOverrideMessage: true });
+}
+
+/**
+ * Forwards to a span processor of someone else's (or one we compose), and
+ * contains what it throws: the call keeps its own result or its own error.
+ * Each processor's first failure (and every thousandth after it) is
+ * reported through `diag`.
+ */
+export class ContainedSpanProcessor implements SpanProcessor {
+  private readonly _delegate: SpanProcessor;
+  private _failures = 0;
+  constructor(delegate: SpanProcessor) {
+    this._delegate = delegate;
+  }
+  private _report(where: string, err: unknown): void {
+    if (this._failures++ % 1000 !== 0) return;
+    diag.error(
+      `agent-safety-otel: span processor ${this._delegate.constructor?.name ?? 'unknown'} threw in ${where} (${this._failures} so far); contained, the call goes on`,
+      err,
+    );
+  }
+  onStart(span: Span, parentContext: Context): void {
+    try {
+      this._delegate.onStart(span, parentContext);
+    } catch (err) {
+      this._report('onStart', err);
+    }
+  }
+  onEnding(span: Span): void {
+    try {
+      (this._delegate as { onEnding?: (span: Span) => void }).onEnding?.(span);
+    } catch (err) {
+      this._report('onEnding', err);
+    }
+  }
+  onEnd(span: ReadableSpan): void {
+    try {
+      this._delegate.onEnd(span);
+    } catch (err) {
+      this._report('onEnd', err);
+    }
+  }
+  forceFlush(): Promise<void> {
+    return settleSafely(() => this._delegate.forceFlush());
+  }
+  shutdown(): Promise<void> {
+    return settleSafely(() => this._delegate.shutdown());
+  }
+}
+
+function settleSafely(fn: () => Promise<void>): Promise<void> {
+  try {
+    return Promise.resolve(fn()).catch(err => diag.error('agent-safety-otel: a span processor failed to flush or shut down', err));
+  } catch (err) {
+    diag.error('agent-safety-otel: a span processor failed to flush or shut down', err);
+    return Promise.resolve();
+  }
 }
 
 /** What {@link startAgentSafety} started. */
@@ -207,6 +298,24 @@ class UnauditedSpanProcessor implements SpanProcessor {
   }
 }
 
+/** Resolves when `work` does, or after `ms` (then `onTimeout` runs first; `work` goes on in the background). */
+function withDeadline(work: Promise<void>, ms: number, onTimeout: () => void): Promise<void> {
+  return new Promise(resolve => {
+    const timer = setTimeout(() => {
+      try {
+        onTimeout();
+      } finally {
+        resolve();
+      }
+    }, ms);
+    timer.unref();
+    void work.finally(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 function joinUrl(base: string, path: string): string {
   return `${base.replace(/\/+$/, '')}${path}`;
 }
@@ -219,6 +328,18 @@ function joinUrl(base: string, path: string): string {
  */
 function logProcessorArgument<E extends object>(exporter: E): BatchLogRecordProcessorOptions {
   return Object.assign(exporter, { exporter }) as unknown as BatchLogRecordProcessorOptions;
+}
+
+/**
+ * The resource attributes with a `service.instance.id` when neither the
+ * options nor `OTEL_RESOURCE_ATTRIBUTES` give one (SDK 3.x adds one itself):
+ * replicas of one service must be told apart in the breaker, policy and
+ * store metrics a fleet shares.
+ */
+function withInstanceId(attributes: Attributes | undefined): Attributes {
+  if (attributes?.['service.instance.id'] !== undefined) return attributes;
+  if (/(^|,)\s*service\.instance\.id\s*=/.test(process.env.OTEL_RESOURCE_ATTRIBUTES ?? '')) return attributes ?? {};
+  return { ...attributes, 'service.instance.id': randomUUID() };
 }
 
 /**
@@ -261,7 +382,14 @@ export function startAgentSafetyAs(origin: string, options: AgentSafetyOptions):
 }
 
 function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHandle {
-  const spanProcessors: SpanProcessor[] = [...(options.spanProcessors ?? [])];
+  if (options.diagLogLevel !== undefined) installDiagLogger(options.diagLogLevel);
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 5000;
+  if (!Number.isFinite(shutdownTimeoutMs) || shutdownTimeoutMs < 0) {
+    throw new RangeError(`shutdownTimeoutMs must be a number of ms ≥ 0, got ${String(shutdownTimeoutMs)}`);
+  }
+  reportCheckpointFileSkips();
+  // Others' processors are contained: what they throw never reaches the call.
+  const spanProcessors: SpanProcessor[] = (options.spanProcessors ?? []).map(p => new ContainedSpanProcessor(p));
   const metricReaders: MetricReader[] = [...(options.metricReaders ?? [])];
   const logRecordProcessors: LogRecordProcessor[] = [...(options.logRecordProcessors ?? [])];
   const otlp = options.otlp;
@@ -291,15 +419,23 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
   let audit: AuditChainSpanProcessor | undefined;
   let auditFile: string | undefined;
   let auditOverOtlp = false;
+  /** Where undelivered audit records are, for the shutdown deadline's message. */
+  const journals: { name: string; where: string; backlog: () => number }[] = [];
   if (options.audit !== false) {
     const a = options.audit ?? {};
     const sinks: AuditSink[] = [];
     auditFile = a.file === false ? undefined : (a.file ?? (otlp ? undefined : 'agent-safety-audit.jsonl'));
-    if (auditFile !== undefined) sinks.push(new FileAuditSink({ path: auditFile, fsync: a.fsync }));
+    if (auditFile !== undefined) {
+      const file = new FileAuditSink({ path: auditFile, fsync: a.fsync });
+      sinks.push(file);
+      journals.push({ name: file.name, where: file.path, backlog: () => file.backlog() });
+    }
     auditOverOtlp = (a.otlp ?? otlpTraces) && otlp !== undefined;
     if (auditOverOtlp) {
       const spoolPath = a.spoolPath ?? (auditFile !== undefined ? `${auditFile}.spool.jsonl` : 'agent-safety-audit.spool.jsonl');
-      sinks.push(new OtlpAuditSink({ exporter: traceExporter(), spoolPath }));
+      const otlpSink = new OtlpAuditSink({ exporter: traceExporter(), spoolPath, fsync: a.fsync, flushTimeoutMs: shutdownTimeoutMs });
+      sinks.push(otlpSink);
+      journals.push({ name: otlpSink.name, where: otlpSink.spoolPath, backlog: () => otlpSink.backlog() });
     }
     sinks.push(...(a.sinks ?? []));
     if (sinks.length > 0) {
@@ -309,6 +445,8 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
         signingKey: a.signingKey,
         checkpoints: a.checkpoints,
         filter: a.filter,
+        maxBacklog: a.maxBacklog,
+        onBacklogFull: a.onBacklogFull,
       });
       spanProcessors.unshift(audit);
     }
@@ -319,7 +457,7 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
     const headers = otlp.headers;
     if (otlpTraces) {
       const batch = traceSdk().batchSpanProcessor(traceExporter());
-      spanProcessors.push(auditOverOtlp ? new UnauditedSpanProcessor(batch) : batch);
+      spanProcessors.push(new ContainedSpanProcessor(auditOverOtlp ? new UnauditedSpanProcessor(batch) : batch));
     }
     if (otlp.metrics !== false) {
       const url = otlp.endpoint ? joinUrl(otlp.endpoint, '/v1/metrics') : undefined;
@@ -334,7 +472,7 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
     // NO_COLOR (https://no-color.org) is read here, in the bootstrap, not by the exporter
     const color = process.stdout.isTTY === true && !('NO_COLOR' in process.env);
     const exporter = new ConsoleTreeSpanExporter({ color, ...(typeof consoleOption === 'object' ? consoleOption : {}) });
-    spanProcessors.push(traceSdk().simpleSpanProcessor(exporter));
+    spanProcessors.push(new ContainedSpanProcessor(traceSdk().simpleSpanProcessor(exporter)));
   }
   if (options.prometheus) {
     const { port = 9464, host = '127.0.0.1' } = options.prometheus;
@@ -347,7 +485,7 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
     sampler,
-    resource: options.resourceAttributes ? resourceFromAttributes(options.resourceAttributes) : undefined,
+    resource: resourceFromAttributes(withInstanceId(options.resourceAttributes)),
     instrumentations: [instrumentation],
     spanProcessors,
     metricReaders,
@@ -360,23 +498,35 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
     // Flush span processors first: they may still be waiting (e.g. for async
     // resource attributes) and the SDK's shutdown alone would drop what they
     // hold. Metric readers export once more on their own shutdown.
-    stopping ??= Promise.allSettled(spanProcessors.map(p => p.forceFlush()))
-      .then(() => sdk.shutdown())
-      .catch(err => {
-        diag.error('agent-safety-otel: SDK shutdown failed', err);
-      })
-      .finally(release);
+    stopping ??= withDeadline(
+      Promise.allSettled(spanProcessors.map(p => p.forceFlush()))
+        .then(() => sdk.shutdown())
+        .catch(err => {
+          diag.error('agent-safety-otel: SDK shutdown failed', err);
+        })
+        // Another start is allowed once this SDK has really shut down (also when the deadline passed first).
+        .finally(release),
+      shutdownTimeoutMs,
+      () => {
+        // Out of time: the journals are written now, and the user is told what is left and where.
+        runLastChanceFlush('deadline');
+        const left = journals.filter(j => j.backlog() > 0).map(j => `${j.backlog()} records of sink ${j.name} in ${j.where}`);
+        process.stderr.write(
+          `agent-safety-otel: shutdown did not finish within ${shutdownTimeoutMs} ms (a collector or disk that does not answer); ` +
+            (left.length > 0 ? `undelivered audit records are kept: ${left.join('; ')}; they are sent at the next start\n` : 'no audit record is waiting\n'),
+        );
+      },
+    );
     return stopping;
   };
 
   if (options.shutdownOnExit) {
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
     const onSignal = (signal: NodeJS.Signals): void => {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
+      for (const s of signals) process.removeListener(s, onSignal);
       void shutdown().finally(() => process.kill(process.pid, signal));
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const s of signals) process.on(s, onSignal);
     process.once('beforeExit', () => void shutdown());
   }
 

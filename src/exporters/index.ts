@@ -7,7 +7,7 @@
 export { ConsoleTreeSpanExporter } from './console/console-tree-exporter.js';
 export type { ConsoleTreeSpanExporterOptions } from './console/console-tree-exporter.js';
 export { AuditChainSpanProcessor, auditAllSpans, auditPackageSpans } from './audit/audit-chain-span-processor.js';
-export type { AuditChainSpanProcessorOptions, AuditSpanFilter } from './audit/audit-chain-span-processor.js';
+export type { AuditChainSpanProcessorOptions, AuditSpanFilter, BacklogFullPolicy } from './audit/audit-chain-span-processor.js';
 export { InMemoryAuditSink } from './audit/audit-sink.js';
 export type { AuditRecord, AuditSink, InMemoryAuditSinkOptions } from './audit/audit-sink.js';
 export type { AuditHmacKey, AuditSigningKey, CheckpointPolicy, ChainedRecord, MadeSeal, SealPolicy } from '../patterns/audit/audit-chain.js';
@@ -19,7 +19,7 @@ export type { AuditSpanMatcher } from './audit/audit-recording-sampler.js';
 export { FileAuditSink, auditFiles } from './audit/file-audit-sink.js';
 export type { AuditFileIo, FileAuditRecovery, FileAuditSinkOptions, FileAuditSinkStats } from './audit/file-audit-sink.js';
 export type { FsyncPolicy } from '../patterns/audit/audit-file.js';
-export { OtlpAuditSink } from './audit/otlp-audit-sink.js';
+export { OtlpAuditSink, deadLetterPathOf } from './audit/otlp-audit-sink.js';
 export type { OtlpAuditSinkOptions } from './audit/otlp-audit-sink.js';
 export type { BackoffOptions } from '../patterns/shared/backoff.js';
 export { auditResource, rebuildAuditSpan } from './audit/audit-span-rebuild.js';

@@ -12,7 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { metrics, trace } from '@opentelemetry/api';
 import { InMemoryLogRecordExporter, SimpleLogRecordProcessor } from '@opentelemetry/sdk-logs';
-import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { sdkTrace } from '../helpers/otel.js';
 import { startAgentSafety } from '../../src/bootstrap/index.js';
 import { guard } from '../../src/index.js';
 import { ATTR_AGENT_SAFETY_EXPLANATION_EVENTS, ATTR_AGENT_SAFETY_EXPLANATION_PHASE, EVENT_AGENT_SAFETY_EXPLANATION } from '../../src/semconv.js';
@@ -74,7 +74,7 @@ test('logRecordProcessors of your own: a LoggerProvider is registered and explan
   const safety = startAgentSafety({
     console: false,
     audit: false,
-    spanProcessors: [new SimpleSpanProcessor(new InMemorySpanExporter())], // spans are recorded (no processor: no tracer provider)
+    spanProcessors: [sdkTrace.simpleSpanProcessor(sdkTrace.inMemorySpanExporter())], // spans are recorded (no processor: no tracer provider)
     logRecordProcessors: [processor],
   });
   let phases: unknown[] = [];

@@ -64,6 +64,7 @@ test('otlp option: traces and metrics to the given endpoint, console off by defa
   assert.ok(span, 'span received');
   assert.is(span!.resource['service.name'], 'start-otlp');
   assert.is(span!.resource['deployment.environment.name'], 'test');
+  assert.match(String(span!.resource['service.instance.id']), /^[0-9a-f-]{36}$/, 'replicas are told apart: a service.instance.id is set');
   assert.ok(receiver.points.some(p => p.metric === 'gen_ai.execute_tool.duration'), 'metrics flushed at shutdown');
 });
 

@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { sdkTrace } from '../helpers/otel.js';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AuditChainSpanProcessor, FileAuditSink, TlogTilesSink, TlogWitnessClient, auditAllSpans } from '../../src/exporters/index.js';
 import { SIG_ED25519, ed25519RawPublicKey, formatVkey } from '../../src/patterns/audit/signed-note.js';
@@ -68,7 +68,7 @@ async function produceLog(witness: { url: string; vkey: string }, count: number,
     signingKey: { id: 'k1', privateKey: logKey.privateKey },
     seals: { everyRecords: 25, everyMs: 60_000 },
   });
-  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'cli' }), spanProcessors: [processor] });
+  const provider = sdkTrace.tracerProvider({ resource: resourceFromAttributes({ 'service.name': 'cli' }), spanProcessors: [processor] });
   produceSpans(provider.getTracer('agent-safety-otel', '0.1.0'), count, seed);
   await provider.shutdown();
 }

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parse } from 'yaml';
-import { ATTR_AGENT_SAFETY_BREAKER_NAME, ATTR_AGENT_SAFETY_IMPACT_ENFORCED, ATTR_ERROR_TYPE, ATTR_GEN_AI_AGENT_ID, ATTR_GEN_AI_OPERATION_NAME, ATTR_GEN_AI_TOOL_NAME, METRIC_AGENT_SAFETY_AUDIT_BACKLOG, METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS, METRIC_AGENT_SAFETY_GATE_DECISIONS, METRIC_AGENT_SAFETY_STORE_ERRORS, METRIC_ATTR_ENFORCED, METRIC_ATTR_FROM, METRIC_ATTR_OUTCOME, METRIC_ATTR_SINK, METRIC_ATTR_STATE, METRIC_ATTR_STORE, METRIC_ATTR_TO, METRIC_ATTR_VERDICT, METRIC_GEN_AI_EXECUTE_TOOL_DURATION } from '../../src/semconv.js';
+import { ATTR_AGENT_SAFETY_BREAKER_NAME, ATTR_AGENT_SAFETY_IMPACT_ENFORCED, ATTR_AGENT_SAFETY_POLICY_DECISION, METRIC_AGENT_SAFETY_POLICY_DECISIONS, METRIC_ATTR_DECISION, METRIC_ATTR_REASON, ATTR_ERROR_TYPE, ATTR_GEN_AI_AGENT_ID, ATTR_GEN_AI_OPERATION_NAME, ATTR_GEN_AI_TOOL_NAME, METRIC_AGENT_SAFETY_AUDIT_BACKLOG, METRIC_AGENT_SAFETY_AUDIT_DEAD_LETTERS, METRIC_AGENT_SAFETY_AUDIT_DROPPED, METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES, METRIC_AGENT_SAFETY_AUDIT_REFUSED_CALLS, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS, METRIC_AGENT_SAFETY_GATE_DECISIONS, METRIC_AGENT_SAFETY_STORE_ERRORS, METRIC_ATTR_ENFORCED, METRIC_ATTR_FROM, METRIC_ATTR_OUTCOME, METRIC_ATTR_SINK, METRIC_ATTR_STATE, METRIC_ATTR_STORE, METRIC_ATTR_TO, METRIC_ATTR_VERDICT, METRIC_GEN_AI_EXECUTE_TOOL_DURATION } from '../../src/semconv.js';
 import { PACKAGE_METRICS, allPackageSeriesNames, promLabel, promName } from '../helpers/prometheus-names.js';
 import type { PackageMetric } from '../helpers/prometheus-names.js';
 import { promtool, requireBinary } from '../helpers/prometheus.js';
@@ -69,6 +69,8 @@ const packageLabels = new Set(
     METRIC_ATTR_VERDICT,
     METRIC_ATTR_ENFORCED,
     METRIC_ATTR_SINK,
+    METRIC_ATTR_DECISION,
+    METRIC_ATTR_REASON,
   ].map(promLabel),
 );
 /** Labels Prometheus or the Collector add (target and exporter identity). */
@@ -142,7 +144,7 @@ test('the TraceQL the annotations suggest uses the package attribute keys', () =
   const text = rules.map(r => Object.values(r.annotations ?? {}).join('\n')).join('\n');
   const attrs = traceqlAttributes(text);
   assert.ok(attrs.length >= 2);
-  for (const a of attrs) assert.ok([ATTR_AGENT_SAFETY_BREAKER_NAME, ATTR_AGENT_SAFETY_IMPACT_ENFORCED].includes(a), a);
+  for (const a of attrs) assert.ok([ATTR_AGENT_SAFETY_BREAKER_NAME, ATTR_AGENT_SAFETY_IMPACT_ENFORCED, ATTR_AGENT_SAFETY_POLICY_DECISION, ATTR_GEN_AI_AGENT_ID].includes(a), a);
 });
 
 /** Each rule watches the metric and labels it is about. */
@@ -151,8 +153,13 @@ const EXPECTED: { alert: string; metric: string; labels: string[] }[] = [
   { alert: 'AgentSafetyCircuitBreakerFlapping', metric: METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS, labels: [ATTR_GEN_AI_AGENT_ID, ATTR_AGENT_SAFETY_BREAKER_NAME, METRIC_ATTR_FROM, METRIC_ATTR_TO] },
   { alert: 'AgentSafetyRejectedCallsHigh', metric: METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS, labels: [ATTR_GEN_AI_AGENT_ID, ATTR_AGENT_SAFETY_BREAKER_NAME, METRIC_ATTR_OUTCOME] },
   { alert: 'AgentSafetyGateBlocksSpiking', metric: METRIC_AGENT_SAFETY_GATE_DECISIONS, labels: [ATTR_GEN_AI_AGENT_ID, METRIC_ATTR_ENFORCED] },
+  { alert: 'AgentSafetyPolicyDenialsSustained', metric: METRIC_AGENT_SAFETY_POLICY_DECISIONS, labels: [ATTR_GEN_AI_AGENT_ID, ATTR_GEN_AI_TOOL_NAME, METRIC_ATTR_DECISION] },
+  { alert: 'AgentSafetyPolicyBudgetExhausted', metric: METRIC_AGENT_SAFETY_POLICY_DECISIONS, labels: [ATTR_GEN_AI_AGENT_ID, ATTR_GEN_AI_TOOL_NAME, METRIC_ATTR_REASON] },
   { alert: 'AgentSafetyAuditBacklogGrowing', metric: METRIC_AGENT_SAFETY_AUDIT_BACKLOG, labels: [] },
   { alert: 'AgentSafetyAuditExportFailing', metric: METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES, labels: [] },
+  { alert: 'AgentSafetyAuditUnavailable', metric: METRIC_AGENT_SAFETY_AUDIT_REFUSED_CALLS, labels: [] },
+  { alert: 'AgentSafetyAuditRecordsDropped', metric: METRIC_AGENT_SAFETY_AUDIT_DROPPED, labels: [] },
+  { alert: 'AgentSafetyAuditDeadLetters', metric: METRIC_AGENT_SAFETY_AUDIT_DEAD_LETTERS, labels: [] },
   { alert: 'AgentSafetyFleetStoreDown', metric: METRIC_AGENT_SAFETY_STORE_ERRORS, labels: [METRIC_ATTR_STORE] },
   { alert: 'AgentSafetyToolErrorRateHigh', metric: METRIC_GEN_AI_EXECUTE_TOOL_DURATION, labels: [ATTR_GEN_AI_TOOL_NAME, ATTR_ERROR_TYPE] },
 ];

@@ -64,15 +64,23 @@ test('npm run demo exits 0 without any server and prints the trace trees', async
   const compensations = run.stdout.match(/compensate (publish_digest|email_preview|upload_draft)/g) ?? [];
   assert.equal(compensations, ['compensate publish_digest', 'compensate email_preview', 'compensate upload_draft'], 'newest first');
   assert.match(run.stdout, /↪ compensates span [0-9a-f]{16} of trace [0-9a-f]{32}/);
-  // Act 5: the audit file verifies; the tampered copy fails at the edited line.
+  // Act 5: the policy: a rate limit (the agent backs off), then the run's budget; Cedar denies delete_post to one agent only.
   assert.match(run.stdout, /Act 5/);
+  assert.match(run.stdout, /call \d+: denied, rate limited by summarize-rate; the agent backs off \d+ ms/);
+  assert.match(run.stdout, /✗ execute_tool summarize_post .*PolicyDeniedError.*policy deny rate_limited by summarize-rate, retry after \d+ ms/);
+  assert.match(run.stdout, /call \d+: denied, budget_exhausted \(run-budget-usd/);
+  assert.match(run.stdout, /✓ execute_tool summarize_post .*budget run-budget-usd: cost 0\.012, /);
+  assert.match(run.stdout, /✗ execute_tool delete_post .*policy deny authorizer_denied by only-moderators-delete/);
+  assert.match(run.stdout, /moderator-1: deleted p9/);
+  // Act 6: the audit file verifies; the tampered copy fails at the edited line.
+  assert.match(run.stdout, /Act 6/);
   assert.match(run.stdout, /chain [0-9a-f-]{36}: \d+ records, seq 0\.\.\d+/);
   assert.match(run.stdout, /verdict: VALID/);
   const edited = /line (\d+) edited: enforced blocked → proceeded/.exec(run.stdout);
   assert.ok(edited, 'the demo edits one line');
   assert.match(run.stdout, new RegExp(`verdict: TAMPERED: altered record at .*audit\\.tampered\\.jsonl:${edited![1]} `));
   assert.ok(existsSync(join(auditDir, 'audit.jsonl')), 'the audit file is where the demo said');
-  // Act 5b: a cosigned checkpoint and one record's inclusion proof, verified offline.
+  // Act 6b: a cosigned checkpoint and one record's inclusion proof, verified offline.
   assert.match(run.stdout, /— witness\.demo\.example \S+/);
   assert.match(run.stdout, /c2sp\.org\/tlog-proof@v1\nextra .*\nindex 1\n/);
   assert.match(run.stdout, /proof verified offline: entry 1 of demo\.example\/agent-audit \(size \d+\), cosigned by witness\.demo\.example/);

@@ -168,6 +168,33 @@ test('a rate limit holds across 4 processes within 1%', async () => {
   assert.ok(allowed >= expected * 0.5, `allowed ${allowed}: the replicas barely used the bucket (${expected.toFixed(1)} over ${span} ms)`);
 });
 
+test('a Policy shared through Redis: its rate limit holds across 3 processes, and its kill switch stops them all', async () => {
+  const rate = 100;
+  const burst = 10;
+  const procs = [0, 1, 2].map(() => replica(['policy', redis.url, String(rate), String(burst), '1500']));
+  try {
+    const done = procs.map(p => message(p, m => (m.counts !== undefined ? (m as unknown as { counts: Record<string, number>; first: number; last: number }) : undefined)));
+    await sleep(1_500);
+    for (const p of procs) p.send('go');
+    const results = await Promise.all(done);
+    const allowed = results.reduce((n, r) => n + (r.counts.allowed ?? 0), 0);
+    const denied = results.reduce((n, r) => n + (r.counts.rate_limited ?? 0), 0);
+    const span = Math.max(...results.map(r => r.last)) - Math.min(...results.map(r => r.first));
+    const expected = burst + (rate * span) / 1000;
+    assert.ok(denied > 0, 'the replicas asked for more than the limit');
+    assert.ok(allowed <= expected * 1.01 + 1, `allowed ${allowed}, more than the shared bucket allows (${expected.toFixed(1)} over ${span} ms)`);
+    assert.ok(allowed >= expected * 0.5, `allowed ${allowed}: the replicas barely used the bucket (${expected.toFixed(1)})`);
+    const admin = new RedisSafetyStore({ client: await redis.client() });
+    await admin.forceOpen('tool:send_email', 'spam wave');
+    const killed = procs.map(p => message(p, m => (m.killed as string | undefined)));
+    for (const p of procs) p.send('kill');
+    assert.equal(await Promise.all(killed), ['kill_switch', 'kill_switch', 'kill_switch']);
+    await admin.releaseForced('tool:send_email');
+  } finally {
+    for (const p of procs) p.kill('SIGKILL');
+  }
+});
+
 test('an approval given from another process resumes the call; a pending approval survives a restart', async () => {
   const admin = new DurableApprovals({ store: new RedisSafetyStore({ client: await redis.client() }) });
   // 1. Approved from here while the replica waits.

@@ -17,8 +17,14 @@
  * built from the package's constants, so that a renamed metric changes what
  * the config tests expect.
  */
-import { METRIC_AGENT_SAFETY_AUDIT_BACKLOG, METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES, METRIC_AGENT_SAFETY_AUDIT_RECORDS, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS, METRIC_AGENT_SAFETY_GATE_DECISIONS, METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED, METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS, METRIC_AGENT_SAFETY_STORE_ERRORS, METRIC_GEN_AI_EXECUTE_TOOL_DURATION } from '../../src/semconv.js';
-import { METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES } from '../../src/instrumentation/shared/semconv.js';
+import { METRIC_AGENT_SAFETY_AUDIT_BACKLOG, METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES, METRIC_AGENT_SAFETY_AUDIT_RECORDS, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_STATE, METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS, METRIC_AGENT_SAFETY_GATE_DECISIONS, METRIC_AGENT_SAFETY_POLICY_DECISIONS, METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED, METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS, METRIC_AGENT_SAFETY_STORE_ERRORS, METRIC_GEN_AI_EXECUTE_TOOL_DURATION } from '../../src/semconv.js';
+import {
+  METRIC_AGENT_SAFETY_AUDIT_DEAD_LETTERS,
+  METRIC_AGENT_SAFETY_AUDIT_DROPPED,
+  METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES,
+  METRIC_AGENT_SAFETY_AUDIT_REFUSED_CALLS,
+  METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINT_FILES_SKIPPED,
+} from '../../src/instrumentation/shared/semconv.js';
 
 /** The Prometheus type an OpenTelemetry instrument ends up as. */
 export type PromKind = 'counter' | 'gauge' | 'histogram';
@@ -43,12 +49,17 @@ export const PACKAGE_METRICS: readonly PackageMetric[] = [
   { name: METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS, unit: '{transition}', kind: 'counter' },
   { name: METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS, unit: '{call}', kind: 'counter' },
   { name: METRIC_AGENT_SAFETY_GATE_DECISIONS, unit: '{decision}', kind: 'counter' },
+  { name: METRIC_AGENT_SAFETY_POLICY_DECISIONS, unit: '{decision}', kind: 'counter' },
   { name: METRIC_AGENT_SAFETY_AUDIT_RECORDS, unit: '{record}', kind: 'counter' },
   { name: METRIC_AGENT_SAFETY_AUDIT_BACKLOG, unit: '{record}', kind: 'gauge' },
   { name: METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES, unit: '{failure}', kind: 'counter' },
   { name: METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES, unit: '{retry}', kind: 'counter' },
+  { name: METRIC_AGENT_SAFETY_AUDIT_DEAD_LETTERS, unit: '{record}', kind: 'counter' },
+  { name: METRIC_AGENT_SAFETY_AUDIT_DROPPED, unit: '{record}', kind: 'counter' },
+  { name: METRIC_AGENT_SAFETY_AUDIT_REFUSED_CALLS, unit: '{call}', kind: 'counter' },
   { name: METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS, unit: '{compensation}', kind: 'counter' },
   { name: METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED, unit: '{checkpoint}', kind: 'counter' },
+  { name: METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINT_FILES_SKIPPED, unit: '{file}', kind: 'counter' },
   { name: METRIC_GEN_AI_EXECUTE_TOOL_DURATION, unit: 's', kind: 'histogram' },
   { name: METRIC_AGENT_SAFETY_STORE_ERRORS, unit: '{error}', kind: 'counter' },
 ];

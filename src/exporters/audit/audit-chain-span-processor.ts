@@ -21,9 +21,15 @@ import type { Redactor } from '../../patterns/shared/redaction.js';
 import { nanoStringToHrTime } from '../../patterns/audit/audit-span-decode.js';
 import type { Clock } from '../../patterns/shared/clock.js';
 import { resolveNow } from '../../patterns/shared/clock.js';
-import { countAuditRecords, auditInstruments, registerAuditSink } from './audit-metrics.js';
+import { countAuditDropped, countAuditRecords, countAuditRefusedCall, auditInstruments, registerAuditSink } from './audit-metrics.js';
+import { registerAuditAdmission } from '../../instrumentation/audit/audit-admission.js';
+import { AuditUnavailableError } from '../../patterns/audit/audit-unavailable-error.js';
+import { msToNanoString } from '../../patterns/audit/audit-chain.js';
+import { requireNumber, requireOneOf } from '../../patterns/shared/validate.js';
 import {
   ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID,
+  ATTR_AGENT_SAFETY_AUDIT_GAP_REASON,
+  ATTR_AGENT_SAFETY_AUDIT_GAP_RECORDS,
   ATTR_AGENT_SAFETY_AUDIT_HASH,
   ATTR_AGENT_SAFETY_AUDIT_KEY_ID,
   ATTR_AGENT_SAFETY_AUDIT_PREVIOUS_CHAIN_ID,
@@ -40,6 +46,7 @@ import {
   ATTR_AGENT_SAFETY_AUDIT_SEAL_SIGNATURE,
   ATTR_AGENT_SAFETY_AUDIT_SEAL_TIME,
   SPAN_AGENT_SAFETY_AUDIT_SEAL,
+  SPAN_AGENT_SAFETY_AUDIT_GAP,
 } from '../../instrumentation/shared/semconv.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../instrumentation/shared/version.js';
 import type { AuditRecord, AuditSink } from './audit-sink.js';
@@ -105,7 +112,37 @@ export interface AuditChainSpanProcessorOptions {
    * @default what the first sink with `previousTree()` (a `TlogTilesSink`) holds; none without one
    */
   tlog?: AuditTreeState;
+  /**
+   * The memory cap: records held in memory by a sink, not yet in a local
+   * journal (see `AuditSink.held`), at most this many. When a disk or a
+   * collector does not keep up and the cap is reached, `onBacklogFull`
+   * decides; records beyond the cap are never kept in memory.
+   * @default 20000
+   */
+  maxBacklog?: number;
+  /**
+   * What happens when the cap is reached:
+   * - `'fail-actions'`: a guarded call is rejected with an
+   *   `AuditUnavailableError` before its tool runs (fail closed);
+   * - `'block-actions'`: a guarded call waits for room (up to
+   *   `blockTimeoutMs`, then `AuditUnavailableError`) before its tool runs;
+   * - `'drop-with-gap-record'`: calls go on, their records are not kept.
+   * In every case a record that arrives while the cap is reached (a
+   * refused call's, a span not guarded) is not kept: it is counted in
+   * `agent_safety.audit.dropped`, reported through `diag`, and once there
+   * is room again a gap record (`agent_safety.audit_gap`) in the chain says
+   * how many were left out and when. Nothing is dropped silently.
+   * @default 'fail-actions'
+   */
+  onBacklogFull?: BacklogFullPolicy;
+  /** With `'block-actions'`: how long a call waits for room, in ms. @default 30000 */
+  blockTimeoutMs?: number;
 }
+
+/** See {@link AuditChainSpanProcessorOptions.onBacklogFull}. */
+export type BacklogFullPolicy = 'fail-actions' | 'block-actions' | 'drop-with-gap-record';
+
+const POLICIES: readonly BacklogFullPolicy[] = ['fail-actions', 'block-actions', 'drop-with-gap-record'];
 
 /** A span's attributes, writable: stamps go straight in, so attribute-count limits cannot drop them. */
 type MutableAttributes = Record<string, Attributes[string]>;
@@ -142,6 +179,18 @@ export class AuditChainSpanProcessor implements SpanProcessor {
   private _lastResource: Resource | undefined;
   private _closed = false;
   private readonly _tree: AuditLogTree | undefined;
+  private readonly _maxBacklog: number;
+  private readonly _policy: BacklogFullPolicy;
+  private readonly _blockTimeoutMs: number;
+  private readonly _heldSinks: readonly AuditSink[];
+  private readonly _stopAdmission: () => void;
+  /** Records left out since the last gap record, and when the first and last were. */
+  private _gapCount = 0;
+  private _gapFirstMs = 0;
+  private _gapLastMs = 0;
+  private readonly _now: Clock;
+  /** Spans left out in `onEnding` (so that `onEnd` does not count them again). */
+  private readonly _leftOut = new WeakSet<object>();
 
   constructor(options: AuditChainSpanProcessorOptions) {
     if (!options || !Array.isArray(options.sinks) || options.sinks.length === 0) {
@@ -161,6 +210,14 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     this._sinks = [...options.sinks];
     this._filter = options.filter ?? auditPackageSpans;
     this._redact = options.redact ?? redactSecrets;
+    this._maxBacklog = options.maxBacklog ?? 20_000;
+    requireNumber('maxBacklog', this._maxBacklog, { min: 1, integer: true });
+    this._policy = options.onBacklogFull ?? 'fail-actions';
+    requireOneOf('onBacklogFull', this._policy, POLICIES);
+    this._blockTimeoutMs = options.blockTimeoutMs ?? 30_000;
+    requireNumber('blockTimeoutMs', this._blockTimeoutMs, { min: 0 });
+    this._now = resolveNow(options);
+    this._heldSinks = this._sinks.filter(s => typeof s.held === 'function');
     const previous = options.previous ?? this._previousFromSinks();
     this._chain = new AuditChain({
       chainId: options.chainId ?? randomUUID(),
@@ -168,7 +225,7 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       signingKey: options.signingKey,
       seals: options.seals ?? options.checkpoints,
       previous,
-      now: resolveNow(options),
+      now: this._now,
     });
     this._sealing = this._chain.seals;
     const tlog = options.tlog ?? this._treeFromSinks();
@@ -182,6 +239,7 @@ export class AuditChainSpanProcessor implements SpanProcessor {
         this._unregister.push(registerAuditSink(name, () => sink.backlog!(), sink));
       }
     }
+    this._stopAdmission = registerAuditAdmission(this._admit);
     if (this._sealing) {
       const everyMs = (options.seals ?? options.checkpoints)?.everyMs ?? 10_000;
       this._timer = setInterval(() => this._sealIfDue(), everyMs);
@@ -205,6 +263,10 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     if (this._closed) return;
     try {
       if (!this._filter(span as unknown as ReadableSpan)) return;
+      if (!this._room()) {
+        this._leftOut.add(span);
+        return;
+      }
       // `span` is still open here (its end time is set): redaction and stamps write to it.
       this._redactInPlace(span);
       const record = this._append(span as unknown as ReadableSpan, span.attributes as MutableAttributes);
@@ -218,7 +280,8 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     if (this._closed) return;
     try {
       if (span.attributes[ATTR_AGENT_SAFETY_AUDIT_CHAIN_ID] === this._chain.chainId) return; // done in onEnding
-      if (!this._filter(span)) return;
+      if (!this._filter(span) || this._leftOut.has(span)) return;
+      if (!this._room()) return;
       // No onEnding (an older SDK): chain now, and give the sinks a stamped copy.
       const attributes: MutableAttributes = { ...span.attributes };
       const { status, events } = this._redacted(span);
@@ -270,6 +333,89 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       return redactText(typeof r === 'string' ? r : String(r));
     } catch {
       return '[redaction failed]';
+    }
+  }
+
+  /** The most records a sink holds in memory, and which sink. */
+  private _heldMost(): [number, AuditSink | undefined] {
+    let most = 0;
+    let which: AuditSink | undefined;
+    for (const sink of this._heldSinks) {
+      let n = 0;
+      try {
+        n = sink.held!();
+      } catch {
+        n = 0;
+      }
+      if (n > most) {
+        most = n;
+        which = sink;
+      }
+    }
+    return [most, which];
+  }
+
+  /**
+   * Whether a record can be kept now. When not, it is counted as left out
+   * (reported, and named by a gap record later); when there is room again
+   * after some were left out, the gap record is appended first.
+   */
+  private _room(): boolean {
+    if (this._heldSinks.length === 0) return true;
+    const [held, sink] = this._heldMost();
+    const now = this._now();
+    if (held >= this._maxBacklog) {
+      if (this._gapCount === 0) {
+        this._gapFirstMs = now;
+        diag.error(
+          `${PACKAGE_NAME}: the audit backlog is full (${held} records held in memory by sink ${sink ? sinkName(sink) : '?'}, cap ${this._maxBacklog}): records are left out until it drains; a gap record will name them (policy ${this._policy})`,
+        );
+      }
+      this._gapCount++;
+      this._gapLastMs = now;
+      countAuditDropped();
+      return false;
+    }
+    if (this._gapCount > 0 && this._lastResource !== undefined) this._appendGap();
+    return true;
+  }
+
+  /** Appends the gap record naming the records left out. */
+  private _appendGap(): void {
+    const count = this._gapCount;
+    this._gapCount = 0;
+    const attributes: MutableAttributes = {
+      [ATTR_AGENT_SAFETY_AUDIT_GAP_RECORDS]: count,
+      [ATTR_AGENT_SAFETY_AUDIT_GAP_REASON]: 'backlog-full',
+    };
+    const span = syntheticSpan(SPAN_AGENT_SAFETY_AUDIT_GAP, msToNanoString(this._gapFirstMs), msToNanoString(this._gapLastMs), attributes, this._lastResource!);
+    const record = this._append(span, attributes);
+    this._deliver(record, span);
+    diag.warn(`${PACKAGE_NAME}: the audit backlog drained; gap record ${record.chainId}#${record.seq} names the ${count} records left out`);
+  }
+
+  /** The admission gate guarded calls consult before they run (see `audit-admission.ts`). */
+  private readonly _admit = (): undefined | Error | Promise<void> => {
+    if (this._closed || this._heldSinks.length === 0 || this._policy === 'drop-with-gap-record') return undefined;
+    const [held, sink] = this._heldMost();
+    if (held < this._maxBacklog) return undefined;
+    if (this._policy === 'fail-actions') {
+      countAuditRefusedCall();
+      return new AuditUnavailableError({ reason: 'backlog-full', held, limit: this._maxBacklog, sink: sink && sinkName(sink) });
+    }
+    return this._waitForRoom();
+  };
+
+  private async _waitForRoom(): Promise<void> {
+    const deadline = this._now() + this._blockTimeoutMs;
+    for (;;) {
+      const [held, sink] = this._heldMost();
+      if (held < this._maxBacklog || this._closed) return;
+      if (this._now() >= deadline) {
+        countAuditRefusedCall();
+        throw new AuditUnavailableError({ reason: 'timeout', held, limit: this._maxBacklog, sink: sink && sinkName(sink) });
+      }
+      await new Promise(resolve => setTimeout(resolve, 10));
     }
   }
 
@@ -342,7 +488,7 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       attributes[ATTR_AGENT_SAFETY_AUDIT_SEAL_KEY_ID] = claim.keyId;
       attributes[ATTR_AGENT_SAFETY_AUDIT_SEAL_SIGNATURE] = signature;
     }
-    const span = sealSpan(claim.timeUnixNano, attributes, this._lastResource);
+    const span = syntheticSpan(SPAN_AGENT_SAFETY_AUDIT_SEAL, claim.timeUnixNano, claim.timeUnixNano, attributes, this._lastResource);
     const record = this._append(span, attributes);
     this._deliver(record, span);
   }
@@ -381,6 +527,14 @@ export class AuditChainSpanProcessor implements SpanProcessor {
   /** Seals the head a last time (a keyed chain), then flushes and shuts down the sinks. Idempotent. */
   async shutdown(): Promise<void> {
     if (this._closed) return;
+    this._stopAdmission();
+    if (this._gapCount > 0 && this._lastResource !== undefined) {
+      try {
+        this._appendGap();
+      } catch (err) {
+        diag.error(`${PACKAGE_NAME}: the final gap record failed (${this._gapCount} records left out)`, err);
+      }
+    }
     if (this._sealing) {
       try {
         if (this._chain.nextSeq > 0) this._forceSeal();
@@ -414,26 +568,27 @@ function sinkName(sink: AuditSink): string {
   return sink.constructor?.name || 'sink';
 }
 
-/** A finished span (not from a tracer) that carries a seal. */
-function sealSpan(timeUnixNano: string, attributes: MutableAttributes, resource: Resource): ReadableSpan {
-  const time = nanoStringToHrTime(timeUnixNano) as HrTime;
+/** A finished span (not from a tracer) of the chain's own: a seal or a gap record. */
+function syntheticSpan(name: string, startUnixNano: string, endUnixNano: string, attributes: MutableAttributes, resource: Resource): ReadableSpan {
+  const startTime = nanoStringToHrTime(startUnixNano) as HrTime;
+  const endTime = nanoStringToHrTime(endUnixNano) as HrTime;
   const context: SpanContext = {
     traceId: randomBytes(16).toString('hex'),
     spanId: randomBytes(8).toString('hex'),
     traceFlags: TraceFlags.SAMPLED,
   };
   return {
-    name: SPAN_AGENT_SAFETY_AUDIT_SEAL,
+    name,
     kind: SpanKind.INTERNAL,
     spanContext: () => context,
     parentSpanContext: undefined,
-    startTime: time,
-    endTime: time,
+    startTime,
+    endTime,
     status: { code: SpanStatusCode.UNSET },
     attributes,
     links: [],
     events: [],
-    duration: [0, 0],
+    duration: hrDiff(startTime, endTime),
     ended: true,
     resource,
     instrumentationScope: { name: PACKAGE_NAME, version: PACKAGE_VERSION },
@@ -441,4 +596,14 @@ function sealSpan(timeUnixNano: string, attributes: MutableAttributes, resource:
     droppedEventsCount: 0,
     droppedLinksCount: 0,
   };
+}
+
+function hrDiff(a: HrTime, b: HrTime): HrTime {
+  let s = b[0] - a[0];
+  let ns = b[1] - a[1];
+  if (ns < 0) {
+    s -= 1;
+    ns += 1e9;
+  }
+  return s < 0 ? [0, 0] : [s, ns];
 }

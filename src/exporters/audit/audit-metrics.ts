@@ -10,8 +10,10 @@ import { ValueType } from '@opentelemetry/api';
 import type { Attributes, BatchObservableResult, Meter, ObservableCounter, ObservableGauge } from '@opentelemetry/api';
 import {
   METRIC_AGENT_SAFETY_AUDIT_BACKLOG,
+  METRIC_AGENT_SAFETY_AUDIT_DROPPED,
   METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES,
   METRIC_AGENT_SAFETY_AUDIT_RECORDS,
+  METRIC_AGENT_SAFETY_AUDIT_REFUSED_CALLS,
   METRIC_ATTR_SINK,
 } from '../../instrumentation/shared/semconv.js';
 import { meterBound } from '../../instrumentation/shared/telemetry.js';
@@ -26,7 +28,19 @@ interface SinkSource {
 }
 
 let records = 0;
+let dropped = 0;
+let refusedCalls = 0;
 const sinks = new Map<string, SinkSource>();
+
+/** Counts records not kept because the backlog was full (`agent_safety.audit.dropped`). */
+export function countAuditDropped(n = 1): void {
+  dropped += n;
+}
+
+/** Counts guarded calls refused because the audit could not accept their record (`agent_safety.audit.refused_calls`). */
+export function countAuditRefusedCall(): void {
+  refusedCalls++;
+}
 
 /** Counts records appended to any chain in this process. */
 export function countAuditRecords(n = 1): void {
@@ -74,6 +88,8 @@ function sourceOf(name: string): SinkSource {
 
 interface AuditInstruments {
   records: ObservableCounter;
+  dropped: ObservableCounter;
+  refused: ObservableCounter;
   backlog: ObservableGauge;
   failures: ObservableCounter;
   report: (result: BatchObservableResult) => void;
@@ -97,8 +113,20 @@ export const auditInstruments: () => AuditInstruments = meterBound(
       unit: '{failure}',
       valueType: ValueType.INT,
     });
+    const droppedCounter = meter.createObservableCounter(METRIC_AGENT_SAFETY_AUDIT_DROPPED, {
+      description: 'Audit records not kept because the backlog was full; each run of them is named in the chain by a gap record.',
+      unit: '{record}',
+      valueType: ValueType.INT,
+    });
+    const refusedCounter = meter.createObservableCounter(METRIC_AGENT_SAFETY_AUDIT_REFUSED_CALLS, {
+      description: 'Guarded calls refused (AuditUnavailableError, the tool did not run) because the audit could not accept their record.',
+      unit: '{call}',
+      valueType: ValueType.INT,
+    });
     const report = (result: BatchObservableResult): void => {
       result.observe(recordsCounter, records);
+      result.observe(droppedCounter, dropped);
+      result.observe(refusedCounter, refusedCalls);
       for (const source of sinks.values()) {
         let waiting = 0;
         try {
@@ -110,9 +138,15 @@ export const auditInstruments: () => AuditInstruments = meterBound(
         result.observe(failures, source.failures, source.attrs);
       }
     };
-    meter.addBatchObservableCallback(report, [recordsCounter, backlog, failures]);
-    return { records: recordsCounter, backlog, failures, report };
+    meter.addBatchObservableCallback(report, [recordsCounter, droppedCounter, refusedCounter, backlog, failures]);
+    return { records: recordsCounter, dropped: droppedCounter, refused: refusedCounter, backlog, failures, report };
   },
   (instruments, meter) =>
-    meter.removeBatchObservableCallback(instruments.report, [instruments.records, instruments.backlog, instruments.failures]),
+    meter.removeBatchObservableCallback(instruments.report, [
+      instruments.records,
+      instruments.dropped,
+      instruments.refused,
+      instruments.backlog,
+      instruments.failures,
+    ]),
 );

@@ -4,8 +4,10 @@
  * - `agent_safety.audit.backlog` and `agent_safety.audit.export_failures`,
  *   through the chain's own instruments (`audit-metrics.ts`);
  * - `agent_safety.audit.export_retries` (counter, `{retry}`), here: attempts
- *   that re-sent records an earlier attempt had failed to deliver (spooled
- *   records re-sent at the next start included).
+ *   that re-sent records an earlier attempt had failed to deliver (journaled
+ *   records re-sent at the next start included);
+ * - `agent_safety.audit.dead_letters` (counter, `{record}`), here: records
+ *   the receiver refused for good, set aside in the dead-letter file.
  *
  * Counted in plain numbers, reported through observable instruments. Totals
  * are kept per sink name for the life of the process (a sink replaced by a
@@ -16,15 +18,25 @@
 import { ValueType } from '@opentelemetry/api';
 import type { Attributes, Meter, ObservableCallback, ObservableCounter } from '@opentelemetry/api';
 import { countAuditExportFailure, registerAuditSink } from './audit-metrics.js';
-import { METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES, METRIC_ATTR_SINK } from '../../instrumentation/shared/semconv.js';
+import {
+  METRIC_AGENT_SAFETY_AUDIT_DEAD_LETTERS,
+  METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES,
+  METRIC_ATTR_SINK,
+} from '../../instrumentation/shared/semconv.js';
 import { meterBound } from '../../instrumentation/shared/telemetry.js';
 
-const retries = new Map<string, { attrs: Attributes; count: number }>();
+interface SinkCounts {
+  attrs: Attributes;
+  count: number;
+  deadLetters: number;
+}
 
-function retriesOf(name: string): { attrs: Attributes; count: number } {
+const retries = new Map<string, SinkCounts>();
+
+function retriesOf(name: string): SinkCounts {
   let r = retries.get(name);
   if (r === undefined) {
-    r = { attrs: Object.freeze({ [METRIC_ATTR_SINK]: name }), count: 0 };
+    r = { attrs: Object.freeze({ [METRIC_ATTR_SINK]: name }), count: 0, deadLetters: 0 };
     retries.set(name, r);
   }
   return r;
@@ -32,7 +44,9 @@ function retriesOf(name: string): { attrs: Attributes; count: number } {
 
 interface RetryInstruments {
   retries: ObservableCounter;
+  deadLetters: ObservableCounter;
   report: ObservableCallback;
+  reportDead: ObservableCallback;
 }
 
 const retryInstruments: () => RetryInstruments = meterBound(
@@ -42,13 +56,25 @@ const retryInstruments: () => RetryInstruments = meterBound(
       unit: '{retry}',
       valueType: ValueType.INT,
     });
+    const dead = meter.createObservableCounter(METRIC_AGENT_SAFETY_AUDIT_DEAD_LETTERS, {
+      description: 'Audit records the receiver refused for good (HTTP 4xx other than 408/429), set aside in the dead-letter file.',
+      unit: '{record}',
+      valueType: ValueType.INT,
+    });
     const report: ObservableCallback = result => {
       for (const r of retries.values()) result.observe(r.count, r.attrs);
     };
+    const reportDead: ObservableCallback = result => {
+      for (const r of retries.values()) result.observe(r.deadLetters, r.attrs);
+    };
     counter.addCallback(report);
-    return { retries: counter, report };
+    dead.addCallback(reportDead);
+    return { retries: counter, deadLetters: dead, report, reportDead };
   },
-  i => i.retries.removeCallback(i.report),
+  i => {
+    i.retries.removeCallback(i.report);
+    i.deadLetters.removeCallback(i.reportDead);
+  },
 );
 
 /** What a sink reports through. */
@@ -57,6 +83,8 @@ export interface AuditSinkMeter {
   failure(): void;
   /** Counts one attempt that re-sends records (`agent_safety.audit.export_retries`). */
   retry(): void;
+  /** Counts records set aside in the dead-letter file (`agent_safety.audit.dead_letters`). */
+  deadLetters(n: number): void;
   /** Stops reporting this sink's backlog (its counters go on being reported). */
   close(): void;
 }
@@ -74,6 +102,9 @@ export function registerAuditSinkMetrics(name: string, backlog: () => number, ow
     failure: () => countAuditExportFailure(name),
     retry: () => {
       r.count++;
+    },
+    deadLetters: (n: number) => {
+      r.deadLetters += n;
     },
     close: stop,
   };

@@ -50,6 +50,14 @@ export interface AuditSink {
    * it itself (as `OtlpAuditSink` does): each sink is observed once.
    */
   backlog?(): number;
+  /**
+   * Records accepted and held in memory only: not yet in a local journal
+   * (a file, the OTLP sink's write-ahead journal). Optional. The
+   * `AuditChainSpanProcessor` caps this (`maxBacklog`) and applies its
+   * `onBacklogFull` policy when the cap is reached; a sink without it is
+   * never the reason a call is refused.
+   */
+  held?(): number;
 }
 
 /** Options of {@link InMemoryAuditSink}. */
@@ -102,6 +110,10 @@ export class InMemoryAuditSink implements AuditSink {
   }
 
   backlog(): number {
+    return 0;
+  }
+
+  held(): number {
     return 0;
   }
 }

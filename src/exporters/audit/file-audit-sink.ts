@@ -10,6 +10,7 @@ import { diag } from '@opentelemetry/api';
 import {
   close as fsClose,
   closeSync,
+  constants,
   fdatasync as fsFdatasync,
   fstat as fsFstat,
   fstatSync,
@@ -21,6 +22,7 @@ import {
   openSync,
   readSync,
   readdirSync,
+  rmSync,
   rename as fsRename,
   statSync,
   write as fsWrite,
@@ -44,6 +46,7 @@ import {
 } from '../../patterns/audit/audit-file.js';
 import type { FsyncPolicy } from '../../patterns/audit/audit-file.js';
 import { countAuditExportFailure, registerAuditSink } from './audit-metrics.js';
+import { onLastChance } from './last-chance-flush.js';
 import { rejectUnknownOptions, requireNonEmptyString, requireNumber, requireObject } from '../../patterns/shared/validate.js';
 import type { AuditRecord, AuditSink } from './audit-sink.js';
 
@@ -53,10 +56,15 @@ import type { AuditRecord, AuditSink } from './audit-sink.js';
  * `node:fs`.
  */
 export interface AuditFileIo {
-  /** Opens `path` for appending (creating it with mode 0600); returns the fd, the file's size and mode. */
+  /** Opens `path` for writing (creating it with mode 0600, never truncating it); returns the fd, the file's size and mode. */
   open(path: string): Promise<{ fd: number; size: number; mode: number }>;
-  /** Writes `length` bytes of `buffer` from `offset` at the end of the file; returns how many were written. */
-  write(fd: number, buffer: Buffer, offset: number, length: number): Promise<number>;
+  /**
+   * Writes `length` bytes of `buffer` from `offset` at file offset
+   * `position` (the sink's end of file); returns how many were written.
+   * Positional, so that the last-chance flush can write the same bytes at
+   * the same place again without duplicating them.
+   */
+  write(fd: number, buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
   fdatasync(fd: number): Promise<void>;
   close(fd: number): Promise<void>;
   rename(from: string, to: string): Promise<void>;
@@ -143,18 +151,23 @@ export interface FileAuditSinkStats {
 
 interface Inflight {
   buffer: Buffer;
+  /** Bytes of `buffer` written so far. */
   offset: number;
+  /** Where in the file `buffer` starts. */
+  position: number;
   count: number;
 }
 
 const MODE = 0o600;
+/** Write-only, created if missing, never truncated, not O_APPEND: writes are positional. */
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT;
 const TAIL_CHUNK = 64 * 1024;
 
 /** The default {@link AuditFileIo}, on `node:fs` (exported for tests that wrap it). @internal */
 export const nodeAuditFileIo: AuditFileIo = {
   open: path =>
     new Promise((resolve, reject) =>
-      fsOpen(path, 'a', MODE, (err, fd) => {
+      fsOpen(path, OPEN_FLAGS, MODE, (err, fd) => {
         if (err) return reject(err);
         fsFstat(fd, (err2, st) => {
           if (err2) {
@@ -165,8 +178,8 @@ export const nodeAuditFileIo: AuditFileIo = {
         });
       }),
     ),
-  write: (fd, buffer, offset, length) =>
-    new Promise((resolve, reject) => fsWrite(fd, buffer, offset, length, null, (err, n) => (err ? reject(err) : resolve(n)))),
+  write: (fd, buffer, offset, length, position) =>
+    new Promise((resolve, reject) => fsWrite(fd, buffer, offset, length, position, (err, n) => (err ? reject(err) : resolve(n)))),
   fdatasync: fd => new Promise((resolve, reject) => fsFdatasync(fd, err => (err ? reject(err) : resolve()))),
   close: fd => new Promise((resolve, reject) => fsClose(fd, err => (err ? reject(err) : resolve()))),
   rename: (from, to) => new Promise((resolve, reject) => fsRename(from, to, err => (err ? reject(err) : resolve()))),
@@ -241,7 +254,12 @@ export class FileAuditSink implements AuditSink {
   private _syncTimer: NodeJS.Timeout | undefined;
   private _closed = false;
   private _shutdownPromise: Promise<void> | undefined;
+  /** A torn tail found at start that could not be set aside yet (a full disk). */
+  private _tornPending: { file: string; keepBytes: number; torn: Buffer } | undefined;
   private readonly _stopBacklog: () => void;
+  private readonly _stopLastChance: () => void;
+  /** Bumped by the last-chance flush: an asynchronous write or sync started before it accounts for nothing. */
+  private _epoch = 0;
 
   constructor(options: FileAuditSinkOptions) {
     requireObject('FileAuditSink options', options);
@@ -261,6 +279,7 @@ export class FileAuditSink implements AuditSink {
     this.recovery = this._startUp();
     // The sink reports its own backlog (with or without a processor) until its shutdown has flushed.
     this._stopBacklog = registerAuditSink(this.name, () => this.backlog(), this);
+    this._stopLastChance = onLastChance(() => this.flushSync());
   }
 
   /** The head of the chain the file already holds (the last complete record), for the new chain's `previous`. */
@@ -271,6 +290,11 @@ export class FileAuditSink implements AuditSink {
   /** Records accepted but not yet written and (per the fsync policy) synced. */
   backlog(): number {
     return this._queue.length - this._queueHead + (this._inflight?.count ?? 0) + this._unsynced;
+  }
+
+  /** Records accepted and not yet written to the file (held in memory; written ones survive a crash of the process). */
+  held(): number {
+    return this._queue.length - this._queueHead + (this._inflight?.count ?? 0);
   }
 
   /** A snapshot of the sink's counters. */
@@ -330,9 +354,12 @@ export class FileAuditSink implements AuditSink {
     const left = this.backlog();
     if (left > 0) {
       // still reported (the gauge keeps showing them) so that the last metric export tells of the loss
-      diag.error(`FileAuditSink(${this.path}): shut down with ${left} records not written or not synced; they are lost`);
+      diag.error(
+        `FileAuditSink(${this.path}): shut down with ${left} records not written or not synced; one last synchronous attempt is made when the process exits, else they are lost`,
+      );
     } else {
       this._stopBacklog();
+      this._stopLastChance();
     }
     if (this._fd !== undefined) {
       const fd = this._fd;
@@ -407,6 +434,7 @@ export class FileAuditSink implements AuditSink {
   }
 
   private async _reopen(): Promise<void> {
+    if (this._tornPending !== undefined) this._retryTornCut();
     let opened: { fd: number; size: number; mode: number };
     try {
       opened = await this._io.open(this.path);
@@ -419,6 +447,18 @@ export class FileAuditSink implements AuditSink {
     this._checkMode(opened.mode);
   }
 
+  /** Retries setting aside a torn tail found at start (rare: the disk was full); throws while it cannot be done. */
+  private _retryTornCut(): void {
+    const file = this._tornPending!.file;
+    try {
+      const tornPath = this._cutTorn();
+      diag.warn(`FileAuditSink(${this.path}): the torn tail of ${file} is set aside now, in ${tornPath}, and cut off`);
+    } catch (err) {
+      this._counters.writeErrors++;
+      throw new Error(`the torn tail of ${file} cannot be set aside yet (${describe(err)}); nothing is appended until it is`);
+    }
+  }
+
   /** Takes the next batch off the queue (rotating the file first when it would overflow). */
   private async _nextBatch(): Promise<void> {
     const queued = this._queue.length - this._queueHead;
@@ -427,7 +467,7 @@ export class FileAuditSink implements AuditSink {
     const start = this._queueHead;
     const end = start + plan.count;
     const text = plan.count === 1 ? `${this._queue[start]}\n` : `${this._queue.slice(start, end).join('\n')}\n`;
-    this._inflight = { buffer: Buffer.from(text, 'utf8'), offset: 0, count: plan.count };
+    this._inflight = { buffer: Buffer.from(text, 'utf8'), offset: 0, position: this._size, count: plan.count };
     this._queueHead = end;
     if (end === this._queue.length) {
       this._queue = [];
@@ -452,18 +492,22 @@ export class FileAuditSink implements AuditSink {
 
   private async _writeInflight(): Promise<void> {
     const batch = this._inflight!;
+    const epoch = this._epoch;
     while (batch.offset < batch.buffer.length) {
       let n: number;
       try {
-        n = await this._io.write(this._fd!, batch.buffer, batch.offset, batch.buffer.length - batch.offset);
+        n = await this._io.write(this._fd!, batch.buffer, batch.offset, batch.buffer.length - batch.offset, batch.position + batch.offset);
       } catch (err) {
+        if (epoch !== this._epoch) return;
         this._counters.writeErrors++;
         throw new Error(`write failed after ${batch.offset} of ${batch.buffer.length} bytes of a batch: ${describe(err)}`);
       }
+      // The last-chance flush wrote this batch (and everything after it) meanwhile: nothing left to account.
+      if (epoch !== this._epoch) return;
       batch.offset += n;
-      this._size += n;
     }
     this._inflight = undefined;
+    this._size = batch.position + batch.buffer.length;
     this._counters.written += batch.count;
     const next = syncAfterWrite(this._policy);
     if (next === 'none') {
@@ -477,15 +521,77 @@ export class FileAuditSink implements AuditSink {
 
   private async _syncNow(): Promise<void> {
     const count = this._unsynced;
+    const epoch = this._epoch;
     try {
       await this._io.fdatasync(this._fd!);
     } catch (err) {
+      if (epoch !== this._epoch) return;
       this._counters.syncErrors++;
       this._syncRequested = true;
       throw new Error(`fdatasync failed with ${count} records written but not synced: ${describe(err)}`);
     }
+    if (epoch !== this._epoch) return;
     this._unsynced -= count;
     this._counters.durable += count;
+  }
+
+  /**
+   * The last-chance flush (see `last-chance-flush.ts`): writes the batch in
+   * flight (again, at the same place: the bytes are the same) and every
+   * queued record synchronously, then fdatasyncs (unless the policy is
+   * `'never'`). Runs when the process ends without a shutdown; never
+   * throws (a failure is reported through `diag`, with what is lost).
+   */
+  flushSync(): void {
+    const queued = this._queue.length - this._queueHead;
+    const batch = this._inflight;
+    if (queued === 0 && batch === undefined && (this._unsynced === 0 || this._policy === 'never')) return;
+    this._epoch++;
+    let fd = this._fd;
+    let opened = false;
+    const count = queued + (batch?.count ?? 0);
+    try {
+      let position: number;
+      if (fd === undefined) {
+        // Never onto a torn line: set it aside first (or write nothing).
+        if (this._tornPending !== undefined) this._cutTorn();
+        // Between a rotation's close and reopen, or after a failed open: the path as it is now.
+        fd = openSync(this.path, OPEN_FLAGS, MODE);
+        opened = true;
+        position = fstatSync(fd).size;
+      } else {
+        position = batch !== undefined ? batch.position : this._size;
+      }
+      const parts: Buffer[] = [];
+      if (batch !== undefined) parts.push(batch.buffer);
+      if (queued > 0) parts.push(Buffer.from(`${this._queue.slice(this._queueHead).join('\n')}\n`, 'utf8'));
+      const buffer = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      let off = 0;
+      while (off < buffer.length) off += writeSync(fd, buffer, off, buffer.length - off, position + off);
+      this._inflight = undefined;
+      this._queue = [];
+      this._lineBytes = [];
+      this._queueHead = 0;
+      if (!opened) this._size = position + buffer.length;
+      this._counters.written += count;
+      if (this._policy !== 'never') {
+        fdatasyncSync(fd);
+        this._counters.durable += count + this._unsynced;
+        this._unsynced = 0;
+      } else {
+        this._counters.durable += count;
+      }
+    } catch (err) {
+      diag.error(`FileAuditSink(${this.path}): the last-chance flush failed with ${this.backlog()} records not written or not synced: ${describe(err)}`);
+    } finally {
+      if (opened && fd !== undefined) {
+        try {
+          closeSync(fd);
+        } catch {
+          // ending anyway
+        }
+      }
+    }
   }
 
   /** Closes the full active file, renames it to the next rotated name and starts a new one. */
@@ -532,7 +638,9 @@ export class FileAuditSink implements AuditSink {
       const activeSize = sizeOf(this.path);
       file = activeSize !== undefined && activeSize > 0 ? this.path : this._nextRotation > 1 ? rotatedPath(this.path, this._nextRotation - 1) : undefined;
       const found = file === undefined ? emptyRecovery : this._recoverTail(file);
-      const fd = openSync(this.path, 'a', MODE);
+      // A torn tail not yet set aside: the pump retries it before opening the file.
+      if (this._tornPending !== undefined) return found;
+      const fd = openSync(this.path, OPEN_FLAGS, MODE);
       const st = fstatSync(fd);
       this._fd = fd;
       this._size = st.size;
@@ -560,9 +668,17 @@ export class FileAuditSink implements AuditSink {
     return newest;
   }
 
-  /** Reads the tail of `file`; a torn tail is moved to a side file and cut off. */
+  /**
+   * Reads the tail of `file`. A torn tail is written to a side file first
+   * (synced), then cut off, and the cut is checked; when that cannot be
+   * done (a full disk), nothing is cut and nothing is appended until it can
+   * (retried by the pump, reported through `diag`), so the next record
+   * always starts on a fresh line.
+   */
   private _recoverTail(file: string): FileAuditRecovery {
-    const fd = openSync(file, 'r+');
+    const fd = openSync(file, 'r');
+    let scan: Extract<ReturnType<typeof scanAuditTail>, { kind: 'ok' }>;
+    let torn: Buffer;
     try {
       const size = fstatSync(fd).size;
       let window = TAIL_CHUNK;
@@ -570,40 +686,57 @@ export class FileAuditSink implements AuditSink {
         const start = Math.max(0, size - window);
         const chunk = Buffer.alloc(size - start);
         readFully(fd, chunk, start);
-        const scan = scanAuditTail(chunk, start);
-        if (scan.kind === 'need-more') {
+        const found = scanAuditTail(chunk, start);
+        if (found.kind === 'need-more') {
           window *= 4;
           continue;
         }
-        if (scan.kind === 'foreign') {
-          const problem = `${file} does not end in audit records (${scan.reason}); it was left as it is and the new chain does not link to it`;
+        if (found.kind === 'foreign') {
+          const problem = `${file} does not end in audit records (${found.reason}); it was left as it is and the new chain does not link to it`;
           diag.error(`FileAuditSink(${this.path}): ${problem}`);
           return { ...emptyRecovery, file, problem };
         }
-        if (scan.tornBytes === 0) return { ...emptyRecovery, file, previousHead: scan.head };
-        const torn = chunk.subarray(scan.keepBytes - start);
-        const tornPath = this._setAside(torn);
-        ftruncateSync(fd, scan.keepBytes);
-        fdatasyncSync(fd);
-        diag.warn(
-          `FileAuditSink(${this.path}): ${file} ended in a torn line (${scan.tornReason === 'no-newline' ? 'no newline at the end' : 'an unparseable last line'}, ${scan.tornBytes} bytes): ` +
-            `moved to ${tornPath} and cut off; the chain continues from ${scan.head ? `${scan.head.chainId}#${scan.head.seq}` : 'nothing (no complete record)'}`,
-        );
-        return {
-          file,
-          previousHead: scan.head,
-          tornBytes: scan.tornBytes,
-          tornReason: scan.tornReason,
-          tornPath,
-          problem: undefined,
-        };
+        if (found.tornBytes === 0) return { ...emptyRecovery, file, previousHead: found.head };
+        scan = found;
+        torn = Buffer.from(chunk.subarray(found.keepBytes - start));
+        break;
       }
     } finally {
       closeSync(fd);
     }
+    this._tornPending = { file, keepBytes: scan.keepBytes, torn };
+    const what = `${file} ended in a torn line (${scan.tornReason === 'no-newline' ? 'no newline at the end' : 'an unparseable last line'}, ${scan.tornBytes} bytes)`;
+    const from = `the chain continues from ${scan.head ? `${scan.head.chainId}#${scan.head.seq}` : 'nothing (no complete record)'}`;
+    let tornPath: string | undefined;
+    let problem: string | undefined;
+    try {
+      tornPath = this._cutTorn();
+      diag.warn(`FileAuditSink(${this.path}): ${what}: moved to ${tornPath} and cut off; ${from}`);
+    } catch (err) {
+      problem = `${what} that cannot be set aside yet (${describe(err)}): nothing is appended until it is`;
+      diag.error(`FileAuditSink(${this.path}): ${problem}; retrying; ${from}`);
+    }
+    return { file, previousHead: scan.head, tornBytes: scan.tornBytes, tornReason: scan.tornReason, tornPath, problem };
   }
 
-  /** Writes torn bytes to a new side file (never overwriting one) and syncs it. */
+  /** Sets the pending torn tail aside (side file written and synced first), cuts it off and checks the cut. Throws when it cannot. */
+  private _cutTorn(): string {
+    const t = this._tornPending!;
+    const tornPath = this._setAside(t.torn);
+    const fd = openSync(t.file, 'r+');
+    try {
+      ftruncateSync(fd, t.keepBytes);
+      fdatasyncSync(fd);
+      const size = fstatSync(fd).size;
+      if (size !== t.keepBytes) throw new Error(`the cut left ${size} bytes, expected ${t.keepBytes}`);
+    } finally {
+      closeSync(fd);
+    }
+    this._tornPending = undefined;
+    return tornPath;
+  }
+
+  /** Writes torn bytes to a new side file (never overwriting one) and syncs it; a side file that could not be completed is removed. */
   private _setAside(torn: Buffer): string {
     const base = tornSidePath(this.path, this._now());
     for (let i = 0; ; i++) {
@@ -619,9 +752,12 @@ export class FileAuditSink implements AuditSink {
         let off = 0;
         while (off < torn.length) off += writeSync(fd, torn, off, torn.length - off);
         fdatasyncSync(fd);
-      } finally {
+      } catch (err) {
         closeSync(fd);
+        rmSync(candidate, { force: true });
+        throw err;
       }
+      closeSync(fd);
       return candidate;
     }
   }

@@ -56,6 +56,26 @@ const SPAN_SUMMARIES: Summary[] = [
     render: a => (a[k('breaker.name')] === undefined ? undefined : `breaker ${a[k('breaker.name')]}:${a[k('breaker.state')]}`),
   },
   {
+    keys: [k('policy.decision'), k('policy.reason'), k('policy.rule'), k('policy.limit'), k('policy.remaining'), k('policy.retry_after_ms'), k('policy.waited_ms')],
+    render: a => {
+      const decision = a[k('policy.decision')];
+      if (decision === undefined) return undefined;
+      const by = a[k('policy.limit')] ?? a[k('policy.rule')];
+      const left = a[k('policy.remaining')] === undefined ? '' : `, ${formatValue(a[k('policy.remaining')])} left`;
+      const waited = a[k('policy.waited_ms')] === undefined ? '' : `, waited ${a[k('policy.waited_ms')]} ms`;
+      const retry = a[k('policy.retry_after_ms')] === undefined ? '' : `, retry after ${a[k('policy.retry_after_ms')]} ms`;
+      if (decision === 'allow') return `policy allow${by === undefined ? '' : ` (${by}${left}${waited})`}`;
+      return `policy deny ${a[k('policy.reason')]}${by === undefined ? '' : ` by ${by}`}${retry}`;
+    },
+  },
+  {
+    keys: [k('policy.budget.name'), k('policy.budget.cost'), k('policy.budget.remaining')],
+    render: a =>
+      a[k('policy.budget.name')] === undefined
+        ? undefined
+        : `budget ${a[k('policy.budget.name')]}: cost ${formatValue(a[k('policy.budget.cost')])}, ${formatValue(a[k('policy.budget.remaining')])} left`,
+  },
+  {
     keys: [k('impact.proposed'), k('impact.counterfactual'), k('impact.delta'), k('impact.level'), k('impact.verdict'), k('impact.enforced'), k('impact.reason'), k('impact.cached')],
     render: a => {
       if (a[k('impact.level')] === undefined) return undefined;

@@ -1,5 +1,5 @@
 /**
- * Steps 1 and 6 of a guarded call (DESIGN.md §2): breaker admission, and
+ * Steps 1 and 7 of a guarded call (DESIGN.md §2): breaker admission, and
  * recording the outcome, as a {@link GuardStep}. A guard without a breaker
  * has no such step and pays nothing.
  *
@@ -80,7 +80,7 @@ export interface BreakerTicket {
  * The breaker's part in a guarded call: admission (step 1; a rejection
  * stops the call with the breaker's `CircuitOpenError`, outcome `rejected`,
  * no exception event), the start of the action (for slow-call timing), and
- * the outcome (step 6). Decides `agent_safety.breaker.name` and `.state`
+ * the outcome (step 7). Decides `agent_safety.breaker.name` and `.state`
  * and the transition events.
  */
 export class BreakerStep implements GuardStep<BreakerTicket> {
@@ -121,13 +121,13 @@ export class BreakerStep implements GuardStep<BreakerTicket> {
     );
   }
 
-  /** Marks the start of the action itself (step 5). */
+  /** Marks the start of the action itself (step 6). */
   start(_call: GuardCall, state: BreakerTicket | undefined): void {
     if (state !== undefined) state.started = state.breaker.now();
   }
 
   /**
-   * Step 6: records the outcome in the breaker. An abort by the caller, or
+   * Step 7: records the outcome in the breaker. An abort by the caller, or
    * an error before the action started (e.g. a blocked call), counts as
    * `ignored`. Nothing for a call the breaker did not admit.
    */

@@ -8,7 +8,7 @@
  * It observes only: a throwing `reasoningFn` or redactor is reported through
  * `diag` and the action goes on with its result unchanged.
  *
- * Used by `guard()` (steps 3 and 7 of the guarded call) and by the
+ * Used by `guard()` (steps 4 and 7 of the guarded call) and by the
  * `explain()` wrapper of {@link ExplainabilityHookManager}.
  *
  * @module
@@ -131,7 +131,7 @@ interface PhaseDecision {
 
 /**
  * The explanation step for one action (one guarded tool, or one wrapped
- * function): steps 3 (pre-action, `admit`) and 7 (post-action or on-error,
+ * function): steps 4 (pre-action, `admit`) and 7 (post-action or on-error,
  * `conclude`) of a guarded call. Immutable; shared by all its calls.
  */
 export class Explainer implements GuardStep<ExplanationTrail> {
@@ -205,7 +205,7 @@ export class Explainer implements GuardStep<ExplanationTrail> {
     return undefined;
   }
 
-  /** Step 3: the pre-action record. Never throws. */
+  /** Step 4: the pre-action record. Never throws. */
   admit(call: GuardCall): StepEntry<ExplanationTrail> {
     try {
       if (this._staticEntry !== undefined) return call.recording ? this._staticEntry : STATIC_ENTRY;

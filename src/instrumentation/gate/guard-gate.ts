@@ -1,5 +1,5 @@
 /**
- * Step 2 of a guarded call: the impact gate and its review, with the tool's
+ * Step 3 of a guarded call: the impact gate and its review, with the tool's
  * declared metadata, as a {@link GuardStep}.
  *
  * @module
@@ -54,7 +54,7 @@ export class GateStep implements GuardStep<undefined> {
     }
   }
 
-  /** Assesses the call and decides (step 2). */
+  /** Assesses the call and decides (step 3). */
   admit(call: GuardCall): MaybePromise<GateRecord> {
     const { input: args, callId } = call;
     const fn = this._impactFn;

@@ -12,6 +12,7 @@ import type { AgentIdentity } from '../shared/telemetry.js';
 
 const AGENT_KEY = createContextKey('agent-safety-otel/agent');
 const SIGNAL_KEY = createContextKey('agent-safety-otel/signal');
+const RUN_KEY = createContextKey('agent-safety-otel/run');
 
 /** The agent identity set by an enclosing `invokeAgent`, if any. */
 export function agentFromContext(ctx: Context): AgentIdentity | undefined {
@@ -21,6 +22,16 @@ export function agentFromContext(ctx: Context): AgentIdentity | undefined {
 /** `ctx` with `agent` as the acting agent. */
 export function withAgent(ctx: Context, agent: AgentIdentity): Context {
   return ctx.setValue(AGENT_KEY, agent);
+}
+
+/** The id of the enclosing `invokeAgent` run (its span id), if any: what a policy keeps per-run limits by. */
+export function runFromContext(ctx: Context): string | undefined {
+  return ctx.getValue(RUN_KEY) as string | undefined;
+}
+
+/** `ctx` inside the run `runId`. */
+export function withRun(ctx: Context, runId: string): Context {
+  return ctx.setValue(RUN_KEY, runId);
 }
 
 /** `ctx` carrying the guarded call's abort signal. */

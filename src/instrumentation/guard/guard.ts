@@ -3,9 +3,11 @@
  *
  * Each call of a guarded function is one span `execute_tool {tool}` (kind
  * INTERNAL) with the GenAI tool and agent attributes set at start. Inside it,
- * in a fixed order (DESIGN.md §2): breaker admission, impact gate and review,
+ * in a fixed order (DESIGN.md §2): the audit's admission (can it keep the
+ * call's record?), breaker admission, policy, impact gate and review,
  * pre-action explanation, checkpoint, the action itself (with its timeout and
- * abort signal), breaker outcome, post-action or error explanation. Each step
+ * abort signal), breaker outcome, policy settlement (cost), post-action or
+ * error explanation. Each step
  * is a {@link GuardStep} in the ordered list {@link GUARD_STEPS}: it returns
  * plain data and the recorder (`span-recorder.ts`) writes it onto the span.
  *
@@ -30,6 +32,7 @@ import {
 } from '../../patterns/shared/validate.js';
 import { BreakerStep, validateBreakerSource } from '../breaker/breaker-step.js';
 import type { BreakerSource } from '../breaker/breaker-step.js';
+import { admitAudit } from '../audit/audit-admission.js';
 import { agentFromContext, withSignal } from './call-context.js';
 import { CheckpointStep, validateGuardCheckpoint } from '../rollback/guard-checkpoint.js';
 import type { GuardCheckpointOptions } from '../rollback/guard-checkpoint.js';
@@ -38,6 +41,8 @@ import { Explainer, validateExplainOptions } from '../explain/explainer.js';
 import type { GuardExplainOptions } from '../explain/explainability-hooks.js';
 import { GateStep, validateGateOptions } from '../gate/guard-gate.js';
 import type { ImpactDeclaration } from '../gate/guard-gate.js';
+import type { Policy } from '../../patterns/policy/policy.js';
+import { PolicyStep, validatePolicyOption } from '../policy/policy-step.js';
 import type { ActionOutcome, GuardCall, GuardStep, GuardStepEntry, StepEntry, StepStop } from './guard-step.js';
 import { recordCallStart, recordDecision, recordFailure, recordSuccess, writeDecision } from './span-recorder.js';
 import {
@@ -50,6 +55,7 @@ import {
   ATTR_GEN_AI_TOOL_TYPE,
   GEN_AI_OPERATION_NAME_VALUE_EXECUTE_TOOL,
 } from '../shared/semconv.js';
+import { endContained, startContained } from '../shared/contained-span.js';
 import { currentTracer, telemetry } from '../shared/telemetry.js';
 import type { AgentIdentity } from '../shared/telemetry.js';
 import { PACKAGE_NAME } from '../shared/version.js';
@@ -128,13 +134,20 @@ export interface GuardOptions<A extends unknown[] = unknown[], R = unknown> {
    */
   breaker?: BreakerSource;
   /**
-   * Take a checkpoint in a `RollbackManager` before each call (step 4, just
+   * The policy (step 2, after the breaker): allow/deny rules, an authorizer
+   * (Cedar), rate, concurrency and budget limits, the kill switch. A denial
+   * rejects the call with a `PolicyDeniedError` and the tool never runs;
+   * once the action settled, its cost is charged. @default undefined (no policy)
+   */
+  policy?: Policy;
+  /**
+   * Take a checkpoint in a `RollbackManager` before each call (step 5, just
    * before the action), so that a rollback can undo it with the hook
    * registered under the tool's name. @default undefined (no checkpoint)
    */
   checkpoint?: GuardCheckpointOptions<A, R>;
   /**
-   * The counterfactual impact gate (step 2): each call is assessed before it
+   * The counterfactual impact gate (step 3): each call is assessed before it
    * runs; a `block` verdict, or a review that is not approved, rejects the
    * call with an `ActionBlockedError` and the tool never runs.
    * @default undefined (no gate)
@@ -200,6 +213,11 @@ const GUARD_STEPS: readonly GuardStepEntry<GuardOptions>[] = [
     keys: ['breaker'],
     validate: o => validateBreakerSource('breaker', o.breaker),
     create: o => (o.breaker === undefined ? undefined : new BreakerStep(o.breaker, o.name)),
+  },
+  {
+    keys: ['policy'],
+    validate: o => validatePolicyOption('policy', o.policy),
+    create: o => (o.policy === undefined ? undefined : new PolicyStep(o.policy, o.name)),
   },
   {
     keys: ['gate', 'impact'],
@@ -394,9 +412,10 @@ class ToolGuard {
     const agent = o.agent ?? agentFromContext(parent) ?? settings.agent;
     // Enrich mode: the framework's own span for this call, written onto, not ended here.
     const framework = o.enrich === undefined ? undefined : extract('enrich', this.name, o.enrich, args);
+    // A span processor that throws as the span starts (or ends) is contained: the call goes on.
     const span =
       framework ??
-      currentTracer().startSpan(this.spanName, { kind: SpanKind.INTERNAL, attributes: this._attributesFor(agent) }, parent);
+      startContained(currentTracer(), this.spanName, { kind: SpanKind.INTERNAL, attributes: this._attributesFor(agent) }, parent);
     if (framework !== undefined) framework.setAttributes(this._attributesFor(agent));
     // What the safety steps see of the arguments: the tool's own input when selected.
     const input = o.input === undefined ? args : [extract('input', this.name, o.input, args)];
@@ -411,25 +430,28 @@ class ToolGuard {
       const capture = o.captureArguments ?? settings.captureArguments;
       recordCallStart(span, callId, capture ? captureValue(input.length === 1 ? input[0] : input, redact) : undefined);
       signal = options?.signal ?? extract('signal', this.name, o.signal, args);
+      // 0. the audit can take this call's record (else AuditUnavailableError, before any step or the tool runs)
+      const accepted = admitAudit();
+      if (accepted !== undefined) await accepted;
       let ctx = trace.setSpan(parent, span);
       if (this._steps.length > 0) {
         call = new CallRun(this.name, this._steps.length, args, input, callId, agent, redact, signal, parent, ctx, span);
-        const admitted = this._admit(span, call, 0); // steps 1–4: breaker, gate, explanation, checkpoint
+        const admitted = this._admit(span, call, 0); // steps 1–5: breaker, policy, gate, explanation, checkpoint
         if (admitted !== undefined) await admitted;
         this._start(call);
         ctx = call.context;
       }
-      // 5. the action
+      // 6. the action
       const timeoutMs = options?.timeoutMs ?? o.timeoutMs;
       const result =
         signal === undefined && timeoutMs === undefined
           ? await context.with(ctx, this._fn, thisArg, ...args)
           : await this._runControlled(ctx, thisArg, args, signal, timeoutMs);
       const outcome: ActionOutcome | undefined = call && { ok: true, result };
-      if (call !== undefined) this._settle(span, call, outcome!); // 6. breaker records the outcome
+      if (call !== undefined) this._settle(span, call, outcome!); // 7. breaker records the outcome, policy charges the cost
       recordSuccess(span, (o.captureResult ?? settings.captureResult) ? captureValue(result, redact) : undefined);
       if (call !== undefined) {
-        const concluded = this._conclude(span, call, outcome!, 0); // 7. post-action explanation, checkpoint
+        const concluded = this._conclude(span, call, outcome!, 0); // 7. post-action explanation, checkpoint, policy settlement the store answers later
         if (concluded !== undefined) await concluded;
       }
       return result;
@@ -444,7 +466,7 @@ class ToolGuard {
       }
       throw err;
     } finally {
-      if (framework === undefined) span.end();
+      if (framework === undefined) endContained(span); // the framework ends its own span
       if (!aborted) toolDurationHistogram().record((performance.now() - started) / 1000, this._metricAttrs(errType));
     }
   }

@@ -1,8 +1,8 @@
-import { SpanKind, context, trace } from '@opentelemetry/api';
+import { SpanKind, context, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Attributes, Span } from '@opentelemetry/api';
 import { optionalString, rejectUnknownOptions, requireFunction, requireNonEmptyString, requireObject } from '../../patterns/shared/validate.js';
 import { agentDurationHistogram } from './agent-metrics.js';
-import { withAgent } from './call-context.js';
+import { withAgent, withRun } from './call-context.js';
 import { recordError } from './record-error.js';
 import {
   ATTR_ERROR_TYPE,
@@ -21,6 +21,8 @@ import type { AgentIdentity } from '../shared/telemetry.js';
 
 const OPTIONAL_STRINGS = ['id', 'provider', 'description', 'version', 'model', 'conversationId'] as const;
 const INVOKE_AGENT_KEYS = ['name', ...OPTIONAL_STRINGS, 'attributes'] as const;
+
+let localRuns = 0;
 
 /** Options of {@link invokeAgent}. */
 export interface InvokeAgentOptions {
@@ -102,7 +104,12 @@ export async function invokeAgent<T>(options: InvokeAgentOptions, fn: (span: Spa
     parent,
   );
   const agent: AgentIdentity = Object.freeze({ id: options.id, name: options.name });
-  const ctx = withAgent(trace.setSpan(parent, span), agent);
+  // The run's id (per-run policy limits): its span id, or a local one when nothing is traced
+  // (a no-op tracer hands back the parent's span context).
+  const spanContext = span.spanContext();
+  const own = isSpanContextValid(spanContext) && spanContext.spanId !== trace.getSpanContext(parent)?.spanId;
+  const runId = own ? spanContext.spanId : `run-${++localRuns}`;
+  const ctx = withRun(withAgent(trace.setSpan(parent, span), agent), runId);
   try {
     return await context.with(ctx, fn, undefined, span);
   } catch (err) {

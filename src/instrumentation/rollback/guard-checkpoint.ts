@@ -1,5 +1,5 @@
 /**
- * Step 4 of a guarded call (DESIGN.md §2): a checkpoint taken just before
+ * Step 5 of a guarded call (DESIGN.md §2): a checkpoint taken just before
  * the action, in the call's span, so that the action can be undone later and
  * its compensation links back to this span; settled once the action has.
  *

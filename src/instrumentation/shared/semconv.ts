@@ -67,7 +67,8 @@ export const ERROR_TYPE_VALUE_OTHER = '_OTHER';
 /**
  * How the guarded call ended: `success`, `error`, `timeout`, `aborted`
  * (by the caller: not a tool failure), `rejected` (breaker open),
- * `blocked` (impact gate) or `denied` (review denied or unanswered).
+ * `blocked` (impact gate) or `denied` (review denied or unanswered, or
+ * the policy denied: `agent_safety.policy.decision` = `deny`).
  */
 export const ATTR_AGENT_SAFETY_CALL_OUTCOME = 'agent_safety.call.outcome';
 /** The values of {@link ATTR_AGENT_SAFETY_CALL_OUTCOME}. */
@@ -110,6 +111,35 @@ export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_TRANSITIONS = 'agent_safety.cir
  * `ignored`, `rejected` or `slow`; every call has exactly one.
  */
 export const METRIC_AGENT_SAFETY_CIRCUIT_BREAKER_CALLS = 'agent_safety.circuit_breaker.calls';
+
+// ── Policy ─────────────────────────────────────────────────────────────────
+
+/** What the policy decided: `allow` or `deny`. */
+export const ATTR_AGENT_SAFETY_POLICY_DECISION = 'agent_safety.policy.decision';
+/**
+ * Why, low cardinality: `allowed`, `kill_switch`, `rule_denied`,
+ * `not_allowed`, `authorizer_denied`, `evaluation_error`, `rate_limited`,
+ * `concurrency_limited`, `budget_exhausted` or `store_error`.
+ */
+export const ATTR_AGENT_SAFETY_POLICY_REASON = 'agent_safety.policy.reason';
+/** The rule, or the authorizer's (Cedar) policies, that decided; `kill_switch:…` for the kill switch. */
+export const ATTR_AGENT_SAFETY_POLICY_RULE = 'agent_safety.policy.rule';
+/** The limit or budget that denied the call; when allowed, the one closest to exhaustion. */
+export const ATTR_AGENT_SAFETY_POLICY_LIMIT = 'agent_safety.policy.limit';
+/** What is left of {@link ATTR_AGENT_SAFETY_POLICY_LIMIT} after this call's admission (tokens, calls, slots, budget units). */
+export const ATTR_AGENT_SAFETY_POLICY_REMAINING = 'agent_safety.policy.remaining';
+/** On a denial: milliseconds until a retry could pass, when known. */
+export const ATTR_AGENT_SAFETY_POLICY_RETRY_AFTER_MS = 'agent_safety.policy.retry_after_ms';
+/** How long the call waited for room under a rate or concurrency limit (only when it waited). */
+export const ATTR_AGENT_SAFETY_POLICY_WAITED_MS = 'agent_safety.policy.waited_ms';
+/** After the call: the budget charged that is closest to exhaustion. */
+export const ATTR_AGENT_SAFETY_POLICY_BUDGET_NAME = 'agent_safety.policy.budget.name';
+/** After the call: the cost charged to that budget. */
+export const ATTR_AGENT_SAFETY_POLICY_BUDGET_COST = 'agent_safety.policy.budget.cost';
+/** After the call: what is left of that budget (negative when calls in flight overspent it). */
+export const ATTR_AGENT_SAFETY_POLICY_BUDGET_REMAINING = 'agent_safety.policy.budget.remaining';
+/** Counter of policy decisions by `decision`, `reason`, agent and tool (unit `{decision}`). */
+export const METRIC_AGENT_SAFETY_POLICY_DECISIONS = 'agent_safety.policy.decisions';
 
 // ── Explanations ───────────────────────────────────────────────────────────
 
@@ -195,6 +225,8 @@ export const ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT = 'agent_safety.checkpoint.
 export const METRIC_AGENT_SAFETY_ROLLBACK_COMPENSATIONS = 'agent_safety.rollback.compensations';
 /** Counter of checkpoints evicted at the depth limit (unit `{checkpoint}`). */
 export const METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINTS_EVICTED = 'agent_safety.rollback.checkpoints_evicted';
+/** Counter of files a `FileCheckpointStore` skipped because they are not its checkpoints or are corrupt (unit `{file}`). */
+export const METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINT_FILES_SKIPPED = 'agent_safety.rollback.checkpoint_files_skipped';
 /** Span name of a rollback. */
 export const SPAN_AGENT_SAFETY_ROLLBACK = 'agent_safety.rollback';
 /** Link attribute naming the link's meaning. */
@@ -317,6 +349,16 @@ export const ATTR_AGENT_SAFETY_ACTION_NAME = 'agent_safety.action.name';
 export const ATTR_AGENT_SAFETY_ACTION_REASON = 'agent_safety.action.reason';
 /** On audit events: further details, redacted, as JSON. */
 export const ATTR_AGENT_SAFETY_ACTION_DETAILS = 'agent_safety.action.details';
+/**
+ * A record of the chain that names records not kept (the backlog was full):
+ * its span is `agent_safety.audit_gap`, from the first to the last record
+ * left out. Outside `agent_safety.audit.*` so that its attributes are hashed.
+ */
+export const SPAN_AGENT_SAFETY_AUDIT_GAP = 'agent_safety.audit_gap';
+/** On a gap record: how many records were left out. */
+export const ATTR_AGENT_SAFETY_AUDIT_GAP_RECORDS = 'agent_safety.audit_gap.records';
+/** On a gap record: why (`backlog-full`). */
+export const ATTR_AGENT_SAFETY_AUDIT_GAP_REASON = 'agent_safety.audit_gap.reason';
 /** Counter of records appended to audit chains (unit `{record}`). */
 export const METRIC_AGENT_SAFETY_AUDIT_RECORDS = 'agent_safety.audit.records';
 /** Records waiting to be delivered to an audit sink (unit `{record}`). */
@@ -325,6 +367,12 @@ export const METRIC_AGENT_SAFETY_AUDIT_BACKLOG = 'agent_safety.audit.backlog';
 export const METRIC_AGENT_SAFETY_AUDIT_EXPORT_FAILURES = 'agent_safety.audit.export_failures';
 /** Counter of audit export attempts that re-send records an earlier attempt failed to deliver (unit `{retry}`). */
 export const METRIC_AGENT_SAFETY_AUDIT_EXPORT_RETRIES = 'agent_safety.audit.export_retries';
+/** Counter of audit records the receiver refused for good (HTTP 4xx), set aside in the dead-letter file (unit `{record}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_DEAD_LETTERS = 'agent_safety.audit.dead_letters';
+/** Counter of audit records not kept because the backlog was full (each run of them is named by a gap record) (unit `{record}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_DROPPED = 'agent_safety.audit.dropped';
+/** Counter of guarded calls refused (or timed out waiting) because the audit could not accept their record (unit `{call}`). */
+export const METRIC_AGENT_SAFETY_AUDIT_REFUSED_CALLS = 'agent_safety.audit.refused_calls';
 
 // ── Metric attribute keys ──────────────────────────────────────────────────
 // Attributes of the agent_safety.* metrics that are not span attributes.
@@ -350,6 +398,10 @@ export const METRIC_ATTR_SAFE_POINT = 'safe_point';
 export const METRIC_ATTR_VERDICT = 'verdict';
 /** On {@link METRIC_AGENT_SAFETY_GATE_DECISIONS}: what happened (`proceeded`, `approved`, `denied`, `blocked`). */
 export const METRIC_ATTR_ENFORCED = 'enforced';
+/** On {@link METRIC_AGENT_SAFETY_POLICY_DECISIONS}: `allow` or `deny`. */
+export const METRIC_ATTR_DECISION = 'decision';
+/** On {@link METRIC_AGENT_SAFETY_POLICY_DECISIONS}: the decision's reason (see {@link ATTR_AGENT_SAFETY_POLICY_REASON}). */
+export const METRIC_ATTR_REASON = 'reason';
 /** On audit backlog and export failures: which sink (`file`, `otlp`, or a user sink's name). */
 export const METRIC_ATTR_SINK = 'sink';
 

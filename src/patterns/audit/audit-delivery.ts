@@ -1,7 +1,8 @@
 /**
  * The pure bookkeeping of an audit sink that never drops a record: the
- * retry schedule (exponential backoff with jitter) and the backlog (records
- * in memory, then in a disk spool, delivered oldest first). No timers, no
+ * retry schedule (exponential backoff with jitter), the backlog of a
+ * write-ahead journal (every record on disk, the newest also in memory,
+ * delivered oldest first) and which export errors are permanent. No timers, no
  * I/O: the clock (`now`) and the random source are injected, and the I/O glue in
  * `src/exporters/otlp-audit-sink.ts` does what these classes decide.
  *
@@ -55,55 +56,46 @@ export class RetrySchedule {
   }
 }
 
-/** Where the next batch comes from. */
+/** Where the next batch comes from: read back from the journal, or the records kept in memory. */
 export type NextBatch<T> =
-  | { readonly source: 'spool'; readonly count: number }
+  | { readonly source: 'journal'; readonly count: number }
   | { readonly source: 'memory'; readonly items: readonly T[] };
 
-/** How many records an acknowledged batch removed from each place. */
-export interface Acknowledged {
-  readonly spool: number;
-  readonly memory: number;
-}
-
 /**
- * The records waiting for delivery, as one FIFO in chain order: first the
- * spooled ones (on disk, counted here, stored by the caller), then the ones
- * in memory. New records join memory; when memory holds more than
- * `maxInMemory`, its oldest are spilled to the end of the spool (which holds
- * only older records, so the order holds). A batch is always the head of
- * the FIFO; it stays counted until acknowledged, so a failed batch is simply
- * sent again, and a batch spilled while in flight is removed from the spool
- * when it is acknowledged.
+ * The records of a write-ahead journal not yet delivered, as one FIFO in
+ * chain order. Every record is in the journal (or on its way there); the
+ * newest `maxInMemory` are also kept in memory, so that a healthy endpoint
+ * is fed without reading the disk, and memory stays bounded however long
+ * the endpoint is down. A batch is always the head of the FIFO: from memory
+ * when the head is still kept there, else read back from the journal (by
+ * the caller). It stays counted until acknowledged, so a failed batch is
+ * simply sent again.
  */
-export class AuditBacklog<T> {
+export class JournalBacklog<T> {
   private _mem: T[] = [];
   private _memHead = 0;
-  private _spooledCount = 0;
+  private _pendingCount = 0;
   private _flight = 0;
-  /** When memory overflows it is spilled down to this many records. */
-  readonly spillDownTo: number;
   readonly maxInMemory: number;
 
   constructor(maxInMemory: number) {
-    this.maxInMemory = maxInMemory;
     requireNumber('maxInMemory', maxInMemory, { min: 1, integer: true });
-    this.spillDownTo = Math.floor(maxInMemory / 2);
+    this.maxInMemory = maxInMemory;
   }
 
-  /** Records in memory. */
+  /** Records not yet delivered (in flight included until acknowledged). */
+  get size(): number {
+    return this._pendingCount;
+  }
+
+  /** Of those, the newest ones also kept in memory. */
   get inMemory(): number {
     return this._mem.length - this._memHead;
   }
 
-  /** Records in the spool not yet delivered. */
-  get spooled(): number {
-    return this._spooledCount;
-  }
-
-  /** Records waiting: memory plus spool (in-flight ones included until acknowledged). */
-  get size(): number {
-    return this._spooledCount + this.inMemory;
+  /** Of those, the oldest ones only in the journal. */
+  get journalOnly(): number {
+    return this._pendingCount - this.inMemory;
   }
 
   /** Records of the batch in flight (0 when none). */
@@ -111,62 +103,51 @@ export class AuditBacklog<T> {
     return this._flight;
   }
 
-  /** Counts records found in the spool at start (they precede everything written later). */
-  restoreSpooled(count: number): void {
+  /** Counts records found undelivered in the journal at start (they precede everything written later). */
+  restore(count: number): void {
     requireNumber('count', count, { min: 0, integer: true });
-    this._spooledCount += count;
+    this._pendingCount += count;
   }
 
-  /**
-   * Adds a record. Returns the records to append to the spool, oldest
-   * first, when memory overflowed (they are counted as spooled from now on),
-   * or undefined.
-   */
-  push(item: T): T[] | undefined {
+  /** Adds a record (already handed to the journal). The oldest kept in memory is forgotten beyond `maxInMemory`. */
+  push(item: T): void {
+    this._pendingCount++;
     this._mem.push(item);
-    if (this.inMemory <= this.maxInMemory) return undefined;
-    return this._spill(this.inMemory - this.spillDownTo);
-  }
-
-  /** Moves every record in memory to the spool (at shutdown, or when a flush could not deliver). */
-  spillAll(): T[] {
-    return this._spill(this.inMemory);
-  }
-
-  private _spill(count: number): T[] {
-    const out = this._mem.slice(this._memHead, this._memHead + count);
-    this._memHead += out.length;
-    this._spooledCount += out.length;
-    this._compact();
-    return out;
+    if (this.inMemory > this.maxInMemory) {
+      this._memHead++;
+      this._compact();
+    }
   }
 
   /**
-   * The next batch of at most `max` records (undefined when nothing waits or
-   * a batch is in flight): the spool's head if anything is spooled, else
-   * the oldest records in memory. Marks it in flight.
+   * The next batch of at most `max` records (undefined when nothing waits,
+   * a batch is in flight, or the head is only in the journal and none of
+   * it is readable yet): `readable` is how many records from the head the
+   * journal can give back now (written to the file). Marks it in flight.
    */
-  nextBatch(max: number): NextBatch<T> | undefined {
-    if (this._flight > 0 || this.size === 0) return undefined;
-    if (this._spooledCount > 0) {
-      this._flight = Math.min(max, this._spooledCount);
-      return { source: 'spool', count: this._flight };
+  nextBatch(max: number, readable: number): NextBatch<T> | undefined {
+    if (this._flight > 0 || this._pendingCount === 0) return undefined;
+    const journalOnly = this.journalOnly;
+    if (journalOnly > 0) {
+      const count = Math.min(max, journalOnly, readable);
+      if (count <= 0) return undefined;
+      this._flight = count;
+      return { source: 'journal', count };
     }
     const items = this._mem.slice(this._memHead, this._memHead + max);
     this._flight = items.length;
     return { source: 'memory', items };
   }
 
-  /** The batch in flight was delivered: removes it from the head (spool first, then memory). */
-  ack(): Acknowledged {
+  /** The batch in flight was delivered (or dead-lettered): removes it from the head; returns how many. */
+  ack(): number {
     const n = this._flight;
     this._flight = 0;
-    const spool = Math.min(n, this._spooledCount);
-    this._spooledCount -= spool;
-    const memory = n - spool;
-    this._memHead += memory;
+    const fromMemory = Math.max(0, n - this.journalOnly);
+    this._memHead += fromMemory;
+    this._pendingCount -= n;
     this._compact();
-    return { spool, memory };
+    return n;
   }
 
   /** The batch in flight failed: it stays at the head, to be sent again. */
@@ -183,4 +164,18 @@ export class AuditBacklog<T> {
       this._memHead = 0;
     }
   }
+}
+
+/**
+ * True when an export error is permanent: the receiver answered with an
+ * HTTP 4xx other than 408 (timeout) and 429 (too many requests), so the
+ * same batch would be refused again for ever. Such a batch goes to the
+ * dead-letter file instead of blocking every later record. Everything
+ * else (connection refused, 5xx, timeouts, unknown errors) is transient.
+ */
+export function isPermanentExportError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  const status = typeof code === 'number' ? code : typeof code === 'string' && /^[0-9]{3}$/.test(code) ? Number(code) : undefined;
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
 }

@@ -10,7 +10,7 @@ import { mkdir, open, readFile, readdir, rename, unlink } from 'node:fs/promises
 import { join } from 'node:path';
 import type { ActionStatus, CheckpointRecord, EncodedSnapshot, SpanReference } from './checkpoint.js';
 import type { CheckpointStore } from './checkpoint-store.js';
-import { optionalBoolean, rejectUnknownOptions, requireNonEmptyString, requireObject } from '../shared/validate.js';
+import { optionalBoolean, optionalFunction, rejectUnknownOptions, requireNonEmptyString, requireObject } from '../shared/validate.js';
 
 /** Options of {@link FileCheckpointStore}. */
 export interface FileCheckpointStoreOptions {
@@ -25,6 +25,48 @@ export interface FileCheckpointStoreOptions {
    * @default true
    */
   fsync?: boolean;
+  /**
+   * Called for each file in an agent's directory that is not one of the
+   * store's checkpoints (a stray `notes.json`) or is corrupt: it is skipped
+   * and the other checkpoints are recovered. @default the listeners of
+   * {@link onCheckpointFileSkipped} (the bootstrap reports through `diag`
+   * and `agent_safety.rollback.checkpoint_files_skipped`), or a Node
+   * process warning when there are none
+   */
+  onSkip?: (skipped: SkippedCheckpointFile) => void;
+}
+
+/** A file `list()` skipped. */
+export interface SkippedCheckpointFile {
+  readonly agentId: string;
+  readonly file: string;
+  /** Why: not a checkpoint file, invalid JSON, a malformed record, another agent's, unreadable. */
+  readonly reason: string;
+}
+
+const skipListeners = new Set<(skipped: SkippedCheckpointFile) => void>();
+
+/**
+ * Registers a listener for every file a {@link FileCheckpointStore} skips
+ * (stores without their own `onSkip`). Returns the function that removes
+ * it.
+ */
+export function onCheckpointFileSkipped(listener: (skipped: SkippedCheckpointFile) => void): () => void {
+  skipListeners.add(listener);
+  return () => skipListeners.delete(listener);
+}
+
+function reportSkip(skipped: SkippedCheckpointFile, own: ((s: SkippedCheckpointFile) => void) | undefined): void {
+  try {
+    if (own !== undefined) return own(skipped);
+    if (skipListeners.size === 0) {
+      process.emitWarning(`${skipped.file} was skipped: ${skipped.reason}; the other checkpoints are recovered`, { code: 'AGENT_SAFETY_CHECKPOINT_FILE_SKIPPED' });
+      return;
+    }
+    for (const listener of skipListeners) listener(skipped);
+  } catch {
+    // a reporter that throws must not stop the recovery
+  }
 }
 
 /** Marks our files; a file without it is not read as a checkpoint. */
@@ -144,15 +186,24 @@ export class FileCheckpointStore implements CheckpointStore {
   /** The store's directory. */
   readonly directory: string;
   private readonly _fsync: boolean;
+  private readonly _onSkip: ((skipped: SkippedCheckpointFile) => void) | undefined;
   private readonly _created = new Set<string>();
+  private _skipped = 0;
 
   constructor(options: FileCheckpointStoreOptions) {
     requireObject('FileCheckpointStore options', options);
-    rejectUnknownOptions('FileCheckpointStore', options, ['directory', 'fsync']);
+    rejectUnknownOptions('FileCheckpointStore', options, ['directory', 'fsync', 'onSkip']);
     requireNonEmptyString('directory', options.directory);
     optionalBoolean('fsync', options.fsync);
+    optionalFunction('onSkip', options.onSkip);
     this.directory = options.directory;
     this._fsync = options.fsync ?? true;
+    this._onSkip = options.onSkip;
+  }
+
+  /** Files skipped by `list()` so far (stray or corrupt). */
+  get skippedFiles(): number {
+    return this._skipped;
   }
 
   async put(record: CheckpointRecord): Promise<void> {
@@ -219,7 +270,13 @@ export class FileCheckpointStore implements CheckpointStore {
         continue;
       }
       if (!name.endsWith('.json')) continue;
-      records.push(parseRecord(await readFile(path, 'utf8'), path, agentId));
+      // One stray or corrupt file must not cost the others: it is skipped and reported.
+      try {
+        records.push(parseRecord(await readFile(path, 'utf8'), path, agentId));
+      } catch (err) {
+        this._skipped++;
+        reportSkip({ agentId, file: path, reason: (err as Error).message.replace(`${path}: `, '') }, this._onSkip);
+      }
     }
     return records.sort((a, b) => a.seq - b.seq);
   }

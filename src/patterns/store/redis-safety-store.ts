@@ -23,6 +23,8 @@ import type {
   SafetyStore,
 } from './safety-store.js';
 import { optionalString, rejectUnknownOptions, requireObject } from '../shared/validate.js';
+import { RedisPolicyStore } from './redis-policy-store.js';
+import type { RedisPolicyStoreOptions } from './redis-policy-store.js';
 
 /** A Redis client: node-redis (`sendCommand`) or ioredis (`call`). */
 export interface RedisClientLike {
@@ -198,6 +200,16 @@ export class RedisSafetyStore implements SafetyStore {
   async pendingApprovals(now: number, limit = 100): Promise<ApprovalRecord[]> {
     const reply = (await this._eval(SCRIPTS.pendingApprovals, [`${this._prefix}approvals:pending`], [String(now), String(limit), `${this._prefix}approval:`])) as unknown[];
     return reply.map(approval).filter((r): r is ApprovalRecord => r !== undefined);
+  }
+
+  /**
+   * A `PolicyStore` over the same Redis and prefix, for `new Policy({ store })`:
+   * the policy's limits, budgets and kill switch are then shared by every
+   * replica (one round trip per decision), and this store's kill switch
+   * (`forceOpen('*')`, `forceOpen('tool:send_email')`) stops the policy too.
+   */
+  policyStore(options?: RedisPolicyStoreOptions): RedisPolicyStore {
+    return new RedisPolicyStore(this._send, this._prefix, options);
   }
 
   private _breakerKeys(key: string): string[] {

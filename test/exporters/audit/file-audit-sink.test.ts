@@ -72,17 +72,17 @@ function spyIo() {
   let partialNext = false;
   const wrapped: Partial<AuditFileIo> = {};
   const io = nodeAuditFileIo;
-  wrapped.write = async (fd, buf, off, len) => {
+  wrapped.write = async (fd, buf, off, len, pos) => {
     calls.write++;
     if (failWrites > 0) {
       if (partialNext) {
         partialNext = false;
-        return io.write(fd, buf, off, Math.max(1, len >> 1)); // a short write before the failure
+        return io.write(fd, buf, off, Math.max(1, len >> 1), pos); // a short write before the failure
       }
       failWrites--;
       throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     }
-    return io.write(fd, buf, off, len);
+    return io.write(fd, buf, off, len, pos);
   };
   wrapped.fdatasync = async fd => {
     calls.fdatasync++;

@@ -99,7 +99,7 @@ test('delivers every record in chain order, in batches; backlog drains to 0', as
     assert.equal(exporter.seqs(), range(100));
     assert.ok(Math.max(...exporter.batchSizes) <= 16);
     assert.is(sink.backlog(), 0);
-    assert.is(statSync(sink.spoolPath).size, 0, 'nothing spooled');
+    await until(() => statSync(sink.spoolPath).size === 0, 'the journal emptied once everything is delivered');
     assert.is(statSync(sink.spoolPath).mode & 0o777, 0o600);
   } finally {
     await t.provider.shutdown();
@@ -149,18 +149,20 @@ test('a thrown or hanging export counts as a failure and is retried', async () =
   }
 });
 
-test('overflow goes to a 0600 JSONL spool, sent first and in order; the spool is truncated once drained', async () => {
+test('every record goes to the 0600 JSONL journal; beyond maxInMemory they are read back from it, in order; the journal is emptied once drained', async () => {
   const exporter = new ScriptedExporter();
   exporter.failing = true;
   const sink = fast(exporter, { maxInMemory: 10, maxBatchSize: 7 });
   const t = auditedTracer([sink]);
   try {
     t.produce(50);
-    await sink.forceFlush(); // one failed attempt, then memory is set aside in the spool
+    await sink.forceFlush(); // one failed attempt; the journal is written and synced
     assert.is(sink.backlog(), 100);
-    assert.is(sink.spooled, 100);
+    assert.is(sink.spooled, 90, 'the newest 10 are also in memory');
+    assert.is(sink.held(), 0);
     const text = readFileSync(sink.spoolPath, 'utf8');
     const lines = text.split('\n').filter(Boolean);
+    assert.ok(lines[0].startsWith('{"type":"journal","id":'), 'the journal line first');
     assert.is(lines.filter(l => l.startsWith('{"type":"record"')).length, 100);
     assert.is(lines.filter(l => l.startsWith('{"type":"resource"')).length, 1, 'resource once per chain');
     assert.ok(text.endsWith('\n'));
@@ -169,7 +171,7 @@ test('overflow goes to a 0600 JSONL spool, sent first and in order; the spool is
     exporter.failing = false;
     await until(() => exporter.accepted.length === 110, 'all 110 records');
     assert.equal(exporter.seqs(), range(110));
-    await until(() => statSync(sink.spoolPath).size === 0, 'the spool truncated');
+    await until(() => statSync(sink.spoolPath).size === 0, 'the journal emptied');
     // Spooled spans re-export identical to the originals.
     const originals = t.memory.getFinishedSpans();
     for (let i = 0; i < 110; i++) assert.is(encodeSpan(exporter.accepted[i]), encodeSpan(originals[i]));
@@ -212,7 +214,7 @@ test('shutdown with the endpoint down leaves everything in the spool; the next s
   assert.is(statSync(spoolPath).size, 0);
 });
 
-test('a partly delivered spool is compacted at shutdown: the next run sends only what is left', async () => {
+test('a partly delivered journal: the next run sends only what is left, from a compacted journal', async () => {
   const down = new ScriptedExporter();
   down.failing = true;
   const t1 = auditedTracer([fast(down)]);
@@ -231,26 +233,34 @@ test('a partly delivered spool is compacted at shutdown: the next run sends only
   await until(() => flaky.calls >= 2, 'one delivered and one failed batch');
   await second.shutdown();
   assert.equal(flaky.seqs(), range(8));
-  const left = readFileSync(second.spoolPath, 'utf8').split('\n').filter(l => l.startsWith('{"type":"record"'));
-  assert.is(left.length, 32);
-  assert.ok(readFileSync(second.spoolPath, 'utf8').startsWith('{"type":"resource"'), 'the resource line kept');
+  const id = /"id":"([^"]+)"/.exec(readFileSync(second.spoolPath, 'utf8'))![1];
+  const ack = readFileSync(`${second.spoolPath}.ack`, 'utf8').split(' ');
+  assert.is(ack[0], id, 'the ack names the file');
+  assert.match(ack[1], /^\d+$/, 'and an offset');
+  assert.equal(ack.slice(2), [t1.chainId, '7', String(flaky.accepted[7].attributes[AUDIT_KEYS.hash])], 'and the last record delivered');
+  assert.equal(second.previousHead(), { chainId: t1.chainId, seq: 39, hash: String(readFileSync(second.spoolPath, 'utf8').match(/"hash":"([0-9a-f]{64})"\}\}\n$/)![1]) });
 
   const up = new ScriptedExporter();
   const third = fast(up);
+  assert.is(third.backlog(), 32);
+  const lines = readFileSync(third.spoolPath, 'utf8').split('\n').filter(Boolean);
+  assert.is(lines.filter(l => l.startsWith('{"type":"record"')).length, 32, 'compacted at start');
+  assert.ok(lines[1].startsWith('{"type":"resource"'), 'the resource line kept');
   await until(() => up.accepted.length === 32, 'the rest');
   await third.shutdown();
   assert.equal(up.seqs(), range(32, 8), 'no duplicate of the delivered 8');
 });
 
-test('after a crash, a saved read offset keeps delivered records from being re-sent', async () => {
+test('after a crash, the saved ack keeps delivered records from being re-sent; an ack naming another file is ignored', async () => {
   const down = new ScriptedExporter();
   down.failing = true;
   const t1 = auditedTracer([fast(down)]);
   t1.produce(10);
   await t1.provider.shutdown();
-  // Simulate a run that delivered the first 6 records and crashed: its offset file.
+  // Simulate a run that delivered the first 6 records and crashed: its ack file.
   const spoolPath = join(dir, 'otlp-audit-spool.jsonl');
   const text = readFileSync(spoolPath, 'utf8');
+  const id = /"id":"([^"]+)"/.exec(text)![1];
   let offset = 0;
   let records = 0;
   for (const line of text.split('\n')) {
@@ -258,14 +268,19 @@ test('after a crash, a saved read offset keeps delivered records from being re-s
     offset += Buffer.byteLength(line) + 1;
     if (line.startsWith('{"type":"record"')) records++;
   }
-  writeFileSync(spoolPath + '.offset', String(offset));
+  writeFileSync(spoolPath + '.ack', `not-this-file ${offset}`);
+  const copy = readFileSync(spoolPath);
+  const ignored = fast(new ScriptedExporter());
+  assert.is(ignored.backlog(), 20, 'an ack of another file counts for nothing');
+  await ignored.shutdown();
+  writeFileSync(spoolPath, copy);
+  writeFileSync(spoolPath + '.ack', `${id} ${offset}`);
   const up = new ScriptedExporter();
   const sink = fast(up);
   assert.is(sink.backlog(), 14);
   await until(() => up.accepted.length === 14, 'the rest');
   await sink.shutdown();
   assert.equal(up.seqs(), range(14, 6));
-  assert.is(readdirSync(dir).filter(f => f.endsWith('.offset')).length, 0, 'the offset file goes with the truncation');
 });
 
 test('a torn last spool line is set aside and reported, the rest is sent', async () => {

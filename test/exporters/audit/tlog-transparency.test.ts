@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { sdkTrace } from '../../helpers/otel.js';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AuditChainSpanProcessor, FileAuditSink, TlogTilesSink, TlogWitnessClient, auditAllSpans } from '../../../src/exporters/index.js';
 import { verifyAuditText, verifyJournalAgainstCheckpoint, verifyTlogTiles } from '../../../src/verify/index.js';
@@ -57,7 +57,7 @@ async function produceLog(dir: string, witness: RunningWitness, count: number, s
     signingKey: { id: 'log-key-1', privateKey: logKey.privateKey },
     seals: { everyRecords: 16, everyMs: 60_000 },
   });
-  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'tlog-test' }), spanProcessors: [processor] });
+  const provider = sdkTrace.tracerProvider({ resource: resourceFromAttributes({ 'service.name': 'tlog-test' }), spanProcessors: [processor] });
   produceSpans(provider.getTracer('agent-safety-otel', '0.1.0'), count, seed);
   await provider.shutdown(); // the closing seal (with the last checkpoint note), the journal synced, the tiles written, the witness answered
 }

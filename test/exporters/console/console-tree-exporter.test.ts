@@ -97,6 +97,18 @@ test('each pattern is summarised in one phrase; unknown agent_safety keys are li
   assert.is(summarizeEvent('agent_safety.something.new', { 'agent_safety.x': 1 }), 'something.new x=1');
 });
 
+test('policy decisions and budget charges are summarised', () => {
+  assert.equal(
+    summarizeAttributes({ 'agent_safety.policy.decision': 'deny', 'agent_safety.policy.reason': 'rate_limited', 'agent_safety.policy.limit': 'mail-rate', 'agent_safety.policy.remaining': 0, 'agent_safety.policy.retry_after_ms': 500 }),
+    ['policy deny rate_limited by mail-rate, retry after 500 ms'],
+  );
+  assert.equal(
+    summarizeAttributes({ 'agent_safety.policy.decision': 'allow', 'agent_safety.policy.reason': 'allowed', 'agent_safety.policy.limit': 'run-usd', 'agent_safety.policy.remaining': 1, 'agent_safety.policy.budget.name': 'run-usd', 'agent_safety.policy.budget.cost': 0.25, 'agent_safety.policy.budget.remaining': 0.75 }),
+    ['policy allow (run-usd, 1 left)', 'budget run-usd: cost 0.25, 0.75 left'],
+  );
+  assert.equal(summarizeAttributes({ 'agent_safety.policy.decision': 'allow', 'agent_safety.policy.reason': 'allowed' }), ['policy allow']);
+});
+
 test('after shutdown, export reports failure', async () => {
   const exporter = new ConsoleTreeSpanExporter({ write: () => {} });
   await exporter.shutdown();

@@ -7,7 +7,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { logs as apiLogs } from '@opentelemetry/api-logs';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { ExplainabilityHookManager, guard } from '../../../src/index.js';
 import { AgentSafetyInstrumentation } from '../../../src/bootstrap/index.js';

@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AuditBacklog, RetrySchedule } from '../../../src/patterns/audit/audit-delivery.js';
+import { JournalBacklog, RetrySchedule, isPermanentExportError } from '../../../src/patterns/audit/audit-delivery.js';
 import { backoffDelay, backoffPolicy } from '../../../src/patterns/shared/backoff.js';
 
 const test = suite('audit delivery: backoff and backlog');
@@ -66,117 +66,101 @@ test('retry schedule: waits by the clock, resets on success', () => {
 });
 
 test('backlog: memory only, batches oldest first, ack removes the head', () => {
-  const b = new AuditBacklog<number>(10);
-  for (let i = 0; i < 7; i++) assert.is(b.push(i), undefined);
+  const b = new JournalBacklog<number>(10);
+  for (let i = 0; i < 7; i++) b.push(i);
   assert.is(b.size, 7);
-  const first = b.nextBatch(3);
+  const first = b.nextBatch(3, b.journalOnly);
   assert.equal(first, { source: 'memory', items: [0, 1, 2] });
-  assert.is(b.nextBatch(3), undefined, 'one batch in flight at a time');
-  assert.equal(b.ack(), { spool: 0, memory: 3 });
-  assert.equal(b.nextBatch(10), { source: 'memory', items: [3, 4, 5, 6] });
+  assert.is(b.nextBatch(3, b.journalOnly), undefined, 'one batch in flight at a time');
+  assert.is(b.ack(), 3);
+  assert.equal(b.nextBatch(10, b.journalOnly), { source: 'memory', items: [3, 4, 5, 6] });
   b.nack();
   assert.is(b.size, 4, 'a failed batch stays');
-  assert.equal(b.nextBatch(2), { source: 'memory', items: [3, 4] }, 'and is sent again first');
+  assert.equal(b.nextBatch(2, b.journalOnly), { source: 'memory', items: [3, 4] }, 'and is sent again first');
   b.ack();
-  assert.equal(b.nextBatch(5), { source: 'memory', items: [5, 6] });
+  assert.equal(b.nextBatch(5, b.journalOnly), { source: 'memory', items: [5, 6] });
   b.ack();
   assert.is(b.size, 0);
-  assert.is(b.nextBatch(5), undefined);
+  assert.is(b.nextBatch(5, 0), undefined);
 });
 
-test('backlog: overflow spills the oldest down to half, spool is sent first', () => {
-  const b = new AuditBacklog<number>(4);
-  for (let i = 0; i < 4; i++) assert.is(b.push(i), undefined);
-  assert.equal(b.push(4), [0, 1, 2], 'spilled down to maxInMemory/2');
-  assert.is(b.spooled, 3);
-  assert.is(b.inMemory, 2);
-  assert.is(b.size, 5);
-  assert.equal(b.nextBatch(2), { source: 'spool', count: 2 });
-  assert.equal(b.ack(), { spool: 2, memory: 0 });
-  assert.equal(b.nextBatch(5), { source: 'spool', count: 1 }, 'a spool batch never mixes in memory records');
-  assert.equal(b.ack(), { spool: 1, memory: 0 });
-  assert.equal(b.nextBatch(5), { source: 'memory', items: [3, 4] });
+test('backlog: beyond maxInMemory the oldest are only in the journal, and are read back first', () => {
+  const b = new JournalBacklog<number>(4);
+  for (let i = 0; i < 6; i++) b.push(i);
+  assert.is(b.inMemory, 4);
+  assert.is(b.journalOnly, 2);
+  assert.is(b.size, 6);
+  assert.is(b.nextBatch(5, 0), undefined, 'nothing readable from the journal yet: wait');
+  assert.equal(b.nextBatch(5, 2), { source: 'journal', count: 2 }, 'a journal batch never mixes in memory records');
+  assert.is(b.ack(), 2);
+  assert.equal(b.nextBatch(5, 0), { source: 'memory', items: [2, 3, 4, 5] });
 });
 
-test('backlog: a memory batch spilled while in flight is acknowledged from the spool', () => {
-  const b = new AuditBacklog<number>(4);
+test('backlog: records forgotten by memory while their batch is in flight are acknowledged all the same', () => {
+  const b = new JournalBacklog<number>(4);
   for (let i = 0; i < 4; i++) b.push(i);
-  assert.equal(b.nextBatch(3), { source: 'memory', items: [0, 1, 2] });
-  assert.equal(b.push(4), [0, 1, 2]);
-  assert.equal(b.ack(), { spool: 3, memory: 0 });
-  assert.is(b.spooled, 0);
-  assert.equal(b.nextBatch(9), { source: 'memory', items: [3, 4] });
+  assert.equal(b.nextBatch(3, 0), { source: 'memory', items: [0, 1, 2] });
+  b.push(4);
+  b.push(5);
+  assert.is(b.journalOnly, 2, 'two of the batch in flight left memory');
+  assert.is(b.ack(), 3);
+  assert.is(b.journalOnly, 0);
+  assert.equal(b.nextBatch(9, 0), { source: 'memory', items: [3, 4, 5] });
 });
 
-test('backlog: partly spilled in-flight batch, then failure: order holds', () => {
-  const b = new AuditBacklog<number>(6);
-  for (let i = 0; i < 6; i++) b.push(i);
-  assert.equal(b.nextBatch(5), { source: 'memory', items: [0, 1, 2, 3, 4] });
-  assert.equal(b.push(6), [0, 1, 2, 3], 'spilled 4 of the 5 in flight');
-  b.nack();
-  assert.equal(b.nextBatch(10), { source: 'spool', count: 4 });
-  assert.equal(b.ack(), { spool: 4, memory: 0 });
-  assert.equal(b.nextBatch(10), { source: 'memory', items: [4, 5, 6] });
-  assert.equal(b.ack(), { spool: 0, memory: 3 });
-});
-
-test('backlog: partly spilled in-flight batch, then success: both parts removed', () => {
-  const b = new AuditBacklog<number>(6);
-  for (let i = 0; i < 6; i++) b.push(i);
-  b.nextBatch(5);
-  b.push(6);
-  assert.equal(b.ack(), { spool: 4, memory: 1 });
-  assert.equal(b.nextBatch(10), { source: 'memory', items: [5, 6] });
-});
-
-test('backlog: restored spool precedes new records; spillAll moves memory to the spool', () => {
-  const b = new AuditBacklog<string>(100);
-  b.restoreSpooled(5);
+test('backlog: restored journal records precede new records', () => {
+  const b = new JournalBacklog<string>(100);
+  b.restore(5);
   b.push('a');
   b.push('b');
   assert.is(b.size, 7);
-  assert.equal(b.nextBatch(3), { source: 'spool', count: 3 });
+  assert.equal(b.nextBatch(3, 5), { source: 'journal', count: 3 });
   b.ack();
-  assert.equal(b.spillAll(), ['a', 'b']);
-  assert.is(b.spooled, 4);
-  assert.is(b.inMemory, 0);
-  assert.equal(b.nextBatch(10), { source: 'spool', count: 4 });
-  assert.throws(() => new AuditBacklog(0), /maxInMemory/);
+  assert.equal(b.nextBatch(10, 2), { source: 'journal', count: 2 });
+  b.ack();
+  assert.equal(b.nextBatch(10, 0), { source: 'memory', items: ['a', 'b'] });
+  assert.throws(() => new JournalBacklog(0), /maxInMemory/);
 });
 
 test('backlog: a long random run keeps FIFO order and counts exactly (model check)', () => {
-  // Model: one array of all waiting items; the backlog must hand them out in that order.
+  // Model: the journal holds every item not yet delivered; the backlog must hand them out in that order.
   let seed = 42;
   const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const b = new AuditBacklog<number>(16);
-  const spool: number[] = [];
+  const b = new JournalBacklog<number>(16);
+  const journal: number[] = [];
   const delivered: number[] = [];
   let next = 0;
   let flight: number[] | undefined;
   for (let step = 0; step < 20_000; step++) {
     const r = rnd();
     if (r < 0.5) {
-      const spill = b.push(next++);
-      if (spill) spool.push(...spill);
+      journal.push(next);
+      b.push(next++);
     } else if (r < 0.7 && flight === undefined) {
-      const batch = b.nextBatch(1 + Math.floor(rnd() * 8));
-      if (batch) flight = batch.source === 'spool' ? spool.slice(0, batch.count) : [...batch.items];
+      const batch = b.nextBatch(1 + Math.floor(rnd() * 8), b.journalOnly);
+      if (batch) flight = batch.source === 'journal' ? journal.slice(0, batch.count) : [...batch.items];
+      if (flight) assert.equal(flight, journal.slice(0, flight.length), 'a batch is the head');
     } else if (r < 0.85 && flight !== undefined) {
-      const done = b.ack();
-      spool.splice(0, done.spool);
-      assert.is(done.spool + done.memory, flight.length);
+      assert.is(b.ack(), flight.length);
+      journal.splice(0, flight.length);
       delivered.push(...flight);
       flight = undefined;
     } else if (r < 0.95 && flight !== undefined) {
       b.nack();
       flight = undefined;
-    } else if (r >= 0.99) {
-      spool.push(...b.spillAll());
     }
-    assert.is(b.spooled, spool.length);
+    assert.is(b.size, journal.length);
+    assert.ok(b.inMemory <= 16);
   }
   assert.equal(delivered, Array.from({ length: delivered.length }, (_, i) => i), 'delivered in order, no gap, no duplicate');
   assert.ok(delivered.length > 1000);
+});
+
+test('permanent export errors: HTTP 4xx but 408 and 429; everything else is transient', () => {
+  for (const code of [400, 401, 403, 404, 413, 415, 422, '400']) assert.ok(isPermanentExportError({ code }), String(code));
+  for (const code of [408, 429, 500, 502, 503, 504, 'ECONNREFUSED', undefined]) assert.not.ok(isPermanentExportError({ code }), String(code));
+  assert.not.ok(isPermanentExportError(new Error('socket hang up')));
+  assert.not.ok(isPermanentExportError(undefined));
 });
 
 test.run();

@@ -83,16 +83,28 @@ test('a temporary file left by a crash mid-write is ignored and removed', async 
   assert.not.ok(existsSync(torn));
 });
 
-test('a corrupted checkpoint file is reported by name, not skipped', async ({ dir }) => {
-  const store = new FileCheckpointStore({ directory: dir });
+test('a stray file and a corrupt checkpoint are skipped and reported; the others are recovered and rolled back', async ({ dir }) => {
+  const skipped: { file: string; reason: string }[] = [];
+  const store = new FileCheckpointStore({ directory: dir, onSkip: s => skipped.push({ file: s.file, reason: s.reason }) });
   const engine = new RollbackEngine({ agentId: 'a', store });
-  const cp = await engine.checkpoint('x');
-  const file = join(dir, 'a', `${cp.id}.json`);
-  writeFileSync(file, '{"format":"agent-safety-otel/checkpoint","v":1,"id":"oops"}');
-  const err = await rejection(new RollbackEngine({ agentId: 'a', store }).rollbackSteps(1));
-  assert.match(String(err), new RegExp(`${cp.id}\\.json: malformed checkpoint record`));
-  writeFileSync(file, 'not json');
-  assert.match(String(await rejection(store.list('a'))), /not a checkpoint file \(invalid JSON\)/);
+  const undone: string[] = [];
+  const hook = (name: string, _delta: unknown, _ctx: RollbackHookContext) => void undone.push(name);
+  await engine.checkpoint('start', { isSafePoint: true });
+  const broken = await engine.checkpoint('step');
+  await engine.checkpoint('step', { environmentDelta: 'kept' });
+  writeFileSync(join(dir, 'a', 'notes.json'), '{"todo":"not a checkpoint"}');
+  writeFileSync(join(dir, 'a', `${broken.id}.json`), 'not json');
+  const listed = await store.list('a');
+  assert.equal(listed.map(r => r.name), ['start', 'step']);
+  assert.is(store.skippedFiles, 2);
+  assert.equal(skipped.map(s => s.file.split('/').pop()).sort(), [`${broken.id}.json`, 'notes.json'].sort());
+  assert.ok(skipped.some(s => /invalid JSON/.test(s.reason)));
+  assert.ok(skipped.some(s => /not a checkpoint file/.test(s.reason)));
+  // After a restart, the rollback undoes what it can read.
+  const restarted = new RollbackEngine({ agentId: 'a', store });
+  restarted.registerRollbackHook('step', hook);
+  await restarted.rollbackToLastSafePoint();
+  assert.equal(undone, ['step']);
 });
 
 test('agent ids cannot escape the directory', async ({ dir }) => {

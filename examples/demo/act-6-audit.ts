@@ -1,5 +1,5 @@
 /**
- * Act 5: the audit chain. Every guarded call of acts 1-4 (and every
+ * Act 6: the audit chain. Every guarded call of acts 1-5 (and every
  * rollback and compensation) was appended, as its span ended, to a
  * hash-chained JSONL file. After the SDK has shut down (flushing the file),
  * the demo verifies it, then makes a copy in which one record was edited
@@ -28,8 +28,8 @@ function describe(report: AuditVerifyReport): string {
   return `${chains}\n  verdict: TAMPERED: ${f.reason} at ${f.file}:${f.line}${f.seq !== undefined ? ` (seq ${f.seq})` : ''}\n  ${f.detail}`;
 }
 
-export async function act5Audit(auditFile: string): Promise<{ valid: boolean; tamperedDetected: boolean }> {
-  heading('Act 5: the audit chain is verified; a tampered copy is caught');
+export async function act6Audit(auditFile: string): Promise<{ valid: boolean; tamperedDetected: boolean }> {
+  heading('Act 6: the audit chain is verified; a tampered copy is caught');
   const files = auditFiles(auditFile);
   const report = await verifyAuditFiles(files);
   console.log(`audit file ${auditFile}`);
@@ -51,14 +51,14 @@ export async function act5Audit(auditFile: string): Promise<{ valid: boolean; ta
 }
 
 /**
- * Act 5, continued: outsiders can check the log. A small run is published
+ * Act 6, continued: outsiders can check the log. A small run is published
  * as a transparency log (tiles beside the journal); a witness (here in
  * process, on 127.0.0.1) cosigns its checkpoint; `prove --record` gives one
  * record's inclusion proof, which anyone checks offline with the log's and
  * the witness's verifier keys.
  */
-export async function act5Transparency(dir: string): Promise<{ cosigned: boolean; proofVerified: boolean }> {
-  heading('Act 5b: a witness cosigns the checkpoint; one record is proven');
+export async function act6Transparency(dir: string): Promise<{ cosigned: boolean; proofVerified: boolean }> {
+  heading('Act 6b: a witness cosigns the checkpoint; one record is proven');
   const origin = 'demo.example/agent-audit';
   const log = generateKeyPairSync('ed25519');
   const logVkey = formatVkey(origin, SIG_ED25519, ed25519RawPublicKey(log.publicKey));
