@@ -106,16 +106,18 @@ export class AuditChain {
     const seq = this._seq;
     const prevHash = this._head;
     const first = seq === 0;
-    const open = encodeRecordOpen(
-      {
-        chainId: this.chainId,
-        seq,
-        prevHash,
-        resource: first ? (resource ?? {}) : undefined,
-        keyId: first ? this._hmac?.id : undefined,
-        previous: first ? this._previous : undefined,
-      },
-      span,
+    const open = flatten(
+      encodeRecordOpen(
+        {
+          chainId: this.chainId,
+          seq,
+          prevHash,
+          resource: first ? (resource ?? {}) : undefined,
+          keyId: first ? this._hmac?.id : undefined,
+          previous: first ? this._previous : undefined,
+        },
+        span,
+      ),
     );
     const hash = chainHash(prevHash, open + '}', this._hmac?.key);
     this._seq = seq + 1;
@@ -156,6 +158,20 @@ export class AuditChain {
     this._lastCheckpointAt = nowMs;
     return { claim, signature };
   }
+}
+
+/**
+ * `s`, made flat once. The encoder builds the record by concatenation: a
+ * rope of hundreds of small strings. Every later reader of the rope (the
+ * hash of `prev_hash ‖ body`, the line's byte length and bytes in a sink)
+ * would walk it again, and it keeps every piece alive while queued.
+ * Reading one character makes V8 flatten it in place, once (a copy of its
+ * characters); the ropes built on it afterwards (`body`, `line`) have two or
+ * three flat parts. Costs nothing on an engine that keeps strings flat.
+ */
+function flatten(s: string): string {
+  s.charCodeAt(0);
+  return s;
 }
 
 /**
