@@ -10,6 +10,15 @@ export interface MeasureOptions {
   runs: number;
   /** Calls before measuring (JIT warm-up). @default iterations / 4 */
   warmup?: number;
+  /**
+   * Yield to the event loop's macrotask queue (`setImmediate`) after every
+   * this many calls, so that work the calls hand to the background (a file
+   * sink's writes, a batch processor's exports) runs inside the timing, as it
+   * would between an agent's calls. Without it, a loop of calls that settle
+   * in microtasks never lets that work run until the timing has stopped.
+   * @default undefined (a microtask yield every 256 synchronous calls only)
+   */
+  yieldEvery?: number;
 }
 
 /** A variant: one call of the thing measured (sync or async). */
@@ -30,11 +39,17 @@ export function median(values: readonly number[]): number {
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
-async function loop(fn: Variant, n: number): Promise<void> {
+/** One macrotask turn of the event loop (timers, I/O callbacks and immediates queued before it run). */
+export function macrotask(): Promise<void> {
+  return new Promise(resolve => setImmediate(resolve));
+}
+
+async function loop(fn: Variant, n: number, yieldEvery: number | undefined): Promise<void> {
   for (let i = 0; i < n; i++) {
     const r = fn();
     if (r !== undefined && typeof (r as Promise<unknown>).then === 'function') await (r as Promise<unknown>);
-    else if ((i & 255) === 255) await Promise.resolve(); // let batch processors drain
+    else if (yieldEvery === undefined && (i & 255) === 255) await Promise.resolve(); // let batch processors drain
+    if (yieldEvery !== undefined && i % yieldEvery === yieldEvery - 1) await macrotask();
   }
 }
 
@@ -45,13 +60,13 @@ async function loop(fn: Variant, n: number): Promise<void> {
 export async function compare(variants: Record<string, Variant>, options: MeasureOptions): Promise<Record<string, VariantResult>> {
   const names = Object.keys(variants);
   const warmup = options.warmup ?? Math.max(1, options.iterations >> 2);
-  for (const name of names) await loop(variants[name], warmup);
+  for (const name of names) await loop(variants[name], warmup, options.yieldEvery);
   const perRun: Record<string, number[]> = Object.fromEntries(names.map(n => [n, []]));
   for (let r = 0; r < options.runs; r++) {
     for (const name of names) {
       gc?.();
       const t0 = process.hrtime.bigint();
-      await loop(variants[name], options.iterations);
+      await loop(variants[name], options.iterations, options.yieldEvery);
       perRun[name].push(Number(process.hrtime.bigint() - t0) / options.iterations);
     }
   }

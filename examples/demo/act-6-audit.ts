@@ -9,7 +9,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { traceSdk } from '../../src/bootstrap/sdk-compat.js';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AuditChainSpanProcessor, FileAuditSink, TlogTilesSink, TlogWitnessClient, auditAllSpans, auditFiles } from '../../src/exporters/index.js';
 import { verifierFromVkey, verifyAuditFiles, verifyRecordProof } from '../../src/verify/index.js';
@@ -71,7 +71,7 @@ export async function act6Transparency(dir: string): Promise<{ cosigned: boolean
       signingKey: { id: 'demo-log', privateKey: log.privateKey },
       filter: auditAllSpans,
     });
-    const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'demo-agent' }), spanProcessors: [processor] });
+    const provider = traceSdk().tracerProvider({ resource: resourceFromAttributes({ 'service.name': 'demo-agent' }), spanProcessors: [processor] });
     const tracer = provider.getTracer('agent-safety-otel');
     for (const tool of ['rank_content', 'notify_cohort', 'publish_digest']) {
       tracer.startSpan(`execute_tool ${tool}`, { attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': tool } }).end();

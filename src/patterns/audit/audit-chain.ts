@@ -126,20 +126,22 @@ export class AuditChain {
     const seq = this._seq;
     const prevHash = this._head;
     const first = seq === 0;
-    const open = encodeRecordOpen(
-      first
-        ? {
-            chainId: this.chainId,
-            seq,
-            prevHash,
-            format: AUDIT_FORMAT_VERSION,
-            resource: chainedResource(resource ?? {}),
-            keyId: this._hmac?.id,
-            previous: this._previous,
-            sealEvery: this._sealing ? this._everyRecords : undefined,
-          }
-        : { chainId: this.chainId, seq, prevHash },
-      span,
+    const open = flatten(
+      encodeRecordOpen(
+        first
+          ? {
+              chainId: this.chainId,
+              seq,
+              prevHash,
+              format: AUDIT_FORMAT_VERSION,
+              resource: chainedResource(resource ?? {}),
+              keyId: this._hmac?.id,
+              previous: this._previous,
+              sealEvery: this._sealing ? this._everyRecords : undefined,
+            }
+          : { chainId: this.chainId, seq, prevHash },
+        span,
+      ),
     );
     const hash = chainHash(prevHash, open + '}', this._hmac?.key);
     this._seq = seq + 1;
@@ -198,6 +200,20 @@ export class AuditChain {
   makeCheckpoint(): MadeSeal | undefined {
     return this.makeSeal();
   }
+}
+
+/**
+ * `s`, made flat once. The encoder builds the record by concatenation: a
+ * rope of hundreds of small strings. Every later reader of the rope (the
+ * hash of `prev_hash ‖ body`, the line's byte length and bytes in a sink)
+ * would walk it again, and it keeps every piece alive while queued.
+ * Reading one character makes V8 flatten it in place, once (a copy of its
+ * characters); the ropes built on it afterwards (`body`, `line`) have two or
+ * three flat parts. Costs nothing on an engine that keeps strings flat.
+ */
+function flatten(s: string): string {
+  s.charCodeAt(0);
+  return s;
 }
 
 /**
