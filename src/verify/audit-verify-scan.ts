@@ -190,9 +190,15 @@ export function makeChunkScanner(
   const SV = enc('"stringValue":"');
   const IV = enc('"intValue":"');
   /** Past `{"stringValue":"…"}` or `{"intValue":"…"}` at p (checked to start so), or -1 when it has more (the general path decides). */
+  // their first 12 bytes as three numbers: most attribute values are compared in three reads
+  const SV0 = SV.readUInt32BE(0), SV1 = SV.readUInt32BE(4), SV2 = SV.readUInt32BE(8);
+  const IV0 = IV.readUInt32BE(0), IV1 = IV.readUInt32BE(4), IV2 = IV.readUInt32BE(8);
   const shortValue = (buf: Buffer, p: number, to: number): number => {
-    const name = buf[p + 2] === 115 ? SV : IV;
-    if (!at(buf, p + 1, name)) return -1;
+    const s = buf[p + 2] === 115;
+    const name = s ? SV : IV;
+    // no bound check for the reads: the line's tail follows
+    if (view.getUint32(p + 1) !== (s ? SV0 : IV0) || view.getUint32(p + 5) !== (s ? SV1 : IV1) || view.getUint32(p + 9) !== (s ? SV2 : IV2)) return -1;
+    for (let i = 12; i < name.length; i++) if (buf[p + 1 + i] !== name[i]) return -1;
     checkMark(buf, p + 1 + name.length);
     const q = stringEnd(buf, p + 1 + name.length);
     return q > 0 && q < to && buf[q] === 125 ? q + 1 : -1;
