@@ -16,11 +16,10 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
+import { evalScript, luaScript } from './redis-scripts.js';
+import type { LuaScript, RedisSend } from './redis-scripts.js';
 import type { Admission, CounterCheck, KillTarget, PolicyStore } from '../policy/policy-store.js';
 
-/** Sends one Redis command (the client adapter of `RedisSafetyStore`). */
-export type RedisSend = (args: string[]) => Promise<unknown>;
 
 const ADMIT = `
 local now = tonumber(ARGV[1])
@@ -131,12 +130,7 @@ if ARGV[4] ~= '' then redis.call('PEXPIRE', KEYS[1], start + tonumber(ARGV[4]) -
 return string.format('%.17g', limit - spent)
 `;
 
-interface Script {
-  readonly source: string;
-  readonly sha: string;
-}
-const script = (source: string): Script => ({ source, sha: createHash('sha1').update(source).digest('hex') });
-const SCRIPTS = { admit: script(ADMIT), release: script(RELEASE), charge: script(CHARGE) };
+const SCRIPTS = { admit: luaScript(ADMIT), release: luaScript(RELEASE), charge: luaScript(CHARGE) };
 
 /** The kill-switch scope of a target, in the fleet's kill-switch hash. */
 export function killScope(target: KillTarget): string {
@@ -228,12 +222,7 @@ export class RedisPolicyStore implements PolicyStore {
     return `${this._prefix}{${key}}`;
   }
 
-  private async _eval(s: Script, keys: string[], args: string[]): Promise<unknown> {
-    try {
-      return await this._send(['EVALSHA', s.sha, String(keys.length), ...keys, ...args]);
-    } catch (err) {
-      if (!/NOSCRIPT/.test(String((err as Error)?.message ?? err))) throw err;
-      return this._send(['EVAL', s.source, String(keys.length), ...keys, ...args]);
-    }
+  private _eval(s: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+    return evalScript(this._send, s, keys, args);
   }
 }

@@ -7,9 +7,10 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
 import { APPROVAL_RETENTION_MS } from './memory-safety-store.js';
 import * as scripts from './redis-scripts.js';
+import { evalScript, luaScript } from './redis-scripts.js';
+import type { LuaScript, RedisSend } from './redis-scripts.js';
 import type {
   ApprovalDecision,
   ApprovalRecord,
@@ -41,15 +42,7 @@ export interface RedisSafetyStoreOptions {
 }
 
 type Reply = unknown;
-
-interface Script {
-  readonly source: string;
-  readonly sha: string;
-}
-
-function script(source: string): Script {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
-}
+const script = luaScript;
 
 const SCRIPTS = {
   breakerState: script(scripts.BREAKER_STATE),
@@ -116,7 +109,7 @@ function limitDecision(reply: unknown): LimitDecision {
 /** A {@link SafetyStore} in Redis or Valkey, shared by every replica that uses the same server and prefix. */
 export class RedisSafetyStore implements SafetyStore {
   readonly kind = 'redis';
-  private readonly _send: (args: string[]) => Promise<Reply>;
+  private readonly _send: RedisSend;
   private readonly _prefix: string;
 
   /** @throws TypeError when the client has neither `sendCommand` nor `call`. */
@@ -231,12 +224,7 @@ export class RedisSafetyStore implements SafetyStore {
     return { openUntil: u === undefined ? undefined : Number(u), probeHolder: str(holder), forced: str(forced), openers: num(openers) };
   }
 
-  private async _eval(s: Script, keys: string[], args: string[]): Promise<Reply> {
-    try {
-      return await this._send(['EVALSHA', s.sha, String(keys.length), ...keys, ...args]);
-    } catch (err) {
-      if (!/NOSCRIPT/.test(String((err as Error)?.message ?? err))) throw err;
-      return this._send(['EVAL', s.source, String(keys.length), ...keys, ...args]);
-    }
+  private _eval(s: LuaScript, keys: string[], args: string[]): Promise<Reply> {
+    return evalScript(this._send, s, keys, args);
   }
 }

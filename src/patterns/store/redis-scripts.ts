@@ -10,6 +10,31 @@
  *
  * @module
  */
+import { createHash } from 'node:crypto';
+
+/** Sends one Redis command (node-redis `sendCommand`, ioredis `call`). */
+export type RedisSend = (args: string[]) => Promise<unknown>;
+
+/** A Lua script and its SHA-1 (for `EVALSHA`). */
+export interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+/** A script, with its SHA-1 computed once. */
+export function luaScript(source: string): LuaScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/** Runs a script by `EVALSHA`, loading it with `EVAL` once when the server's script cache lost it (a restart). */
+export async function evalScript(send: RedisSend, s: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  try {
+    return await send(['EVALSHA', s.sha, String(keys.length), ...keys, ...args]);
+  } catch (err) {
+    if (!/NOSCRIPT/.test(String((err as Error)?.message ?? err))) throw err;
+    return send(['EVAL', s.source, String(keys.length), ...keys, ...args]);
+  }
+}
 
 /** Reads the kill switch for a scope and `*`: sets `forced` (or false). `until` -1 is for ever. */
 const FORCED = `
