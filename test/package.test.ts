@@ -152,4 +152,16 @@ test('the shipped source maps carry their sources (src/ is not shipped), and no 
   assert.is(maps.length, files.filter(f => f.endsWith('.js')).length, 'one map per emitted .js');
 });
 
+
+test('nothing but the SDK adapter names sdk-trace-base: the SDK 3 leg does not install it', () => {
+  const offenders: string[] = [];
+  for (const dir of ['src', 'test', 'bench', 'examples']) {
+    for (const file of walk(join(root, dir))) {
+      if (!/\.(ts|mts|mjs)$/.test(file) || /sdk-compat\.ts$|consumer\.test\.ts$|package\.test\.ts$/.test(file)) continue;
+      if (/from '@opentelemetry\/sdk-trace-base'/.test(readFileSync(file, 'utf8'))) offenders.push(file.slice(root.length + 1));
+    }
+  }
+  assert.equal(offenders, [], 'build providers through sdkTrace (test/helpers/otel.ts, bench/telemetry.ts) or traceSdk() (src/bootstrap/sdk-compat.ts)');
+});
+
 test.run();

@@ -12,7 +12,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
+import { sdkTrace } from '../helpers/otel.js';
 import { AuditChainSpanProcessor, FileAuditSink, auditAllSpans } from '../../src/exporters/index.js';
 import { verifyAuditFiles, verifyAuditLines } from '../../src/verify/audit-verify.js';
 import type { AuditVerifyOptions, AuditVerifyReport } from '../../src/verify/audit-verify.js';
@@ -37,7 +37,7 @@ async function run(path: string, spans: number, seed: number, keys = true): Prom
     signingKey: keys ? { id: 'sk', privateKey } : undefined,
     seals: { everyRecords: 10, everyMs: 3_600_000 },
   });
-  const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'attack-test' }), spanProcessors: [processor] });
+  const provider = sdkTrace.tracerProvider({ resource: resourceFromAttributes({ 'service.name': 'attack-test' }), spanProcessors: [processor] });
   produceSpans(provider.getTracer('agent-safety-otel', '0.1.0'), spans, seed);
   await provider.shutdown();
   return processor.chainId;
@@ -75,7 +75,7 @@ test('a run that died without its closing seal is covered by the next run, which
   const crashed = join(dir, 'crashed.jsonl');
   const sink = new FileAuditSink({ path: crashed });
   const processor = new AuditChainSpanProcessor({ sinks: [sink], filter: auditAllSpans, hmacKey: { id: 'hk', key: HMAC }, signingKey: { id: 'sk', privateKey }, seals: { everyRecords: 10, everyMs: 3_600_000 } });
-  const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+  const provider = sdkTrace.tracerProvider({ spanProcessors: [processor] });
   produceSpans(provider.getTracer('t'), 14);
   await processor.forceFlush(); // then the process dies: no shutdown, no closing seal
   await sink.shutdown();
@@ -229,7 +229,7 @@ test('stripped seals: a promised seal missing is a failure; a chain without any,
   // a plain signed chain stripped of its seals and its policy, recomputed: caught with the public key
   const plainSigned = join(dir, 'plain-signed.jsonl');
   const processor = new AuditChainSpanProcessor({ sinks: [new FileAuditSink({ path: plainSigned })], filter: auditAllSpans, signingKey: { id: 'sk', privateKey }, seals: { everyRecords: 5 } });
-  const provider = new BasicTracerProvider({ spanProcessors: [processor] });
+  const provider = sdkTrace.tracerProvider({ spanProcessors: [processor] });
   produceSpans(provider.getTracer('t'), 12);
   return provider.shutdown().then(() => {
     const p = lines(plainSigned);

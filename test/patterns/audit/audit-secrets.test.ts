@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { sdkTrace } from '../../helpers/otel.js';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { guard } from '../../../src/index.js';
@@ -56,7 +56,7 @@ test('a failing guarded call with secrets in its error: the audit file, the cons
   let consoleText = '';
   const path = join(dir, 'audit.jsonl');
   const audit = new AuditChainSpanProcessor({ sinks: [new FileAuditSink({ path })] });
-  const provider = new BasicTracerProvider({
+  const provider = sdkTrace.tracerProvider({
     resource: resourceFromAttributes({
       'service.name': 'secret-test',
       'process.command_args': ['node', 'agent.js', `--api-key=${API_KEY}`],
@@ -65,8 +65,8 @@ test('a failing guarded call with secrets in its error: the audit file, the cons
     }),
     spanProcessors: [
       audit,
-      new SimpleSpanProcessor(new ConsoleTreeSpanExporter({ write: t => void (consoleText += t), color: false })),
-      new SimpleSpanProcessor(new OTLPTraceExporter({ url: `${receiver.url}/v1/traces` })),
+      sdkTrace.simpleSpanProcessor(new ConsoleTreeSpanExporter({ write: t => void (consoleText += t), color: false })),
+      sdkTrace.simpleSpanProcessor(new OTLPTraceExporter({ url: `${receiver.url}/v1/traces` })),
     ],
   });
   const instrumentation = new AgentSafetyInstrumentation({});
@@ -121,7 +121,7 @@ test('a redactor of your own runs before chaining; one that throws masks the val
     }, '[redaction failed]'],
   ] as const) {
     const audit = new AuditChainSpanProcessor({ sinks: [new FileAuditSink({ path })], redact });
-    const provider = new BasicTracerProvider({ spanProcessors: [audit] });
+    const provider = sdkTrace.tracerProvider({ spanProcessors: [audit] });
     const span = provider.getTracer('agent-safety-otel').startSpan('execute_tool t');
     span.setStatus({ code: SpanStatusCode.ERROR, message: 'customer ACME-12345 failed' });
     span.end();
