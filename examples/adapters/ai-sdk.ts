@@ -1,15 +1,16 @@
 /**
  * The Vercel AI SDK adapter: one line guards a tool set; the gate's review
  * becomes the SDK's tool approval; the approval the user gives on resume is
- * the review's answer. A mock model, no network.
+ * the review's answer. A mock model, no network. Runs with AI SDK 6 or 7.
  *
  *   npx tsx examples/adapters/ai-sdk.ts
  */
+import { createRequire } from 'node:module';
 import { generateText, stepCountIs, tool } from 'ai';
 import type { ModelMessage } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { z } from 'zod';
-import { guardTools } from '../../src/adapters/ai-sdk/index.js';
+import { guardTools, toolApproval } from '../../src/adapters/ai-sdk/index.js';
 import { startAgentSafety } from '../../src/bootstrap/index.js';
 import { CounterfactualEstimator } from '../../src/index.js';
 
@@ -43,8 +44,18 @@ const tools = guardTools(
   },
 );
 
+// The SDK's own spans, which the guard writes onto: AI SDK 6 makes them itself (`experimental_telemetry`);
+// 7 through `@ai-sdk/otel`, and asks for approval through `toolApproval` (6 through the tools' `needsApproval`).
+const aiMajor = Number((createRequire(import.meta.url)('ai/package.json') as { version: string }).version.split('.')[0]);
+let sdkOptions: object = { experimental_telemetry: { isEnabled: true } };
+if (aiMajor >= 7) {
+  const otel = '@ai-sdk/otel'; // imported by name: only AI SDK 7 installs have it
+  const { OpenTelemetry } = (await import(otel)) as { OpenTelemetry: new () => object };
+  sdkOptions = { telemetry: { integrations: [new OpenTelemetry()] }, toolApproval: toolApproval(tools) };
+}
+
 const messages: ModelMessage[] = [{ role: 'user', content: 'Refund order o-42' }];
-const first = await generateText({ model, tools, messages, stopWhen: stepCountIs(3), experimental_telemetry: { isEnabled: true } });
+const first = await generateText({ model, tools, messages, stopWhen: stepCountIs(3), ...sdkOptions });
 const request = first.content.find(p => p.type === 'tool-approval-request');
 console.log('approval requested for', request?.toolCall.toolName, request?.toolCall.input);
 
@@ -53,6 +64,6 @@ messages.push(...first.response.messages, {
   role: 'tool',
   content: [{ type: 'tool-approval-response', approvalId: request!.approvalId, approved: true, reason: 'checked the order' }],
 });
-const second = await generateText({ model, tools, messages, stopWhen: stepCountIs(3), experimental_telemetry: { isEnabled: true } });
+const second = await generateText({ model, tools, messages, stopWhen: stepCountIs(3), ...sdkOptions });
 console.log(second.text);
 await safety.shutdown();
