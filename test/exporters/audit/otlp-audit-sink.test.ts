@@ -50,8 +50,11 @@ class ScriptedExporter implements SpanExporter {
     this.calls++;
     if (this.throwing) throw new Error('exporter threw');
     if (this.hanging) return;
+    // Decided when the attempt starts: an attempt begun while failing fails,
+    // even if `failing` is switched off before it calls back.
+    const failing = this.failing;
     setImmediate(() => {
-      if (this.failing) return done({ code: ExportResultCode.FAILED, error: new Error('endpoint down') });
+      if (failing) return done({ code: ExportResultCode.FAILED, error: new Error('endpoint down') });
       this.accepted.push(...spans);
       this.batchSizes.push(spans.length);
       done({ code: ExportResultCode.SUCCESS });
