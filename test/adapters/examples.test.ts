@@ -2,34 +2,12 @@
  * Each adapter's example runs as a user runs it (`npx tsx examples/adapters/<framework>.ts`):
  * exits 0 with no network and prints the guarded call.
  */
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runExample } from '../helpers/run-example.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-function run(example: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `examples/adapters/${example}.ts`], {
-      cwd: root,
-      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', c => (stdout += c));
-    child.stderr.on('data', c => (stderr += c));
-    child.on('error', reject);
-    child.on('close', code => {
-      clearTimeout(killer);
-      done({ code, stdout, stderr });
-    });
-  });
-}
+const run = (example: string) => runExample(`examples/adapters/${example}.ts`);
 
 const test = suite('adapters/examples');
 

@@ -4,14 +4,13 @@
  * prints (durations and the trace id aside); its install command names
  * exactly the package's peer dependencies, of which only the API is required.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { runExample } from '../helpers/run-example.js';
 import { codeBlocks, markdownSections, normalizeTree } from '../helpers/markdown.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -45,26 +44,7 @@ test('the quick start is examples/quick-start.ts, importing the package by name'
   assert.fixture(shown.code.trim(), example.trim());
 });
 
-function runQuickStart(cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const tsx = pathToFileURL(createRequire(join(root, 'package.json')).resolve('tsx')).href;
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ['--import', tsx, join(root, 'examples', 'quick-start.ts')], {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.stdout.on('data', c => (stdout += c));
-    child.stderr.on('data', c => (stderr += c));
-    child.on('error', reject);
-    child.on('close', code => {
-      clearTimeout(killer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
-}
+const runQuickStart = (cwd: string) => runExample('examples/quick-start.ts', cwd);
 
 test('the output the quick start shows is what it prints, audit positions included', async () => {
   const shown = quickStart.find(b => b.lang === '' && b.code.includes('execute_tool'));
