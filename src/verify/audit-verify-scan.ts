@@ -84,6 +84,8 @@ export function makeChunkScanner(
   const PROBE = MARK.length >= 4 ? MARK.readUInt32BE(PROBE_AT) : -1;
   const oneShot = (crypto as unknown as { hash?: (a: string, d: Uint8Array, e: 'hex') => string }).hash;
   let scratch = new Uint8Array(16 * 1024);
+  /** The 64 bytes before a line while they hold its prev_hash (see scanLine). */
+  const saved = new Int32Array(16);
   let view: DataView;
   /** A string starting with MARK was seen in the line being checked. */
   let marked = false;
@@ -116,6 +118,18 @@ export function makeChunkScanner(
   const isObject = new Uint8Array(DEPTH + 1);
   /** The chunk being scanned is valid UTF-8 as a whole (else each line is checked). */
   let chunkUtf8 = true;
+  // The scalar values (strings, numbers, literals) of the line being walked: pairs of [start, end).
+  const MAX_HOLES = 1024;
+  const holes = new Int32Array(2 * MAX_HOLES);
+  /** Scalars seen in the walk; past MAX_HOLES the line is not kept as a shape. */
+  let holeCount = 0;
+  const hole = (from: number, to: number): void => {
+    if (holeCount < MAX_HOLES) {
+      holes[2 * holeCount] = from;
+      holes[2 * holeCount + 1] = to;
+    }
+    holeCount++;
+  };
   /**
    * Past a canonical string whose opening quote is at p - 1, or -1 (or past
    * `to`: the caller checks). No bound check in the loop: the line's tail
@@ -124,6 +138,14 @@ export function makeChunkScanner(
    * checked to be UTF-8 as a whole.
    */
   const stringEnd = (buf: Buffer, p: number): number => {
+    // four bytes at a time while none is below 35 (a quote, a control character, a space, '!')
+    // or a backslash (exact tests: a borrow starts only at a byte below the bound)
+    for (;;) {
+      const x = view.getUint32(p, true);
+      const y = x ^ 0x5c5c5c5c;
+      if ((((x - 0x23232323) & ~x) | ((y - 0x01010101) & ~y)) & 0x80808080) break;
+      p += 4;
+    }
     for (;;) {
       const b = buf[p];
       if (b >= 35 && b !== 92) {
@@ -209,8 +231,8 @@ export function makeChunkScanner(
    * surrogates, long integers and deep nesting say no (the slow path decides).
    */
   const canonicalBody = (buf: Buffer, from: number, to: number): boolean => {
-    if (!chunkUtf8 && !isUtf8(buf.subarray(from, to))) return false;
     marked = false;
+    holeCount = 0;
     let p = from;
     let d = 0;
     let wantValue = true;
@@ -218,12 +240,15 @@ export function makeChunkScanner(
     for (;;) {
       if (wantValue) {
         const c = p < to ? buf[p] : -1;
+        const v = p;
         if (c === 34) {
           checkMark(buf, p + 1);
           p = stringEnd(buf, p + 1);
           if (p < 0 || p > to) return false;
         } else if (c === 123 && buf[p + 1] === 34 && (buf[p + 2] === 115 || buf[p + 2] === 105) && (short = shortValue(buf, p, to)) > 0) {
-          // {"stringValue":"…"} or {"intValue":"…"}: one member, in one step (most attribute values)
+          // {"stringValue":"…"} or {"intValue":"…"}: one member, in one step (most attribute values);
+          // the hole is the inner string (its opening quote ends the name)
+          hole(v + (buf[p + 2] === 115 ? SV.length : IV.length), short - 1);
           p = short;
         } else if (c === 123 || c === 91) {
           if (d === DEPTH) return false;
@@ -257,6 +282,7 @@ export function makeChunkScanner(
           return false;
         }
         if (p > to) return false;
+        if (c !== 123 && c !== 91) hole(v, p);
         // after a value: close containers (the top level closes at `to`), or go on
         for (;;) {
           const c2 = p < to ? buf[p] : p === to ? 125 : -1;
@@ -312,6 +338,143 @@ export function makeChunkScanner(
       p = q + 2;
       wantValue = true;
     }
+  };
+
+  // ── shapes: lines already walked, as text with holes where their scalars were ──
+  // A line that is a shape's text with each hole filled by one canonical scalar (any string,
+  // number or literal) and nothing else changed is canonical too: the same grammar, the same
+  // members in the same order, the same depth. Its bytes outside the holes are compared four at
+  // a time with the shape's, so only the scalars are walked byte by byte. Records of one writer
+  // come in a few shapes (a tool call, its error, a rollback, …).
+  interface Shape {
+    text: Uint8Array;
+    view: DataView;
+    /** The body's length. */
+    length: number;
+    /** Pairs of [start, end) of its scalars, relative to the body's start. */
+    holes: Int32Array;
+    count: number;
+    /** The shape that matched the line after the last one this one matched (-1: none). */
+    next: number;
+  }
+  const SHAPES = 8;
+  /** Bodies longer than this are not kept as shapes. */
+  const MAX_SHAPE = 1 << 16;
+  const shapes: Shape[] = [];
+  /** Which shape replaces the next (round robin once full). */
+  let victim = 0;
+  /** The shape the line before matched or became (-1: none). */
+  let lastShape = -1;
+  /** How many of the `n` bytes at `a` in the line equal those at `b` in the shape before one differs (compared four at a time). */
+  const common = (buf: Buffer, a: number, shape: Shape, b: number, n: number): number => {
+    const sv = shape.view;
+    let i = 0;
+    while (i + 4 <= n && view.getUint32(a + i) === sv.getUint32(b + i)) i += 4;
+    const text = shape.text;
+    while (i < n && buf[a + i] === text[b + i]) i++;
+    return i;
+  };
+  /** buf[from, to) is the shape's text with each hole filled by one canonical scalar. */
+  const fits = (buf: Buffer, from: number, to: number, shape: Shape): boolean => {
+    marked = false;
+    const h = shape.holes;
+    let p = from;
+    let t = 0;
+    for (let i = 0; i < shape.count; i++) {
+      const hs = h[2 * i];
+      const he = h[2 * i + 1];
+      // the bytes up to this hole and the shape's scalar in it, compared in one run: a scalar
+      // with the same bytes is the same token (it ends where the shape's ended)
+      const m = he - t;
+      const k = common(buf, p, shape, t, Math.min(m, to - p));
+      if (k === m) {
+        p += m;
+        t = he;
+        continue;
+      }
+      const n = hs - t;
+      if (k < n) return false; // the text around the scalars differs
+      p += n;
+      t = he;
+      const c = buf[p];
+      if (c === 34) {
+        checkMark(buf, p + 1);
+        p = stringEnd(buf, p + 1);
+        if (p < 0 || p > to) return false;
+      } else if ((c >= 48 && c <= 57) || c === 45) {
+        p = numberEnd(buf, p, to);
+        if (p < 0) return false;
+      } else if (c === 116) {
+        if (p + 4 > to || buf[p + 1] !== 114 || buf[p + 2] !== 117 || buf[p + 3] !== 101) return false;
+        p += 4;
+      } else if (c === 102) {
+        if (p + 5 > to || buf[p + 1] !== 97 || buf[p + 2] !== 108 || buf[p + 3] !== 115 || buf[p + 4] !== 101) return false;
+        p += 5;
+      } else if (c === 110) {
+        if (p + 4 > to || buf[p + 1] !== 117 || buf[p + 2] !== 108 || buf[p + 3] !== 108) return false;
+        p += 4;
+      } else {
+        return false;
+      }
+    }
+    const n = shape.length - t;
+    return p + n === to && common(buf, p, shape, t, n) === n;
+  };
+  /** Keeps the line just walked (canonical, unmarked) as a shape; returns its index, or -1. */
+  const keepShape = (buf: Buffer, from: number, to: number): number => {
+    const length = to - from;
+    if (holeCount > MAX_HOLES || length > MAX_SHAPE) return -1;
+    let i: number;
+    if (shapes.length < SHAPES) {
+      i = shapes.length;
+      const text = new Uint8Array(Math.max(length, 4096));
+      shapes.push({ text, view: new DataView(text.buffer), length: 0, holes: new Int32Array(0), count: 0, next: -1 });
+    } else {
+      i = victim;
+      victim = (victim + 1) % SHAPES;
+      for (const other of shapes) if (other.next === i) other.next = -1;
+    }
+    const shape = shapes[i];
+    if (shape.text.length < length) {
+      shape.text = new Uint8Array(length);
+      shape.view = new DataView(shape.text.buffer);
+    }
+    shape.text.set(buf.subarray(from, to));
+    shape.length = length;
+    if (shape.holes.length < 2 * holeCount) shape.holes = new Int32Array(2 * holeCount);
+    for (let k = 0; k < 2 * holeCount; k++) shape.holes[k] = holes[k] - from;
+    shape.count = holeCount;
+    shape.next = -1;
+    return i;
+  };
+  /**
+   * buf[from, to) followed by a closing brace is one canonical JSON object
+   * with no string starting with the mark: through a shape when one fits,
+   * else walked (and kept as a shape).
+   */
+  const canonical = (buf: Buffer, from: number, to: number): boolean => {
+    if (!chunkUtf8 && !isUtf8(buf.subarray(from, to))) return false;
+    const before = lastShape;
+    // the shape that followed the last one the line before matched, then the others
+    const hint = before >= 0 ? shapes[before].next : -1;
+    if (hint >= 0 && fits(buf, from, to, shapes[hint])) {
+      lastShape = hint;
+      return !marked;
+    }
+    for (let i = 0; i < shapes.length; i++) {
+      if (i === hint || !fits(buf, from, to, shapes[i])) continue;
+      if (before >= 0) shapes[before].next = i;
+      lastShape = i;
+      return !marked;
+    }
+    if (!canonicalBody(buf, from, to) || marked) {
+      lastShape = -1;
+      return false;
+    }
+    const kept = keepShape(buf, from, to);
+    if (before >= 0 && kept >= 0 && before !== kept) shapes[before].next = kept;
+    lastShape = kept;
+    return true;
   };
 
   return (chunk: Uint8Array): ChunkScan => {
@@ -394,22 +557,32 @@ export function makeChunkScanner(
     }
     if (!Number.isSafeInteger(seq) || !at(buf, p, SPAN)) return false;
     const bodyLen = tail - start;
-    const bytes = (from: number, length: number): Uint8Array => new Uint8Array(buf.buffer, buf.byteOffset + from, length);
     let digest: string;
     if (key !== undefined) {
-      digest = crypto.createHmac('sha256', key).update(bytes(prevStart, 64)).update(bytes(start, bodyLen)).update('}').digest('hex');
+      digest = crypto.createHmac('sha256', key).update(buf.subarray(prevStart, prevStart + 64)).update(buf.subarray(start, tail)).update('}').digest('hex');
+    } else if (start >= 64 && oneShot !== undefined) {
+      // In place, without copying the line: for the hash's time, the 64 bytes before the line (the
+      // end of the line before, already scanned) hold prev_hash, and the tail's comma a closing
+      // brace; both are put back before anything reads them.
+      const at = start - 64;
+      for (let i = 0; i < 16; i++) saved[i] = view.getInt32(at + 4 * i);
+      buf.copyWithin(at, prevStart, prevStart + 64);
+      buf[tail] = 125;
+      digest = oneShot('sha256', new Uint8Array(buf.buffer, buf.byteOffset + at, 64 + bodyLen + 1), 'hex');
+      buf[tail] = 44;
+      for (let i = 0; i < 16; i++) view.setInt32(at + 4 * i, saved[i]);
     } else {
       const total = 64 + bodyLen + 1;
       if (scratch.length < total) scratch = new Uint8Array(Math.max(total, scratch.length * 2));
-      scratch.set(bytes(prevStart, 64), 0);
-      scratch.set(bytes(start, bodyLen), 64);
+      scratch.set(buf.subarray(prevStart, prevStart + 64), 0);
+      scratch.set(buf.subarray(start, tail), 64);
       scratch[64 + bodyLen] = 125;
       const data = new Uint8Array(scratch.buffer, 0, total);
       digest = oneShot !== undefined ? oneShot('sha256', data, 'hex') : crypto.createHash('sha256').update(data).digest('hex');
     }
     const hashStart = tail + HASH_TAIL.length;
-    if (digest !== buf.toString('latin1', hashStart, hashStart + 64)) return false;
-    if (!canonicalBody(buf, start, tail) || marked) return false;
+    for (let i = 0; i < 64; i++) if (digest.charCodeAt(i) !== buf[hashStart + i]) return false;
+    if (!canonical(buf, start, tail)) return false;
     out.chainEnds[line] = q;
     out.seqs[line] = seq;
     // linked: same chain as the line before, seq + 1, prev_hash = its hash (all bytes compared)
