@@ -30,6 +30,8 @@ export interface CliIO {
   errIsTTY?: boolean;
   /** Standard input, for commands that read `-`. */
   stdin?: AsyncIterable<Buffer | string>;
+  /** The descriptor of standard input (0), which `verify -` reads in large blocks on a thread of its own rather than through `stdin`. */
+  stdinFd?: number;
 }
 
 /** The commands, by name. */

@@ -139,7 +139,7 @@ function parseSize(arg: string, v: string): number {
   return n;
 }
 
-function parseArgs(args: string[], stdin: AsyncIterable<Buffer | string> | undefined, head: boolean): Parsed {
+function parseArgs(args: string[], stdin: AsyncIterable<Buffer | string> | undefined, head: boolean, stdinFd?: number): Parsed {
   const files: Array<string | AuditInputStream> = [];
   const expectedHeads: ChainHead[] = [];
   const anchors: ChainHead[] = [];
@@ -239,7 +239,7 @@ function parseArgs(args: string[], stdin: AsyncIterable<Buffer | string> | undef
         if (arg === '-') {
           if (stdin === undefined) throw new UsageError('no standard input to read');
           if (files.some(f => typeof f !== 'string')) throw new UsageError('- (standard input) can be given once');
-          files.push({ name: '(stdin)', stream: stdin });
+          files.push({ name: '(stdin)', stream: stdin, fd: stdinFd });
           break;
         }
         if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
@@ -370,13 +370,19 @@ function progressBar(io: CliIO): { update(read: number, total: number): void; cl
   };
 }
 
+/** `io.stdin`, not read (nor made: see bin.ts) until iterated. */
+function lazyStdin(io: CliIO): AsyncIterable<Buffer | string> | undefined {
+  if (Object.getOwnPropertyDescriptor(io, 'stdin')?.get === undefined) return io.stdin;
+  return { [Symbol.asyncIterator]: () => io.stdin![Symbol.asyncIterator]() };
+}
+
 /** Input over this size gets a progress bar on a terminal. */
 const PROGRESS_BYTES = 32 * 2 ** 20;
 
 async function verifyWithArgs(name: string, usage: string, args: string[], io: CliIO, head: boolean): Promise<{ code: number } | { report: AuditVerifyReport; json: boolean }> {
   let parsed: Parsed;
   try {
-    parsed = parseArgs(args, io.stdin, head);
+    parsed = parseArgs(args, lazyStdin(io), head, io.stdinFd);
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`${PACKAGE_NAME} ${name}: ${err.message}\n\n${usage}`);

@@ -651,7 +651,8 @@ export class ScanPool {
       `});\n` +
       `parentPort.postMessage({ ready: true });\n`;
     for (let i = 0; i < size; i++) {
-      const w: PoolWorker = { worker: new Worker(source, { eval: true, workerData: { key, markName: FAST_PATH_MARK, maxDepth } }), ready: false, load: 0 };
+      // execArgv: [] so that the source runs as a script even under --input-type=module
+      const w: PoolWorker = { worker: new Worker(source, { eval: true, execArgv: [], workerData: { key, markName: FAST_PATH_MARK, maxDepth } }), ready: false, load: 0 };
       w.worker.on('message', (m: { ready?: true; id: number; r: ChunkScan; chunk: Uint8Array }) => {
         if (m.ready) {
           w.ready = true;

@@ -54,6 +54,7 @@ import { isRebuildProblem, recordsFromOtlpJson, sealFromAttributes } from '../pa
 import type { SealAttributes } from '../patterns/audit/audit-otlp-json.js';
 import { DEFAULT_MAX_DEPTH, strictJsonProblem } from '../patterns/audit/audit-strict-json.js';
 import { ScanPool, localChunkScanner } from './audit-verify-scan.js';
+import { FdReadError, readFdBlocks } from './audit-verify-read.js';
 import type { ChunkScan, ChunkScanner, ScannedChunk } from './audit-verify-scan.js';
 
 /** Why a chain (or a line) failed verification. */
@@ -1503,6 +1504,30 @@ async function statOrThrow(path: string): Promise<number> {
 export interface AuditInputStream {
   readonly name: string;
   readonly stream: AsyncIterable<Buffer | string>;
+  /**
+   * A file descriptor with the same bytes as `stream` (standard input: 0),
+   * read instead of it in large blocks on a thread of its own, as fast as a
+   * file (a stream is read only while the verifier's thread waits). Not
+   * closed. Where no worker thread can start, `stream` is read.
+   */
+  readonly fd?: number | undefined;
+}
+
+/** Whole-line blocks of a descriptor (see {@link readFdBlocks}), owned (they can move to a worker); or its stream. */
+function openInputStream(input: AuditInputStream): AsyncIterable<Buffer | string> {
+  if (input.fd === undefined) return input.stream;
+  let blocks: AsyncIterable<{ chunk: Buffer; whole: boolean }>;
+  try {
+    blocks = readFdBlocks(input.fd);
+  } catch {
+    return input.stream; // no worker threads here
+  }
+  return (async function* () {
+    for await (const { chunk, whole } of blocks) {
+      if (whole) OWNED.add(chunk);
+      yield chunk;
+    }
+  })();
 }
 
 /** Options of {@link verifyAuditFiles}. */
@@ -1563,9 +1588,10 @@ export async function verifyAuditFiles(inputs: readonly (string | AuditInputStre
       const name = typeof input === 'string' ? input : input.name;
       try {
         if (typeof input === 'string') await verifyStreamInto(openFile(input, onBytes, spare), name, verifier, undefined, poolNow, spare);
-        else await verifyStreamInto(input.stream, name, verifier, n => void (streamed += n), poolNow, undefined);
+        else await verifyStreamInto(openInputStream(input), name, verifier, n => void (streamed += n), poolNow, undefined);
       } catch (err) {
         if (err instanceof AuditInputError) throw err;
+        if (err instanceof FdReadError) throw new AuditInputError(`${name}: ${err.code ?? err.message}`);
         const code = (err as NodeJS.ErrnoException).code;
         if (code !== undefined) throw new AuditInputError(`${name}: ${code}`);
         throw err;
