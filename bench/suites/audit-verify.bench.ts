@@ -15,16 +15,20 @@
  * read) is reported against the file size (verify_heap_growth_mb); it stays
  * flat in the input size (a few MB whatever the file's size).
  *
- * Also: the same file through a stream of 64 KiB pieces (as standard input
- * gives it; verify_stream_vs_file, target about 1), and a file of many
+ * Also: the same file through a stream of 64 KiB pieces (an AsyncIterable
+ * given to verifyAuditFiles; verify_stream_vs_file), the CLI on the file
+ * piped to its standard input against the CLI on the file by path, both in
+ * child processes (verify_stdin_vs_file, target about 1), and a file of many
  * one-record chains (verify_chains_per_s: 1,000,000 chains in seconds,
  * time linear in their number).
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
@@ -100,6 +104,20 @@ function writeChainsFile(path: string, count: number): void {
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
+/** The built bin (npm run bench builds it first). */
+const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'bin.js');
+
+/** Wall seconds of `agent-safety-otel verify` in a child process, on the file by path or (`piped`) through a pipe to its standard input. */
+function cliSeconds(path: string, piped: boolean): Promise<number> {
+  return new Promise((done, fail) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(process.execPath, [BIN, 'verify', piped ? '-' : path], { stdio: [piped ? 'pipe' : 'ignore', 'ignore', 'inherit'] });
+    child.on('error', fail);
+    child.on('close', code => (code === 0 ? done(Number(process.hrtime.bigint() - t0) / 1e9) : fail(new Error(`verify exited with ${code}`))));
+    if (piped) createReadStream(path, { highWaterMark: 1 << 16 }).pipe(child.stdin!);
+  });
+}
+
 /** Seconds to read `path` in 1 MiB chunks and SHA-256 all of it (one digest): the hash limit. */
 async function hashLimitSeconds(path: string): Promise<number> {
   const t0 = process.hrtime.bigint();
@@ -167,6 +185,13 @@ const suite: BenchSuite = {
         if (!report.valid || report.records !== records) throw new Error(`the streamed bench file did not verify: ${JSON.stringify(report.failure)}`);
         streamRates.push(records / s);
       }
+      // the CLI in a child process: the file by path, and piped to standard input (as `zcat … | verify -`)
+      const cliFile: number[] = [];
+      const cliPipe: number[] = [];
+      for (let run = 0; run < (quick ? 1 : 3); run++) {
+        cliFile.push(await cliSeconds(path, false));
+        cliPipe.push(await cliSeconds(path, true));
+      }
       // many chains of one record each
       const chains = quick ? 20_000 : 1_000_000;
       const chainsPath = join(dir, 'chains.jsonl');
@@ -192,6 +217,7 @@ const suite: BenchSuite = {
           { name: 'hash limit ÷ verifier time, one thread', value: round(singleVsHash, 2).toFixed(2) },
           { name: 'peak heap growth while verifying', value: `${growthMb.toFixed(1)} MB`, note: `file ${(bytes / 2 ** 20).toFixed(0)} MB: flat if ≪ file size` },
           { name: 'the same, streamed in 64 KiB pieces (stdin)', value: formatRate(stream, 'records'), note: `${round(stream / rate, 2)} × the file` },
+          { name: 'CLI, piped to standard input', value: `${median(cliPipe).toFixed(2)} s`, note: `${round(median(cliFile) / median(cliPipe), 2)} × the speed of the file by path (${median(cliFile).toFixed(2)} s)` },
           { name: `${chains.toLocaleString('en-US')} one-record chains`, value: `${chainSeconds.toFixed(1)} s`, note: formatRate(chains / chainSeconds, 'chains') },
         ],
         figures: {
@@ -201,6 +227,7 @@ const suite: BenchSuite = {
           verify_single_thread_vs_hash_limit: round(singleVsHash, 3),
           verify_heap_growth_mb: round(growthMb, 1),
           verify_stream_vs_file: round(stream / rate, 2),
+          verify_stdin_vs_file: round(median(cliFile) / median(cliPipe), 2),
           verify_chains_per_s: Math.round(chains / chainSeconds),
         },
       };

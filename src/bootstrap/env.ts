@@ -37,8 +37,10 @@ export const AGENT_SAFETY_ENV = {
   AGENT_SAFETY_AUDIT_SIGNING_KEY_FILE: 'A PEM file holding the Ed25519 private key that signs the audit seals.',
   AGENT_SAFETY_AUDIT_SIGNING_KEY: 'The Ed25519 private key, PEM (prefer the _FILE variant).',
   AGENT_SAFETY_AUDIT_SIGNING_KEY_ID: 'The id recorded for the signing key. Required with a key.',
-  AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS: 'A keyed audit chain seals itself every this many records. Default 1000.',
-  AGENT_SAFETY_AUDIT_CHECKPOINT_MS: 'And at least this often while records arrive, in ms. Default 10000.',
+  AGENT_SAFETY_AUDIT_SEAL_EVERY_RECORDS: 'A keyed audit chain seals itself every this many records (and at shutdown). Default 1000.',
+  AGENT_SAFETY_AUDIT_SEAL_EVERY_MS: 'And at least this often while records arrive, in ms. Default 10000.',
+  AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS: 'Deprecated: the old name of AGENT_SAFETY_AUDIT_SEAL_EVERY_RECORDS (used when that is not set).',
+  AGENT_SAFETY_AUDIT_CHECKPOINT_MS: 'Deprecated: the old name of AGENT_SAFETY_AUDIT_SEAL_EVERY_MS (used when that is not set).',
   AGENT_SAFETY_AUDIT_MAX_BACKLOG: 'Audit records held in memory (not yet journaled) before the backlog policy applies. Default 20000.',
   AGENT_SAFETY_AUDIT_ON_BACKLOG_FULL: 'fail-actions (default: guarded calls are refused with AuditUnavailableError), block-actions or drop-with-gap-record.',
   AGENT_SAFETY_SHUTDOWN_TIMEOUT_MS: 'How long shutdown may take before it prints what is left and where, in ms. Default 5000.',
@@ -147,9 +149,9 @@ export function auditOptionsFromEnv(env: Env, readFile?: ReadFile): AuditOptions
     }
     audit.signingKey = { id, privateKey };
   }
-  const everyRecords = positive(env, 'AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS');
-  const everyMs = positive(env, 'AGENT_SAFETY_AUDIT_CHECKPOINT_MS');
-  if (everyRecords !== undefined || everyMs !== undefined) audit.checkpoints = { everyRecords, everyMs };
+  const everyRecords = sealSetting(env, 'AGENT_SAFETY_AUDIT_SEAL_EVERY_RECORDS', 'AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS');
+  const everyMs = sealSetting(env, 'AGENT_SAFETY_AUDIT_SEAL_EVERY_MS', 'AGENT_SAFETY_AUDIT_CHECKPOINT_MS');
+  if (everyRecords !== undefined || everyMs !== undefined) audit.seals = { everyRecords, everyMs };
   const maxBacklog = positive(env, 'AGENT_SAFETY_AUDIT_MAX_BACKLOG');
   if (maxBacklog !== undefined) audit.maxBacklog = maxBacklog;
   const onFull = text(env, 'AGENT_SAFETY_AUDIT_ON_BACKLOG_FULL')?.toLowerCase();
@@ -158,6 +160,14 @@ export function auditOptionsFromEnv(env: Env, readFile?: ReadFile): AuditOptions
     else diag.warn(`agent-safety-otel: AGENT_SAFETY_AUDIT_ON_BACKLOG_FULL=${JSON.stringify(onFull)} is not fail-actions, block-actions or drop-with-gap-record; using fail-actions`);
   }
   return audit;
+}
+
+/** A seal setting under its name, else under its deprecated name (with a warning saying the new one). */
+function sealSetting(env: Env, name: string, oldName: string): number | undefined {
+  if (text(env, name) !== undefined) return positive(env, name);
+  if (text(env, oldName) === undefined) return undefined;
+  diag.warn(`agent-safety-otel: ${oldName} is deprecated; use ${name}`);
+  return positive(env, oldName);
 }
 
 /** The `OTEL_TRACES_SAMPLER` values of the specification that the SDK builds (compared in lower case). */

@@ -41,7 +41,7 @@ import { AuditRecordingSampler } from '../exporters/audit/audit-recording-sample
 import type { AuditSink } from '../exporters/audit/audit-sink.js';
 import { FileAuditSink } from '../exporters/audit/file-audit-sink.js';
 import { OtlpAuditSink } from '../exporters/audit/otlp-audit-sink.js';
-import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy } from '../patterns/audit/audit-chain.js';
+import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy, SealPolicy } from '../patterns/audit/audit-chain.js';
 import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
 import { ATTR_AGENT_SAFETY_AUDIT_SEQ } from '../instrumentation/shared/semconv.js';
 import { runLastChanceFlush } from '../exporters/audit/last-chance-flush.js';
@@ -112,9 +112,11 @@ export interface AuditOptions {
   sinks?: AuditSink[];
   /** Key the chain with HMAC-SHA-256. */
   hmacKey?: AuditHmacKey;
-  /** Sign checkpoints with Ed25519. */
+  /** Sign the chain's seals with Ed25519. */
   signingKey?: AuditSigningKey;
-  /** When checkpoints are signed. @default every 1000 records or 10 s */
+  /** When a keyed chain seals itself (and at shutdown). @default every 1000 records or 10 s */
+  seals?: SealPolicy;
+  /** @deprecated The old name of `seals` (used when `seals` is not given). */
   checkpoints?: CheckpointPolicy;
   /** Which spans are chained. @default the package's own spans */
   filter?: AuditSpanFilter;
@@ -443,7 +445,7 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
         sinks,
         hmacKey: a.hmacKey,
         signingKey: a.signingKey,
-        checkpoints: a.checkpoints,
+        seals: a.seals ?? a.checkpoints,
         filter: a.filter,
         maxBacklog: a.maxBacklog,
         onBacklogFull: a.onBacklogFull,

@@ -68,7 +68,7 @@ test('AGENT_SAFETY_* variables', () => {
   assert.is(optionsFromEnv({ AGENT_SAFETY_CAPTURE_ARGUMENTS: 'maybe' }).instrumentation?.captureArguments, undefined, 'not a boolean: ignored');
 });
 
-test('AGENT_SAFETY_AUDIT_*: on by default, off, file, fsync, OTLP, spool, checkpoints', () => {
+test('AGENT_SAFETY_AUDIT_*: on by default, off, file, fsync, OTLP, spool, seals', () => {
   assert.equal(optionsFromEnv({}).audit, {});
   assert.is(auditOptionsFromEnv({ AGENT_SAFETY_AUDIT: 'false' }), false);
   assert.equal(
@@ -77,12 +77,31 @@ test('AGENT_SAFETY_AUDIT_*: on by default, off, file, fsync, OTLP, spool, checkp
       AGENT_SAFETY_AUDIT_FSYNC: '50',
       AGENT_SAFETY_AUDIT_OTLP: 'false',
       AGENT_SAFETY_AUDIT_SPOOL: '/var/spool/agent.jsonl',
-      AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS: '100',
+      AGENT_SAFETY_AUDIT_SEAL_EVERY_RECORDS: '100',
     }),
-    { file: '/var/log/agent/audit.jsonl', fsync: { everyMs: 50 }, otlp: false, spoolPath: '/var/spool/agent.jsonl', checkpoints: { everyRecords: 100, everyMs: undefined } },
+    { file: '/var/log/agent/audit.jsonl', fsync: { everyMs: 50 }, otlp: false, spoolPath: '/var/spool/agent.jsonl', seals: { everyRecords: 100, everyMs: undefined } },
   );
+  assert.equal(auditOptionsFromEnv({ AGENT_SAFETY_AUDIT_SEAL_EVERY_MS: '2500' }), { seals: { everyRecords: undefined, everyMs: 2500 } });
   assert.equal(auditOptionsFromEnv({ AGENT_SAFETY_AUDIT_FILE: 'none', AGENT_SAFETY_AUDIT_FSYNC: 'always' }), { file: false, fsync: 'always' });
-  assert.equal(auditOptionsFromEnv({ AGENT_SAFETY_AUDIT_FSYNC: 'sometimes', AGENT_SAFETY_AUDIT_CHECKPOINT_MS: '-1' }), {});
+  assert.equal(auditOptionsFromEnv({ AGENT_SAFETY_AUDIT_FSYNC: 'sometimes', AGENT_SAFETY_AUDIT_SEAL_EVERY_MS: '-1' }), {});
+});
+
+test('AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS and _MS: deprecated old names of the seal settings, still read, with a warning; the new names win', () => {
+  const diagLog = captureDiag();
+  try {
+    assert.equal(auditOptionsFromEnv({ AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS: '100' }), { seals: { everyRecords: 100, everyMs: undefined } });
+    assert.ok(diagLog.messages.some(m => m.includes('AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS is deprecated; use AGENT_SAFETY_AUDIT_SEAL_EVERY_RECORDS')), diagLog.messages.join(' | '));
+    assert.equal(auditOptionsFromEnv({ AGENT_SAFETY_AUDIT_CHECKPOINT_MS: '500' }), { seals: { everyRecords: undefined, everyMs: 500 } });
+    assert.ok(diagLog.messages.some(m => m.includes('AGENT_SAFETY_AUDIT_CHECKPOINT_MS is deprecated; use AGENT_SAFETY_AUDIT_SEAL_EVERY_MS')), diagLog.messages.join(' | '));
+    const warned = diagLog.messages.length;
+    assert.equal(
+      auditOptionsFromEnv({ AGENT_SAFETY_AUDIT_SEAL_EVERY_RECORDS: '7', AGENT_SAFETY_AUDIT_CHECKPOINT_RECORDS: '100', AGENT_SAFETY_AUDIT_SEAL_EVERY_MS: '9', AGENT_SAFETY_AUDIT_CHECKPOINT_MS: '500' }),
+      { seals: { everyRecords: 7, everyMs: 9 } },
+    );
+    assert.is(diagLog.messages.length, warned, 'no warning when the new names are set');
+  } finally {
+    diagLog.restore();
+  }
 });
 
 test('audit keys: from files or variables, with ids; unusable keys fail loudly without showing the key', () => {

@@ -96,6 +96,37 @@ test('a second start while one runs throws AgentSafetyAlreadyStartedError naming
   cleanGlobals();
 });
 
+test('audit.seals sets when a keyed chain seals itself; audit.checkpoints, its deprecated old name, still does', async () => {
+  for (const [name, policy] of [['seals', { seals: { everyRecords: 2 } }], ['checkpoints', { checkpoints: { everyRecords: 3 } }]] as const) {
+    const auditFile = join(dir, `sealing-${name}.jsonl`);
+    const safety = startAgentSafety({ console: false, audit: { file: auditFile, hmacKey: { id: 'k1', key: Buffer.from('0123456789abcdef0123456789abcdef') }, ...policy } });
+    try {
+      for (let i = 0; i < 7; i++) await guard(async () => i, { name: 'sealed' })();
+    } finally {
+      await safety.shutdown();
+      safety.instrumentation.unregister();
+      cleanGlobals();
+    }
+    const records = readFileSync(auditFile, 'utf8').trim().split('\n').map(l => JSON.parse(l) as { seal_every?: number; span: { name: string } });
+    const every = name === 'seals' ? 2 : 3;
+    assert.is(records[0].seal_every, every, name);
+    const seals = records.filter(r => r.span.name === 'agent_safety.audit.seal').length;
+    // one seal per `every` records and one at shutdown
+    assert.ok(seals >= Math.floor(7 / every) + 1, `${name}: ${seals} seals in ${records.length} records`);
+  }
+  // both given: seals wins
+  const both = join(dir, 'sealing-both.jsonl');
+  const safety = startAgentSafety({ console: false, audit: { file: both, hmacKey: { id: 'k1', key: Buffer.from('0123456789abcdef0123456789abcdef') }, seals: { everyRecords: 4 }, checkpoints: { everyRecords: 9 } } });
+  try {
+    await guard(async () => 1, { name: 'sealed' })();
+  } finally {
+    await safety.shutdown();
+    safety.instrumentation.unregister();
+    cleanGlobals();
+  }
+  assert.is((JSON.parse(readFileSync(both, 'utf8').split('\n')[0]) as { seal_every?: number }).seal_every, 4);
+});
+
 test('a start that fails on its options does not hold the process', async () => {
   assert.throws(() => startAgentSafety({ console: false, audit: { file: join(dir, 'bad.jsonl'), checkpoints: { everyRecords: -1 } } }), /everyRecords/);
   const safety = startAgentSafety({ console: false, audit: { file: join(dir, 'after-bad.jsonl') } });
