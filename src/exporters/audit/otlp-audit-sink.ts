@@ -48,6 +48,7 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { JournalBacklog, RetrySchedule, isPermanentExportError } from '../../patterns/audit/audit-delivery.js';
 import type { NextBatch } from '../../patterns/audit/audit-delivery.js';
 import type { FsyncPolicy } from '../../patterns/audit/audit-file.js';
+import { chainedResource } from '../../patterns/audit/audit-record.js';
 import type { ChainHead } from '../../patterns/audit/audit-record.js';
 import { backoffPolicy } from '../../patterns/shared/backoff.js';
 import type { BackoffOptions } from '../../patterns/shared/backoff.js';
@@ -123,6 +124,8 @@ export class OtlpAuditSink implements AuditSink {
   private readonly _flushTimeoutMs: number;
   private readonly _now: Clock;
   private readonly _resources = new Map<string, Resource>();
+  /** The resource sent for each SDK resource that holds a command line (see _withChainedResource). */
+  private readonly _sentResources = new WeakMap<Resource, Resource>();
   private readonly _stopLastChance: () => void;
   private _timer: ReturnType<typeof setTimeout> | undefined;
   private _timerIsBackoff = false;
@@ -214,7 +217,8 @@ export class OtlpAuditSink implements AuditSink {
       return;
     }
     this._spool.append([
-      { chainId: record.chainId, line: record.line, traceFlags: record.span.spanContext().traceFlags, resource: record.span.resource.attributes },
+      // the resource as the chain binds it: the command line (which may hold secrets) neither journaled nor sent
+      { chainId: record.chainId, line: record.line, traceFlags: record.span.spanContext().traceFlags, resource: chainedResource(record.span.resource.attributes) },
     ]);
     this._queue.push(record);
     this._schedule();
@@ -272,7 +276,7 @@ export class OtlpAuditSink implements AuditSink {
         const l = read[read.length - 1]?.record;
         if (l?.hash !== undefined) last = { chainId: l.chainId, seq: l.seq, hash: l.hash };
       } else {
-        spans = batch.items.map(r => r.span);
+        spans = batch.items.map(r => this._withChainedResource(r.span));
         lines = batch.items.map(r => r.line);
         const l = batch.items[batch.items.length - 1];
         if (l !== undefined) last = { chainId: l.chainId, seq: l.seq, hash: l.hash };
@@ -334,10 +338,28 @@ export class OtlpAuditSink implements AuditSink {
     return true;
   }
 
+  /**
+   * The span with the resource the chain binds (no command line, which may
+   * hold secrets), one resource object per SDK resource so that the
+   * exporter still groups spans by it; the span itself when nothing is left
+   * out.
+   */
+  private _withChainedResource(span: ReadableSpan): ReadableSpan {
+    const attributes = span.resource.attributes;
+    const chained = chainedResource(attributes);
+    if (chained === attributes) return span;
+    let resource = this._sentResources.get(span.resource);
+    if (resource === undefined) {
+      resource = auditResource(chained);
+      this._sentResources.set(span.resource, resource);
+    }
+    return Object.create(span, { resource: { value: resource, enumerable: true } }) as ReadableSpan;
+  }
+
   private _rebuild(r: SpooledRecord): ReadableSpan {
     let resource = this._resources.get(r.record.chainId);
     if (resource === undefined) {
-      resource = auditResource(r.resource);
+      resource = auditResource(chainedResource(r.resource)); // a journal written before this rule too
       this._resources.set(r.record.chainId, resource);
     }
     return rebuildAuditSpan(r.record, resource, r.traceFlags);

@@ -6,7 +6,7 @@
  * tree and the OTLP payload a real receiver got, and finds none of them,
  * while the chain still verifies.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -17,7 +17,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { guard } from '../../../src/index.js';
 import { AgentSafetyInstrumentation } from '../../../src/bootstrap/index.js';
-import { AuditChainSpanProcessor, ConsoleTreeSpanExporter, FileAuditSink } from '../../../src/exporters/index.js';
+import { AuditChainSpanProcessor, ConsoleTreeSpanExporter, FileAuditSink, OtlpAuditSink } from '../../../src/exporters/index.js';
 import { redactText, secretRedactor } from '../../../src/patterns/shared/redaction.js';
 import { verifyAuditFiles } from '../../../src/verify/audit-verify.js';
 import { ensureContextManager } from '../../helpers/otel.js';
@@ -104,6 +104,58 @@ test('a failing guarded call with secrets in its error: the audit file, the cons
     const report = await verifyAuditFiles([path]);
     assert.ok(report.valid, JSON.stringify(report.failure));
     assert.ok(auditText.includes('password=[REDACTED]'), 'the exception message is chained, redacted');
+  } finally {
+    instrumentation.disable();
+    await provider.shutdown().catch(() => undefined);
+    await receiver.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the OTLP audit sink: the command line is neither in the payload the receiver gets nor in its journal, sent from memory or from the journal', async () => {
+  ensureContextManager();
+  const dir = mkdtempSync(join(tmpdir(), 'audit-secrets-otlp-'));
+  // down at first: the records wait in the journal, and are then sent from it (rebuilt) and from memory
+  let down = true;
+  const receiver = await OtlpReceiver.start({ fail: () => (down ? 503 : undefined) });
+  const sink = new OtlpAuditSink({ exporter: new OTLPTraceExporter({ url: `${receiver.url}/v1/traces` }), spoolDir: dir, scheduledDelayMs: 1, backoff: { initialMs: 5, maxMs: 20 }, maxInMemory: 3 });
+  const provider = sdkTrace.tracerProvider({
+    resource: resourceFromAttributes({
+      'service.name': 'secret-otlp-test',
+      'process.command_args': ['node', 'agent.js', `--api-key=${API_KEY}`],
+      'process.command_line': `node agent.js --api-key=${API_KEY}`,
+      'process.pid': 4243,
+    }),
+    spanProcessors: [new AuditChainSpanProcessor({ sinks: [sink] })],
+  });
+  const instrumentation = new AgentSafetyInstrumentation({});
+  instrumentation.setTracerProvider(provider);
+  instrumentation.enable();
+  try {
+    const journal = (): string => readdirSync(dir).map(f => readFileSync(join(dir, f), 'utf8')).join('\n');
+    for (let i = 0; i < 8; i++) await guard(async () => i, { name: 'otlp_call' })();
+    for (const started = Date.now(); receiver.requests.length < 2 || journal().split('execute_tool otlp_call').length < 9; ) {
+      if (Date.now() - started > 15_000) throw new Error(`timed out: ${receiver.requests.length} requests`);
+      await new Promise(r => setTimeout(r, 10));
+    }
+    const journaled = journal();
+    assert.is(journaled.split('execute_tool otlp_call').length - 1, 8, 'the records are journaled');
+    assert.not.ok(journaled.includes(API_KEY), 'the journal holds the API key');
+    down = false;
+    for (let i = 8; i < 12; i++) await guard(async () => i, { name: 'otlp_call' })();
+    await receiver.waitFor(() => receiver.spans.length >= 12, 15_000, 'the twelve records');
+    await provider.shutdown();
+    const payload = JSON.stringify(receiver.traceRequests);
+    assert.ok(receiver.requests.some(r => r.status === 503), 'some records were retried');
+    assert.not.ok(payload.includes(API_KEY), 'the OTLP payload holds the API key');
+    assert.not.ok(payload.includes('process.command_args') || payload.includes('process.command_line'), 'the OTLP payload holds the command line');
+    // the rest of the resource is sent, and the export verifies (the chained resource is the one sent)
+    assert.ok(payload.includes('process.pid') && payload.includes('secret-otlp-test'));
+    const otlpFile = join(dir, 'export.otlp.json');
+    writeFileSync(otlpFile, receiver.toOtlpJsonLines());
+    const report = await verifyAuditFiles([otlpFile], { allowDuplicates: true });
+    assert.ok(report.valid, JSON.stringify(report.failure));
+    assert.is(report.records, 12);
   } finally {
     instrumentation.disable();
     await provider.shutdown().catch(() => undefined);
