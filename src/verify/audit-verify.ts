@@ -299,7 +299,14 @@ const headKey = (h: ChainHead): string => `${h.chainId}\n${h.seq}\n${h.hash}`;
 
 class ChainState {
   expected = 0;
-  head = GENESIS_HASH;
+  /** The head's hash; undefined while it is only in the ring's bytes (see {@link advanceFast}). */
+  private _head: string | undefined = GENESIS_HASH;
+  get head(): string {
+    return (this._head ??= this._fromBytes(this.lastSeq % this._ringSeq!.length));
+  }
+  set head(hash: string) {
+    this._head = hash;
+  }
   accepted = 0;
   firstSeq = -1;
   lastSeq = -1;
@@ -327,7 +334,11 @@ class ChainState {
   buffer: Map<number, Rec> | undefined;
   /** Seqs and hashes of recent records, by seq modulo the size (made on first use: most chains of a fleet are short). */
   private _ringSeq: number[] | undefined;
+  /** The hashes as strings; '' for one kept only as bytes in {@link _ringBytes} (the fast path's, made into a string when asked for). */
   private _ringHash: string[] | undefined;
+  /** 64 bytes (hex) per ring entry (made on the fast path's first use). */
+  private _ringBytes: Uint8Array | undefined;
+  private _ringView: DataView | undefined;
   /** Heads to check as the chain passes them (made on first use). */
   watches: Map<number, Watch[]> | undefined;
   sealEvery: number | undefined;
@@ -356,11 +367,16 @@ class ChainState {
     if (seq === this.lastSeq) return this.head;
     if (this._ringSeq === undefined) return undefined;
     const i = seq % this._ringSeq.length;
-    return this._ringSeq[i] === seq ? this._ringHash![i] : undefined;
+    if (this._ringSeq[i] !== seq) return undefined;
+    return this._ringHash![i] || (this._ringHash![i] = this._fromBytes(i));
   }
 
-  /** Remembers a verified record's hash (the ring grows up to {@link RING} as the chain does). */
-  remember(seq: number, hash: string): void {
+  private _fromBytes(i: number): string {
+    return Buffer.from(this._ringBytes!.buffer, this._ringBytes!.byteOffset + 64 * i, 64).toString('latin1');
+  }
+
+  /** The ring's slot for `seq` (the ring grows up to {@link RING} as the chain does). */
+  private _slot(seq: number): number {
     if (this._ringSeq === undefined) {
       this._ringSeq = [-1, -1, -1, -1];
       this._ringHash = ['', '', '', ''];
@@ -369,19 +385,47 @@ class ChainState {
     if (size < RING && this.accepted > size) {
       const oldSeq = this._ringSeq;
       const oldHash = this._ringHash!;
+      const oldBytes = this._ringBytes;
       size *= 4;
       this._ringSeq = new Array<number>(size).fill(-1);
       this._ringHash = new Array<string>(size).fill('');
+      if (oldBytes !== undefined) this._ringBytes = new Uint8Array(64 * size);
       for (let j = 0; j < oldSeq.length; j++) {
         if (oldSeq[j] < 0) continue;
         const k = oldSeq[j] % size;
         this._ringSeq[k] = oldSeq[j];
         this._ringHash[k] = oldHash[j];
+        if (oldBytes !== undefined && oldHash[j] === '') this._ringBytes!.set(oldBytes.subarray(64 * j, 64 * j + 64), 64 * k);
       }
+      if (oldBytes !== undefined) this._ringView = new DataView(this._ringBytes!.buffer);
     }
-    const i = seq % size;
-    this._ringSeq[i] = seq;
+    return seq % size;
+  }
+
+  /** Remembers a verified record's hash. */
+  remember(seq: number, hash: string): void {
+    const i = this._slot(seq);
+    this._ringSeq![i] = seq;
     this._ringHash![i] = hash;
+  }
+
+  /**
+   * The fast path's step: `seq`, whose hash is the 64 bytes at `at` in a
+   * chunk (`view` over it), is the new head. The bytes are copied; a string
+   * is made only if the hash is asked for.
+   */
+  advanceFast(seq: number, view: DataView, at: number): void {
+    const i = this._slot(seq);
+    if (this._ringBytes === undefined) {
+      this._ringBytes = new Uint8Array(64 * this._ringSeq!.length);
+      this._ringView = new DataView(this._ringBytes.buffer);
+    }
+    const ring = this._ringView!;
+    for (let k = 0; k < 64; k += 4) ring.setInt32(64 * i + k, view.getInt32(at + k));
+    this._ringSeq![i] = seq;
+    this._ringHash![i] = '';
+    this.lastSeq = seq;
+    this._head = undefined;
   }
 
   watch(seq: number, w: Watch): void {
@@ -496,7 +540,10 @@ export class AuditVerifier {
    */
   addScan(chunk: Buffer, scan: ChunkScan, file: string, firstLineNo: number): number {
     let chainId = '';
-    let lastHash = '';
+    /** The hash of the line before, when it was made a string; else it is at the end of the line before. */
+    let lastHash: string | undefined = '';
+    let lastEnd = -1;
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let run: ChainState | undefined; // the chain of the line before, when it was accepted
     const max = this.maxRecordBytes;
     for (let i = 0; i < scan.n; i++) {
@@ -518,23 +565,23 @@ export class AuditVerifier {
         if (scan.linked[i] === 1 && run !== undefined && run.expected === seq && run.failure === undefined && !run.closed &&
             run.pendingJump === undefined && run.pendingKey === undefined && run.buffer === undefined && run.watches === undefined &&
             run.sinceSeal < run.sealLimit) {
-          lastHash = chunk.toString('latin1', end - 66, end - 2);
-          run.head = lastHash;
-          run.expected = seq + 1;
-          run.lastSeq = seq;
+          lastHash = undefined;
+          lastEnd = end;
           run.accepted++;
+          run.advanceFast(seq, view, end - 66);
+          run.expected = seq + 1;
           run.sinceSeal++;
           run.lastIsSeal = false;
           run.lastIsOpenSeal = false;
           run.lastFile = file;
           run.lastLine = firstLineNo + i;
           run.lastOrdinal = ordinal;
-          run.remember(seq, lastHash);
           continue;
         }
         let prevHash: string;
         if (scan.linked[i] === 1) {
-          prevHash = lastHash; // same chain as the line before, whose hash is this prev_hash (compared byte for byte)
+          // same chain as the line before, whose hash is this prev_hash (compared byte for byte)
+          prevHash = lastHash ?? chunk.toString('latin1', lastEnd - 66, lastEnd - 2);
         } else {
           chainId = chunk.toString('latin1', scan.starts[i] + 13, q);
           prevHash = chunk.toString('latin1', q + 15, q + 79);
