@@ -445,14 +445,8 @@ export class AuditChainSpanProcessor implements SpanProcessor {
   }
 
   private _deliver(chained: ChainedRecord, span: ReadableSpan): void {
-    const record: AuditRecord = {
-      chainId: chained.chainId,
-      seq: chained.seq,
-      prevHash: chained.prevHash,
-      hash: chained.hash,
-      line: chained.line,
-      span,
-    };
+    // The chain's record carries the span it was made from: the same object goes to every sink.
+    const record = chained as AuditRecord;
     for (const sink of this._sinks) {
       try {
         sink.write(record);
