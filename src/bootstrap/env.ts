@@ -187,7 +187,7 @@ const TRACES_SAMPLERS = [
 export function samplerFromEnv(env: Env): Sampler {
   const raw = text(env, 'OTEL_TRACES_SAMPLER');
   const name = raw?.toLowerCase() ?? 'parentbased_always_on';
-  const sdk = traceSdk();
+  const sdk = traceSdk('require');
   switch (name) {
     case 'always_on':
       return sdk.alwaysOnSampler();

@@ -393,7 +393,11 @@ export class FileAuditSink implements AuditSink {
   private async _runPump(): Promise<void> {
     try {
       for (;;) {
-        if (this._fd === undefined) await this._reopen();
+        if (this._fd === undefined) {
+          // Nothing to write and nothing to set aside: the file is not created (or reopened) for nothing.
+          if (this._inflight === undefined && this._queue.length === this._queueHead && this._tornPending === undefined) break;
+          await this._reopen();
+        }
         if (this._inflight === undefined && this._queue.length > this._queueHead) await this._nextBatch();
         if (this._inflight !== undefined) {
           await this._writeInflight();
@@ -636,6 +640,8 @@ export class FileAuditSink implements AuditSink {
       const found = file === undefined ? emptyRecovery : this._recoverTail(file);
       // A torn tail not yet set aside: the pump retries it before opening the file.
       if (this._tornPending !== undefined) return found;
+      // No file yet: it is created with the first record (a process that chains nothing leaves no empty file).
+      if (activeSize === undefined) return found;
       const fd = openSync(this.path, OPEN_FLAGS, MODE);
       const st = fstatSync(fd);
       this._fd = fd;
