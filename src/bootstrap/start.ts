@@ -42,6 +42,8 @@ import type { AuditSpanFilter, BacklogFullPolicy } from '../exporters/audit/audi
 import { AuditRecordingSampler } from '../exporters/audit/audit-recording-sampler.js';
 import type { AuditSink } from '../exporters/audit/audit-sink.js';
 import { FileAuditSink } from '../exporters/audit/file-audit-sink.js';
+import { TlogTilesSink } from '../exporters/audit/tlog-tiles-sink.js';
+import type { TlogWitnessClient } from '../exporters/audit/tlog-witness-client.js';
 import { OtlpAuditSink } from '../exporters/audit/otlp-audit-sink.js';
 import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy } from '../patterns/audit/audit-chain.js';
 import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
@@ -125,6 +127,13 @@ export interface AuditOptions {
   spoolPath?: string;
   /** More sinks (Kafka, Redis Streams…). */
   sinks?: AuditSink[];
+  /**
+   * Publish the audit log as a C2SP tiled transparency log (a
+   * `TlogTilesSink`, given the audit file as its journal so that it
+   * catches up after a crash). Its checkpoints need `signingKey`.
+   * @default none
+   */
+  tlog?: AuditTlogOptions;
   /** Key the chain with HMAC-SHA-256. */
   hmacKey?: AuditHmacKey;
   /** Sign checkpoints with Ed25519. */
@@ -137,6 +146,16 @@ export interface AuditOptions {
   maxBacklog?: number;
   /** What happens when the audit cannot keep up. @default 'fail-actions' */
   onBacklogFull?: BacklogFullPolicy;
+}
+
+/** The transparency log of {@link AuditOptions}: see `TlogTilesSinkOptions`. */
+export interface AuditTlogOptions {
+  /** The directory the log is published in (created if missing; one writer per directory). */
+  dir: string;
+  /** The log's origin: its checkpoints' first line and its key's name, e.g. `example.com/agent-audit`. */
+  origin: string;
+  /** Witnesses asked to cosign each checkpoint. @default none */
+  witnesses?: TlogWitnessClient[];
 }
 
 /** Options of {@link startAgentSafety}. */
@@ -456,6 +475,10 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
       const otlpSink = new OtlpAuditSink({ exporter: traceExporter(), spoolPath, fsync: a.fsync, flushTimeoutMs: shutdownTimeoutMs });
       sinks.push(otlpSink);
       journals.push({ name: otlpSink.name, where: otlpSink.spoolPath, backlog: () => otlpSink.backlog() });
+    }
+    if (a.tlog !== undefined) {
+      if (a.signingKey === undefined) diag.warn(`agent-safety-otel: audit.tlog without audit.signingKey: the tiles are published, but no checkpoint is signed`);
+      sinks.push(new TlogTilesSink({ dir: a.tlog.dir, origin: a.tlog.origin, witnesses: a.tlog.witnesses, journal: auditFile }));
     }
     sinks.push(...(a.sinks ?? []));
     if (sinks.length > 0) {
