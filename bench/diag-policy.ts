@@ -20,7 +20,9 @@ const variants: Record<string, (x: number) => Promise<number>> = {
 };
 const runs = Number(process.argv[2] ?? 21);
 const n = 10_000;
-const gc = (globalThis as { gc?: () => void }).gc;
+const gc = process.env.NO_GC ? undefined : (globalThis as { gc?: () => void }).gc;
+const only = process.env.VARIANTS?.split(',');
+for (const k of Object.keys(variants)) if (only && !only.includes(k)) delete variants[k];
 const loop = async (f: (x: number) => Promise<number>, k: number): Promise<void> => {
   for (let i = 0; i < k; i++) {
     await f(i);

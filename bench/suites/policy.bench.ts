@@ -7,6 +7,8 @@
  * a round run one after the other, so load that drifts on a shared machine
  * moves both (a ratio of the two medians mixes rounds measured under
  * different loads; it is printed too).
+ * No forced GC between runs: it deoptimizes the guard's shared call path
+ * after each round's first variant (bench/lib.ts `gcBetweenRuns`).
  * And one Cedar evaluation (three policies, a record of arguments), in µs:
  * cedar_eval_us.
  */
@@ -36,7 +38,7 @@ const suite: BenchSuite = {
     const results = await compare(
       { 'guard()': () => plain(1), 'guard() + token bucket': () => limited(1), 'guard() + bucket + budget': () => charged(1) },
       // Many short runs, interleaved: the median then resists the load drifting on a shared machine.
-      quick ? { iterations: 2_000, runs: 3 } : { iterations: 10_000, runs: 31 },
+      quick ? { iterations: 2_000, runs: 3, gcBetweenRuns: false } : { iterations: 10_000, runs: 31, gcBetweenRuns: false },
     );
     await provider.forceFlush();
     const base = results['guard()'].nsPerOp;
