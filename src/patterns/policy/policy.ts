@@ -267,7 +267,7 @@ export class Policy {
   /** Plan cache for the last (agent, tool) seen, and per run when a limit is per run. */
   private readonly _plans = new PlanCache();
   private readonly _byRun: boolean;
-  /** The admission the in-memory store fills in place (decisions on it allocate no admission); undefined for another store. */
+  /** The admission the in-memory store fills in place (decisions on it allocate no admission, settlements no closure); undefined for another store. */
   private readonly _scratch: MutableAdmission | undefined;
 
   constructor(options: PolicyOptions = {}) {
@@ -280,9 +280,9 @@ export class Policy {
     this._maxWaitMs = options.maxWaitMs ?? POLICY_DEFAULTS.maxWaitMs;
     this.now = options.now ?? systemClock;
     this._sleep = options.sleep ?? timerSleep;
-    // Only the in-memory store's own admit (not a subclass's override) can be replaced by its in-place twin.
+    // Only the in-memory store's own admit and charge (not a subclass's overrides) are known synchronous and have an in-place twin.
     this._scratch =
-      this._store.admit === MemoryPolicyStore.prototype.admit
+      this._store.admit === MemoryPolicyStore.prototype.admit && this._store.charge === MemoryPolicyStore.prototype.charge
         ? { admitted: false, failed: -1, remaining: new Array<number>(this._limits.length).fill(0), retryAfterMs: undefined }
         : undefined;
   }
@@ -354,7 +354,7 @@ export class Policy {
           ? NO_SETTLEMENT
           : { ...NO_SETTLEMENT, error };
     }
-    return this._charge(ticket, budgets, outcome, now, error);
+    return this._scratch !== undefined ? this._chargeNow(ticket, budgets, outcome, now, error) : this._charge(ticket, budgets, outcome, now, error);
   }
 
   private _wake(count: number): void {
@@ -369,6 +369,69 @@ export class Policy {
   /** Turns the kill switch off for exactly `target` (as given to {@link stop}). */
   resume(target: KillTarget = {}): MaybePromise<void> {
     return this._store.resume(target);
+  }
+
+  /** The cost of one call to budget `l`: a number, or why there is none (a message). */
+  private _costOf(l: BudgetLimit, ticket: PolicyTicket, result: unknown): number | string {
+    if (typeof l.cost === 'number') return l.cost;
+    try {
+      const cost = l.cost(ticket.subject.args, result);
+      if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) return `cost of budget "${l.name}" returned ${String(cost)}, not a finite number >= 0`;
+      return cost;
+    } catch (err) {
+      return `cost of budget "${l.name}" threw: ${message(err)}`;
+    }
+  }
+
+  /**
+   * {@link _charge} on a store that charges synchronously (the in-memory
+   * one): the same settlement, without closures or a list of pending
+   * charges.
+   */
+  private _chargeNow(
+    ticket: PolicyTicket,
+    budgets: readonly { limit: BudgetLimit; key: string; remaining: number }[],
+    outcome: { ok: true; result: unknown } | { ok: false; error?: unknown },
+    now: number,
+    error: string | undefined,
+  ): PolicySettlement {
+    // The budget closest to exhaustion is reported.
+    let name: string | undefined;
+    let charged: number | undefined;
+    let remaining: number | undefined;
+    let fraction = Infinity;
+    for (let i = 0; i < budgets.length; i++) {
+      const b = budgets[i];
+      const l = b.limit;
+      let cost: number;
+      let left: number;
+      if (typeof l.cost === 'number') {
+        cost = l.cost;
+        left = b.remaining;
+      } else {
+        if (!outcome.ok) continue;
+        const c = this._costOf(l, ticket, outcome.result);
+        if (typeof c === 'string') {
+          error = c;
+          continue;
+        }
+        cost = c;
+        try {
+          left = this._store.charge(b.key, cost, l.limit, l.windowMs, now) as number;
+        } catch (err) {
+          error = `charging budget "${l.name}" failed: ${message(err)}`;
+          continue;
+        }
+      }
+      const f = left / l.limit;
+      if (name === undefined || f < fraction) {
+        name = l.name;
+        charged = cost;
+        remaining = left;
+        fraction = f;
+      }
+    }
+    return { cost: charged, budget: name, remaining, error };
   }
 
   private _charge(
@@ -392,14 +455,12 @@ export class Policy {
         continue;
       }
       if (!outcome.ok) continue;
-      let cost: number;
-      try {
-        cost = l.cost(ticket.subject.args, outcome.result);
-        if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) throw new TypeError(`returned ${String(cost)}, not a finite number >= 0`);
-      } catch (err) {
-        error = `cost of budget "${l.name}" ${err instanceof TypeError && /^returned/.test(err.message) ? err.message : `threw: ${message(err)}`}`;
+      const c = this._costOf(l, ticket, outcome.result);
+      if (typeof c === 'string') {
+        error = c;
         continue;
       }
+      const cost = c;
       try {
         const left = this._store.charge(b.key, cost, l.limit, l.windowMs, now);
         if (left instanceof Promise) pending.push(left.then(r => consider(l, cost, r), err => void (error = `charging budget "${l.name}" failed: ${message(err)}`)));
