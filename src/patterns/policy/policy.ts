@@ -128,22 +128,23 @@ export const NO_SETTLEMENT: PolicySettlement = Object.freeze({ cost: undefined, 
 
 /** A decision and what its call must give back when it settles (slots, costs). */
 export class PolicyTicket implements PolicyDecision {
-  readonly allowed: boolean;
-  readonly reason: PolicyReason;
-  readonly rule: string | undefined;
-  readonly limit: string | undefined;
-  readonly remaining: number | undefined;
-  readonly retryAfterMs: number | undefined;
-  readonly waitedMs: number;
-  readonly detail: string | undefined;
+  // `declare`: the constructor sets every field once (no field definitions to undefined first).
+  declare readonly allowed: boolean;
+  declare readonly reason: PolicyReason;
+  declare readonly rule: string | undefined;
+  declare readonly limit: string | undefined;
+  declare readonly remaining: number | undefined;
+  declare readonly retryAfterMs: number | undefined;
+  declare readonly waitedMs: number;
+  declare readonly detail: string | undefined;
   /** The call decided about. */
-  readonly subject: PolicySubject;
+  declare readonly subject: PolicySubject;
   /** @internal concurrency counters to release. */
-  readonly _slots: readonly string[] | undefined;
+  declare readonly _slots: readonly string[] | undefined;
   /** @internal budgets (with their remaining after admission). */
-  readonly _budgets: readonly { limit: BudgetLimit; key: string; remaining: number }[] | undefined;
+  declare readonly _budgets: readonly { limit: BudgetLimit; key: string; remaining: number }[] | undefined;
   /** @internal */
-  _settled = false;
+  declare _settled: boolean;
 
   /** @internal Tickets are made by {@link Policy.decide}. The fields are positional: no object per decision. */
   constructor(
@@ -170,6 +171,7 @@ export class PolicyTicket implements PolicyDecision {
     this.detail = detail;
     this._slots = slots;
     this._budgets = budgets;
+    this._settled = false;
   }
 
   /** The {@link PolicyDeniedError} for a denied ticket. */
