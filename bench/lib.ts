@@ -19,6 +19,16 @@ export interface MeasureOptions {
    * @default undefined (a microtask yield every 256 synchronous calls only)
    */
   yieldEvery?: number;
+  /**
+   * Force a full garbage collection (with `--expose-gc`) before each run.
+   * Off for suites comparing code paths that share functions: a forced
+   * full GC drops type feedback, and the function re-optimized during the
+   * round's first variant then deoptimizes in the next ones, which pay for
+   * it in every round (an artefact: a process under load does not collect
+   * fully every few milliseconds).
+   * @default true
+   */
+  gcBetweenRuns?: boolean;
 }
 
 /** A variant: one call of the thing measured (sync or async). */
@@ -64,7 +74,7 @@ export async function compare(variants: Record<string, Variant>, options: Measur
   const perRun: Record<string, number[]> = Object.fromEntries(names.map(n => [n, []]));
   for (let r = 0; r < options.runs; r++) {
     for (const name of names) {
-      gc?.();
+      if (options.gcBetweenRuns !== false) gc?.();
       const t0 = process.hrtime.bigint();
       await loop(variants[name], options.iterations, options.yieldEvery);
       perRun[name].push(Number(process.hrtime.bigint() - t0) / options.iterations);
