@@ -19,6 +19,17 @@ export interface MeasureOptions {
    * @default undefined (a microtask yield every 256 synchronous calls only)
    */
   yieldEvery?: number;
+  /**
+   * Force a full garbage collection (with `--expose-gc`) before each run,
+   * then re-warm the variant with a few unmeasured calls (a forced full GC
+   * drops type feedback). Off for suites comparing code paths that share functions: a forced
+   * full GC drops type feedback, and the function re-optimized during the
+   * round's first variant then deoptimizes in the next ones, which pay for
+   * it in every round (an artefact: a process under load does not collect
+   * fully every few milliseconds).
+   * @default true
+   */
+  gcBetweenRuns?: boolean;
 }
 
 /** A variant: one call of the thing measured (sync or async). */
@@ -64,7 +75,12 @@ export async function compare(variants: Record<string, Variant>, options: Measur
   const perRun: Record<string, number[]> = Object.fromEntries(names.map(n => [n, []]));
   for (let r = 0; r < options.runs; r++) {
     for (const name of names) {
-      gc?.();
+      if (options.gcBetweenRuns !== false && gc !== undefined) {
+        gc();
+        // A full GC drops type feedback: re-warm the variant (unmeasured) so that it does not pay
+        // the deoptimization of code it shares with the variant before it in every round.
+        await loop(variants[name], Math.min(warmup, 2_000), options.yieldEvery);
+      }
       const t0 = process.hrtime.bigint();
       await loop(variants[name], options.iterations, options.yieldEvery);
       perRun[name].push(Number(process.hrtime.bigint() - t0) / options.iterations);

@@ -31,6 +31,8 @@ export const AGENT_SAFETY_ENV = {
   AGENT_SAFETY_AUDIT_FSYNC: 'always, never, or a number of milliseconds between fsyncs of the audit file. Default 200.',
   AGENT_SAFETY_AUDIT_OTLP: 'true/false: deliver the audit chain over OTLP (never dropping a record). Default true with an OTLP traces endpoint.',
   AGENT_SAFETY_AUDIT_SPOOL: 'The write-ahead journal of the OTLP audit sink. Default <audit file>.spool.jsonl, else agent-safety-audit.spool.jsonl.',
+  AGENT_SAFETY_AUDIT_TLOG_DIR: 'Publish the audit log as a C2SP tiled transparency log in this directory (checkpoints need a signing key). Default none.',
+  AGENT_SAFETY_AUDIT_TLOG_ORIGIN: "The transparency log's origin, e.g. example.com/agent-audit. Required with AGENT_SAFETY_AUDIT_TLOG_DIR.",
   AGENT_SAFETY_AUDIT_HMAC_KEY_FILE: 'A file holding the HMAC key of the chain (its raw bytes).',
   AGENT_SAFETY_AUDIT_HMAC_KEY: 'The HMAC key, base64 (prefer the _FILE variant).',
   AGENT_SAFETY_AUDIT_HMAC_KEY_ID: 'The id recorded for the HMAC key. Required with a key.',
@@ -126,6 +128,14 @@ export function auditOptionsFromEnv(env: Env, readFile?: ReadFile): AuditOptions
   if (otlp !== undefined) audit.otlp = otlp;
   const spool = text(env, 'AGENT_SAFETY_AUDIT_SPOOL');
   if (spool !== undefined) audit.spoolPath = spool;
+  const tlogDir = text(env, 'AGENT_SAFETY_AUDIT_TLOG_DIR');
+  const tlogOrigin = text(env, 'AGENT_SAFETY_AUDIT_TLOG_ORIGIN');
+  if (tlogDir !== undefined) {
+    if (tlogOrigin === undefined) throw new TypeError("AGENT_SAFETY_AUDIT_TLOG_ORIGIN is required with AGENT_SAFETY_AUDIT_TLOG_DIR (the log's name, e.g. example.com/agent-audit)");
+    audit.tlog = { dir: tlogDir, origin: tlogOrigin };
+  } else if (tlogOrigin !== undefined) {
+    diag.warn('agent-safety-otel: AGENT_SAFETY_AUDIT_TLOG_ORIGIN is set without AGENT_SAFETY_AUDIT_TLOG_DIR; no transparency log is published');
+  }
 
   const hmac = keyMaterial(env, 'AGENT_SAFETY_AUDIT_HMAC_KEY', 'base64', readFile);
   if (hmac !== undefined) {
@@ -197,7 +207,7 @@ const TRACES_SAMPLERS = [
 export function samplerFromEnv(env: Env): Sampler {
   const raw = text(env, 'OTEL_TRACES_SAMPLER');
   const name = raw?.toLowerCase() ?? 'parentbased_always_on';
-  const sdk = traceSdk();
+  const sdk = traceSdk('require');
   switch (name) {
     case 'always_on':
       return sdk.alwaysOnSampler();

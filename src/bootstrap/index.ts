@@ -1,6 +1,6 @@
 export { ContainedSpanProcessor, installDiagLogger, startAgentSafety } from './start.js';
 export { AgentSafetyAlreadyStartedError, isAgentSafetyAlreadyStartedError } from './single-start.js';
-export type { AgentSafetyHandle, AgentSafetyOptions, AuditOptions, OtlpOptions, PrometheusOptions } from './start.js';
+export type { AgentSafetyHandle, AgentSafetyOptions, AuditOptions, AuditTlogOptions, OtlpOptions, PrometheusOptions } from './start.js';
 export { AGENT_SAFETY_ENV, AuditKeyConfigError, auditOptionsFromEnv, diagLevelFromEnv, optionsFromEnv, samplerFromEnv } from './env.js';
 export type { Env, ReadFile } from './env.js';
 export { AgentSafetyInstrumentation } from '../instrumentation/shared/instrumentation.js';

@@ -107,13 +107,21 @@ export function adaptTraceSdk(packageName: TraceSdkPackage, module: Record<strin
 
 const requireHere = createRequire(import.meta.url);
 
+/**
+ * How a package is resolved: as `import` resolves it (the ESM build of a
+ * dual package: what an ESM program that builds its own provider shares),
+ * or as `require` does (the CommonJS build: what `NodeSDK`, CommonJS only,
+ * loads, so that the bootstrap adds no second copy of the SDK to it).
+ */
+export type ResolveAs = 'import' | 'require';
+
 /** Where `packageName` resolves from this package, or `undefined` when it is not installed. */
-function locate(packageName: TraceSdkPackage): string | undefined {
+function locate(packageName: TraceSdkPackage, as: ResolveAs): string | undefined {
   try {
     // `import.meta.resolve` is missing only when this module was transpiled
     // to CommonJS (a test runner's require hook): then `require` is how
     // everything around it loads, and resolving as `require` does is right.
-    if (typeof import.meta.resolve !== 'function') return requireHere.resolve(packageName);
+    if (as === 'require' || typeof import.meta.resolve !== 'function') return requireHere.resolve(packageName);
     const url = import.meta.resolve(packageName);
     return url.startsWith('file:') ? fileURLToPath(url) : url;
   } catch (err) {
@@ -129,23 +137,25 @@ function locate(packageName: TraceSdkPackage): string | undefined {
  * package) and loaded with `require`, which returns the very module
  * instance an `import` gets (require(esm), Node ≥ 20.19 / 22.12).
  */
-export function loadTraceSdkPackage(packageName: TraceSdkPackage): TraceSdk | undefined {
-  const path = locate(packageName);
+export function loadTraceSdkPackage(packageName: TraceSdkPackage, as: ResolveAs = 'import'): TraceSdk | undefined {
+  const path = locate(packageName, as);
   return path === undefined ? undefined : adaptTraceSdk(packageName, requireHere(path) as Record<string, unknown>);
 }
 
-let loaded: TraceSdk | undefined;
+const loaded: Partial<Record<ResolveAs, TraceSdk>> = {};
 
 /**
  * The installed trace SDK (the first of {@link TRACE_SDK_PACKAGES} found),
- * loaded once. Throws an `Error` naming both packages when neither is
+ * loaded once (per {@link ResolveAs}; the bootstrap asks for `'require'`, the
+ * copy `NodeSDK` runs on). Throws an `Error` naming both packages when neither is
  * installed.
  */
-export function traceSdk(): TraceSdk {
-  if (loaded) return loaded;
+export function traceSdk(as: ResolveAs = 'import'): TraceSdk {
+  const known = loaded[as];
+  if (known) return known;
   for (const name of TRACE_SDK_PACKAGES) {
-    loaded = loadTraceSdkPackage(name);
-    if (loaded) return loaded;
+    const sdk = loadTraceSdkPackage(name, as);
+    if (sdk) return (loaded[as] = sdk);
   }
   throw new Error(
     `agent-safety-otel: no OpenTelemetry trace SDK found; install ${TRACE_SDK_PACKAGES[0]} (SDK 3.x, or 2.9+) or ${TRACE_SDK_PACKAGES[1]} (SDK 2.x)`,

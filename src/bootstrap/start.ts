@@ -15,21 +15,23 @@
  */
 import { randomUUID } from 'node:crypto';
 import { DiagConsoleLogger, DiagLogLevel, diag } from '@opentelemetry/api';
-import { NodeSDK } from '@opentelemetry/sdk-node';
+import { createRequire } from 'node:module';
+import type * as SdkNode from '@opentelemetry/sdk-node';
+import type { NodeSDK } from '@opentelemetry/sdk-node';
 import type { ReadableSpan, Sampler, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { Context } from '@opentelemetry/api';
-import { BatchLogRecordProcessor } from '@opentelemetry/sdk-logs';
+import type * as SdkLogs from '@opentelemetry/sdk-logs';
 import type { BatchLogRecordProcessorOptions, LogRecordProcessor } from '@opentelemetry/sdk-logs';
-import { OTLPLogExporter as OTLPLogExporterJson } from '@opentelemetry/exporter-logs-otlp-http';
-import { OTLPLogExporter as OTLPLogExporterProto } from '@opentelemetry/exporter-logs-otlp-proto';
-import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import type * as LogsOtlpHttp from '@opentelemetry/exporter-logs-otlp-http';
+import type * as LogsOtlpProto from '@opentelemetry/exporter-logs-otlp-proto';
+import type * as SdkMetrics from '@opentelemetry/sdk-metrics';
 import type { MetricReader } from '@opentelemetry/sdk-metrics';
-import { OTLPTraceExporter as OTLPTraceExporterJson } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OTLPTraceExporterProto } from '@opentelemetry/exporter-trace-otlp-proto';
-import { OTLPMetricExporter as OTLPMetricExporterJson } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as OTLPMetricExporterProto } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import type * as TraceOtlpHttp from '@opentelemetry/exporter-trace-otlp-http';
+import type * as TraceOtlpProto from '@opentelemetry/exporter-trace-otlp-proto';
+import type * as MetricsOtlpHttp from '@opentelemetry/exporter-metrics-otlp-http';
+import type * as MetricsOtlpProto from '@opentelemetry/exporter-metrics-otlp-proto';
+import type * as ExporterPrometheus from '@opentelemetry/exporter-prometheus';
+import type * as Resources from '@opentelemetry/resources';
 import type { Attributes } from '@opentelemetry/api';
 import { AgentSafetyInstrumentation } from '../instrumentation/shared/instrumentation.js';
 import type { AgentSafetyInstrumentationConfig } from '../instrumentation/shared/instrumentation.js';
@@ -40,6 +42,8 @@ import type { AuditSpanFilter, BacklogFullPolicy } from '../exporters/audit/audi
 import { AuditRecordingSampler } from '../exporters/audit/audit-recording-sampler.js';
 import type { AuditSink } from '../exporters/audit/audit-sink.js';
 import { FileAuditSink } from '../exporters/audit/file-audit-sink.js';
+import { TlogTilesSink } from '../exporters/audit/tlog-tiles-sink.js';
+import type { TlogWitnessClient } from '../exporters/audit/tlog-witness-client.js';
 import { OtlpAuditSink } from '../exporters/audit/otlp-audit-sink.js';
 import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy, SealPolicy } from '../patterns/audit/audit-chain.js';
 import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
@@ -49,6 +53,19 @@ import { reportCheckpointFileSkips } from '../instrumentation/rollback/checkpoin
 import { samplerFromEnv } from './env.js';
 import { traceSdk } from './sdk-compat.js';
 import { callSite, claimStart } from './single-start.js';
+
+/**
+ * The SDK packages, loaded as `NodeSDK` loads them (`@opentelemetry/sdk-node`
+ * is CommonJS only): `require` gives the very module instances NodeSDK
+ * uses, where an `import` would load each package's ESM build a second time
+ * (two copies of `sdk-logs`, `sdk-metrics`, `resources`… in one process,
+ * and a slower start). Optional exporters load only when configured.
+ */
+const requireSdk = createRequire(import.meta.url);
+const sdkNode = (): typeof SdkNode => requireSdk('@opentelemetry/sdk-node') as typeof SdkNode;
+const sdkLogs = (): typeof SdkLogs => requireSdk('@opentelemetry/sdk-logs') as typeof SdkLogs;
+const sdkMetrics = (): typeof SdkMetrics => requireSdk('@opentelemetry/sdk-metrics') as typeof SdkMetrics;
+const resources = (): typeof Resources => requireSdk('@opentelemetry/resources') as typeof Resources;
 
 /** OTLP/HTTP export of traces, metrics and log records. */
 export interface OtlpOptions {
@@ -110,6 +127,13 @@ export interface AuditOptions {
   spoolPath?: string;
   /** More sinks (Kafka, Redis Streams…). */
   sinks?: AuditSink[];
+  /**
+   * Publish the audit log as a C2SP tiled transparency log (a
+   * `TlogTilesSink`, given the audit file as its journal so that it
+   * catches up after a crash). Its checkpoints need `signingKey`.
+   * @default none
+   */
+  tlog?: AuditTlogOptions;
   /** Key the chain with HMAC-SHA-256. */
   hmacKey?: AuditHmacKey;
   /** Sign the chain's seals with Ed25519. */
@@ -124,6 +148,16 @@ export interface AuditOptions {
   maxBacklog?: number;
   /** What happens when the audit cannot keep up. @default 'fail-actions' */
   onBacklogFull?: BacklogFullPolicy;
+}
+
+/** The transparency log of {@link AuditOptions}: see `TlogTilesSinkOptions`. */
+export interface AuditTlogOptions {
+  /** The directory the log is published in (created if missing; one writer per directory). */
+  dir: string;
+  /** The log's origin: its checkpoints' first line and its key's name, e.g. `example.com/agent-audit`. */
+  origin: string;
+  /** Witnesses asked to cosign each checkpoint. @default none */
+  witnesses?: TlogWitnessClient[];
 }
 
 /** Options of {@link startAgentSafety}. */
@@ -399,8 +433,11 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
   if (otlp !== undefined && otlp.logs !== false) {
     const url = otlp.endpoint ? joinUrl(otlp.endpoint, '/v1/logs') : undefined;
     const headers = otlp.headers;
-    const exporter = otlp.protocol === 'http/json' ? new OTLPLogExporterJson({ url, headers }) : new OTLPLogExporterProto({ url, headers });
-    logRecordProcessors.push(new BatchLogRecordProcessor(logProcessorArgument(exporter)));
+    const exporter =
+      otlp.protocol === 'http/json'
+        ? new (requireSdk('@opentelemetry/exporter-logs-otlp-http') as typeof LogsOtlpHttp).OTLPLogExporter({ url, headers })
+        : new (requireSdk('@opentelemetry/exporter-logs-otlp-proto') as typeof LogsOtlpProto).OTLPLogExporter({ url, headers });
+    logRecordProcessors.push(new (sdkLogs().BatchLogRecordProcessor)(logProcessorArgument(exporter)));
   }
   // Explanations go where someone reads them: log records when we register a
   // LoggerProvider, else span events (the console tree shows them). Without
@@ -414,7 +451,9 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
   const traceExporter = () => {
     const url = otlp?.endpoint ? joinUrl(otlp.endpoint, '/v1/traces') : undefined;
     const headers = otlp?.headers;
-    return otlp?.protocol === 'http/json' ? new OTLPTraceExporterJson({ url, headers }) : new OTLPTraceExporterProto({ url, headers });
+    return otlp?.protocol === 'http/json'
+      ? new (requireSdk('@opentelemetry/exporter-trace-otlp-http') as typeof TraceOtlpHttp).OTLPTraceExporter({ url, headers })
+      : new (requireSdk('@opentelemetry/exporter-trace-otlp-proto') as typeof TraceOtlpProto).OTLPTraceExporter({ url, headers });
   };
 
   // The audit chain comes first, so that every exporter sees its stamps.
@@ -439,6 +478,10 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
       sinks.push(otlpSink);
       journals.push({ name: otlpSink.name, where: otlpSink.spoolPath, backlog: () => otlpSink.backlog() });
     }
+    if (a.tlog !== undefined) {
+      if (a.signingKey === undefined) diag.warn(`agent-safety-otel: audit.tlog without audit.signingKey: the tiles are published, but no checkpoint is signed`);
+      sinks.push(new TlogTilesSink({ dir: a.tlog.dir, origin: a.tlog.origin, witnesses: a.tlog.witnesses, journal: auditFile }));
+    }
     sinks.push(...(a.sinks ?? []));
     if (sinks.length > 0) {
       audit = new AuditChainSpanProcessor({
@@ -458,14 +501,16 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
     const json = otlp.protocol === 'http/json';
     const headers = otlp.headers;
     if (otlpTraces) {
-      const batch = traceSdk().batchSpanProcessor(traceExporter());
+      const batch = traceSdk('require').batchSpanProcessor(traceExporter());
       spanProcessors.push(new ContainedSpanProcessor(auditOverOtlp ? new UnauditedSpanProcessor(batch) : batch));
     }
     if (otlp.metrics !== false) {
       const url = otlp.endpoint ? joinUrl(otlp.endpoint, '/v1/metrics') : undefined;
-      const exporter = json ? new OTLPMetricExporterJson({ url, headers }) : new OTLPMetricExporterProto({ url, headers });
+      const exporter = json
+        ? new (requireSdk('@opentelemetry/exporter-metrics-otlp-http') as typeof MetricsOtlpHttp).OTLPMetricExporter({ url, headers })
+        : new (requireSdk('@opentelemetry/exporter-metrics-otlp-proto') as typeof MetricsOtlpProto).OTLPMetricExporter({ url, headers });
       metricReaders.push(
-        new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: otlp.metricsIntervalMs ?? 60_000 }),
+        new (sdkMetrics().PeriodicExportingMetricReader)({ exporter, exportIntervalMillis: otlp.metricsIntervalMs ?? 60_000 }),
       );
     }
   }
@@ -474,20 +519,20 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
     // NO_COLOR (https://no-color.org) is read here, in the bootstrap, not by the exporter
     const color = process.stdout.isTTY === true && !('NO_COLOR' in process.env);
     const exporter = new ConsoleTreeSpanExporter({ color, ...(typeof consoleOption === 'object' ? consoleOption : {}) });
-    spanProcessors.push(new ContainedSpanProcessor(traceSdk().simpleSpanProcessor(exporter)));
+    spanProcessors.push(new ContainedSpanProcessor(traceSdk('require').simpleSpanProcessor(exporter)));
   }
   if (options.prometheus) {
     const { port = 9464, host = '127.0.0.1' } = options.prometheus;
-    metricReaders.push(new PrometheusExporter({ port, host }));
+    metricReaders.push(new (requireSdk('@opentelemetry/exporter-prometheus') as typeof ExporterPrometheus).PrometheusExporter({ port, host }));
   }
 
   // With the audit on, the sampler is always ours to wrap: the one given, or
   // the one the SDK would have built from OTEL_TRACES_SAMPLER (unwrapped).
   const sampler = audit ? new AuditRecordingSampler(options.sampler ?? samplerFromEnv(process.env)) : options.sampler;
-  const sdk = new NodeSDK({
+  const sdk = new (sdkNode().NodeSDK)({
     serviceName: options.serviceName,
     sampler,
-    resource: resourceFromAttributes(withInstanceId(options.resourceAttributes)),
+    resource: resources().resourceFromAttributes(withInstanceId(options.resourceAttributes)),
     instrumentations: [instrumentation],
     spanProcessors,
     metricReaders,

@@ -15,6 +15,7 @@ import type { ChainHead } from '../patterns/audit/audit-record.js';
 import { keyFileBytes } from '../patterns/audit/audit-chain.js';
 import { PACKAGE_NAME } from '../instrumentation/shared/version.js';
 import type { CliIO, Command } from './main.js';
+import { PROOF_OPTIONS, isProofCheck, runProofCheck } from './verify-proof.js';
 
 const OPTIONS = `Options:
   --hmac-key-file F       the chains' HMAC key: the file's bytes (one trailing
@@ -65,9 +66,12 @@ A file named - is standard input (e.g. zcat audit.jsonl.gz | … verify -).
 
 ${OPTIONS}
 
+${PROOF_OPTIONS}
+
 Exit codes: 0 every chain verified, 1 tampered, incomplete or no audit
 record (the first bad record is reported with its file, line and reason),
-2 usage error or unreadable input.
+2 usage error or unreadable input. With proofs: 0 every proof verified,
+1 one did not (its reason is printed), 2 usage error or unreadable input.
 `;
 
 const HEAD_USAGE = `Usage: ${PACKAGE_NAME} head <files…> [options]
@@ -413,6 +417,7 @@ async function verifyWithArgs(name: string, usage: string, args: string[], io: C
 }
 
 async function run(args: string[], io: CliIO): Promise<number> {
+  if (isProofCheck(args)) return runProofCheck(args, io, USAGE);
   const r = await verifyWithArgs('verify', USAGE, args, io, false);
   if ('code' in r) return r.code;
   if (r.json) writeJson(r.report, text => io.out(text));

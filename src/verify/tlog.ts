@@ -18,13 +18,13 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { KeyObject } from 'node:crypto';
 import { canonicalBody, chainHash, splitLine } from '../patterns/audit/audit-record.js';
-import { MerkleFrontier, leafHash, leafHashOfHex, nodeHash, sameHash } from '../patterns/audit/merkle.js';
+import { MerkleFrontier, leafHash, leafHashOfHex, nodeHash, sameHash, verifyConsistency, verifyInclusion } from '../patterns/audit/merkle.js';
 import { isNoteError, verifierFromVkey } from '../patterns/audit/signed-note.js';
 import type { NoteVerifier } from '../patterns/audit/signed-note.js';
 import { openCheckpoint } from '../patterns/audit/tlog-checkpoint.js';
 import type { OpenCheckpointOptions, OpenedCheckpoint } from '../patterns/audit/tlog-checkpoint.js';
 import { TILE_WIDTH, readBundle, readTile, tileWidth, withTiles } from '../patterns/audit/tlog-tiles.js';
-import { verifyConsistencyProofText, verifyTlogProof } from '../patterns/audit/tlog-proof.js';
+import { parseConsistencyProof, parseTlogProof, verifyConsistencyProofText, verifyTlogProof } from '../patterns/audit/tlog-proof.js';
 
 export { openCheckpoint, verifyConsistencyProofText, verifyTlogProof, verifierFromVkey };
 export type { NoteVerifier, OpenCheckpointOptions, OpenedCheckpoint };
@@ -241,3 +241,185 @@ export function verifyRecordProof(proofText: string, options: VerifyRecordProofO
   return { checkpoint: result.checkpoint, index: result.index, line: line.trim() };
 }
 
+
+/** Why a proof check failed. */
+export type ProofFailureReason =
+  /** Not a proof of the kind asked for, or not well formed. */
+  | 'malformed proof'
+  /** A checkpoint's signatures do not verify: the log's, or the quorum of witnesses asked for. */
+  | 'bad checkpoint'
+  /** The proof is against another checkpoint than the one the verifier trusts. */
+  | 'wrong checkpoint'
+  /** The record line is missing or does not match its own hash. */
+  | 'bad record'
+  /** The inclusion proof does not lead from the record to the checkpoint's root. */
+  | 'not included'
+  /** The consistency proof does not show the older tree to be a prefix of the newer. */
+  | 'inconsistent';
+
+/** A checkpoint as a report shows it. */
+export interface ProofCheckpointSummary {
+  readonly origin: string;
+  readonly size: number;
+  /** The root hash, base64 (as in the note). */
+  readonly root: string;
+  /** Witnesses whose cosignature verified. */
+  readonly witnesses: readonly string[];
+}
+
+/** Options of {@link checkInclusionProof} and {@link checkConsistencyProof}. */
+export interface ProofCheckOptions extends OpenCheckpointOptions {
+  /**
+   * The checkpoint note the verifier trusts (held, or cosigned by
+   * witnesses it trusts). Given, the proof must be against it (an
+   * inclusion proof: the same tree; a consistency proof: its older or its
+   * newer tree), and `quorum` applies to it rather than to the proof's
+   * own checkpoints, which must still be signed by the log.
+   * @default none: the proof's own checkpoint, with `quorum`
+   */
+  checkpoint?: string;
+  /** Inclusion: the record's JSONL line. @default the proof's `extra` line */
+  line?: string;
+  /** Inclusion: the chain's HMAC key, to check a keyed record's content against its hash. */
+  hmacKey?: KeyObject | Buffer;
+}
+
+/** The verdict of a proof check. Never thrown: a bad proof is a report with `valid: false`. */
+export interface ProofCheckReport {
+  readonly valid: boolean;
+  readonly kind: 'inclusion' | 'consistency';
+  /** The checkpoint the verdict rests on: the one trusted, or the proof's (the newer, for a consistency proof). */
+  readonly checkpoint?: ProofCheckpointSummary;
+  /** Inclusion: the record's index in the log. */
+  readonly index?: number;
+  /** Inclusion: the record proven. */
+  readonly record?: { readonly chainId: string; readonly seq: number };
+  /** Consistency: the two checkpoints. */
+  readonly older?: ProofCheckpointSummary;
+  readonly newer?: ProofCheckpointSummary;
+  /** Consistency with a trusted checkpoint: which end of the proof it is. */
+  readonly trusted?: 'older' | 'newer';
+  readonly failure?: { readonly reason: ProofFailureReason; readonly detail: string };
+}
+
+function summary(cp: OpenedCheckpoint): ProofCheckpointSummary {
+  return { origin: cp.origin, size: cp.size, root: cp.root.toString('base64'), witnesses: [...cp.witnesses] };
+}
+
+const sameTree = (a: OpenedCheckpoint, b: OpenedCheckpoint): boolean => a.origin === b.origin && a.size === b.size && sameHash(a.root, b.root);
+
+/** Opens a checkpoint, or says why it does not open. */
+function openOr(note: string, options: OpenCheckpointOptions, what: string): OpenedCheckpoint | { reason: ProofFailureReason; detail: string } {
+  try {
+    return openCheckpoint(note, options);
+  } catch (err) {
+    if (isNoteError(err)) return { reason: err.reason === 'malformed' ? 'malformed proof' : 'bad checkpoint', detail: `${what}: ${err.message}` };
+    if (err instanceof RangeError || err instanceof TypeError) return { reason: 'bad checkpoint', detail: `${what}: ${err.message}` };
+    throw err;
+  }
+}
+
+/** The proof's own checkpoints need the log's signature; the quorum goes to the trusted one when there is one. */
+function proofOwnOptions(options: ProofCheckOptions): OpenCheckpointOptions {
+  const { logKeys, witnessKeys, quorum, origin } = options;
+  return options.checkpoint === undefined ? { logKeys, witnessKeys, quorum, origin } : { logKeys, witnessKeys, quorum: 0, origin };
+}
+
+function describe(cp: OpenedCheckpoint): string {
+  return `${cp.origin} size ${cp.size} root ${cp.root.toString('base64')}`;
+}
+
+/**
+ * Checks a record's inclusion proof (C2SP tlog-proof, as `prove --record`
+ * prints it) offline: the checkpoint's signatures, the record line
+ * matching its own hash, the proof leading from the record to the root,
+ * and, given a trusted checkpoint, that the proof is against it.
+ */
+export function checkInclusionProof(text: string, options: ProofCheckOptions): ProofCheckReport {
+  const kind = 'inclusion';
+  let p: ReturnType<typeof parseTlogProof>;
+  try {
+    p = parseTlogProof(text);
+  } catch (err) {
+    if (isNoteError(err) || err instanceof RangeError || err instanceof TypeError) return { valid: false, kind, failure: { reason: 'malformed proof', detail: err.message } };
+    throw err;
+  }
+  const own = openOr(p.checkpoint, proofOwnOptions(options), "the proof's checkpoint");
+  if (!('root' in own)) return { valid: false, kind, failure: own };
+  let anchor = own;
+  if (options.checkpoint !== undefined) {
+    const trusted = openOr(options.checkpoint, options, 'the checkpoint given');
+    if (!('root' in trusted)) return { valid: false, kind, failure: trusted.reason === 'malformed proof' ? { reason: 'bad checkpoint', detail: trusted.detail } : trusted };
+    if (!sameTree(own, trusted)) {
+      return { valid: false, kind, checkpoint: summary(trusted), index: p.index, failure: { reason: 'wrong checkpoint', detail: `the proof is against ${describe(own)}, not the checkpoint given (${describe(trusted)})` } };
+    }
+    anchor = trusted;
+  }
+  const line = options.line ?? p.extra?.toString('utf8');
+  if (line === undefined) return { valid: false, kind, checkpoint: summary(anchor), index: p.index, failure: { reason: 'bad record', detail: 'no record line: give it, or a proof whose extra line carries it' } };
+  const r = recordHash(line.trim(), options.hmacKey, new Set());
+  if ('problem' in r) return { valid: false, kind, checkpoint: summary(anchor), index: p.index, failure: { reason: 'bad record', detail: `the record line: ${r.detail}` } };
+  let record: { chainId: string; seq: number } | undefined;
+  try {
+    const rec = JSON.parse(line) as { chain_id?: unknown; seq?: unknown };
+    if (typeof rec.chain_id === 'string' && typeof rec.seq === 'number') record = { chainId: rec.chain_id, seq: rec.seq };
+  } catch {
+    // The hash check passed on the canonical split; the fields stay unnamed.
+  }
+  if (!verifyInclusion(leafHashOfHex(r.hash), p.index, anchor.size, p.proof, anchor.root)) {
+    return {
+      valid: false,
+      kind,
+      checkpoint: summary(anchor),
+      index: p.index,
+      record,
+      failure: { reason: 'not included', detail: `the record is not entry ${p.index} of the tree of ${anchor.size} (the proof does not lead to the checkpoint's root)` },
+    };
+  }
+  return { valid: true, kind, checkpoint: summary(anchor), index: p.index, record };
+}
+
+/**
+ * Checks a consistency proof (as `prove --consistency` prints it)
+ * offline: both checkpoints signed by the log, one origin, the older tree
+ * a prefix of the newer, and, given a trusted checkpoint, that it is one
+ * of the two (the older: a checkpoint held earlier, now extended; the
+ * newer: a cosigned one, of which an older one is a prefix).
+ */
+export function checkConsistencyProof(text: string, options: ProofCheckOptions): ProofCheckReport {
+  const kind = 'consistency';
+  let p: ReturnType<typeof parseConsistencyProof>;
+  try {
+    p = parseConsistencyProof(text);
+  } catch (err) {
+    if (isNoteError(err) || err instanceof RangeError || err instanceof TypeError) return { valid: false, kind, failure: { reason: 'malformed proof', detail: err.message } };
+    throw err;
+  }
+  const ownOptions = proofOwnOptions(options);
+  const older = openOr(p.older, ownOptions, 'the older checkpoint');
+  if (!('root' in older)) return { valid: false, kind, failure: older };
+  const newer = openOr(p.newer, { ...ownOptions, origin: older.origin }, 'the newer checkpoint');
+  if (!('root' in newer)) return { valid: false, kind, older: summary(older), failure: newer };
+  let anchor = newer;
+  let trusted: 'older' | 'newer' | undefined;
+  if (options.checkpoint !== undefined) {
+    const t = openOr(options.checkpoint, options, 'the checkpoint given');
+    if (!('root' in t)) return { valid: false, kind, older: summary(older), newer: summary(newer), failure: t.reason === 'malformed proof' ? { reason: 'bad checkpoint', detail: t.detail } : t };
+    trusted = sameTree(t, newer) ? 'newer' : sameTree(t, older) ? 'older' : undefined;
+    if (trusted === undefined) {
+      return {
+        valid: false,
+        kind,
+        checkpoint: summary(t),
+        older: summary(older),
+        newer: summary(newer),
+        failure: { reason: 'wrong checkpoint', detail: `the proof is between ${describe(older)} and size ${newer.size}; the checkpoint given (${describe(t)}) is neither` },
+      };
+    }
+    anchor = t;
+  }
+  const ok = older.size === 0 ? p.proof.length === 0 : verifyConsistency(older.size, newer.size, older.root, newer.root, p.proof);
+  const base = { kind, checkpoint: summary(anchor), older: summary(older), newer: summary(newer), trusted } as const;
+  if (!ok) return { ...base, valid: false, failure: { reason: 'inconsistent', detail: `the tree of ${older.size} is not shown to be a prefix of the tree of ${newer.size} (the consistency proof does not verify)` } };
+  return { ...base, valid: true };
+}

@@ -28,7 +28,7 @@ export function realSpans(count: number, name = 'execute_tool search'): Readable
 
 /** Chains `spans` into sink records. */
 export function chainSpans(chain: AuditChain, spans: readonly ReadableSpan[]): AuditRecord[] {
-  return spans.map(span => ({ ...chain.append(span, { 'service.name': 'test' }), span }));
+  return spans.map(span => chain.append(span, { 'service.name': 'test' }) as AuditRecord); // the chain's record carries its span
 }
 
 /** `count` records of a fresh chain (continuing `previous` when given). */

@@ -18,7 +18,7 @@ import { AUDIT_TLOG_NOTE_KEY, AuditLogTree } from '../../patterns/audit/audit-tl
 import type { AuditTreeState } from '../../patterns/audit/audit-tlog.js';
 import { redactAttributes, redactSecrets, redactText } from '../../patterns/shared/redaction.js';
 import type { Redactor } from '../../patterns/shared/redaction.js';
-import { nanoStringToHrTime } from '../../patterns/audit/audit-span-decode.js';
+import { hrTimeDiff, nanoStringToHrTime } from '../../patterns/audit/audit-span-decode.js';
 import type { Clock } from '../../patterns/shared/clock.js';
 import { resolveNow } from '../../patterns/shared/clock.js';
 import { countAuditDropped, countAuditRecords, countAuditRefusedCall, auditInstruments, registerAuditSink } from './audit-metrics.js';
@@ -445,14 +445,8 @@ export class AuditChainSpanProcessor implements SpanProcessor {
   }
 
   private _deliver(chained: ChainedRecord, span: ReadableSpan): void {
-    const record: AuditRecord = {
-      chainId: chained.chainId,
-      seq: chained.seq,
-      prevHash: chained.prevHash,
-      hash: chained.hash,
-      line: chained.line,
-      span,
-    };
+    // The chain's record carries the span it was made from: the same object goes to every sink.
+    const record = chained as AuditRecord;
     for (const sink of this._sinks) {
       try {
         sink.write(record);
@@ -588,7 +582,7 @@ function syntheticSpan(name: string, startUnixNano: string, endUnixNano: string,
     attributes,
     links: [],
     events: [],
-    duration: hrDiff(startTime, endTime),
+    duration: hrTimeDiff(startTime, endTime) as HrTime,
     ended: true,
     resource,
     instrumentationScope: { name: PACKAGE_NAME, version: PACKAGE_VERSION },
@@ -596,14 +590,4 @@ function syntheticSpan(name: string, startUnixNano: string, endUnixNano: string,
     droppedEventsCount: 0,
     droppedLinksCount: 0,
   };
-}
-
-function hrDiff(a: HrTime, b: HrTime): HrTime {
-  let s = b[0] - a[0];
-  let ns = b[1] - a[1];
-  if (ns < 0) {
-    s -= 1;
-    ns += 1e9;
-  }
-  return s < 0 ? [0, 0] : [s, ns];
 }

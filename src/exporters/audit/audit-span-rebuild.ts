@@ -8,11 +8,10 @@
  * @module
  */
 import { TraceFlags } from '@opentelemetry/api';
-import { hrTimeDuration } from '@opentelemetry/core';
 import type { Attributes, HrTime, Link, SpanContext, SpanKind, SpanStatus } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace';
-import { auditStamps } from '../../patterns/audit/audit-span-decode.js';
+import { auditStamps, hrTimeDiff } from '../../patterns/audit/audit-span-decode.js';
 import type { DecodedAuditRecord } from '../../patterns/audit/audit-span-decode.js';
 
 /**
@@ -87,7 +86,7 @@ export function rebuildAuditSpan(
     attributes,
     links,
     events,
-    duration: hrTimeDuration(startTime, endTime),
+    duration: hrTimeDiff(startTime, endTime),
     ended: true,
     resource,
     instrumentationScope: { ...s.instrumentationScope },

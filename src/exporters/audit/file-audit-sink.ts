@@ -72,6 +72,13 @@ export interface AuditFileIo {
   syncDir(dir: string): Promise<void>;
 }
 
+/** A record's line and newline as bytes: the chain's own encoding (a record built elsewhere without them is encoded here). */
+function lineBytes(record: AuditRecord): Buffer {
+  const b = record.bytes as Uint8Array | undefined;
+  if (b === undefined) return Buffer.from(`${record.line}\n`, 'utf8');
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
 /** Options of {@link FileAuditSink}. */
 export interface FileAuditSinkOptions {
   /**
@@ -237,9 +244,9 @@ export class FileAuditSink implements AuditSink {
     refused: 0,
   };
 
-  private _queue: string[] = [];
+  /** Each queued record's line and newline, as the chain encoded it. */
+  private _queue: Buffer[] = [];
   private _queueHead = 0;
-  private _lineBytes: number[] = [];
   private _inflight: Inflight | undefined;
   private _unsynced = 0;
   private _firstUnsyncedAt = 0;
@@ -311,7 +318,7 @@ export class FileAuditSink implements AuditSink {
       );
       return;
     }
-    this._queue.push(record.line);
+    this._queue.push(lineBytes(record));
     this._counters.accepted++;
     this._kick();
   }
@@ -386,7 +393,11 @@ export class FileAuditSink implements AuditSink {
   private async _runPump(): Promise<void> {
     try {
       for (;;) {
-        if (this._fd === undefined) await this._reopen();
+        if (this._fd === undefined) {
+          // Nothing to write and nothing to set aside: the file is not created (or reopened) for nothing.
+          if (this._inflight === undefined && this._queue.length === this._queueHead && this._tornPending === undefined) break;
+          await this._reopen();
+        }
         if (this._inflight === undefined && this._queue.length > this._queueHead) await this._nextBatch();
         if (this._inflight !== undefined) {
           await this._writeInflight();
@@ -462,32 +473,22 @@ export class FileAuditSink implements AuditSink {
   /** Takes the next batch off the queue (rotating the file first when it would overflow). */
   private async _nextBatch(): Promise<void> {
     const queued = this._queue.length - this._queueHead;
-    const plan = planBatch(queued, i => this._bytesOf(this._queueHead + i), this._size, this._maxBytes, this._maxBatchBytes);
+    const queue = this._queue;
+    const head = this._queueHead;
+    const plan = planBatch(queued, i => queue[head + i].length, this._size, this._maxBytes, this._maxBatchBytes);
     if (plan.rotateFirst) await this._rotate();
-    const start = this._queueHead;
-    const end = start + plan.count;
-    const text = plan.count === 1 ? `${this._queue[start]}\n` : `${this._queue.slice(start, end).join('\n')}\n`;
-    this._inflight = { buffer: Buffer.from(text, 'utf8'), offset: 0, position: this._size, count: plan.count };
+    const end = head + plan.count;
+    // One copy of the records' bytes into the batch (no string is measured, joined or encoded here).
+    const buffer = plan.count === 1 ? queue[head] : Buffer.concat(queue.slice(head, end), plan.bytes);
+    this._inflight = { buffer, offset: 0, position: this._size, count: plan.count };
     this._queueHead = end;
-    if (end === this._queue.length) {
+    if (end === queue.length) {
       this._queue = [];
-      this._lineBytes = [];
       this._queueHead = 0;
-    } else if (this._queueHead > 4096 && this._queueHead * 2 > this._queue.length) {
-      this._queue = this._queue.slice(this._queueHead);
-      this._lineBytes = this._lineBytes.slice(this._queueHead);
+    } else if (end > 4096 && end * 2 > queue.length) {
+      this._queue = queue.slice(end);
       this._queueHead = 0;
     }
-  }
-
-  private _bytesOf(i: number): number {
-    let b = this._lineBytes[i];
-    if (b === undefined) {
-      // Filled in order: i is at most lineBytes.length.
-      b = Buffer.byteLength(this._queue[i], 'utf8') + 1;
-      this._lineBytes[i] = b;
-    }
-    return b;
   }
 
   private async _writeInflight(): Promise<void> {
@@ -564,13 +565,12 @@ export class FileAuditSink implements AuditSink {
       }
       const parts: Buffer[] = [];
       if (batch !== undefined) parts.push(batch.buffer);
-      if (queued > 0) parts.push(Buffer.from(`${this._queue.slice(this._queueHead).join('\n')}\n`, 'utf8'));
+      for (let i = this._queueHead; i < this._queue.length; i++) parts.push(this._queue[i]);
       const buffer = parts.length === 1 ? parts[0] : Buffer.concat(parts);
       let off = 0;
       while (off < buffer.length) off += writeSync(fd, buffer, off, buffer.length - off, position + off);
       this._inflight = undefined;
       this._queue = [];
-      this._lineBytes = [];
       this._queueHead = 0;
       if (!opened) this._size = position + buffer.length;
       this._counters.written += count;
@@ -640,6 +640,8 @@ export class FileAuditSink implements AuditSink {
       const found = file === undefined ? emptyRecovery : this._recoverTail(file);
       // A torn tail not yet set aside: the pump retries it before opening the file.
       if (this._tornPending !== undefined) return found;
+      // No file yet: it is created with the first record (a process that chains nothing leaves no empty file).
+      if (activeSize === undefined) return found;
       const fd = openSync(this.path, OPEN_FLAGS, MODE);
       const st = fstatSync(fd);
       this._fd = fd;

@@ -42,7 +42,6 @@
 import { open as fsOpen, write as fsWrite, close as fsClose, fdatasync as fsFdatasync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { diag } from '@opentelemetry/api';
-import { ExportResultCode } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { JournalBacklog, RetrySchedule, isPermanentExportError } from '../../patterns/audit/audit-delivery.js';
@@ -62,6 +61,9 @@ import { auditResource, rebuildAuditSpan } from './audit-span-rebuild.js';
 import { onLastChance } from './last-chance-flush.js';
 import { AuditSpool } from './otlp-audit-spool.js';
 import type { SpooledRecord } from './otlp-audit-spool.js';
+
+/** `ExportResultCode.SUCCESS` of `@opentelemetry/core` (not imported: one number is not worth loading the package). */
+const EXPORT_SUCCESS = 0;
 
 /** Options of {@link OtlpAuditSink}. */
 export interface OtlpAuditSinkOptions {
@@ -379,7 +381,7 @@ export class OtlpAuditSink implements AuditSink {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          resolve([result.code === ExportResultCode.SUCCESS, result.error]);
+          resolve([result.code === EXPORT_SUCCESS, result.error]);
         });
       } catch (err) {
         if (settled) return;

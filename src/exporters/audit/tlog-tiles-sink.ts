@@ -10,19 +10,21 @@
  * @module
  */
 import { diag } from '@opentelemetry/api';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { consistencyProof, sameHash } from '../../patterns/audit/merkle.js';
+import { HASH_SIZE, MerkleFrontier, consistencyProof, sameHash } from '../../patterns/audit/merkle.js';
 import { addSignatureLines, isValidKeyName } from '../../patterns/audit/signed-note.js';
 import { peekCheckpoint } from '../../patterns/audit/tlog-checkpoint.js';
-import { TileBuilder, frontierOf, tileNodeSource, withTiles } from '../../patterns/audit/tlog-tiles.js';
+import { TILE_WIDTH, TileBuilder, frontierOf, readBundle, tileNodeSource, tileWidth, withTiles } from '../../patterns/audit/tlog-tiles.js';
 import type { TileFile } from '../../patterns/audit/tlog-tiles.js';
 import { AUDIT_TLOG_NOTE_KEY } from '../../patterns/audit/audit-tlog.js';
 import type { AuditTreeState } from '../../patterns/audit/audit-tlog.js';
 import { requireNonEmptyString, requireNumber } from '../../patterns/shared/validate.js';
 import { PACKAGE_NAME } from '../../instrumentation/shared/version.js';
+import { decodeRecord } from '../../patterns/audit/audit-span-decode.js';
 import type { AuditRecord, AuditSink } from './audit-sink.js';
+import { auditFiles } from './file-audit-sink.js';
 import type { TlogWitnessClient } from './tlog-witness-client.js';
 
 /** Options of {@link TlogTilesSink}. */
@@ -42,6 +44,17 @@ export interface TlogTilesSinkOptions {
   flushMs?: number;
   /** The `sink` name in logs. @default 'tlog-tiles' */
   name?: string;
+  /**
+   * The journal: the `path` of the `FileAuditSink` beside this sink (its
+   * rotated files are found as `auditFiles` finds them). At start-up, the
+   * records the journal holds beyond the published tiles — journaled before
+   * a crash the tiles did not survive — are published first, and
+   * {@link TlogTilesSink.previousTree} includes them, so the tree goes on
+   * where the chain is. A new directory records where the journal stood, so
+   * that records written before the log began stay out of it.
+   * @default none: such records stay out of the log (docs/transparency.md §5)
+   */
+  journal?: string;
 }
 
 /** The state file kept beside the tiles (not part of the tlog-tiles API). */
@@ -55,6 +68,20 @@ interface StateFile {
   readonly chains: ReadonlyArray<{ chainId: string; start: number }>;
   /** The size each witness last cosigned, by its URL. */
   readonly witnessSizes: Record<string, number>;
+  /**
+   * With a journal: the hash of the journal's last record when the log
+   * began (null: the journal was empty); the log's leaves are the journal's
+   * records after it.
+   */
+  readonly journalAfter?: string | null;
+}
+
+/** One leaf to publish: a record's place, chain hash, and the checkpoint note it carries, if any. */
+interface Leaf {
+  readonly chainId: string;
+  readonly seq: number;
+  readonly hash: string;
+  readonly note: unknown;
 }
 
 /**
@@ -72,7 +99,8 @@ export class TlogTilesSink implements AuditSink {
   private readonly _previous: AuditTreeState;
   private readonly _witnessSizes: Record<string, number>;
   private _chains: Array<{ chainId: string; start: number }>;
-  private _queue: AuditRecord[] = [];
+  private _queue: Leaf[] = [];
+  private readonly _journalAfter: string | null | undefined;
   private _work: Promise<void> = Promise.resolve();
   private readonly _witnessWork = new Map<TlogWitnessClient, Promise<void>>();
   private _latestNote: { size: number; note: string } | undefined;
@@ -100,13 +128,36 @@ export class TlogTilesSink implements AuditSink {
     this._builder = TileBuilder.restore(size, read);
     this._chains = [...(state?.chains ?? [])];
     this._witnessSizes = { ...(state?.witnessSizes ?? {}) };
-    this._previous = {
-      origin: this._origin,
-      tree: size === 0 ? { size: 0, peaks: [] } : frontierOf(size, tileNodeSource(size, read)).state(),
-      chains: [...this._chains],
-    };
+    this._journalAfter = state === undefined ? undefined : state.journalAfter;
+    const frontier = size === 0 ? new MerkleFrontier() : frontierOf(size, tileNodeSource(size, read));
+    const chains = [...this._chains];
+    if (options.journal !== undefined) {
+      const files = auditFiles(options.journal);
+      if (state === undefined) {
+        // A new log: it holds the records journaled from now on.
+        this._journalAfter = lastRecordHash(files) ?? null;
+        writeFileAtomicSync(join(this._dir, STATE_FILE), JSON.stringify(this._stateFile()) + '\n');
+      } else {
+        // Catch up: the journal's records after the last published leaf (or after where the journal stood when the log began).
+        const anchor = size > 0 ? lastEntryHex(size, read) : this._journalAfter;
+        const tail = anchor === undefined ? [] : journalTail(files, anchor);
+        if (tail === undefined) {
+          diag.warn(`${PACKAGE_NAME}: ${this.name}: the journal ${options.journal} does not hold the log's last leaf; records it holds beyond the tiles are not caught up`);
+        } else if (tail.length > 0) {
+          for (let i = 0; i < tail.length; i++) {
+            const leaf = tail[i];
+            if (chains.length === 0 || chains[chains.length - 1].chainId !== leaf.chainId) chains.push({ chainId: leaf.chainId, start: size + i - leaf.seq });
+            frontier.appendHexEntry(leaf.hash);
+          }
+          this._queue = tail;
+          diag.info(`${PACKAGE_NAME}: ${this.name}: catching up ${tail.length} records from the journal (leaves ${size} to ${size + tail.length - 1})`);
+        }
+      }
+    }
+    this._previous = { origin: this._origin, tree: frontier.state(), chains };
     this._timer = setInterval(() => this._schedule(), flushMs);
     this._timer.unref?.();
+    if (this._queue.length > 0) void this._schedule();
   }
 
   /** The tree this directory holds from earlier runs (the processor continues it). */
@@ -124,8 +175,9 @@ export class TlogTilesSink implements AuditSink {
       diag.error(`${PACKAGE_NAME}: ${this.name} is shut down; record ${record.chainId}/${record.seq} is not published (it stays in the journal)`);
       return;
     }
-    this._queue.push(record);
-    if (record.span.attributes[AUDIT_TLOG_NOTE_KEY] !== undefined) void this._schedule(); // contained: it reports its own failures
+    const note = record.span.attributes[AUDIT_TLOG_NOTE_KEY];
+    this._queue.push({ chainId: record.chainId, seq: record.seq, hash: record.hash, note });
+    if (note !== undefined) void this._schedule(); // contained: it reports its own failures
   }
 
   backlog(): number {
@@ -160,7 +212,7 @@ export class TlogTilesSink implements AuditSink {
     this._queue = [];
     const files: TileFile[] = [];
     for (const record of batch) {
-      const note = record.span.attributes[AUDIT_TLOG_NOTE_KEY];
+      const note = record.note;
       if (typeof note === 'string') {
         // The note covers the leaves before its own record.
         await this._publishCheckpoint(files.splice(0), note);
@@ -248,14 +300,18 @@ export class TlogTilesSink implements AuditSink {
     }
   }
 
-  private async _saveState(): Promise<void> {
+  private _stateFile(): StateFile {
     const state: StateFile = {
       origin: this._origin,
       size: this._builder.size,
       chains: this._chains,
       witnessSizes: this._witnessSizes,
     };
-    await atomicWrite(join(this._dir, STATE_FILE), JSON.stringify(state) + '\n', true);
+    return this._journalAfter === undefined ? state : { ...state, journalAfter: this._journalAfter };
+  }
+
+  private async _saveState(): Promise<void> {
+    await atomicWrite(join(this._dir, STATE_FILE), JSON.stringify(this._stateFile()) + '\n', true);
   }
 }
 
@@ -267,6 +323,93 @@ function readState(dir: string): StateFile | undefined {
     throw new TypeError(`TlogTilesSink: ${join(dir, STATE_FILE)} is not a tlog state file`);
   }
   return s;
+}
+
+/** The entry (a record's chain hash, hex) of leaf `size - 1`, from its entry bundle. */
+function lastEntryHex(size: number, read: (p: string) => Buffer | undefined): string {
+  const n = Math.floor((size - 1) / TILE_WIDTH);
+  const entry = readBundle(read, n, tileWidth(0, n, size))[(size - 1) % TILE_WIDTH];
+  if (entry.length !== HASH_SIZE) throw new TypeError(`TlogTilesSink: entry ${size - 1} is not a 32-byte hash`);
+  return entry.toString('hex');
+}
+
+const RECORD_HASH = /"hash":"([0-9a-f]{64})"\}\s*$/;
+
+/**
+ * The lines of `files` (oldest first) from the last one back, each ended
+ * by a newline (an unterminated last line is torn: the journal's writer
+ * sets it aside). Reads 1 MiB at a time from the end.
+ */
+function* linesBackward(files: readonly string[]): Generator<string> {
+  const chunk = Buffer.allocUnsafe(1 << 20);
+  for (let f = files.length - 1; f >= 0; f--) {
+    let fd: number;
+    try {
+      fd = openSync(files[f], 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw err;
+    }
+    try {
+      let pos = fstatSync(fd).size;
+      let carry = Buffer.alloc(0); // the bytes after the last newline seen
+      let terminated = false; // whether `carry` ends with a newline (it does once one was seen)
+      while (pos > 0) {
+        const n = Math.min(chunk.length, pos);
+        pos -= n;
+        readSync(fd, chunk, 0, n, pos);
+        const buf = carry.length === 0 ? Buffer.from(chunk.subarray(0, n)) : Buffer.concat([chunk.subarray(0, n), carry]);
+        let end = buf.length;
+        for (let nl = end > 0 ? buf.lastIndexOf(10, end - 1) : -1; nl >= 0; nl = end > 0 ? buf.lastIndexOf(10, end - 1) : -1) {
+          if (terminated) yield buf.toString('utf8', nl + 1, end);
+          terminated = true;
+          end = nl;
+        }
+        carry = buf.subarray(0, end);
+      }
+      if (terminated && carry.length > 0) yield carry.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** The hash of the journal's last complete record, or undefined when it holds none. */
+function lastRecordHash(files: readonly string[]): string | undefined {
+  for (const line of linesBackward(files)) {
+    const m = RECORD_HASH.exec(line);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/**
+ * The journal's records after the record whose hash is `anchor` (null:
+ * all of them), oldest first; undefined when `anchor` is not found.
+ */
+function journalTail(files: readonly string[], anchor: string | null): Leaf[] | undefined {
+  const tail: Leaf[] = [];
+  for (const line of linesBackward(files)) {
+    const m = RECORD_HASH.exec(line);
+    if (!m) continue;
+    if (m[1] === anchor) return tail.reverse();
+    let leaf: Leaf | undefined;
+    try {
+      const r = decodeRecord(JSON.parse(line));
+      leaf = { chainId: r.chainId, seq: r.seq, hash: m[1], note: r.span.attributes[AUDIT_TLOG_NOTE_KEY] };
+    } catch {
+      leaf = undefined; // not a record line: the journal's writer reports it
+    }
+    if (leaf !== undefined) tail.push(leaf);
+  }
+  return anchor === null ? tail.reverse() : undefined;
+}
+
+/** Writes `path` through a temporary file, synced, and a rename (start-up only). */
+function writeFileAtomicSync(path: string, data: string): void {
+  const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
+  writeFileSync(tmp, data, { mode: 0o644, flush: true } as Parameters<typeof writeFileSync>[2]);
+  renameSync(tmp, path);
 }
 
 function readOptional(path: string): Buffer | undefined {

@@ -120,6 +120,13 @@ const NO_ALTERNATIVES: readonly string[] = Object.freeze([]);
 const STATIC_TRAIL: ExplanationTrail = Object.freeze({ started: true, reasoning: undefined, startedAt: 0, input: undefined });
 
 const NOTHING: StepDecision = Object.freeze({});
+
+/** The span event of a phase when the span's attributes say the rest. */
+const PHASE_ONLY: Readonly<Record<ExplanationPhase, Attributes>> = Object.freeze({
+  pre_action: Object.freeze({ [ATTR_AGENT_SAFETY_EXPLANATION_PHASE]: 'pre_action' }),
+  post_action: Object.freeze({ [ATTR_AGENT_SAFETY_EXPLANATION_PHASE]: 'post_action' }),
+  on_error: Object.freeze({ [ATTR_AGENT_SAFETY_EXPLANATION_PHASE]: 'on_error' }),
+});
 /** The entry of a call whose span does not record, with static reasoning and no records. */
 const STATIC_ENTRY: StepEntry<ExplanationTrail> = Object.freeze({ state: STATIC_TRAIL });
 
@@ -147,9 +154,21 @@ export class Explainer implements GuardStep<ExplanationTrail> {
   /** The pre-action entry when the reasoning is static and no records are kept (reused by every call). */
   private readonly _staticEntry: StepEntry<ExplanationTrail> | undefined;
 
-  /** `options` must have passed {@link validateExplainOptions}. */
-  constructor(action: string, options: ExplainOptions<never[]>, sink: ExplanationSink | undefined) {
+  /** Each call has a span of its own that this step alone explains (a guarded call): see {@link Explainer}'s constructor. */
+  private readonly _ownSpan: boolean;
+
+  /**
+   * `options` must have passed {@link validateExplainOptions}. With
+   * `ownSpan` (a guarded call: one span per call, explained by this step
+   * alone) the span's attributes carry the reasoning, confidence and
+   * alternatives once, and the events written on the span carry only their
+   * phase (log records stay whole). Without it (the `explain()` wrapper,
+   * which writes on whatever span is active, possibly shared), each event
+   * carries everything.
+   */
+  constructor(action: string, options: ExplainOptions<never[]>, sink: ExplanationSink | undefined, ownSpan = false) {
     this.action = action;
+    this._ownSpan = ownSpan;
     this._reasoning = options.reasoning === undefined ? undefined : cut(options.reasoning);
     this._reasoningFn = options.reasoningFn as ((...args: unknown[]) => string) | undefined;
     this._confidence = options.confidence;
@@ -173,16 +192,25 @@ export class Explainer implements GuardStep<ExplanationTrail> {
     return Object.freeze(attrs);
   }
 
-  /** The span's part of a phase: the event, and for the first record of a call the reasoning and confidence attributes. */
+  /**
+   * The span's part of a phase: the event, and for the first record of a
+   * call the reasoning and confidence attributes (with `ownSpan`, the
+   * alternatives too, and the event on the span names only its phase).
+   */
   private _decision(phase: ExplanationPhase, reasoning: string | undefined, first: boolean): StepDecision {
+    const own = this._ownSpan;
     let attributes: Attributes | undefined;
-    if (first && (reasoning !== undefined || this._confidence !== undefined)) {
+    if (first && (reasoning !== undefined || this._confidence !== undefined || (own && this._alternatives.length > 0))) {
       attributes = {};
       if (reasoning !== undefined) attributes[ATTR_AGENT_SAFETY_EXPLANATION_REASONING] = reasoning;
       if (this._confidence !== undefined) attributes[ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE] = this._confidence;
+      if (own && this._alternatives.length > 0) attributes[ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES] = this._alternatives as string[];
       Object.freeze(attributes);
     }
-    return Object.freeze({ attributes, events: Object.freeze([{ name: EVENT_AGENT_SAFETY_EXPLANATION, attributes: this._eventAttributes(phase, reasoning) }]) });
+    const event = own
+      ? { name: EVENT_AGENT_SAFETY_EXPLANATION, attributes: this._eventAttributes(phase, reasoning), spanAttributes: PHASE_ONLY[phase] }
+      : { name: EVENT_AGENT_SAFETY_EXPLANATION, attributes: this._eventAttributes(phase, reasoning) };
+    return Object.freeze({ attributes, events: Object.freeze([Object.freeze(event)]) });
   }
 
   private _spanDecision(call: GuardCall, phase: ExplanationPhase, reasoning: string | undefined, first: boolean): StepDecision {

@@ -49,8 +49,13 @@ export function explanationJson(attributes: Attributes): string {
   return text;
 }
 
-/** Writes the explanation `attributes` of the action whose span is `span` (recording). */
-export function writeExplanation(span: Span, attributes: Attributes): void {
+/**
+ * Writes the explanation `attributes` of the action whose span is `span`
+ * (recording). A log record carries `attributes`; a span event, or the
+ * span's copy of a log record, carries `onSpan` (what the span's own
+ * attributes do not already say).
+ */
+export function writeExplanation(span: Span, attributes: Attributes, onSpan: Attributes = attributes): void {
   const mode = telemetry.settings.explanationEvents;
   if (mode !== 'span-events') {
     const logger = currentEventLogger();
@@ -64,7 +69,7 @@ export function writeExplanation(span: Span, attributes: Attributes): void {
           context: trace.setSpan(context.active(), span),
         });
         if (mode === 'logs') {
-          keepCopy(span, attributes);
+          keepCopy(span, onSpan);
           return;
         }
       } catch (err) {
@@ -72,7 +77,7 @@ export function writeExplanation(span: Span, attributes: Attributes): void {
       }
     }
   }
-  span.addEvent(EVENT_AGENT_SAFETY_EXPLANATION, attributes);
+  span.addEvent(EVENT_AGENT_SAFETY_EXPLANATION, onSpan);
 }
 
 function keepCopy(span: Span, attributes: Attributes): void {

@@ -55,6 +55,15 @@ export interface GuardCall {
 export interface StepEvent {
   readonly name: string;
   readonly attributes?: Attributes;
+  /**
+   * What the event carries when it is written on the span itself (a span
+   * event, or the span's copy of a log record), when that is less than
+   * `attributes` because the span's own attributes already say the rest
+   * (a guarded call's explanation: its reasoning, confidence and
+   * alternatives are span attributes, its events name the phase).
+   * @default attributes
+   */
+  readonly spanAttributes?: Attributes;
 }
 
 /** How a step stops the call before its action runs. */

@@ -234,7 +234,7 @@ const GUARD_STEPS: readonly GuardStepEntry<GuardOptions>[] = [
         throw new TypeError('explain.hooks must be an ExplainabilityHookManager');
       }
     },
-    create: o => (o.explain === undefined ? undefined : new Explainer(o.name, o.explain as GuardExplainOptions<never[]>, o.explain.hooks)),
+    create: o => (o.explain === undefined ? undefined : new Explainer(o.name, o.explain as GuardExplainOptions<never[]>, o.explain.hooks, true)),
   },
   {
     keys: ['checkpoint'],

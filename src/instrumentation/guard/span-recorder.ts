@@ -40,7 +40,7 @@ export function writeDecision(span: Span, decision: StepDecision): void {
     if (events !== undefined) {
       for (const e of events) {
         // Explanations are log-based events where a LoggerProvider is available (explanation-events.ts).
-        if (e.name === EVENT_AGENT_SAFETY_EXPLANATION) writeExplanation(span, e.attributes ?? {});
+        if (e.name === EVENT_AGENT_SAFETY_EXPLANATION) writeExplanation(span, e.attributes ?? {}, e.spanAttributes);
         else span.addEvent(e.name, e.attributes);
       }
     }

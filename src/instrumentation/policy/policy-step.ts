@@ -10,7 +10,7 @@
  */
 import { diag } from '@opentelemetry/api';
 import type { Attributes } from '@opentelemetry/api';
-import { Policy } from '../../patterns/policy/policy.js';
+import { NO_SETTLEMENT, PlanCache, Policy } from '../../patterns/policy/policy.js';
 import type { PolicyDecision, PolicySettlement, PolicyTicket } from '../../patterns/policy/policy.js';
 import type { MaybePromise } from '../../patterns/shared/maybe-promise.js';
 import { runFromContext } from '../guard/call-context.js';
@@ -51,6 +51,34 @@ export function policyDecisionAttributes(d: PolicyDecision): Attributes {
   return attrs;
 }
 
+/**
+ * The span attributes of `ticket`, built for the guard's hot path: an allowed
+ * call without limits has the same attributes every time (cached per rule in
+ * `cache`); an allowed call under limits gets one object of a fixed shape
+ * (only `remaining` changes from call to call). Same attributes as
+ * {@link policyDecisionAttributes}.
+ */
+function ticketAttributes(t: PolicyTicket, cache: Map<string | undefined, Attributes>): Attributes {
+  if (!t.allowed || t.waitedMs > 0) return policyDecisionAttributes(t);
+  if (t.limit === undefined) {
+    let attrs = cache.get(t.rule);
+    if (attrs === undefined) {
+      attrs = Object.freeze(policyDecisionAttributes(t));
+      // Rules are few; authorizer answers (sets of policies) are bounded by the cap.
+      if (cache.size < 64) cache.set(t.rule, attrs);
+    }
+    return attrs;
+  }
+  const attrs: Attributes = {
+    [ATTR_AGENT_SAFETY_POLICY_DECISION]: 'allow',
+    [ATTR_AGENT_SAFETY_POLICY_REASON]: 'allowed',
+    [ATTR_AGENT_SAFETY_POLICY_LIMIT]: t.limit,
+    [ATTR_AGENT_SAFETY_POLICY_REMAINING]: t.remaining,
+  };
+  if (t.rule !== undefined) attrs[ATTR_AGENT_SAFETY_POLICY_RULE] = t.rule;
+  return attrs;
+}
+
 /** The span attributes of a settlement (undefined when no budget was charged). */
 export function policySettlementAttributes(s: PolicySettlement): Attributes | undefined {
   if (s.budget === undefined) return undefined;
@@ -80,6 +108,10 @@ export class PolicyStep implements GuardStep<PolicyTicket> {
   private readonly _pending = new WeakMap<PolicyTicket, Promise<PolicySettlement>>();
   /** How many settlements are pending: with a synchronous store, none, and `conclude` looks nothing up. */
   private _pendingCount = 0;
+  /** This guard's plan (the limits' counter keys) for the last agent and run: built once, not per call. */
+  private readonly _plans = new PlanCache();
+  /** The span attributes of allowed calls without limits, by rule. */
+  private readonly _attributes = new Map<string | undefined, Attributes>();
 
   constructor(policy: Policy, tool: string) {
     this.policy = policy;
@@ -92,7 +124,7 @@ export class PolicyStep implements GuardStep<PolicyTicket> {
    */
   admit(call: GuardCall): MaybePromise<StepEntry<PolicyTicket>> {
     const agentId = call.agent?.id;
-    const ticket = this.policy.decide({ agent: agentId, tool: this._tool, run: runFromContext(call.parent), args: call.input }, call.signal);
+    const ticket = this.policy._decide({ agent: agentId, tool: this._tool, run: runFromContext(call.parent), args: call.input }, call.signal, this._plans);
     if (ticket instanceof Promise) return ticket.then(t => this._entry(call, t, agentId));
     return this._entry(call, ticket, agentId);
   }
@@ -101,6 +133,7 @@ export class PolicyStep implements GuardStep<PolicyTicket> {
   settle(_call: GuardCall, ticket: PolicyTicket | undefined, outcome: ActionOutcome): StepDecision | undefined {
     if (ticket === undefined) return undefined;
     const settled = this.policy.settle(ticket, outcome);
+    if (settled === NO_SETTLEMENT) return undefined; // nothing to give back or charge
     if (settled instanceof Promise) {
       this._pending.set(ticket, settled);
       this._pendingCount++;
@@ -131,7 +164,7 @@ export class PolicyStep implements GuardStep<PolicyTicket> {
       this._tableAgent = agentId;
     }
     countPolicyDecision(this._table, ticket.reason);
-    const attributes = call.recording ? policyDecisionAttributes(ticket) : undefined;
+    const attributes = call.recording ? ticketAttributes(ticket, this._attributes) : undefined;
     if (ticket.allowed) return { attributes, state: ticket };
     const stop: StepStop = { error: ticket.error(), outcome: 'denied', exception: false, errorType: 'PolicyDeniedError' };
     return { attributes, stop };

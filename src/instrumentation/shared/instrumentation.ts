@@ -1,4 +1,5 @@
-import { InstrumentationBase } from '@opentelemetry/instrumentation';
+import { createRequire } from 'node:module';
+import type * as Instrumentation from '@opentelemetry/instrumentation';
 import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
 import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
 import type { Redactor } from '../../patterns/shared/redaction.js';
@@ -7,6 +8,14 @@ import type { EventLoggerProvider } from './logs.js';
 import { DEFAULT_SETTINGS, activateTelemetry, deactivateTelemetry, isActiveProvider } from './telemetry.js';
 import type { AgentIdentity, ExplanationEvents, TelemetryProvider, TelemetrySettings } from './telemetry.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
+
+/**
+ * `@opentelemetry/instrumentation` as `NodeSDK` (CommonJS only) and
+ * `registerInstrumentations` in a CommonJS program load it: `require` gives
+ * that one module instance, where an `import` would load its ESM build a
+ * second time.
+ */
+const { InstrumentationBase } = createRequire(import.meta.url)('@opentelemetry/instrumentation') as typeof Instrumentation;
 
 /** Configuration of {@link AgentSafetyInstrumentation}. */
 export interface AgentSafetyInstrumentationConfig extends InstrumentationConfig {
@@ -187,7 +196,7 @@ export class AgentSafetyInstrumentation
    * registers its own) is not kept: the global provider is then read when
    * an explanation is written.
    */
-  override setLoggerProvider(loggerProvider: Parameters<InstrumentationBase['setLoggerProvider']>[0]): void {
+  override setLoggerProvider(loggerProvider: Parameters<Instrumentation.InstrumentationBase['setLoggerProvider']>[0]): void {
     super.setLoggerProvider(loggerProvider);
     const placeholder = (loggerProvider as object | undefined)?.constructor?.name === 'ProxyLoggerProvider';
     this._sdkLoggerProvider = placeholder ? undefined : (loggerProvider as unknown as EventLoggerProvider);

@@ -146,6 +146,14 @@ interface Shape {
   readonly order: readonly number[];
   /** `JSON.stringify(key) + ':'` for each index of `order`. */
   readonly prefixes: readonly string[];
+  /**
+   * The last primitive value seen at each index of `order`, and its member
+   * text (`prefix + encodeAnyValue(value)`): spans of one call site mostly
+   * repeat their values (the tool, the agent, the outcome, a static
+   * reasoning), so a repeated value costs a comparison, not an encoding.
+   */
+  readonly lastValues: unknown[];
+  readonly lastMembers: string[];
 }
 
 /**
@@ -154,6 +162,8 @@ interface Shape {
  * small round-robin cache; a miss costs one sort, as without it.
  */
 const SHAPES = 64;
+/** A value no attribute has: the start of {@link Shape.lastValues}. */
+const NOT_SEEN: unknown = Symbol('not seen');
 const shapes: Shape[] = [];
 let nextShape = 0;
 
@@ -169,7 +179,14 @@ function shapeOf(keys: readonly string[], excludeStamps: boolean): Shape {
   const order: number[] = [];
   for (let i = 0; i < n; i++) if (!(excludeStamps && isAuditStampKey(keys[i]))) order.push(i);
   order.sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
-  const shape: Shape = { keys: [...keys], excludeStamps, order, prefixes: order.map(i => JSON.stringify(keys[i]) + ':') };
+  const shape: Shape = {
+    keys: [...keys],
+    excludeStamps,
+    order,
+    prefixes: order.map(i => JSON.stringify(keys[i]) + ':'),
+    lastValues: order.map(() => NOT_SEEN),
+    lastMembers: order.map(() => ''),
+  };
   if (shapes.length < SHAPES) shapes.push(shape);
   else shapes[nextShape++ % SHAPES] = shape;
   return shape;
@@ -184,7 +201,7 @@ export function encodeAttributes(attributes: Readonly<Record<string, unknown>> |
   if (attributes === undefined) return '{}';
   const keys = Object.keys(attributes);
   if (keys.length === 0) return '{}';
-  const { order, prefixes } = shapeOf(keys, excludeStamps);
+  const { order, prefixes, lastValues, lastMembers } = shapeOf(keys, excludeStamps);
   let out = '{';
   let first = true;
   for (let i = 0; i < order.length; i++) {
@@ -192,7 +209,17 @@ export function encodeAttributes(attributes: Readonly<Record<string, unknown>> |
     if (v === undefined) continue;
     if (!first) out += ',';
     first = false;
-    out += prefixes[i] + encodeAnyValue(v);
+    // `===` on primitives: the same string, boolean or number has the same text (0 and -0 both encode as "0"; NaN never matches).
+    if (v === lastValues[i]) {
+      out += lastMembers[i];
+    } else {
+      const member = prefixes[i] + encodeAnyValue(v);
+      if (typeof v !== 'object') {
+        lastValues[i] = v;
+        lastMembers[i] = member;
+      }
+      out += member;
+    }
   }
   return out + '}';
 }

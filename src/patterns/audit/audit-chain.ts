@@ -8,7 +8,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
-import { AUDIT_FORMAT_VERSION, GENESIS_HASH, chainHash, chainedResource, encodeRecordOpen, lineFromOpen, signSeal } from './audit-record.js';
+import { AUDIT_FORMAT_VERSION, GENESIS_HASH, chainHashBytes, chainedResource, encodeRecordOpen, lineTail, signSeal } from './audit-record.js';
 import type { AuditSpanLike, ChainHead, SealClaim } from './audit-record.js';
 import { requireNonEmptyString, requireNumber } from '../shared/validate.js';
 
@@ -20,7 +20,47 @@ export interface ChainedRecord {
   readonly hash: string;
   /** The JSONL line (no newline): the canonical body plus its hash. */
   readonly line: string;
+  /**
+   * The line's UTF-8 bytes and a newline: what an audit file holds, encoded
+   * once by the chain (the hash is computed over the same bytes). Shared by
+   * every sink: never modify them.
+   */
+  readonly bytes: Uint8Array;
 }
+
+/**
+ * The chain's record: its bytes encoded once, its line decoded from them
+ * only when a reader asks (a file sink writes the bytes as they are).
+ */
+class ChainRecord implements ChainedRecord {
+  readonly chainId: string;
+  readonly seq: number;
+  readonly prevHash: string;
+  readonly hash: string;
+  readonly bytes: Buffer;
+  /** The span the record was made from (a sink reads its resource or stamps). */
+  readonly span: AuditSpanLike;
+  private _line: string | undefined = undefined;
+
+  constructor(chainId: string, seq: number, prevHash: string, hash: string, bytes: Buffer, span: AuditSpanLike) {
+    this.chainId = chainId;
+    this.seq = seq;
+    this.prevHash = prevHash;
+    this.hash = hash;
+    this.bytes = bytes;
+    this.span = span;
+  }
+
+  get line(): string {
+    return (this._line ??= this.bytes.toString('utf8', 0, this.bytes.length - 1));
+  }
+}
+
+/** Bytes of a slab: records are written one after another into it; a full slab is left to the records that view it. */
+const SLAB_BYTES = 256 * 1024;
+/** `,"hash":"` + 64 hex + `"}` + newline. */
+const TAIL_BYTES = 76;
+const CLOSE_BRACE = 0x7d;
 
 /** An HMAC key with its id (the id is recorded; the key never is). */
 export interface AuditHmacKey {
@@ -88,6 +128,9 @@ export class AuditChain {
   private readonly _sealing: boolean;
   private _sinceSeal = 0;
   private _lastSealAt: number;
+  /** Where records are encoded: `prev_hash ‖ body` for the hash, then the line in place of the body's brace. */
+  private _slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  private _at = 0;
 
   constructor(options: AuditChainOptions) {
     requireNonEmptyString('chainId', options.chainId);
@@ -126,8 +169,7 @@ export class AuditChain {
     const seq = this._seq;
     const prevHash = this._head;
     const first = seq === 0;
-    const open = flatten(
-      encodeRecordOpen(
+    const open = encodeRecordOpen(
         first
           ? {
               chainId: this.chainId,
@@ -140,14 +182,28 @@ export class AuditChain {
               sealEvery: this._sealing ? this._everyRecords : undefined,
             }
           : { chainId: this.chainId, seq, prevHash },
-        span,
-      ),
+      span,
     );
-    const hash = chainHash(prevHash, open + '}', this._hmac?.key);
+    // Encoded once, into bytes: [prev_hash][body without its brace]['}'] is hashed, then the
+    // brace is overwritten by the line's tail, and the line (with its newline) is what sinks get.
+    const most = 64 + open.length * 3 + TAIL_BYTES; // UTF-8 takes at most 3 bytes per UTF-16 unit
+    if (this._at + most > this._slab.length) {
+      this._slab = Buffer.allocUnsafeSlow(Math.max(SLAB_BYTES, most));
+      this._at = 0;
+    }
+    const slab = this._slab;
+    const start = this._at;
+    slab.write(prevHash, start, 64, 'latin1');
+    const bodyAt = start + 64;
+    const closeAt = bodyAt + slab.write(open, bodyAt, 'utf8');
+    slab[closeAt] = CLOSE_BRACE;
+    const hash = chainHashBytes(slab.subarray(start, closeAt + 1), this._hmac?.key);
+    const end = closeAt + slab.write(lineTail(hash), closeAt, 'latin1');
+    this._at = end;
     this._seq = seq + 1;
     this._head = hash;
     this._sinceSeal++;
-    return { chainId: this.chainId, seq, prevHash, hash, line: lineFromOpen(open, hash) };
+    return new ChainRecord(this.chainId, seq, prevHash, hash, slab.subarray(bodyAt, end), span);
   }
 
   /** The first record's extra facts (to stamp on its span so an OTLP copy can rebuild it). */
@@ -200,20 +256,6 @@ export class AuditChain {
   makeCheckpoint(): MadeSeal | undefined {
     return this.makeSeal();
   }
-}
-
-/**
- * `s`, made flat once. The encoder builds the record by concatenation: a
- * rope of hundreds of small strings. Every later reader of the rope (the
- * hash of `prev_hash ‖ body`, the line's byte length and bytes in a sink)
- * would walk it again, and it keeps every piece alive while queued.
- * Reading one character makes V8 flatten it in place, once (a copy of its
- * characters); the ropes built on it afterwards (`body`, `line`) have two or
- * three flat parts. Costs nothing on an engine that keeps strings flat.
- */
-function flatten(s: string): string {
-  s.charCodeAt(0);
-  return s;
 }
 
 /**

@@ -217,7 +217,7 @@ export function encodeRecordOpen(position: RecordPosition, span: AuditSpanLike):
 }
 
 /** `crypto.hash()` (Node ≥ 20.12): a one-shot digest, faster than `createHash` for small inputs. */
-const oneShotHash = (nodeCrypto as unknown as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+const oneShotHash = (nodeCrypto as unknown as { hash?: (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string }).hash;
 
 /**
  * `hash = hex(SHA-256(prevHash ‖ body))`, or HMAC-SHA-256 under `key` when
@@ -227,6 +227,22 @@ export function chainHash(prevHash: string, body: string, key?: KeyObject | Buff
   if (key !== undefined) return createHmac('sha256', key).update(prevHash).update(body).digest('hex');
   if (oneShotHash !== undefined) return oneShotHash('sha256', prevHash + body, 'hex');
   return createHash('sha256').update(prevHash).update(body).digest('hex');
+}
+
+/**
+ * {@link chainHash} over bytes already laid out as `prev_hash ‖ body` (the
+ * 64 ASCII hex characters, then the body's UTF-8): one pass, no string to
+ * encode.
+ */
+export function chainHashBytes(prevHashAndBody: Uint8Array, key?: KeyObject | Buffer): string {
+  if (key !== undefined) return createHmac('sha256', key).update(prevHashAndBody).digest('hex');
+  if (oneShotHash !== undefined) return oneShotHash('sha256', prevHashAndBody, 'hex');
+  return createHash('sha256').update(prevHashAndBody).digest('hex');
+}
+
+/** The end of a record's line after its body's last member: `,"hash":"<hash>"}` and a newline. */
+export function lineTail(hash: string): string {
+  return ',"hash":"' + hash + '"}\n';
 }
 
 /** The JSONL line of a record: its body without the closing brace ({@link encodeRecordOpen}) and `"hash"` as the last member. */

@@ -82,6 +82,17 @@ export function decodeAttributes(value: unknown): Record<string, unknown> {
   return out;
 }
 
+/** `end - start` as an HrTime; `[0, 0]` when `end` is before `start` (a span's duration). */
+export function hrTimeDiff(start: HrTimeLike, end: HrTimeLike): [number, number] {
+  let s = end[0] - start[0];
+  let ns = end[1] - start[1];
+  if (ns < 0) {
+    s -= 1;
+    ns += 1e9;
+  }
+  return s < 0 ? [0, 0] : [s, ns];
+}
+
 /** A decimal unix-nanosecond string as `[seconds, nanoseconds]` (exact). */
 export function nanoStringToHrTime(value: unknown, what = 'a time'): HrTimeLike {
   const s = str(value, what);

@@ -61,7 +61,7 @@ export function leafHash(entry: Uint8Array): Buffer {
  * chained bytes without hashing them a second time.
  */
 export function leafHashOfHex(hexHash: string): Buffer {
-  if (hexHash.length !== 2 * HASH_SIZE || leafScratch.write(hexHash, 1, 'hex') !== HASH_SIZE) {
+  if (!decodeHex32(hexHash, leafScratch, 1)) {
     throw new TypeError(`leafHashOfHex: not a 64-digit hex hash: ${JSON.stringify(hexHash.slice(0, 80))}`);
   }
   return sha256(leafScratch);
@@ -94,19 +94,67 @@ export interface MerkleFrontierState {
   readonly peaks: readonly string[];
 }
 
+/** Hex digit values by character code (0–255); -1 for a non-digit. */
+const HEX_VALUE = new Int8Array(256).fill(-1);
+for (let i = 0; i < 10; i++) HEX_VALUE[0x30 + i] = i;
+for (let i = 0; i < 6; i++) {
+  HEX_VALUE[0x61 + i] = 10 + i;
+  HEX_VALUE[0x41 + i] = 10 + i;
+}
+
+/**
+ * Decodes 64 hex digits into `buf[offset, offset + 32)`; false (with the
+ * bytes undefined) when `hex` is not 64 hex digits. A loop in JavaScript:
+ * for 32 bytes it costs half of `Buffer#write(…, 'hex')`, a native call.
+ */
+function decodeHex32(hex: string, buf: Uint8Array, offset: number): boolean {
+  if (hex.length !== 2 * HASH_SIZE) return false;
+  let bad = 0;
+  let codes = 0;
+  for (let i = 0; i < HASH_SIZE; i++) {
+    const a = hex.charCodeAt(2 * i);
+    const b = hex.charCodeAt(2 * i + 1);
+    const hi = HEX_VALUE[a & 0xff];
+    const lo = HEX_VALUE[b & 0xff];
+    codes |= a | b;
+    bad |= hi | lo;
+    buf[offset + i] = (hi << 4) | lo;
+  }
+  return bad >= 0 && codes < 0x100;
+}
+
+/** Copies a 32-character latin1 string (a digest) into `buf[offset, offset + 32)`. */
+function copyLatin1Hash(s: string, buf: Uint8Array, offset: number): void {
+  for (let i = 0; i < HASH_SIZE; i++) buf[offset + i] = s.charCodeAt(i);
+}
+
+/** Bytes of one frontier slot: `0x01 ‖ peak ‖ scratch for the right child`. */
+const SLOT = 1 + 2 * HASH_SIZE;
+/** Slots a frontier may need: one per bit of a safe integer. */
+const MAX_PEAKS = 53;
+
 /**
  * The right edge of a Merkle tree: the roots of the perfect subtrees its
  * leaves make (one per set bit of the size). Enough to append leaves and
  * to compute the root; not enough to make proofs (for those, keep the
  * hashes: tiles, or a {@link MemoryMerkleTree}).
  *
- * Hashes are kept as 32-character latin1 strings: on Node 20 a one-shot
- * digest into a string costs a third of one into a new Buffer, and this is
- * the per-record path.
+ * This is the per-record path, so it is built around the cost of a native
+ * call (on Node 20, a one-shot SHA-256 of 65 bytes is mostly call
+ * overhead): each peak lives, as bytes, in its own slot `0x01 ‖ peak ‖ _`,
+ * so merging a new right child writes it once into the slot and hashes
+ * the slot in place; digests come back as latin1 strings (a third of the
+ * cost of a new Buffer) and are copied into slots by a JavaScript loop,
+ * as is the hex of a record's chain hash. Nothing is allocated per leaf
+ * but the digest strings.
  */
 export class MerkleFrontier {
   private _size = 0;
-  private readonly _peaks: string[] = [];
+  /** Peaks in use, largest (leftmost) first: slot i holds peak i. */
+  private _count = 0;
+  /** The slots, allocated as the tree grows (`_slab` is their backing store). */
+  private _slab: Buffer = Buffer.alloc(0);
+  private readonly _slots: Buffer[] = [];
 
   /** Leaves so far. */
   get size(): number {
@@ -121,22 +169,45 @@ export class MerkleFrontier {
 
   /** Appends a leaf whose entry is the 32 bytes of `hexHash` (an audit record's chain hash): see {@link leafHashOfHex}. */
   appendHexEntry(hexHash: string): void {
-    if (hexHash.length !== 2 * HASH_SIZE || leafScratch.write(hexHash, 1, 'hex') !== HASH_SIZE) {
-      throw new TypeError(`not a 64-digit hex hash: ${JSON.stringify(hexHash.slice(0, 80))}`);
+    if (!decodeHex32(hexHash, leafScratch, 1)) {
+      throw new TypeError(`not a 64-digit hex hash: ${JSON.stringify(String(hexHash).slice(0, 80))}`);
     }
     this._push(sha256Latin1(leafScratch));
   }
 
   private _push(leaf: string): void {
     let h = leaf;
+    let n = this._count;
     // Each trailing set bit of the old size closes a perfect subtree.
     for (let s = this._size; s % 2 === 1; s = (s - 1) / 2) {
-      nodeScratch.write(this._peaks.pop()!, 1, 'latin1');
-      nodeScratch.write(h, 1 + HASH_SIZE, 'latin1');
-      h = sha256Latin1(nodeScratch);
+      const slot = this._slots[--n];
+      copyLatin1Hash(h, slot, 1 + HASH_SIZE);
+      h = sha256Latin1(slot);
     }
-    this._peaks.push(h);
+    if (n === this._slots.length) this._grow();
+    copyLatin1Hash(h, this._slots[n], 1);
+    this._count = n + 1;
     this._size++;
+  }
+
+  /** One more slot (the slab doubles, up to {@link MAX_PEAKS} slots). */
+  private _grow(): void {
+    const have = this._slots.length;
+    if (have >= MAX_PEAKS) throw new RangeError('MerkleFrontier: the tree is at its largest safe size');
+    const slots = Math.min(MAX_PEAKS, Math.max(8, 2 * have));
+    const slab = Buffer.alloc(slots * SLOT);
+    this._slab.copy(slab);
+    this._slab = slab;
+    this._slots.length = 0;
+    for (let i = 0; i < slots; i++) {
+      slab[i * SLOT] = 1;
+      this._slots.push(slab.subarray(i * SLOT, (i + 1) * SLOT));
+    }
+  }
+
+  /** Peak i (0: the leftmost) as a copy. */
+  private _peak(i: number): Buffer {
+    return Buffer.from(this._slots[i].subarray(1, 1 + HASH_SIZE));
   }
 
   /** Appends a leaf given by its entry bytes. */
@@ -146,16 +217,18 @@ export class MerkleFrontier {
 
   /** The tree's root hash (the empty tree's for size 0). */
   root(): Buffer {
-    const p = this._peaks;
-    if (p.length === 0) return EMPTY_ROOT;
-    let r: Buffer = Buffer.from(p[p.length - 1], 'latin1');
-    for (let i = p.length - 2; i >= 0; i--) r = nodeHash(Buffer.from(p[i], 'latin1'), r);
+    const n = this._count;
+    if (n === 0) return EMPTY_ROOT;
+    let r: Buffer = this._peak(n - 1);
+    for (let i = n - 2; i >= 0; i--) r = nodeHash(this._slots[i].subarray(1, 1 + HASH_SIZE), r);
     return r;
   }
 
   /** The state to persist ({@link MerkleFrontier.fromState} continues it). */
   state(): MerkleFrontierState {
-    return { size: this._size, peaks: this._peaks.map(p => Buffer.from(p, 'latin1').toString('base64')) };
+    const peaks: string[] = [];
+    for (let i = 0; i < this._count; i++) peaks.push(this._peak(i).toString('base64'));
+    return { size: this._size, peaks };
   }
 
   /** A frontier continuing `state`; throws TypeError when it is malformed. */
@@ -172,7 +245,8 @@ export class MerkleFrontier {
       if (b === undefined || b.length !== HASH_SIZE || b.toString('base64') !== p) {
         throw new TypeError('MerkleFrontier.fromState: a peak is not a base64 32-byte hash');
       }
-      f._peaks.push(b.toString('latin1'));
+      if (f._count === f._slots.length) f._grow();
+      f._slots[f._count++].set(b, 1);
     }
     f._size = state.size;
     return f;
@@ -181,7 +255,9 @@ export class MerkleFrontier {
   /** A copy that can grow independently. */
   clone(): MerkleFrontier {
     const f = new MerkleFrontier();
-    f._peaks.push(...this._peaks);
+    while (f._slots.length < this._count) f._grow();
+    for (let i = 0; i < this._count; i++) f._slots[i].set(this._slots[i].subarray(1, 1 + HASH_SIZE), 1);
+    f._count = this._count;
     f._size = this._size;
     return f;
   }

@@ -54,6 +54,14 @@ export interface Admission {
   readonly retryAfterMs: number | undefined;
 }
 
+/** An {@link Admission} a store fills in place ({@link MemoryPolicyStore.admitInto}). @internal */
+export interface MutableAdmission {
+  admitted: boolean;
+  failed: number;
+  readonly remaining: number[];
+  retryAfterMs: number | undefined;
+}
+
 /** What the kill switch stops: everything, one agent, one tool, or one agent's use of one tool. */
 export interface KillTarget {
   /** The agent's id; absent: every agent. */
@@ -134,6 +142,10 @@ export class MemoryPolicyStore implements PolicyStore {
   private readonly _counters = new Map<string, Counter>();
   private readonly _maxCounters: number;
   private readonly _stopped = new Map<string, KillTarget>();
+  /** The counters phase 1 of an admission found, by check (emptied after it). */
+  private readonly _found: (Counter | undefined)[] = [];
+  /** Set when an admission's new counter evicted others. */
+  private _evicted = false;
 
   constructor(options: MemoryPolicyStoreOptions = {}) {
     const maxCounters = options.maxCounters ?? MEMORY_POLICY_STORE_DEFAULTS.maxCounters;
@@ -147,11 +159,26 @@ export class MemoryPolicyStore implements PolicyStore {
   }
 
   admit(checks: readonly CounterCheck[], now: number): Admission {
-    const remaining = new Array<number>(checks.length);
+    const out: MutableAdmission = { admitted: false, failed: -1, remaining: new Array<number>(checks.length), retryAfterMs: undefined };
+    this.admitInto(checks, now, out);
+    return out;
+  }
+
+  /**
+   * {@link admit} writing its answer into `out` (its `remaining` must hold
+   * `checks.length` numbers): a policy on this store reuses one, so an
+   * admission allocates nothing. Read `out` before the next admission.
+   * @internal
+   */
+  admitInto(checks: readonly CounterCheck[], now: number, out: MutableAdmission): void {
+    const remaining = out.remaining;
+    const found = this._found;
+    this._evicted = false;
     // Phase 1: check every counter (refilling lazily); change nothing else.
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i];
       const counter = this._counter(check, now);
+      found[i] = counter;
       let ok: boolean;
       let retryAfterMs: number | undefined;
       switch (counter.kind) {
@@ -192,12 +219,22 @@ export class MemoryPolicyStore implements PolicyStore {
           break;
         }
       }
-      if (!ok) return { admitted: false, failed: i, remaining, retryAfterMs };
+      if (!ok) {
+        found.fill(undefined, 0, i + 1);
+        out.admitted = false;
+        out.failed = i;
+        out.retryAfterMs = retryAfterMs;
+        return;
+      }
     }
-    // Phase 2: every check passed: apply them all.
+    // Phase 2: every check passed: apply them all (to the counters phase 1
+    // found: one lookup per check; a counter evicted meanwhile, by a later
+    // check's new counter, is put back).
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i];
-      const counter = this._counters.get(check.key)!;
+      const counter = found[i]!;
+      found[i] = undefined;
+      if (this._evicted && this._counters.get(check.key) !== counter) this._counters.set(check.key, counter);
       switch (counter.kind) {
         case 'token_bucket':
           counter.s.tokens -= 1;
@@ -219,7 +256,9 @@ export class MemoryPolicyStore implements PolicyStore {
         }
       }
     }
-    return { admitted: true, failed: -1, remaining, retryAfterMs: undefined };
+    out.admitted = true;
+    out.failed = -1;
+    out.retryAfterMs = undefined;
   }
 
   release(keys: readonly string[]): void {
@@ -281,6 +320,7 @@ export class MemoryPolicyStore implements PolicyStore {
 
   /** Drops idle counters; when none is idle, the oldest lifetime budgets, then the oldest counters (a quarter of the cap at most). */
   private _evict(now: number): void {
+    this._evicted = true;
     const counters = this._counters;
     const target = Math.max(1, Math.floor(this._maxCounters * 0.75));
     for (const [key, c] of counters) {

@@ -20,7 +20,7 @@ import type { BudgetLimit, PolicyLimit } from './policy-limits.js';
 import { PolicyRules, validatePolicyRules } from './policy-rules.js';
 import type { PolicyRule, PolicySubject } from './policy-rules.js';
 import { MemoryPolicyStore } from './policy-store.js';
-import type { Admission, CounterCheck, KillTarget, PolicyStore } from './policy-store.js';
+import type { Admission, CounterCheck, KillTarget, MutableAdmission, PolicyStore } from './policy-store.js';
 import type { MaybePromise } from '../shared/maybe-promise.js';
 
 /** An authorizer's answer: `error` when it could not decide (the call is denied). */
@@ -123,44 +123,55 @@ export interface PolicySettlement {
   readonly error: string | undefined;
 }
 
-const NO_SETTLEMENT: PolicySettlement = Object.freeze({ cost: undefined, budget: undefined, remaining: undefined, error: undefined });
+/** What {@link Policy.settle} answers when it had nothing to give back or charge (one frozen object). */
+export const NO_SETTLEMENT: PolicySettlement = Object.freeze({ cost: undefined, budget: undefined, remaining: undefined, error: undefined });
 
 /** A decision and what its call must give back when it settles (slots, costs). */
 export class PolicyTicket implements PolicyDecision {
-  readonly allowed: boolean;
-  readonly reason: PolicyReason;
-  readonly rule: string | undefined;
-  readonly limit: string | undefined;
-  readonly remaining: number | undefined;
-  readonly retryAfterMs: number | undefined;
-  readonly waitedMs: number;
-  readonly detail: string | undefined;
+  // `declare`: the constructor sets every field once (no field definitions to undefined first).
+  declare readonly allowed: boolean;
+  declare readonly reason: PolicyReason;
+  declare readonly rule: string | undefined;
+  declare readonly limit: string | undefined;
+  declare readonly remaining: number | undefined;
+  declare readonly retryAfterMs: number | undefined;
+  declare readonly waitedMs: number;
+  declare readonly detail: string | undefined;
   /** The call decided about. */
-  readonly subject: PolicySubject;
+  declare readonly subject: PolicySubject;
   /** @internal concurrency counters to release. */
-  readonly _slots: readonly string[] | undefined;
+  declare readonly _slots: readonly string[] | undefined;
   /** @internal budgets (with their remaining after admission). */
-  readonly _budgets: readonly { limit: BudgetLimit; key: string; remaining: number }[] | undefined;
+  declare readonly _budgets: readonly { limit: BudgetLimit; key: string; remaining: number }[] | undefined;
   /** @internal */
-  _settled = false;
+  declare _settled: boolean;
 
+  /** @internal Tickets are made by {@link Policy.decide}. The fields are positional: no object per decision. */
   constructor(
     subject: PolicySubject,
-    d: Omit<PolicyDecision, 'waitedMs'> & { waitedMs?: number },
-    slots?: readonly string[],
-    budgets?: readonly { limit: BudgetLimit; key: string; remaining: number }[],
+    allowed: boolean,
+    reason: PolicyReason,
+    rule: string | undefined,
+    limit: string | undefined,
+    remaining: number | undefined,
+    retryAfterMs: number | undefined,
+    waitedMs: number,
+    detail: string | undefined,
+    slots: readonly string[] | undefined,
+    budgets: readonly { limit: BudgetLimit; key: string; remaining: number }[] | undefined,
   ) {
     this.subject = subject;
-    this.allowed = d.allowed;
-    this.reason = d.reason;
-    this.rule = d.rule;
-    this.limit = d.limit;
-    this.remaining = d.remaining;
-    this.retryAfterMs = d.retryAfterMs;
-    this.waitedMs = d.waitedMs ?? 0;
-    this.detail = d.detail;
+    this.allowed = allowed;
+    this.reason = reason;
+    this.rule = rule;
+    this.limit = limit;
+    this.remaining = remaining;
+    this.retryAfterMs = retryAfterMs;
+    this.waitedMs = waitedMs;
+    this.detail = detail;
     this._slots = slots;
     this._budgets = budgets;
+    this._settled = false;
   }
 
   /** The {@link PolicyDeniedError} for a denied ticket. */
@@ -186,13 +197,27 @@ function message(err: unknown): string {
 interface Plan {
   limits: readonly CompiledLimit[];
   checks: readonly CounterCheck[];
-  /** Indices of the concurrency checks. */
-  slots: readonly number[];
+  /** The keys of the concurrency checks (the slots an allowed call holds), undefined when none. */
+  slotKeys: readonly string[] | undefined;
   /** Indices of the budget checks. */
   budgets: readonly number[];
 }
 
-const EMPTY_PLAN: Plan = Object.freeze({ limits: [], checks: [], slots: [], budgets: [] });
+const EMPTY_PLAN: Plan = Object.freeze({ limits: [], checks: [], slotKeys: undefined, budgets: [] });
+
+/**
+ * The plan last used, for one (agent, tool, run). A policy keeps one; a
+ * guard keeps its own (through {@link Policy._decide}), so that guards
+ * sharing a policy do not evict each other's: the counters' keys are then
+ * built once per guard and agent, not per call.
+ * @internal
+ */
+export class PlanCache {
+  agent: string | undefined | null = null;
+  tool: string | null = null;
+  run: string | undefined | null = null;
+  plan: Plan = EMPTY_PLAN;
+}
 
 /** Throws a TypeError or RangeError naming the option when `options` are invalid. */
 export function validatePolicyOptions(options: unknown): asserts options is PolicyOptions {
@@ -241,12 +266,11 @@ export class Policy {
   readonly now: Clock;
   /** Callers waiting for a concurrency slot, woken one per release. */
   private readonly _waiters: (() => void)[] = [];
-  // Plan cache for the last (agent, tool) seen, and per run when a limit is per run.
-  private _planAgent: string | undefined | null = null;
-  private _planTool: string | null = null;
-  private _planRun: string | undefined | null = null;
-  private _plan: Plan = EMPTY_PLAN;
+  /** Plan cache for the last (agent, tool) seen, and per run when a limit is per run. */
+  private readonly _plans = new PlanCache();
   private readonly _byRun: boolean;
+  /** The admission the in-memory store fills in place (decisions on it allocate no admission, settlements no closure); undefined for another store. */
+  private readonly _scratch: MutableAdmission | undefined;
 
   constructor(options: PolicyOptions = {}) {
     validatePolicyOptions(options);
@@ -258,6 +282,11 @@ export class Policy {
     this._maxWaitMs = options.maxWaitMs ?? POLICY_DEFAULTS.maxWaitMs;
     this.now = options.now ?? systemClock;
     this._sleep = options.sleep ?? timerSleep;
+    // Only the in-memory store's own admit and charge (not a subclass's overrides) are known synchronous and have an in-place twin.
+    this._scratch =
+      this._store.admit === MemoryPolicyStore.prototype.admit && this._store.charge === MemoryPolicyStore.prototype.charge
+        ? { admitted: false, failed: -1, remaining: new Array<number>(this._limits.length).fill(0), retryAfterMs: undefined }
+        : undefined;
   }
 
   /** The store holding this policy's counters and kill switch. */
@@ -272,14 +301,19 @@ export class Policy {
    * the store answers with promises or the call waits for room.
    */
   decide(subject: PolicySubject, signal?: AbortSignal): PolicyTicket | Promise<PolicyTicket> {
+    return this._decide(subject, signal, this._plans);
+  }
+
+  /** {@link decide} with the caller's own plan cache (a guard's). @internal */
+  _decide(subject: PolicySubject, signal: AbortSignal | undefined, cache: PlanCache): PolicyTicket | Promise<PolicyTicket> {
     let stopped: MaybePromise<KillTarget | undefined>;
     try {
       stopped = this._store.stopped(subject.agent, subject.tool);
     } catch (err) {
       return this._storeError(subject, err);
     }
-    if (stopped instanceof Promise) return stopped.then(s => this._afterKillSwitch(subject, s, signal), err => this._storeError(subject, err));
-    return this._afterKillSwitch(subject, stopped, signal);
+    if (stopped instanceof Promise) return stopped.then(s => this._afterKillSwitch(subject, s, signal, cache), err => this._storeError(subject, err));
+    return this._afterKillSwitch(subject, stopped, signal, cache);
   }
 
   /** {@link decide}, throwing a `PolicyDeniedError` when the call is denied. */
@@ -322,7 +356,7 @@ export class Policy {
           ? NO_SETTLEMENT
           : { ...NO_SETTLEMENT, error };
     }
-    return this._charge(ticket, budgets, outcome, now, error);
+    return this._scratch !== undefined ? this._chargeNow(ticket, budgets, outcome, now, error) : this._charge(ticket, budgets, outcome, now, error);
   }
 
   private _wake(count: number): void {
@@ -337,6 +371,69 @@ export class Policy {
   /** Turns the kill switch off for exactly `target` (as given to {@link stop}). */
   resume(target: KillTarget = {}): MaybePromise<void> {
     return this._store.resume(target);
+  }
+
+  /** The cost of one call to budget `l`: a number, or why there is none (a message). */
+  private _costOf(l: BudgetLimit, ticket: PolicyTicket, result: unknown): number | string {
+    if (typeof l.cost === 'number') return l.cost;
+    try {
+      const cost = l.cost(ticket.subject.args, result);
+      if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) return `cost of budget "${l.name}" returned ${String(cost)}, not a finite number >= 0`;
+      return cost;
+    } catch (err) {
+      return `cost of budget "${l.name}" threw: ${message(err)}`;
+    }
+  }
+
+  /**
+   * {@link _charge} on a store that charges synchronously (the in-memory
+   * one): the same settlement, without closures or a list of pending
+   * charges.
+   */
+  private _chargeNow(
+    ticket: PolicyTicket,
+    budgets: readonly { limit: BudgetLimit; key: string; remaining: number }[],
+    outcome: { ok: true; result: unknown } | { ok: false; error?: unknown },
+    now: number,
+    error: string | undefined,
+  ): PolicySettlement {
+    // The budget closest to exhaustion is reported.
+    let name: string | undefined;
+    let charged: number | undefined;
+    let remaining: number | undefined;
+    let fraction = Infinity;
+    for (let i = 0; i < budgets.length; i++) {
+      const b = budgets[i];
+      const l = b.limit;
+      let cost: number;
+      let left: number;
+      if (typeof l.cost === 'number') {
+        cost = l.cost;
+        left = b.remaining;
+      } else {
+        if (!outcome.ok) continue;
+        const c = this._costOf(l, ticket, outcome.result);
+        if (typeof c === 'string') {
+          error = c;
+          continue;
+        }
+        cost = c;
+        try {
+          left = this._store.charge(b.key, cost, l.limit, l.windowMs, now) as number;
+        } catch (err) {
+          error = `charging budget "${l.name}" failed: ${message(err)}`;
+          continue;
+        }
+      }
+      const f = left / l.limit;
+      if (name === undefined || f < fraction) {
+        name = l.name;
+        charged = cost;
+        remaining = left;
+        fraction = f;
+      }
+    }
+    return { cost: charged, budget: name, remaining, error };
   }
 
   private _charge(
@@ -360,14 +457,12 @@ export class Policy {
         continue;
       }
       if (!outcome.ok) continue;
-      let cost: number;
-      try {
-        cost = l.cost(ticket.subject.args, outcome.result);
-        if (typeof cost !== 'number' || !Number.isFinite(cost) || cost < 0) throw new TypeError(`returned ${String(cost)}, not a finite number >= 0`);
-      } catch (err) {
-        error = `cost of budget "${l.name}" ${err instanceof TypeError && /^returned/.test(err.message) ? err.message : `threw: ${message(err)}`}`;
+      const c = this._costOf(l, ticket, outcome.result);
+      if (typeof c === 'string') {
+        error = c;
         continue;
       }
+      const cost = c;
       try {
         const left = this._store.charge(b.key, cost, l.limit, l.windowMs, now);
         if (left instanceof Promise) pending.push(left.then(r => consider(l, cost, r), err => void (error = `charging budget "${l.name}" failed: ${message(err)}`)));
@@ -381,22 +476,19 @@ export class Policy {
   }
 
   private _storeError(subject: PolicySubject, err: unknown): PolicyTicket {
-    return new PolicyTicket(subject, {
-      allowed: false,
-      reason: 'store_error',
-      rule: undefined,
-      limit: undefined,
-      remaining: undefined,
-      retryAfterMs: undefined,
-      detail: message(err),
-    });
+    return new PolicyTicket(subject, false, 'store_error', undefined, undefined, undefined, undefined, 0, message(err), undefined, undefined);
   }
 
   private _deny(subject: PolicySubject, reason: PolicyReason, rule: string | undefined, detail?: string): PolicyTicket {
-    return new PolicyTicket(subject, { allowed: false, reason, rule, limit: undefined, remaining: undefined, retryAfterMs: undefined, detail });
+    return new PolicyTicket(subject, false, reason, rule, undefined, undefined, undefined, 0, detail, undefined, undefined);
   }
 
-  private _afterKillSwitch(subject: PolicySubject, stopped: KillTarget | undefined, signal: AbortSignal | undefined): MaybePromise<PolicyTicket> {
+  private _afterKillSwitch(
+    subject: PolicySubject,
+    stopped: KillTarget | undefined,
+    signal: AbortSignal | undefined,
+    cache: PlanCache,
+  ): MaybePromise<PolicyTicket> {
     if (stopped !== undefined) {
       const what = stopped.agent === undefined && stopped.tool === undefined ? 'all' : [stopped.agent && `agent:${stopped.agent}`, stopped.tool && `tool:${stopped.tool}`].filter(Boolean).join(',');
       return this._deny(subject, 'kill_switch', `kill_switch:${what}`);
@@ -423,10 +515,8 @@ export class Policy {
       rule = by ?? rule;
     }
     // The limits.
-    const plan = this._planFor(subject);
-    if (plan.checks.length === 0) {
-      return new PolicyTicket(subject, { allowed: true, reason: 'allowed', rule, limit: undefined, remaining: undefined, retryAfterMs: undefined, detail: undefined });
-    }
+    const plan = this._planFor(subject, cache);
+    if (plan.checks.length === 0) return new PolicyTicket(subject, true, 'allowed', rule, undefined, undefined, undefined, 0, undefined, undefined, undefined);
     return this._admit(subject, plan, rule, signal, 0, undefined);
   }
 
@@ -440,6 +530,16 @@ export class Policy {
     started: number | undefined,
   ): MaybePromise<PolicyTicket> {
     const now = this.now();
+    const scratch = this._scratch;
+    if (scratch !== undefined) {
+      // The in-memory store, synchronous: its answer is read before anything else can admit.
+      try {
+        (this._store as MemoryPolicyStore).admitInto(plan.checks, now, scratch);
+      } catch (err) {
+        return this._storeError(subject, err);
+      }
+      return this._admitted(subject, plan, rule, signal, waitedMs, started, now, scratch);
+    }
     let admission: MaybePromise<Admission>;
     try {
       admission = this._store.admit(plan.checks, now);
@@ -471,16 +571,7 @@ export class Policy {
     const kind = failed.limit.kind;
     const reason: PolicyReason = kind === 'budget' ? 'budget_exhausted' : kind === 'concurrency' ? 'concurrency_limited' : 'rate_limited';
     const denied = (): PolicyTicket =>
-      new PolicyTicket(subject, {
-        allowed: false,
-        reason,
-        rule,
-        limit: failed.limit.name,
-        remaining: a.remaining[a.failed],
-        retryAfterMs: a.retryAfterMs,
-        waitedMs,
-        detail: undefined,
-      });
+      new PolicyTicket(subject, false, reason, rule, failed.limit.name, a.remaining[a.failed], a.retryAfterMs, waitedMs, undefined, undefined, undefined);
     if (kind === 'budget' || this._maxWaitMs === 0) return denied();
     // Rate and concurrency limits may wait, up to maxWaitMs in all.
     const t0 = started ?? now;
@@ -532,35 +623,30 @@ export class Policy {
         tightest = i;
       }
     }
-    const slots = plan.slots.length === 0 ? undefined : plan.slots.map(i => plan.checks[i].key);
+    const slots = plan.slotKeys;
     const budgets =
       plan.budgets.length === 0
         ? undefined
         : plan.budgets.map(i => ({ limit: plan.limits[i].limit as BudgetLimit, key: plan.checks[i].key, remaining: a.remaining[i] }));
-    return new PolicyTicket(
-      subject,
-      { allowed: true, reason: 'allowed', rule, limit: plan.limits[tightest].limit.name, remaining: a.remaining[tightest], retryAfterMs: undefined, waitedMs, detail: undefined },
-      slots,
-      budgets,
-    );
+    return new PolicyTicket(subject, true, 'allowed', rule, plan.limits[tightest].limit.name, a.remaining[tightest], undefined, waitedMs, undefined, slots, budgets);
   }
 
-  /** The limits and checks for `subject`, cached for the last (agent, tool, run). */
-  private _planFor(subject: PolicySubject): Plan {
+  /** The limits and checks for `subject`, cached in `cache` for the last (agent, tool, run). */
+  private _planFor(subject: PolicySubject, cache: PlanCache): Plan {
     const run = this._byRun ? subject.run : undefined;
-    if (subject.agent === this._planAgent && subject.tool === this._planTool && run === this._planRun) return this._plan;
+    if (subject.agent === cache.agent && subject.tool === cache.tool && run === cache.run) return cache.plan;
     const limits = this._limits.filter(l => l.applies(subject.agent, subject.tool));
     const checks = limits.map(l => l.check(subject));
-    const slots: number[] = [];
+    const slotKeys: string[] = [];
     const budgets: number[] = [];
     checks.forEach((c, i) => {
-      if (c.kind === 'concurrency') slots.push(i);
+      if (c.kind === 'concurrency') slotKeys.push(c.key);
       else if (c.kind === 'budget') budgets.push(i);
     });
-    this._planAgent = subject.agent;
-    this._planTool = subject.tool;
-    this._planRun = run;
-    this._plan = limits.length === 0 ? EMPTY_PLAN : { limits, checks, slots, budgets };
-    return this._plan;
+    cache.agent = subject.agent;
+    cache.tool = subject.tool;
+    cache.run = run;
+    cache.plan = limits.length === 0 ? EMPTY_PLAN : { limits, checks, slotKeys: slotKeys.length === 0 ? undefined : Object.freeze(slotKeys), budgets };
+    return cache.plan;
   }
 }

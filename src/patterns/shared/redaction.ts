@@ -107,7 +107,51 @@ export function secretRedactor(options: SecretRedactorOptions = {}): Redactor {
       seen.delete(value);
     }
   };
-  return value => walk(value, 0);
+  const redactor: Redactor = value => walk(value, 0);
+  if (maxDepth >= 2) flatRedactors.set(redactor, flatAttributeRedactor(keyPattern, maskText));
+  return redactor;
+}
+
+/**
+ * What a {@link secretRedactor} does to a flat attribute map (values are
+ * strings, numbers, booleans or arrays of them), without building a copy
+ * unless a value changes: the same object comes back when nothing does.
+ * The audit chain redacts every event of every span it chains; this keeps
+ * that from allocating on the hot path.
+ */
+const flatRedactors = new WeakMap<Redactor, <T extends Readonly<Record<string, unknown>>>(attributes: T) => T>();
+
+function flatAttributeRedactor(keyPattern: RegExp, maskText: boolean): <T extends Readonly<Record<string, unknown>>>(attributes: T) => T {
+  // Keys repeat (a span's attribute names): the key pattern's answer is kept per key, for a bounded number of keys.
+  const secretKeys = new Map<string, boolean>();
+  const isSecretKey = (key: string): boolean => {
+    let secret = secretKeys.get(key);
+    if (secret === undefined) {
+      secret = keyPattern.test(key);
+      if (secretKeys.size < 4096) secretKeys.set(key, secret);
+    }
+    return secret;
+  };
+  const redactValue = (v: unknown): unknown => {
+    if (typeof v === 'string') return maskText ? redactText(v) : v;
+    if (!Array.isArray(v)) return v;
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      const r = typeof x === 'string' && maskText ? redactText(x) : x;
+      if (r !== x) (out ??= v.slice())[i] = r;
+    }
+    return out ?? v;
+  };
+  return <T extends Readonly<Record<string, unknown>>>(attributes: T): T => {
+    let out: Record<string, unknown> | undefined;
+    for (const key in attributes) {
+      const v = attributes[key];
+      const r = isSecretKey(key) && v !== undefined && v !== null ? REDACTED : redactValue(v);
+      if (r !== v) (out ??= { ...attributes })[key] = r;
+    }
+    return (out ?? attributes) as T;
+  };
 }
 
 /** The default redactor: {@link secretRedactor} with its defaults. */
@@ -120,6 +164,8 @@ export const redactSecrets: Redactor = secretRedactor();
  * same object is returned when nothing changed.
  */
 export function redactAttributes<T extends Readonly<Record<string, unknown>>>(attributes: T, redact: Redactor): T {
+  const flat = flatRedactors.get(redact);
+  if (flat !== undefined) return flat(attributes);
   let redacted: unknown;
   try {
     redacted = redact(attributes);

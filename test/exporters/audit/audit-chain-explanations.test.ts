@@ -29,7 +29,7 @@ test.after.each(() => {
 
 interface ChainedLine {
   seq: number;
-  span: { name: string; span_id: string; trace_id: string; events: { name: string }[]; attributes: Record<string, { stringValue?: string; arrayValue?: { values: { stringValue: string }[] } }> };
+  span: { name: string; span_id: string; trace_id: string; events: { name: string }[]; attributes: Record<string, { stringValue?: string; doubleValue?: number; arrayValue?: { values: { stringValue: string }[] } }> };
 }
 
 test('every explanation log record is in the chained span of its action; the real verifier accepts the file, and rejects it altered', async () => {
@@ -69,15 +69,23 @@ test('every explanation log record is in the chained span of its action; the rea
     assert.ok(line, `the record's span ${r.spanContext?.spanId} is chained`);
     assert.is(line.span.name, 'execute_tool search');
     assert.equal(line.span.events.filter(e => e.name === EVENT_AGENT_SAFETY_EXPLANATION), [], 'no span events: the copy holds them');
+    // The log record, whole, is in its chained span: its phase in the copy, the rest in the span's own attributes.
     const copies = line.span.attributes[ATTR_AGENT_SAFETY_EXPLANATION_EVENTS].arrayValue!.values.map(v => v.stringValue);
-    assert.ok(copies.includes(explanationJson(r.attributes as Record<string, never>)), `${copies.join(' ')} holds the record ${JSON.stringify(r.attributes)}`);
+    const phase = { [ATTR_AGENT_SAFETY_EXPLANATION_PHASE]: r.attributes[ATTR_AGENT_SAFETY_EXPLANATION_PHASE] };
+    assert.ok(copies.includes(explanationJson(phase as unknown as Record<string, never>)), `${copies.join(' ')} holds the record's phase`);
+    for (const [key, value] of Object.entries(r.attributes)) {
+      if (key === ATTR_AGENT_SAFETY_EXPLANATION_PHASE) continue;
+      const chainedValue = line.span.attributes[key];
+      const plain = chainedValue?.stringValue ?? chainedValue?.doubleValue ?? chainedValue?.arrayValue?.values.map(v => v.stringValue);
+      assert.equal(plain, value, `${key} of the log record is the chained span's`);
+    }
   }
 
   // Change what the chain says the agent reasoned before the failed call: the verifier names that record.
-  const target = lines.findIndex(l => l.includes('\\"Looking up boom\\"'));
+  const target = lines.findIndex(l => l.includes('"Looking up boom"'));
   assert.ok(target >= 0);
   const altered = [...lines];
-  altered[target] = altered[target].replaceAll('\\"Looking up boom\\"', '\\"Looking up nothing\\"');
+  altered[target] = altered[target].replaceAll('"Looking up boom"', '"Looking up nothing"');
   assert.is.not(altered[target], lines[target]);
   writeFileSync(path, altered.join('\n') + '\n');
   const tampered = await verifyAuditFiles([path]);

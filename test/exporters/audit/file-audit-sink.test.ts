@@ -120,7 +120,7 @@ test('write returns at once; many records go out in one write, in order, one lin
   const sink = new FileAuditSink({ path, io: spy.io });
   const recs = records(200);
   for (const r of recs) sink.write(r);
-  assert.is(readFileSync(path, 'utf8'), '', 'nothing written synchronously');
+  assert.not.ok(existsSync(path), 'nothing written synchronously (the file is created with the first write)');
   assert.is(sink.backlog(), 200);
   await sink.forceFlush();
   assert.is(sink.backlog(), 0);
@@ -147,7 +147,12 @@ test('maxBatchBytes splits a burst into several writes', async () => {
 
 test('a new file is created with mode 0600; an existing more permissive file is reported', async () => {
   const path = join(dir, 'sub', 'audit.jsonl');
+  const idle = new FileAuditSink({ path });
+  await idle.shutdown();
+  assert.not.ok(existsSync(path), 'a sink that was given no record leaves no empty file');
   const sink = new FileAuditSink({ path });
+  for (const r of records(1)) sink.write(r);
+  await sink.forceFlush();
   assert.is(statSync(path).mode & 0o777, 0o600);
   assert.is(statSync(join(dir, 'sub')).mode & 0o777, 0o700);
   await sink.shutdown();

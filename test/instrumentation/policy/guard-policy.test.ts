@@ -127,6 +127,46 @@ test('a rate limit: allowed calls, then a denial; on the spans, in the metric an
   );
 });
 
+test('two guards sharing a policy: one bucket per agent, counted across both tools, each span with its own remaining', async () => {
+  const policy = new Policy({ now: () => 0, limits: [{ kind: 'token_bucket', name: 'agent-rate', ratePerSecond: 0.001, burst: 3 }] });
+  const read = guard(async () => 'r', { name: 'read', agent: { id: 'a1' }, policy });
+  const write = guard(async () => 'w', { name: 'write', agent: { id: 'a1' }, policy });
+  const other = guard(async () => 'o', { name: 'read', agent: { id: 'a2' }, policy });
+  await read();
+  await write();
+  await other();
+  await read();
+  const err = await refusal(() => write());
+  assert.ok(isPolicyDeniedError(err));
+  assert.equal(
+    telemetry.spans().map(s => [s.attributes[ATTR_GEN_AI_AGENT_ID], s.attributes[ATTR_GEN_AI_TOOL_NAME], s.attributes[ATTR_AGENT_SAFETY_POLICY_REASON], s.attributes[ATTR_AGENT_SAFETY_POLICY_REMAINING]]),
+    [
+      ['a1', 'read', 'allowed', 2],
+      ['a1', 'write', 'allowed', 1],
+      ['a2', 'read', 'allowed', 2],
+      ['a1', 'read', 'allowed', 0],
+      ['a1', 'write', 'rate_limited', 0],
+    ],
+  );
+});
+
+test('allowed calls without limits: the same decision attributes on every span, per rule', async () => {
+  const policy = new Policy({ rules: [{ name: 'reads', effect: 'allow', tools: ['read'] }] });
+  const read = guard(async () => 'r', { name: 'read', policy });
+  const write = guard(async () => 'w', { name: 'write', policy });
+  await read();
+  await write();
+  await read();
+  assert.equal(
+    telemetry.spans().map(s => [s.attributes[ATTR_AGENT_SAFETY_POLICY_DECISION], s.attributes[ATTR_AGENT_SAFETY_POLICY_REASON], s.attributes[ATTR_AGENT_SAFETY_POLICY_RULE], s.attributes[ATTR_AGENT_SAFETY_POLICY_LIMIT]]),
+    [
+      ['allow', 'allowed', 'reads', undefined],
+      ['allow', 'allowed', undefined, undefined],
+      ['allow', 'allowed', 'reads', undefined],
+    ],
+  );
+});
+
 test('a run budget charged from the result: the cost and what is left on the span, then exhaustion; a new run starts afresh', async () => {
   const policy = new Policy({ limits: [{ kind: 'budget', name: 'run-usd', per: 'run', limit: 1, cost: (_args, result) => (result as { usd: number }).usd }] });
   const llm = guard(async (prompt: string) => ({ text: prompt, usd: 0.6 }), { name: 'llm_call', policy });

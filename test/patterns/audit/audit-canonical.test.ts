@@ -81,6 +81,23 @@ test('the fast attribute encoder equals the generic canonical form (property)', 
   );
 });
 
+test('spans of one call site (the same keys, values repeating or not): every encoding equals the generic canonical form (property)', () => {
+  const pool: unknown[] = ['bench', 'closed', 'success', '', 0, -0, 1, 0.91, NaN, Infinity, true, false, undefined, ['a'], 2 ** 60, 'é\u2028'];
+  fc.assert(
+    fc.property(fc.array(fc.array(fc.nat(pool.length - 1), { minLength: 4, maxLength: 4 }), { minLength: 1, maxLength: 20 }), calls => {
+      // One key set, in one insertion order, as a call site's spans have: the encoder's per-shape cache is exercised.
+      for (const picks of calls) {
+        const attrs: Record<string, unknown> = {};
+        ['gen_ai.tool.name', 'agent_safety.call.outcome', 'agent_safety.impact.delta', 'a.b'].forEach((k, i) => (attrs[k] = pool[picks[i]]));
+        const expected = canonicalize(Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined).map(([k, v]) => [k, anyValueObject(v)])));
+        if (encodeAttributes(attrs) !== expected) return false;
+      }
+      return true;
+    }),
+    { numRuns: 500 },
+  );
+});
+
 test('tags values as the OTLP transformer does; non-finite doubles as proto3 JSON strings', () => {
   assert.is(encodeAnyValue(42), '{"intValue":"42"}');
   assert.is(encodeAnyValue(-0), '{"intValue":"0"}');

@@ -131,6 +131,39 @@ test('an audit record\'s leaf is its 32-byte chain hash', () => {
   assert.throws(() => leafHashOfHex('ab'), /hex/);
 });
 
+test('the frontier\'s slots: many peaks (the slab grows past 8), clones and restarts at every size, hex entries', () => {
+  // 2^11 - 1 leaves: up to 11 peaks; the root at every size against a tree kept in memory.
+  const hexes = entries(2047, 11).map(e => sha(e).toString('hex'));
+  const f = new MerkleFrontier();
+  const tree = new MemoryMerkleTree();
+  let clone: MerkleFrontier | undefined;
+  for (let i = 0; i < hexes.length; i++) {
+    f.appendHexEntry(hexes[i]);
+    tree.appendLeafHash(leafHashOfHex(hexes[i]));
+    assert.ok(f.root().equals(tree.root()), `root at ${i + 1}`);
+    if (i === 1000) clone = f.clone();
+    if (i % 97 === 0 || i === hexes.length - 1) {
+      const g = MerkleFrontier.fromState(JSON.parse(JSON.stringify(f.state())) as ReturnType<MerkleFrontier['state']>);
+      assert.ok(g.root().equals(f.root()), `restart at ${i + 1}`);
+      assert.equal(g.state(), f.state());
+    }
+  }
+  assert.is(f.state().peaks.length, 11);
+  // The clone grew apart from the original: it continues from 1001 leaves.
+  for (let i = 1001; i < hexes.length; i++) clone!.appendHexEntry(hexes[i]);
+  assert.ok(clone!.root().equals(f.root()));
+  // Upper-case hex is the same entry; anything but 64 hex digits is refused, including characters above 0xff
+  // whose low byte is a hex digit (U+0130 ends in 0x30, '0').
+  const g = new MerkleFrontier();
+  g.appendHexEntry(hexes[0].toUpperCase());
+  assert.ok(g.root().equals(tree.root(1)));
+  for (const bad of ['', 'ab', hexes[0].slice(0, 63) + 'g', '\u0130' + hexes[0].slice(1), hexes[0].slice(0, 63) + '\u0161', hexes[0] + '0']) {
+    assert.throws(() => g.appendHexEntry(bad), /hex/, JSON.stringify(bad));
+    assert.throws(() => leafHashOfHex(bad), /hex/, JSON.stringify(bad));
+  }
+  assert.is(g.size, 1);
+});
+
 // ---- Interoperability: the published RFC 6962 proof vectors of transparency-dev/merkle (see the fixture's "source"). ----
 interface InclusionVector { leafIdx: number | string; treeSize: number; root: string; leafHash: string; proof: string[] | null; desc: string; wantErr: boolean; file: string }
 interface ConsistencyVector { size1: number; size2: number; root1: string; root2: string; proof: string[] | null; desc: string; wantErr: boolean; file: string }

@@ -318,4 +318,33 @@ test('the memory store stays bounded: idle counters are dropped first, run budge
   assert.ok(live.allowed);
 });
 
+test('an admission whose new counter evicts the one an earlier check of the same call created still applies both', () => {
+  // Two counters kept. a1's call leaves two partly used buckets; a2's call creates its "first" bucket (evicting a1's
+  // oldest), then its "second" one, which evicts the idle, full "first" bucket created a moment before in the same admission.
+  const store = new MemoryPolicyStore({ maxCounters: 2 });
+  const p = new Policy({
+    store,
+    now: () => 0,
+    limits: [
+      { kind: 'token_bucket', name: 'first', ratePerSecond: 0.001, burst: 1 },
+      { kind: 'token_bucket', name: 'second', ratePerSecond: 0.001, burst: 2 },
+    ],
+  });
+  assert.is(decided(p, call('x', [], 'a1')).allowed, true);
+  const t = decided(p, call('x', [], 'a2'));
+  assert.equal([t.allowed, t.reason, t.limit, t.remaining], [true, 'allowed', 'first', 0], 'admitted (not a store error)');
+  const again = decided(p, call('x', [], 'a2'));
+  assert.equal([again.allowed, again.reason, again.limit], [false, 'rate_limited', 'first'], "the evicted bucket was put back with its token taken");
+});
+
+test('the public store admit and the policy agree (one answer object each, not shared)', () => {
+  const store = new MemoryPolicyStore();
+  const check = { kind: 'token_bucket' as const, key: 'k', ratePerMs: 0.001, burst: 3 };
+  const a = store.admit([check], 0);
+  const b = store.admit([check], 0);
+  assert.is.not(a, b);
+  assert.is.not(a.remaining, b.remaining);
+  assert.equal([a.admitted, a.remaining, b.admitted, b.remaining], [true, [2], true, [1]]);
+});
+
 test.run();

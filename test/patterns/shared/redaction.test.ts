@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { REDACTED, captureValue, redactSecrets, safeStringify, secretRedactor } from '../../../src/index.js';
+import { redactAttributes } from '../../../src/patterns/shared/redaction.js';
 
 const test = suite('redaction');
 
@@ -83,6 +84,34 @@ test('safeStringify truncates long output and says by how much', () => {
 test('captureValue redacts before serialising and fails closed', () => {
   assert.is(captureValue({ token: 'abc', q: 1 }, redactSecrets), `{"token":"${REDACTED}","q":1}`);
   assert.is(captureValue({ token: 'abc' }, () => { throw new Error('bug'); }), '[redaction failed]');
+});
+
+
+test('attribute maps: the fast path of a secretRedactor gives what its full walk gives, and the same object when nothing changes', () => {
+  const pieces = ['plain', 'Bearer abcdefgh12345', 'password=hunter2', 'sk-live-0123456789abcdefABCD', 'ok ok ok ok', '', 'token: x1', 'AKIAABCDEFGHIJKLMNOP'];
+  const keys = ['gen_ai.tool.name', 'http.authorization', 'db.password', 'agent_safety.explanation.reasoning', 'exception.message', 'api_key', 'count'];
+  let seed = 7;
+  const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const value = (): unknown => {
+    switch (rand(5)) {
+      case 0: return pieces[rand(pieces.length)] + ' ' + pieces[rand(pieces.length)];
+      case 1: return rand(1000) / 7;
+      case 2: return rand(2) === 0;
+      case 3: return [pieces[rand(pieces.length)], pieces[rand(pieces.length)], null];
+      default: return undefined;
+    }
+  };
+  for (const redactor of [redactSecrets, secretRedactor({ maskSecretsInText: false }), secretRedactor({ keyPattern: /count/ })]) {
+    const walk = (v: unknown) => redactor(v); // not the registered redactor itself: always the full walk
+    for (let i = 0; i < 2000; i++) {
+      const attrs: Record<string, unknown> = {};
+      for (let k = rand(5); k >= 0; k--) attrs[keys[rand(keys.length)]] = value();
+      const fast = redactAttributes(attrs, redactor);
+      assert.equal(fast, redactAttributes(attrs, walk), JSON.stringify(attrs));
+      if (JSON.stringify(fast) === JSON.stringify(attrs)) assert.is(fast, attrs, 'unchanged: the same object');
+      else assert.is.not(fast, attrs, 'changed: a copy (the input is never mutated)');
+    }
+  }
 });
 
 test.run();
