@@ -21,7 +21,7 @@ import { metrics, trace } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { startAgentSafety } from '../../src/bootstrap/index.js';
-import { guard } from '../../src/index.js';
+import { RollbackManager, guard, invokeAgent } from '../../src/index.js';
 import { verifyAuditFiles } from '../../src/verify/audit-verify.js';
 import { captureDiag } from '../helpers/diag.js';
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
@@ -108,6 +108,34 @@ for (const where of ['onStart', 'onEnding', 'onEnd'] as const) {
       assert.is(await ok(1), 2);
       assert.instance(await bad().catch(e => e), TypeError);
       assert.is(runs, 2);
+      assert.ok(diag.messages.some(m => /a span threw/.test(m)), diag.messages.join(' | '));
+    } finally {
+      diag.restore();
+      await t.shutdown().catch(() => {});
+    }
+  });
+}
+
+for (const where of ['onStart', 'onEnding', 'onEnd'] as const) {
+  test(`invokeAgent, a rollback and its compensations: a processor throwing in ${where} never reaches the run`, async () => {
+    const t = setupTelemetry({}, [new ThrowingProcessor(where)]);
+    const diag = captureDiag();
+    try {
+      const undone: string[] = [];
+      const manager = new RollbackManager({ agentId: 'publisher', delay: async () => {} });
+      manager.registerRollbackHook('publish', async () => void undone.push('publish'));
+      const result = await invokeAgent({ name: 'writer' }, async () => {
+        await manager.checkpoint('start', { isSafePoint: true });
+        await manager.checkpoint('publish', { environmentDelta: { post: 1 } });
+        const report = await manager.rollbackToLastSafePoint({ reason: 'test' });
+        return report.outcome;
+      });
+      assert.is(result, 'complete', "the run's own result, through a rollback that ran its compensation");
+      assert.equal(undone, ['publish']);
+      const failed = await invokeAgent({ name: 'writer' }, async () => {
+        throw new RangeError('own error');
+      }).catch((e: unknown) => e);
+      assert.instance(failed, RangeError, "and the run's own error");
       assert.ok(diag.messages.some(m => /a span threw/.test(m)), diag.messages.join(' | '));
     } finally {
       diag.restore();

@@ -1,3 +1,4 @@
+import { endContained, startContained } from '../shared/contained-span.js';
 import { SpanKind, context, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Attributes, Span } from '@opentelemetry/api';
 import { optionalString, rejectUnknownOptions, requireFunction, requireNonEmptyString, requireObject } from '../../patterns/shared/validate.js';
@@ -98,11 +99,8 @@ export async function invokeAgent<T>(options: InvokeAgentOptions, fn: (span: Spa
   const started = performance.now();
 
   const parent = context.active();
-  const span = currentTracer().startSpan(
-    `${GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT} ${options.name}`,
-    { kind: SpanKind.INTERNAL, attributes },
-    parent,
-  );
+  // A span processor that throws as the span starts or ends is contained: the run goes on with its own result.
+  const span = startContained(currentTracer(), `${GEN_AI_OPERATION_NAME_VALUE_INVOKE_AGENT} ${options.name}`, { kind: SpanKind.INTERNAL, attributes }, parent);
   const agent: AgentIdentity = Object.freeze({ id: options.id, name: options.name });
   // The run's id (per-run policy limits): its span id, or a local one when nothing is traced
   // (a no-op tracer hands back the parent's span context).
@@ -116,7 +114,7 @@ export async function invokeAgent<T>(options: InvokeAgentOptions, fn: (span: Spa
     metricAttributes[ATTR_ERROR_TYPE] = recordError(span, err);
     throw err;
   } finally {
-    span.end();
+    endContained(span);
     agentDurationHistogram().record((performance.now() - started) / 1000, metricAttributes);
   }
 }

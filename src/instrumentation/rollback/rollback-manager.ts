@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { endContained, startContained } from '../shared/contained-span.js';
 import { SpanKind, context, diag, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Link, Span, SpanContext } from '@opentelemetry/api';
 import type { Checkpoint, SpanReference } from '../../patterns/rollback/checkpoint.js';
@@ -106,7 +107,7 @@ class RollbackTelemetry implements RollbackObserver {
     if (request.reason !== undefined) attributes[ATTR_AGENT_SAFETY_ROLLBACK_REASON] = request.reason;
     if (request.mode === 'checkpoint_id') attributes[ATTR_AGENT_SAFETY_ROLLBACK_TARGET_ID] = String(request.target);
     if (request.mode === 'steps') attributes[ATTR_AGENT_SAFETY_ROLLBACK_STEPS] = Number(request.target);
-    const span = currentTracer().startSpan(SPAN_AGENT_SAFETY_ROLLBACK, { kind: SpanKind.INTERNAL, attributes }, parent);
+    const span = startContained(currentTracer(), SPAN_AGENT_SAFETY_ROLLBACK, { kind: SpanKind.INTERNAL, attributes }, parent);
     refreshInstruments();
     try {
       const report = await context.with(trace.setSpan(parent, span), run);
@@ -117,7 +118,7 @@ class RollbackTelemetry implements RollbackObserver {
       recordError(span, err);
       throw err;
     } finally {
-      span.end();
+      endContained(span);
     }
   }
 
@@ -157,11 +158,7 @@ class RollbackTelemetry implements RollbackObserver {
         },
       ];
     }
-    const span = currentTracer().startSpan(
-      `${SPAN_AGENT_SAFETY_COMPENSATE_PREFIX} ${checkpoint.name}`,
-      { kind: SpanKind.INTERNAL, attributes, links },
-      parent,
-    );
+    const span = startContained(currentTracer(), `${SPAN_AGENT_SAFETY_COMPENSATE_PREFIX} ${checkpoint.name}`, { kind: SpanKind.INTERNAL, attributes, links }, parent);
     const listener: CompensationListener = {
       retry(attempt, error) {
         span.addEvent(EVENT_AGENT_SAFETY_COMPENSATION_RETRY, {
@@ -182,7 +179,7 @@ class RollbackTelemetry implements RollbackObserver {
       }
       return entry;
     } finally {
-      span.end();
+      endContained(span);
     }
   }
 
