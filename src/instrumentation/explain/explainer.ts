@@ -163,8 +163,9 @@ export class Explainer implements GuardStep<ExplanationTrail> {
    * alone) the span's attributes carry the reasoning, confidence and
    * alternatives once, and the events written on the span carry only their
    * phase (log records stay whole). Without it (the `explain()` wrapper,
-   * which writes on whatever span is active, possibly shared), each event
-   * carries everything.
+   * which writes on whatever span is active, possibly shared, a guarded
+   * call's among them), each event carries everything and the span's
+   * explanation attributes are left to the span's owner.
    */
   constructor(action: string, options: ExplainOptions<never[]>, sink: ExplanationSink | undefined, ownSpan = false) {
     this.action = action;
@@ -193,18 +194,20 @@ export class Explainer implements GuardStep<ExplanationTrail> {
   }
 
   /**
-   * The span's part of a phase: the event, and for the first record of a
-   * call the reasoning and confidence attributes (with `ownSpan`, the
-   * alternatives too, and the event on the span names only its phase).
+   * The span's part of a phase: the event; with `ownSpan`, for the first
+   * record of a call, the reasoning, confidence and alternatives as span
+   * attributes (and the event on the span names only its phase).
    */
   private _decision(phase: ExplanationPhase, reasoning: string | undefined, first: boolean): StepDecision {
     const own = this._ownSpan;
     let attributes: Attributes | undefined;
-    if (first && (reasoning !== undefined || this._confidence !== undefined || (own && this._alternatives.length > 0))) {
+    // Only on a span of its own: on a shared span (another step's, a guarded call's) the span's
+    // explanation attributes belong to its owner, and this step's events carry everything.
+    if (own && first && (reasoning !== undefined || this._confidence !== undefined || this._alternatives.length > 0)) {
       attributes = {};
       if (reasoning !== undefined) attributes[ATTR_AGENT_SAFETY_EXPLANATION_REASONING] = reasoning;
       if (this._confidence !== undefined) attributes[ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE] = this._confidence;
-      if (own && this._alternatives.length > 0) attributes[ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES] = this._alternatives as string[];
+      if (this._alternatives.length > 0) attributes[ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES] = this._alternatives as string[];
       Object.freeze(attributes);
     }
     const event = own

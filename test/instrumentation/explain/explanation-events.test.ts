@@ -192,6 +192,25 @@ test('hooks.explain() writes onto the active span the same way', async () => {
   await logs.shutdown();
 });
 
+test("hooks.explain() inside a guarded call with its own explanation: the guard's reasoning stays the span's, the inner one is in its events", async () => {
+  await withTelemetry({}, async t => {
+    const hooks = new ExplainabilityHookManager();
+    const inner = hooks.explain({ action: 'double', reasoning: 'twice as good' })(async (n: number) => n * 2);
+    const outer = guard(async () => inner(21), { name: 'outer', explain: { reasoning: 'the user asked for it', confidence: 0.7 } });
+    assert.is(await outer(), 42);
+    const span = t.span('execute_tool outer');
+    assert.is(span.attributes[ATTR_AGENT_SAFETY_EXPLANATION_REASONING], 'the user asked for it');
+    assert.is(span.attributes[ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE], 0.7);
+    const events = spanEvents(span);
+    assert.equal(events.map(e => [e[ATTR_AGENT_SAFETY_EXPLANATION_PHASE], e[ATTR_AGENT_SAFETY_EXPLANATION_REASONING]]), [
+      ['pre_action', undefined],
+      ['pre_action', 'twice as good'],
+      ['post_action', 'twice as good'],
+      ['post_action', undefined],
+    ]);
+  });
+});
+
 test('bad configuration throws, naming the option', () => {
   assert.throws(() => new AgentSafetyInstrumentation({ explanationEvents: 'events' as never }), /explanationEvents/);
   assert.throws(() => new AgentSafetyInstrumentation({ loggerProvider: {} as never }), /loggerProvider must be a LoggerProvider/);
