@@ -145,7 +145,9 @@ function flatAttributeRedactor(keyPattern: RegExp, maskText: boolean): <T extend
   };
   return <T extends Readonly<Record<string, unknown>>>(attributes: T): T => {
     let out: Record<string, unknown> | undefined;
-    for (const key in attributes) {
+    const keys = Object.keys(attributes); // own keys, as the full walk sees them
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
       const v = attributes[key];
       const r = isSecretKey(key) && v !== undefined && v !== null ? REDACTED : redactValue(v);
       if (r !== v) (out ??= { ...attributes })[key] = r;
