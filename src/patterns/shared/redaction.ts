@@ -149,7 +149,9 @@ function flatAttributeRedactor(keyPattern: RegExp, maskText: boolean): <T extend
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i];
       const v = attributes[key];
-      const r = isSecretKey(key) && v !== undefined && v !== null ? REDACTED : redactValue(v);
+      let r = isSecretKey(key) && v !== undefined && v !== null ? REDACTED : redactValue(v);
+      // As after the full walk: what is not an attribute value (null, an object…) is masked.
+      if (!isAttributeValue(r)) r = v === undefined ? undefined : REDACTED;
       if (r !== v) (out ??= { ...attributes })[key] = r;
     }
     return (out ?? attributes) as T;
