@@ -12,8 +12,7 @@
  *
  * @module
  */
-import { AUDIT_KEYS, CHECKPOINT_SPAN_NAME, SEAL_SPAN_NAME } from '../../patterns/audit/audit-record.js';
-import { AUDIT_TLOG_NOTE_KEY } from '../../patterns/audit/audit-tlog.js';
+import { AUDIT_KEYS, AUDIT_TLOG_NOTE_KEY, CHECKPOINT_SPAN_NAME, SEAL_SPAN_NAME } from '../../patterns/audit/audit-record.js';
 
 // ── GenAI semantic conventions (copied, @experimental upstream) ───────────
 

@@ -83,6 +83,13 @@ export const AUDIT_KEYS = {
   checkpointSignature: 'agent_safety.audit.checkpoint.signature',
 } as const;
 
+/**
+ * The attribute of a seal record that carries the log's signed
+ * checkpoint note (c2sp.org/tlog-checkpoint) for the tree of the records
+ * before it.
+ */
+export const AUDIT_TLOG_NOTE_KEY = 'agent_safety.audit.seal.note';
+
 /** A time as the SDK keeps it: `[seconds, nanoseconds]`. */
 export type HrTimeLike = readonly [number, number];
 

@@ -14,12 +14,7 @@ import { ed25519NoteSigner } from './signed-note.js';
 import type { NoteSigner } from './signed-note.js';
 import { signCheckpoint } from './tlog-checkpoint.js';
 
-/**
- * The attribute of a seal record that carries the log's signed
- * checkpoint note (c2sp.org/tlog-checkpoint) for the tree of the records
- * before it.
- */
-export const AUDIT_TLOG_NOTE_KEY = 'agent_safety.audit.seal.note';
+export { AUDIT_TLOG_NOTE_KEY } from './audit-record.js';
 
 /** Where a log's tree stands: what a restart continues. */
 export interface AuditTreeState {
