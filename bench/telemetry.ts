@@ -12,6 +12,8 @@ import type { ReadableSpan, SpanExporter, SpanProcessor, TracerProvider } from '
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { AgentSafetyInstrumentation } from '../src/bootstrap/index.js';
 import { traceSdk } from '../src/bootstrap/sdk-compat.js';
+import type { AuditRecord } from '../src/exporters/audit/audit-sink.js';
+import { AuditChain } from '../src/patterns/audit/audit-chain.js';
 
 /** The trace SDK (3.x or 2.x), through the bootstrap's adapter. */
 export const sdkTrace = traceSdk();
@@ -74,3 +76,28 @@ export function bareSpan<T>(tracer: Tracer, fn: () => Promise<T>): Promise<T> {
     }
   });
 }
+
+/** `count` chained records of realistic size (the sinks do not look inside them), from real SDK spans. */
+export function chainedRecords(count: number): AuditRecord[] {
+  const exporter = sdkTrace.inMemorySpanExporter();
+  const provider = sdkTrace.tracerProvider({ spanProcessors: [sdkTrace.simpleSpanProcessor(exporter)] });
+  const tracer = provider.getTracer('agent-safety-otel', '0.1.0');
+  for (let i = 0; i < count; i++) {
+    const span = tracer.startSpan('execute_tool search_web', {
+      attributes: {
+        'gen_ai.operation.name': 'execute_tool',
+        'gen_ai.tool.name': 'search_web',
+        'gen_ai.agent.id': 'bench-agent',
+        'agent_safety.decision': 'allow',
+        'agent_safety.explanation': 'low impact read-only call within budget; breaker closed; '.repeat(8),
+        'agent_safety.arguments.hash': 'a'.repeat(64),
+        'test.i': i,
+      },
+    });
+    span.addEvent('agent_safety.gate', { verdict: 'allow' });
+    span.end();
+  }
+  const chain = new AuditChain({ chainId: 'bench-chain' });
+  return exporter.getFinishedSpans().map(span => chain.append(span, { 'service.name': 'bench' }) as AuditRecord); // the chain's record carries its span
+}
+

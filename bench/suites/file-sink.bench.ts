@@ -13,35 +13,10 @@ import { join } from 'node:path';
 import { FileAuditSink } from '../../src/exporters/audit/file-audit-sink.js';
 import type { FileAuditSinkOptions } from '../../src/exporters/audit/file-audit-sink.js';
 import type { AuditRecord } from '../../src/exporters/audit/audit-sink.js';
-import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
 import { DEFAULT_FSYNC_EVERY_MS } from '../../src/patterns/audit/audit-file.js';
 import { formatRate, median } from '../lib.js';
 import type { BenchSuite } from '../lib.js';
-import { sdkTrace } from '../telemetry.js';
-
-/** `count` chained records of realistic size (the sink does not look inside them). */
-function makeRecords(count: number): AuditRecord[] {
-  const exporter = sdkTrace.inMemorySpanExporter();
-  const provider = sdkTrace.tracerProvider({ spanProcessors: [sdkTrace.simpleSpanProcessor(exporter)] });
-  const tracer = provider.getTracer('agent-safety-otel', '0.1.0');
-  for (let i = 0; i < count; i++) {
-    const span = tracer.startSpan('execute_tool search_web', {
-      attributes: {
-        'gen_ai.operation.name': 'execute_tool',
-        'gen_ai.tool.name': 'search_web',
-        'gen_ai.agent.id': 'bench-agent',
-        'agent_safety.decision': 'allow',
-        'agent_safety.explanation': 'low impact read-only call within budget; breaker closed; '.repeat(8),
-        'agent_safety.arguments.hash': 'a'.repeat(64),
-        'test.i': i,
-      },
-    });
-    span.addEvent('agent_safety.gate', { verdict: 'allow' });
-    span.end();
-  }
-  const chain = new AuditChain({ chainId: 'bench-chain' });
-  return exporter.getFinishedSpans().map(span => chain.append(span, { 'service.name': 'bench' }) as AuditRecord); // the chain's record carries its span
-}
+import { chainedRecords } from '../telemetry.js';
 
 async function oneRun(path: string, options: Omit<FileAuditSinkOptions, 'path'>, records: readonly AuditRecord[], total: number): Promise<number> {
   rmSync(path, { force: true });
@@ -64,7 +39,7 @@ const suite: BenchSuite = {
   async run({ quick }) {
     const dir = mkdtempSync(join(tmpdir(), 'agent-safety-bench-file-sink-'));
     try {
-      const records = makeRecords(quick ? 500 : 5_000);
+      const records = chainedRecords(quick ? 500 : 5_000);
       const bytes = records.reduce((n, r) => n + Buffer.byteLength(r.line) + 1, 0) / records.length;
       const total = quick ? 2_000 : 100_000;
       const runs = quick ? 1 : 7;

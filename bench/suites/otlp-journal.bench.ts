@@ -20,30 +20,10 @@ import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import { FileAuditSink } from '../../src/exporters/audit/file-audit-sink.js';
 import { OtlpAuditSink } from '../../src/exporters/audit/otlp-audit-sink.js';
 import type { AuditRecord, AuditSink } from '../../src/exporters/audit/audit-sink.js';
-import { AuditChain } from '../../src/patterns/audit/audit-chain.js';
 import { formatRate, median } from '../lib.js';
 import type { BenchSuite } from '../lib.js';
-import { sdkTrace } from '../telemetry.js';
+import { chainedRecords } from '../telemetry.js';
 
-function makeRecords(count: number): AuditRecord[] {
-  const exporter = sdkTrace.inMemorySpanExporter();
-  const provider = sdkTrace.tracerProvider({ spanProcessors: [sdkTrace.simpleSpanProcessor(exporter)] });
-  const tracer = provider.getTracer('agent-safety-otel', '0.1.0');
-  for (let i = 0; i < count; i++) {
-    const span = tracer.startSpan('execute_tool search_web', {
-      attributes: {
-        'gen_ai.operation.name': 'execute_tool',
-        'gen_ai.tool.name': 'search_web',
-        'gen_ai.agent.id': 'bench-agent',
-        'agent_safety.explanation': 'low impact read-only call within budget; breaker closed; '.repeat(8),
-        'test.i': i,
-      },
-    });
-    span.end();
-  }
-  const chain = new AuditChain({ chainId: 'bench-chain' });
-  return exporter.getFinishedSpans().map(span => chain.append(span, { 'service.name': 'bench' }) as AuditRecord); // the chain's record carries its span
-}
 
 const accepting: SpanExporter = {
   export(_spans: ReadableSpan[], done: (r: ExportResult) => void): void {
@@ -87,7 +67,7 @@ const suite: BenchSuite = {
   async run({ quick }) {
     const dir = mkdtempSync(join(tmpdir(), 'agent-safety-bench-journal-'));
     try {
-      const records = makeRecords(quick ? 500 : 5_000);
+      const records = chainedRecords(quick ? 500 : 5_000);
       const total = quick ? 2_000 : 100_000;
       const runs = quick ? 1 : 5;
       const spoolPath = join(dir, 'journal.jsonl');
