@@ -19,6 +19,7 @@ import { keyFileBytes } from '../patterns/audit/audit-chain.js';
 import { verifyConsistencyProofText, verifyRecordProof } from '../verify/tlog.js';
 import { PACKAGE_NAME } from '../instrumentation/shared/version.js';
 import type { CliIO, Command } from './main.js';
+import { UsageError } from './cli-args.js';
 
 const USAGE = `Usage:
   ${PACKAGE_NAME} prove --tiles DIR --record SEQ [--chain ID] [--journal FILE…] [--checkpoint FILE]
@@ -109,8 +110,6 @@ function parse(args: string[]): Args {
   }
   return a;
 }
-
-class UsageError extends Error {}
 
 function nonNegative(v: string, flag: string): number {
   if (!/^(0|[1-9][0-9]*)$/.test(v) || !Number.isSafeInteger(Number(v))) throw new UsageError(`${flag} must be a non-negative integer, got ${v}`);

@@ -6,14 +6,14 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
 import { checkConsistencyProof, checkInclusionProof } from '../verify/tlog.js';
 import type { ProofCheckOptions, ProofCheckReport, ProofCheckpointSummary } from '../verify/tlog.js';
 import { isNoteError, verifierFromVkey } from '../patterns/audit/signed-note.js';
 import type { NoteVerifier } from '../patterns/audit/signed-note.js';
-import { keyFileBytes } from '../patterns/audit/audit-chain.js';
+import { AuditInputError } from '../verify/audit-verify.js';
 import { PACKAGE_NAME } from '../instrumentation/shared/version.js';
 import type { CliIO } from './main.js';
+import { UsageError, flagValue, readCliFile, readHmacKeyFile } from './cli-args.js';
 
 /** The proof options, for verify's help. */
 export const PROOF_OPTIONS = `Transparency-log proofs (instead of files; see docs/transparency.md):
@@ -42,8 +42,6 @@ export function isProofCheck(args: readonly string[]): boolean {
   return args.some(a => PROOF_FLAGS.has(a));
 }
 
-class UsageError extends Error {}
-
 interface ProofArgs {
   proofs: Array<{ kind: 'inclusion' | 'consistency'; file: string }>;
   logKeys: NoteVerifier[];
@@ -55,15 +53,9 @@ interface ProofArgs {
   json: boolean;
 }
 
-/** Reads a file named on the command line; unreadable → exit 2 (as verify). */
-class InputError extends Error {}
-
+/** A text file named on the command line; unreadable: exit code 2, as verify. */
 function readText(path: string, what: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  return readCliFile(path, what).toString('utf8');
 }
 
 function vkey(v: string, flag: string): NoteVerifier {
@@ -81,11 +73,7 @@ function parse(args: readonly string[]): ProofArgs {
   let linePath: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
-    const value = (): string => {
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
+    const value = (): string => flagValue(args, ++i, arg);
     switch (arg) {
       case '--inclusion-proof':
         a.proofs.push({ kind: 'inclusion', file: value() });
@@ -112,15 +100,7 @@ function parse(args: readonly string[]): ProofArgs {
         linePath = value();
         break;
       case '--hmac-key-file': {
-        const path = value();
-        let bytes: Buffer;
-        try {
-          bytes = readFileSync(path);
-        } catch (err) {
-          throw new InputError(`cannot read the HMAC key file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-        }
-        a.hmacKey = keyFileBytes(bytes);
-        if (a.hmacKey.length === 0) throw new UsageError('the HMAC key file is empty');
+        a.hmacKey = readHmacKeyFile(value());
         break;
       }
       case '--json':
@@ -170,7 +150,7 @@ export async function runProofCheck(args: readonly string[], io: CliIO, usage: s
       io.err(`${PACKAGE_NAME} verify: ${err.message}\n\n${usage}`);
       return 2;
     }
-    if (err instanceof InputError) {
+    if (err instanceof AuditInputError) {
       io.err(`${PACKAGE_NAME} verify: ${err.message}\n`);
       return 2;
     }
@@ -190,7 +170,7 @@ export async function runProofCheck(args: readonly string[], io: CliIO, usage: s
     try {
       text = readText(p.file, `${p.kind} proof`);
     } catch (err) {
-      if (!(err instanceof InputError)) throw err;
+      if (!(err instanceof AuditInputError)) throw err;
       io.err(`${PACKAGE_NAME} verify: ${err.message}\n`);
       return 2;
     }

@@ -6,16 +6,15 @@
  *
  * @module
  */
-import { readFileSync } from 'node:fs';
 import { createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { AuditInputError, verifyAuditFiles } from '../verify/audit-verify.js';
 import type { AuditChainReport, AuditFailure, AuditInputStream, AuditVerifyReport, VerifyAuditFilesOptions } from '../verify/audit-verify.js';
 import type { ChainHead } from '../patterns/audit/audit-record.js';
-import { keyFileBytes } from '../patterns/audit/audit-chain.js';
 import { PACKAGE_NAME } from '../instrumentation/shared/version.js';
 import type { CliIO, Command } from './main.js';
 import { PROOF_OPTIONS, isProofCheck, runProofCheck } from './verify-proof.js';
+import { UsageError, flagValue, readCliFile, readHmacKeyFile } from './cli-args.js';
 
 const OPTIONS = `Options:
   --hmac-key-file F       the chains' HMAC key: the file's bytes (one trailing
@@ -90,20 +89,10 @@ Exit codes: 0 heads printed, 1 a chain failed (its head is not printed),
 2 usage error or unreadable input.
 `;
 
-class UsageError extends Error {}
-
 interface Parsed {
   files: Array<string | AuditInputStream>;
   options: VerifyAuditFilesOptions;
   json: boolean;
-}
-
-function readKeyFile(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new AuditInputError(`cannot read the ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
 }
 
 const HEAD = /^(.+):(\d+):([0-9a-f]{64})$/;
@@ -116,7 +105,7 @@ function parseHead(arg: string, v: string): ChainHead {
 
 /** A manifest: lines `CHAIN` or `CHAIN:SEQ:HASH`, blank lines and `#` comments ignored. */
 function readManifest(path: string, chains: string[], heads: ChainHead[]): void {
-  const text = readKeyFile(path, 'manifest').toString('utf8');
+  const text = readCliFile(path, 'manifest').toString('utf8');
   let n = 0;
   for (const raw of text.split('\n')) {
     n++;
@@ -162,16 +151,10 @@ function parseArgs(args: string[], stdin: AsyncIterable<Buffer | string> | undef
   let json = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
-    const value = (): string => {
-      const v = args[++i];
-      if (v === undefined) throw new UsageError(`${arg} needs a value`);
-      return v;
-    };
+    const value = (): string => flagValue(args, ++i, arg);
     switch (arg) {
       case '--hmac-key-file': {
-        const key = keyFileBytes(readKeyFile(value(), 'HMAC key file'));
-        if (key.length === 0) throw new UsageError('the HMAC key file is empty');
-        hmacKey = key;
+        hmacKey = readHmacKeyFile(value());
         break;
       }
       case '--hmac-key-id':
@@ -180,7 +163,7 @@ function parseArgs(args: string[], stdin: AsyncIterable<Buffer | string> | undef
       case '--public-key': {
         const file = value();
         try {
-          publicKey = createPublicKey(readKeyFile(file, 'public key file'));
+          publicKey = createPublicKey(readCliFile(file, 'public key file'));
         } catch (err) {
           if (err instanceof AuditInputError) throw err;
           throw new UsageError(`${file} is not a PEM public key: ${(err as Error).message}`);

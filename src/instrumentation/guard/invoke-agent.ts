@@ -1,6 +1,6 @@
-import { endContained, startContained } from '../shared/contained-span.js';
 import { SpanKind, context, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Attributes, Span } from '@opentelemetry/api';
+import { endContained, startContained } from '../shared/contained-span.js';
 import { optionalString, rejectUnknownOptions, requireFunction, requireNonEmptyString, requireObject } from '../../patterns/shared/validate.js';
 import { agentDurationHistogram } from './agent-metrics.js';
 import { withAgent, withRun } from './call-context.js';

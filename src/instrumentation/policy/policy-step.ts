@@ -52,30 +52,18 @@ export function policyDecisionAttributes(d: PolicyDecision): Attributes {
 }
 
 /**
- * The span attributes of `ticket`, built for the guard's hot path: an allowed
- * call without limits has the same attributes every time (cached per rule in
- * `cache`); an allowed call under limits gets one object of a fixed shape
- * (only `remaining` changes from call to call). Same attributes as
- * {@link policyDecisionAttributes}.
+ * The span attributes of `ticket` ({@link policyDecisionAttributes}): an
+ * allowed call without limits has the same attributes every time, so they
+ * are built once per rule and kept in `cache`.
  */
 function ticketAttributes(t: PolicyTicket, cache: Map<string | undefined, Attributes>): Attributes {
-  if (!t.allowed || t.waitedMs > 0) return policyDecisionAttributes(t);
-  if (t.limit === undefined) {
-    let attrs = cache.get(t.rule);
-    if (attrs === undefined) {
-      attrs = Object.freeze(policyDecisionAttributes(t));
-      // Rules are few; authorizer answers (sets of policies) are bounded by the cap.
-      if (cache.size < 64) cache.set(t.rule, attrs);
-    }
-    return attrs;
+  if (!t.allowed || t.waitedMs > 0 || t.limit !== undefined) return policyDecisionAttributes(t);
+  let attrs = cache.get(t.rule);
+  if (attrs === undefined) {
+    attrs = Object.freeze(policyDecisionAttributes(t));
+    // Rules are few; authorizer answers (sets of policies) are bounded by the cap.
+    if (cache.size < 64) cache.set(t.rule, attrs);
   }
-  const attrs: Attributes = {
-    [ATTR_AGENT_SAFETY_POLICY_DECISION]: 'allow',
-    [ATTR_AGENT_SAFETY_POLICY_REASON]: 'allowed',
-    [ATTR_AGENT_SAFETY_POLICY_LIMIT]: t.limit,
-    [ATTR_AGENT_SAFETY_POLICY_REMAINING]: t.remaining,
-  };
-  if (t.rule !== undefined) attrs[ATTR_AGENT_SAFETY_POLICY_RULE] = t.rule;
   return attrs;
 }
 

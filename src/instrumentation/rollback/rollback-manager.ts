@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { endContained, startContained } from '../shared/contained-span.js';
 import { SpanKind, context, diag, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Link, Span, SpanContext } from '@opentelemetry/api';
+import { endContained, startContained } from '../shared/contained-span.js';
 import type { Checkpoint, SpanReference } from '../../patterns/rollback/checkpoint.js';
 import { RollbackEngine } from '../../patterns/rollback/rollback-engine.js';
 import type {

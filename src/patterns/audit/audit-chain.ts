@@ -8,7 +8,7 @@
 import type { KeyObject } from 'node:crypto';
 import type { Clock } from '../shared/clock.js';
 import { systemClock } from '../shared/clock.js';
-import { AUDIT_FORMAT_VERSION, GENESIS_HASH, chainHashBytes, chainedResource, encodeRecordOpen, lineTail, signSeal } from './audit-record.js';
+import { AUDIT_FORMAT_VERSION, GENESIS_HASH, LINE_HASH_TAIL, chainHashBytes, chainedResource, encodeRecordOpen, lineTail, signSeal } from './audit-record.js';
 import type { AuditSpanLike, ChainHead, SealClaim } from './audit-record.js';
 import { requireNonEmptyString, requireNumber } from '../shared/validate.js';
 
@@ -59,7 +59,7 @@ class ChainRecord implements ChainedRecord {
 /** Bytes of a slab: records are written one after another into it; a full slab is left to the records that view it. */
 const SLAB_BYTES = 256 * 1024;
 /** `,"hash":"` + 64 hex + `"}` + newline. */
-const TAIL_BYTES = 76;
+const TAIL_BYTES = LINE_HASH_TAIL + 1;
 const CLOSE_BRACE = 0x7d;
 
 /** An HMAC key with its id (the id is recorded; the key never is). */

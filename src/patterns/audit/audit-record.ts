@@ -254,7 +254,7 @@ export function lineTail(hash: string): string {
 
 /** The JSONL line of a record: its body without the closing brace ({@link encodeRecordOpen}) and `"hash"` as the last member. */
 export function lineFromOpen(open: string, hash: string): string {
-  return open + ',"hash":"' + hash + '"}';
+  return open + lineTail(hash).slice(0, -1);
 }
 
 /** Length of the `,"hash":"<64 hex>"}` tail that {@link lineFromOpen} appends. */
