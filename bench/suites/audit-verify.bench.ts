@@ -107,15 +107,26 @@ const gc = (globalThis as { gc?: () => void }).gc;
 /** The built bin (npm run bench builds it first). */
 const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'dist', 'cli', 'bin.js');
 
-/** Wall seconds of `agent-safety-otel verify` in a child process, on the file by path or (`piped`) through a pipe to its standard input. */
-function cliSeconds(path: string, piped: boolean): Promise<number> {
-  return new Promise((done, fail) => {
-    const t0 = process.hrtime.bigint();
-    const child = spawn(process.execPath, [BIN, 'verify', piped ? '-' : path], { stdio: [piped ? 'pipe' : 'ignore', 'ignore', 'inherit'] });
-    child.on('error', fail);
-    child.on('close', code => (code === 0 ? done(Number(process.hrtime.bigint() - t0) / 1e9) : fail(new Error(`verify exited with ${code}`))));
-    if (piped) createReadStream(path, { highWaterMark: 1 << 16 }).pipe(child.stdin!);
-  });
+/**
+ * Wall seconds of `agent-safety-otel verify` in a child process, on the file
+ * by path or (`piped`) through a pipe to its standard input, written by
+ * `cat` as a user's `cat … | verify -` would be (this process only starts
+ * them: it does not copy the bytes itself).
+ */
+async function cliSeconds(path: string, piped: boolean): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const writer = piped ? spawn('cat', [path], { stdio: ['ignore', 'pipe', 'inherit'] }) : undefined;
+  if (writer !== undefined) await new Promise<void>((ready, fail) => writer.once('spawn', ready).once('error', fail));
+  const child = spawn(process.execPath, [BIN, 'verify', piped ? '-' : path], { stdio: [writer?.stdout ?? 'ignore', 'ignore', 'inherit'] });
+  // the child holds the pipe's read end now: this process lets go of its copy
+  writer?.stdout?.destroy();
+  const exited = (p: ReturnType<typeof spawn>, what: string): Promise<void> =>
+    new Promise((done, fail) => {
+      p.on('error', fail);
+      p.on('close', code => (code === 0 ? done() : fail(new Error(`${what} exited with ${code}`))));
+    });
+  await Promise.all([exited(child, 'verify'), ...(writer === undefined ? [] : [exited(writer, 'cat')])]);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
 /** Seconds to read `path` in 1 MiB chunks and SHA-256 all of it (one digest): the hash limit. */

@@ -129,6 +129,13 @@ export function readFdBlocks(fd: number, size = 1 << 22, ahead = 3): AsyncIterab
         // taken: the reader may read one more block ahead
         Atomics.sub(credit, 0, 1);
         Atomics.notify(credit, 0);
+        // Let the event loop turn before the caller works on the block. The
+        // reader's messages arrive in one callback that goes on while more
+        // keep coming, and the caller's work runs inside it (in its
+        // microtasks): without a turn, nothing else this thread waits for
+        // (a scan worker's start and results, timers) would be seen until
+        // the input ended.
+        await new Promise<void>(resolve => setImmediate(resolve));
         yield { chunk: Buffer.from(m.buffer, 0, m.length), whole: m.whole };
       }
     } finally {

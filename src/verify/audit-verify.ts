@@ -41,7 +41,7 @@
  *
  * @module
  */
-import { statSync } from 'node:fs';
+import { fstatSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
 import { availableParallelism } from 'node:os';
@@ -1581,8 +1581,9 @@ function openInputStream(input: AuditInputStream): AsyncIterable<Buffer | string
 export interface VerifyAuditFilesOptions extends AuditVerifyOptions {
   /**
    * Worker threads that hash in parallel with this one: 0 for none. By
-   * default, one less than the machine's cores (at most 4), started once
-   * the input read passes 16 MB. This thread reads, applies the results in
+   * default, one less than the machine's cores (at most 4), started when
+   * the input is over 16 MB (files, and a descriptor of a file) or a stream
+   * has given more than 4 MiB. This thread reads, applies the results in
    * order and scans chunks itself while the workers are busy or still
    * starting.
    */
@@ -1597,6 +1598,22 @@ export interface VerifyAuditFilesOptions extends AuditVerifyOptions {
 
 /** Input past which the default worker threads start. */
 const POOL_AFTER_BYTES = 16 * 2 ** 20;
+/**
+ * Bytes of a stream of unknown size (a pipe) read before the default
+ * worker threads start: a pipe of more than one read block is likely
+ * large, and the workers start while this thread goes on alone.
+ */
+const POOL_AFTER_STREAMED = 4 * 2 ** 20;
+
+/** The size of the file a descriptor reads; 0 for a pipe, a terminal or a socket. */
+function descriptorFileSize(fd: number): number {
+  try {
+    const st = fstatSync(fd);
+    return st.isFile() ? st.size : 0;
+  } catch {
+    return 0; // reported when read
+  }
+}
 
 /**
  * Verifies audit files (JSONL or OTLP JSON, auto-detected per line), read
@@ -1608,6 +1625,8 @@ const POOL_AFTER_BYTES = 16 * 2 ** 20;
 export async function verifyAuditFiles(inputs: readonly (string | AuditInputStream)[], options: VerifyAuditFilesOptions = {}): Promise<AuditVerifyReport> {
   let total = 0;
   for (const p of inputs) if (typeof p === 'string') total += await statOrThrow(p);
+  // A stream's size is unknown, but a descriptor of a file (`verify - < file`) has one.
+  for (const p of inputs) if (typeof p !== 'string' && p.fd !== undefined) total += descriptorFileSize(p.fd);
   const seals: ExternalSeal[] = [...(options.seals ?? []), ...(options.checkpoints ?? [])];
   for (const f of [...(options.sealFiles ?? []), ...(options.checkpointFiles ?? [])]) seals.push(...(await readSealFile(f)));
   const verifier = new AuditVerifier({ ...options, seals, checkpoints: undefined });
@@ -1620,7 +1639,7 @@ export async function verifyAuditFiles(inputs: readonly (string | AuditInputStre
   const poolNow = (): ScanPool | undefined => {
     if (poolTried || workers <= 0) return pool;
     // by default, only for large input (a worker takes tens of milliseconds to start)
-    if (options.workers === undefined && total + streamed <= POOL_AFTER_BYTES) return undefined;
+    if (options.workers === undefined && total <= POOL_AFTER_BYTES && streamed <= POOL_AFTER_STREAMED) return undefined;
     poolTried = true;
     try {
       pool = new ScanPool(workers, options.hmacKey, options.maxDepth ?? DEFAULT_MAX_DEPTH);

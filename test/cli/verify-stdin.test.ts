@@ -137,4 +137,25 @@ test('the block reader: whole lines per block, a line longer than a block passed
   assert.is((failed as { code?: string } | undefined)?.code, 'EBADF');
 });
 
+test('the block reader lets the event loop turn between blocks while the reader keeps ahead (timers, a scan worker\'s start and results are seen)', async () => {
+  const fd = openSync(file, 'r');
+  let ticks = 0;
+  let taken = 0;
+  const timer = setInterval(() => ticks++, 1);
+  try {
+    for await (const b of readFdBlocks(fd, 65_536, 3)) {
+      assert.ok(b.chunk.length > 0);
+      taken++;
+      // work on the block for a while: the reader is ahead again when it ends
+      const until = Date.now() + 3;
+      while (Date.now() <= until) void 0;
+    }
+  } finally {
+    clearInterval(timer);
+    closeSync(fd);
+  }
+  assert.ok(taken >= 20, `${taken} blocks`);
+  assert.ok(ticks >= taken / 2, `a 1 ms timer fired ${ticks} times while ${taken} blocks were worked on for 3 ms each`);
+});
+
 test.run();
