@@ -1,21 +1,12 @@
-import { createRequire } from 'node:module';
-import type * as Instrumentation from '@opentelemetry/instrumentation';
-import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
-import type { MeterProvider, TracerProvider } from '@opentelemetry/api';
+import { metrics, trace } from '@opentelemetry/api';
+import type { Instrumentation, InstrumentationConfig } from '@opentelemetry/instrumentation';
+import type { Meter, MeterProvider, Tracer, TracerProvider } from '@opentelemetry/api';
 import type { Redactor } from '../../patterns/shared/redaction.js';
 import { optionalBoolean, optionalFunction, optionalString, rejectUnknownOptions, requireObject, requireOneOf } from '../../patterns/shared/validate.js';
 import type { EventLoggerProvider } from './logs.js';
 import { DEFAULT_SETTINGS, activateTelemetry, deactivateTelemetry, isActiveProvider } from './telemetry.js';
 import type { AgentIdentity, ExplanationEvents, TelemetryProvider, TelemetrySettings } from './telemetry.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from './version.js';
-
-/**
- * `@opentelemetry/instrumentation` as `NodeSDK` (CommonJS only) and
- * `registerInstrumentations` in a CommonJS program load it: `require` gives
- * that one module instance, where an `import` would load its ESM build a
- * second time.
- */
-const { InstrumentationBase } = createRequire(import.meta.url)('@opentelemetry/instrumentation') as typeof Instrumentation;
 
 /** Configuration of {@link AgentSafetyInstrumentation}. */
 export interface AgentSafetyInstrumentationConfig extends InstrumentationConfig {
@@ -121,32 +112,40 @@ function settingsOf(config: AgentSafetyInstrumentationConfig, enabled: boolean):
  * sdk.start();
  * ```
  */
-export class AgentSafetyInstrumentation
-  extends InstrumentationBase<AgentSafetyInstrumentationConfig>
-  implements TelemetryProvider
-{
+export class AgentSafetyInstrumentation implements Instrumentation<AgentSafetyInstrumentationConfig>, TelemetryProvider {
+  readonly instrumentationName: string = PACKAGE_NAME;
+  readonly instrumentationVersion: string = PACKAGE_VERSION;
+  private _config: AgentSafetyInstrumentationConfig;
+  private _enabled = false;
+  private _tracer: Tracer;
+  private _meter: Meter;
   /** The LoggerProvider the SDK handed over through `setLoggerProvider` (not the API's placeholder). */
   private _sdkLoggerProvider: EventLoggerProvider | undefined;
 
   constructor(config: AgentSafetyInstrumentationConfig = {}) {
     validate(config);
-    super(PACKAGE_NAME, PACKAGE_VERSION, config);
-    // The base constructor enables us when `enabled` is not false. Otherwise
-    // the package is still ours to configure (redaction, agent), just silent.
-    if (config.enabled === false) activateTelemetry(this);
+    this._config = { enabled: true, ...config };
+    this._tracer = trace.getTracer(PACKAGE_NAME, PACKAGE_VERSION);
+    this._meter = metrics.getMeter(PACKAGE_NAME, PACKAGE_VERSION);
+    // Enabled unless `enabled` is false; even then the package is ours to
+    // configure (redaction, agent), just silent.
+    if (this._config.enabled !== false) this.enable();
+    else activateTelemetry(this);
   }
 
-  /** This package patches nothing. */
-  protected init(): void {}
-
-  /** The tracer of the provider this instrumentation was given. */
-  override get tracer() {
-    return super.tracer;
+  /** The tracer of the provider this instrumentation was given (the global one's until then). */
+  get tracer(): Tracer {
+    return this._tracer;
   }
 
-  /** The meter of the provider this instrumentation was given. */
-  override get meter() {
-    return super.meter;
+  /** The meter of the provider this instrumentation was given (the global one's until then). */
+  get meter(): Meter {
+    return this._meter;
+  }
+
+  /** Whether the package's telemetry is on. */
+  isEnabled(): boolean {
+    return this._enabled;
   }
 
   /** The settings every guarded call reads. */
@@ -154,13 +153,13 @@ export class AgentSafetyInstrumentation
     return settingsOf(this._config, this.isEnabled());
   }
 
-  override enable(): void {
-    super.enable();
+  enable(): void {
+    this._enabled = true;
     activateTelemetry(this);
   }
 
-  override disable(): void {
-    super.disable();
+  disable(): void {
+    this._enabled = false;
     activateTelemetry(this);
   }
 
@@ -169,23 +168,28 @@ export class AgentSafetyInstrumentation
    * back to the global providers and default settings.
    */
   unregister(): void {
-    super.disable();
+    this._enabled = false;
     deactivateTelemetry(this);
   }
 
-  override setConfig(config: AgentSafetyInstrumentationConfig = {}): void {
+  /** The configuration (`enabled` true unless set false). */
+  getConfig(): AgentSafetyInstrumentationConfig {
+    return this._config;
+  }
+
+  setConfig(config: AgentSafetyInstrumentationConfig = {}): void {
     validate(config);
-    super.setConfig(config);
+    this._config = { enabled: true, ...config };
     this._publish();
   }
 
-  override setTracerProvider(tracerProvider: TracerProvider): void {
-    super.setTracerProvider(tracerProvider);
+  setTracerProvider(tracerProvider: TracerProvider): void {
+    this._tracer = tracerProvider.getTracer(PACKAGE_NAME, PACKAGE_VERSION);
     this._publish();
   }
 
-  override setMeterProvider(meterProvider: MeterProvider): void {
-    super.setMeterProvider(meterProvider);
+  setMeterProvider(meterProvider: MeterProvider): void {
+    this._meter = meterProvider.getMeter(PACKAGE_NAME, PACKAGE_VERSION);
     this._publish();
   }
 
@@ -196,8 +200,7 @@ export class AgentSafetyInstrumentation
    * registers its own) is not kept: the global provider is then read when
    * an explanation is written.
    */
-  override setLoggerProvider(loggerProvider: Parameters<Instrumentation.InstrumentationBase['setLoggerProvider']>[0]): void {
-    super.setLoggerProvider(loggerProvider);
+  setLoggerProvider(loggerProvider: Parameters<NonNullable<Instrumentation['setLoggerProvider']>>[0]): void {
     const placeholder = (loggerProvider as object | undefined)?.constructor?.name === 'ProxyLoggerProvider';
     this._sdkLoggerProvider = placeholder ? undefined : (loggerProvider as unknown as EventLoggerProvider);
   }
@@ -209,7 +212,6 @@ export class AgentSafetyInstrumentation
 
   /** Republishes tracer, meter and settings when this instance is in force. */
   private _publish(): void {
-    // Also called from the base constructor, before this instance is in force.
     if (isActiveProvider(this)) activateTelemetry(this);
   }
 }

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { metrics, trace } from '@opentelemetry/api';
@@ -167,6 +169,24 @@ test('aborted calls are not recorded as durations', async () => {
   } finally {
     await t.shutdown();
   }
+});
+
+test('installs no require hook: the modules a program loads after it do not pass through require-in-the-middle (it patches nothing)', () => {
+  // In a fresh process (this one has constructed instrumentations already).
+  const script = `
+    import Module from 'node:module';
+    const before = Module.prototype.require;
+    const { AgentSafetyInstrumentation } = await import(${JSON.stringify(new URL('../../../dist/bootstrap/index.js', import.meta.url).href)});
+    const { NodeSDK } = Module.createRequire(import.meta.url)('@opentelemetry/sdk-node');
+    const instrumentation = new AgentSafetyInstrumentation({ agent: { id: 'a' } });
+    const sdk = new NodeSDK({ instrumentations: [instrumentation], traceExporter: { export: (_s, done) => done({ code: 0 }), shutdown: async () => {} } });
+    sdk.start();
+    const hooked = Module.prototype.require !== before;
+    await sdk.shutdown();
+    process.stdout.write(JSON.stringify({ hooked, enabled: instrumentation.isEnabled(), name: instrumentation.instrumentationName }));
+  `;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../../..', import.meta.url)), encoding: 'utf8', env: { ...process.env, OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' } });
+  assert.equal(JSON.parse(out), { hooked: false, enabled: true, name: 'agent-safety-otel' });
 });
 
 test('bad configuration throws, naming the option', () => {
