@@ -20,13 +20,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { diagLevelFromEnv, optionsFromEnv } from './bootstrap/env.js';
+import { loadOptionalSinks } from './bootstrap/optional-sinks.js';
 import { installDiagLogger, startAgentSafetyAs } from './bootstrap/start.js';
 import type { AgentSafetyHandle } from './bootstrap/start.js';
 
 // First, so that everything after it (reading the settings, opening the audit journal) can report.
 installDiagLogger(diagLevelFromEnv(process.env));
+const options = optionsFromEnv(process.env, readFileSync);
+// Only the audit sinks the settings name are loaded (the OTLP journal, the tiles).
+await loadOptionalSinks(options);
 // A later startAgentSafety() in the same process throws, naming this start.
-const handle: AgentSafetyHandle = startAgentSafetyAs('agent-safety-otel/register', optionsFromEnv(process.env, readFileSync));
+const handle: AgentSafetyHandle = startAgentSafetyAs('agent-safety-otel/register', options);
 
 /** The running SDK. */
 export const sdk = handle.sdk;

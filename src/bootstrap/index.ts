@@ -1,3 +1,5 @@
+// The optional audit sinks, for the synchronous startAgentSafety (see optional-sinks.ts).
+import './sinks.js';
 export { ContainedSpanProcessor, installDiagLogger, startAgentSafety } from './start.js';
 export { AgentSafetyAlreadyStartedError, isAgentSafetyAlreadyStartedError } from './single-start.js';
 export type { AgentSafetyHandle, AgentSafetyOptions, AuditOptions, AuditTlogOptions, OtlpOptions, PrometheusOptions } from './start.js';

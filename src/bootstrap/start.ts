@@ -42,15 +42,14 @@ import type { AuditSpanFilter, BacklogFullPolicy } from '../exporters/audit/audi
 import { AuditRecordingSampler } from '../exporters/audit/audit-recording-sampler.js';
 import type { AuditSink } from '../exporters/audit/audit-sink.js';
 import { FileAuditSink } from '../exporters/audit/file-audit-sink.js';
-import { TlogTilesSink } from '../exporters/audit/tlog-tiles-sink.js';
 import type { TlogWitnessClient } from '../exporters/audit/tlog-witness-client.js';
-import { OtlpAuditSink } from '../exporters/audit/otlp-audit-sink.js';
 import type { AuditHmacKey, AuditSigningKey, CheckpointPolicy, SealPolicy } from '../patterns/audit/audit-chain.js';
 import type { FsyncPolicy } from '../patterns/audit/audit-file.js';
 import { ATTR_AGENT_SAFETY_AUDIT_SEQ } from '../instrumentation/shared/semconv.js';
 import { runLastChanceFlush } from '../exporters/audit/last-chance-flush.js';
 import { reportCheckpointFileSkips } from '../instrumentation/rollback/checkpoint-skips.js';
 import { samplerFromEnv } from './env.js';
+import { optionalSink } from './optional-sinks.js';
 import { traceSdk } from './sdk-compat.js';
 import { callSite, claimStart } from './single-start.js';
 
@@ -474,13 +473,13 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
     auditOverOtlp = (a.otlp ?? otlpTraces) && otlp !== undefined;
     if (auditOverOtlp) {
       const spoolPath = a.spoolPath ?? (auditFile !== undefined ? `${auditFile}.spool.jsonl` : 'agent-safety-audit.spool.jsonl');
-      const otlpSink = new OtlpAuditSink({ exporter: traceExporter(), spoolPath, fsync: a.fsync, flushTimeoutMs: shutdownTimeoutMs });
+      const otlpSink = new (optionalSink('OtlpAuditSink'))({ exporter: traceExporter(), spoolPath, fsync: a.fsync, flushTimeoutMs: shutdownTimeoutMs });
       sinks.push(otlpSink);
       journals.push({ name: otlpSink.name, where: otlpSink.spoolPath, backlog: () => otlpSink.backlog() });
     }
     if (a.tlog !== undefined) {
       if (a.signingKey === undefined) diag.warn(`agent-safety-otel: audit.tlog without audit.signingKey: the tiles are published, but no checkpoint is signed`);
-      sinks.push(new TlogTilesSink({ dir: a.tlog.dir, origin: a.tlog.origin, witnesses: a.tlog.witnesses, journal: auditFile }));
+      sinks.push(new (optionalSink('TlogTilesSink'))({ dir: a.tlog.dir, origin: a.tlog.origin, witnesses: a.tlog.witnesses, journal: auditFile }));
     }
     sinks.push(...(a.sinks ?? []));
     if (sinks.length > 0) {

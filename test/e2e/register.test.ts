@@ -6,7 +6,8 @@
  * the audit.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +15,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { verifyAuditFiles } from '../../src/verify/audit-verify.js';
+import { SIG_ED25519, ed25519RawPublicKey, formatVkey, verifierFromVkey } from '../../src/patterns/audit/signed-note.js';
+import { verifyJournalAgainstCheckpoint, verifyTlogTiles } from '../../src/verify/tlog.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const app = 'test/fixtures/register-app.mjs';
@@ -130,6 +133,29 @@ async function auditedNames(file: string): Promise<string[]> {
     .filter(line => line !== '')
     .map(line => (JSON.parse(line) as { span: { name: string } }).span.name);
 }
+
+test('AGENT_SAFETY_AUDIT_TLOG_DIR: the tiles sink (loaded only when configured) publishes a signed log that covers the audit file', async () => {
+  const dir = join(scratch, 'tlog');
+  mkdirSync(dir, { recursive: true });
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  writeFileSync(join(dir, 'log.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  const origin = 'example.com/register-tlog';
+  const auditFile = join(dir, 'audit.jsonl');
+  const run = await runApp({
+    AGENT_SAFETY_CONSOLE: 'false',
+    AGENT_SAFETY_AUDIT_FILE: auditFile,
+    AGENT_SAFETY_AUDIT_SIGNING_KEY_FILE: join(dir, 'log.pem'),
+    AGENT_SAFETY_AUDIT_TLOG_DIR: join(dir, 'log'),
+    AGENT_SAFETY_AUDIT_TLOG_ORIGIN: origin,
+  });
+  assert.is(run.code, 0, run.stderr);
+  const checkpoint = readFileSync(join(dir, 'log', 'checkpoint'), 'utf8');
+  const logKeys = [verifierFromVkey(formatVkey(origin, SIG_ED25519, ed25519RawPublicKey(publicKey)))];
+  const report = await verifyJournalAgainstCheckpoint([auditFile], { checkpoint, logKeys });
+  assert.ok(report.valid, JSON.stringify(report.failure));
+  assert.ok(report.leaves >= 3, `${report.leaves} leaves`);
+  assert.ok((await verifyTlogTiles(join(dir, 'log'), { checkpoint, logKeys })).valid);
+});
 
 test('OTEL_TRACES_SAMPLER=traceidratio with ratio 0: the guarded calls are still audited, while the sampler drops the app\'s own span', async () => {
   const file = join(scratch, 'sampling-off', 'audit.jsonl');
