@@ -145,6 +145,7 @@ test('AGENT_SAFETY_AUDIT_TLOG_DIR: the tiles sink (loaded only when configured) 
     AGENT_SAFETY_CONSOLE: 'false',
     AGENT_SAFETY_AUDIT_FILE: auditFile,
     AGENT_SAFETY_AUDIT_SIGNING_KEY_FILE: join(dir, 'log.pem'),
+    AGENT_SAFETY_AUDIT_SIGNING_KEY_ID: 'log-1',
     AGENT_SAFETY_AUDIT_TLOG_DIR: join(dir, 'log'),
     AGENT_SAFETY_AUDIT_TLOG_ORIGIN: origin,
   });

@@ -14,8 +14,9 @@ import type { Resource } from '@opentelemetry/resources';
 import { AuditChain } from '../../patterns/audit/audit-chain.js';
 import type { AuditHmacKey, AuditSigningKey, ChainedRecord, SealPolicy } from '../../patterns/audit/audit-chain.js';
 import type { ChainHead } from '../../patterns/audit/audit-record.js';
-import { AUDIT_TLOG_NOTE_KEY, AuditLogTree } from '../../patterns/audit/audit-tlog.js';
-import type { AuditTreeState } from '../../patterns/audit/audit-tlog.js';
+import { AUDIT_TLOG_NOTE_KEY } from '../../patterns/audit/audit-record.js';
+import type { AuditLogTree, AuditTreeState } from '../../patterns/audit/audit-tlog.js';
+import { newAuditLogTree } from './audit-log-tree.js';
 import { redactAttributes, redactSecrets, redactText } from '../../patterns/shared/redaction.js';
 import type { Redactor } from '../../patterns/shared/redaction.js';
 import { hrTimeDiff, nanoStringToHrTime } from '../../patterns/audit/audit-span-decode.js';
@@ -229,7 +230,7 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     });
     this._sealing = this._chain.seals;
     const tlog = options.tlog ?? this._treeFromSinks();
-    this._tree = tlog === undefined ? undefined : new AuditLogTree(tlog, options.signingKey?.privateKey);
+    this._tree = tlog === undefined ? undefined : newAuditLogTree(tlog, options.signingKey?.privateKey);
     auditInstruments();
     // Reports the backlog of each sink that does not report its own (a sink
     // that registered itself, like OtlpAuditSink, is observed once, by itself).

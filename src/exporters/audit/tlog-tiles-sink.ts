@@ -18,14 +18,18 @@ import { addSignatureLines, isValidKeyName } from '../../patterns/audit/signed-n
 import { peekCheckpoint } from '../../patterns/audit/tlog-checkpoint.js';
 import { TILE_WIDTH, TileBuilder, frontierOf, readBundle, tileNodeSource, tileWidth, withTiles } from '../../patterns/audit/tlog-tiles.js';
 import type { TileFile } from '../../patterns/audit/tlog-tiles.js';
-import { AUDIT_TLOG_NOTE_KEY } from '../../patterns/audit/audit-tlog.js';
+import { AUDIT_TLOG_NOTE_KEY, AuditLogTree } from '../../patterns/audit/audit-tlog.js';
 import type { AuditTreeState } from '../../patterns/audit/audit-tlog.js';
+import { provideAuditLogTree } from './audit-log-tree.js';
 import { requireNonEmptyString, requireNumber } from '../../patterns/shared/validate.js';
 import { PACKAGE_NAME } from '../../instrumentation/shared/version.js';
 import { decodeRecord } from '../../patterns/audit/audit-span-decode.js';
 import type { AuditRecord, AuditSink } from './audit-sink.js';
 import { auditFiles } from './file-audit-sink.js';
 import type { TlogWitnessClient } from './tlog-witness-client.js';
+
+// The processor that chains into this log builds its tree with this class.
+provideAuditLogTree(AuditLogTree);
 
 /** Options of {@link TlogTilesSink}. */
 export interface TlogTilesSinkOptions {
