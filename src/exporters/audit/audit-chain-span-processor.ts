@@ -51,6 +51,7 @@ import {
 } from '../../instrumentation/shared/semconv.js';
 import { PACKAGE_NAME, PACKAGE_VERSION } from '../../instrumentation/shared/version.js';
 import type { AuditRecord, AuditSink } from './audit-sink.js';
+import { onLastChanceClose } from './last-chance-flush.js';
 
 /** Which spans go into the chain. */
 export type AuditSpanFilter = (span: ReadableSpan) => boolean;
@@ -241,6 +242,7 @@ export class AuditChainSpanProcessor implements SpanProcessor {
       }
     }
     this._stopAdmission = registerAuditAdmission(this._admit);
+    if (this._sealing) this._unregister.push(onLastChanceClose(() => this._close()));
     if (this._sealing) {
       const everyMs = (options.seals ?? options.checkpoints)?.everyMs ?? 10_000;
       this._timer = setInterval(() => this._sealIfDue(), everyMs);
@@ -522,6 +524,18 @@ export class AuditChainSpanProcessor implements SpanProcessor {
   /** Seals the head a last time (a keyed chain), then flushes and shuts down the sinks. Idempotent. */
   async shutdown(): Promise<void> {
     if (this._closed) return;
+    this._close();
+    await settle(this._sinks.map(s => s.shutdown()), 'shut down');
+  }
+
+  /**
+   * Closes the chain, synchronously: the pending gap record, the closing
+   * seal (a keyed chain), then no more records. Run by `shutdown`, and by
+   * the last-chance flush when the process ends without one (before the
+   * journals write), so that such a run verifies as closed.
+   */
+  private _close(): void {
+    if (this._closed) return;
     this._stopAdmission();
     if (this._gapCount > 0 && this._lastResource !== undefined) {
       try {
@@ -540,7 +554,6 @@ export class AuditChainSpanProcessor implements SpanProcessor {
     this._closed = true;
     if (this._timer) clearInterval(this._timer);
     for (const stop of this._unregister) stop();
-    await settle(this._sinks.map(s => s.shutdown()), 'shut down');
   }
 
   /** The closing seal (after an interval seal at the head too: it says the chain ends there). */

@@ -18,6 +18,14 @@
  *   (the application's, or the bootstrap's shutdown) it only flushes: they
  *   decide what happens.
  *
+ * Before the journals write, when the process is certainly ending (the
+ * `exit` event, which also follows a fatal exception or rejection, or a
+ * signal this module re-raises), the audit chains close: a keyed chain
+ * appends its closing seal, so that a run ended by `process.exit()`, a
+ * crash or a signal verifies without `--allow-unsealed-tail` (a signal
+ * other listeners handle, or an exception a handler catches, may not end
+ * the process: then the chains stay open).
+ *
  * The hooks are installed with the first registration and removed with the
  * last one. This is the only place of the package with synchronous I/O
  * after start-up, and it runs only when the process is ending.
@@ -36,11 +44,16 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 type HookedSignal = (typeof SIGNALS)[number];
 
 const flushes = new Set<LastChanceFlush>();
+const closers = new Set<LastChanceFlush>();
 let installed = false;
 
-/** Runs every registered flush now (also used by a shutdown that ran out of time). */
-export function runLastChanceFlush(reason: LastChanceReason): void {
-  for (const flush of [...flushes]) {
+/**
+ * Runs every registered flush now (also used by a shutdown that ran out of
+ * time); with `ending` (the process is certainly ending), the registered
+ * closers first.
+ */
+export function runLastChanceFlush(reason: LastChanceReason, ending = false): void {
+  for (const flush of ending ? [...closers, ...flushes] : [...flushes]) {
     try {
       flush(reason);
     } catch (err) {
@@ -53,13 +66,14 @@ export function runLastChanceFlush(reason: LastChanceReason): void {
   }
 }
 
-const onExit = (): void => runLastChanceFlush('exit');
+const onExit = (): void => runLastChanceFlush('exit', true);
 const onMonitor = (_err: unknown, origin: string): void =>
   runLastChanceFlush(origin === 'unhandledRejection' ? 'unhandledRejection' : 'uncaughtException');
 const onSignal = (signal: NodeJS.Signals): void => {
-  runLastChanceFlush(signal as HookedSignal);
-  if (process.listenerCount(signal) === 1 && process.listeners(signal)[0] === onSignal) {
-    // Ours is the only listener: the signal's default action was to end the process. Let it.
+  // Ours the only listener: the signal's default action was to end the process. Let it.
+  const alone = process.listenerCount(signal) === 1 && process.listeners(signal)[0] === onSignal;
+  runLastChanceFlush(signal as HookedSignal, alone);
+  if (alone) {
     process.removeListener(signal, onSignal);
     process.kill(process.pid, signal);
   }
@@ -91,7 +105,22 @@ export function onLastChance(flush: LastChanceFlush): () => void {
   install();
   return () => {
     flushes.delete(flush);
-    if (flushes.size === 0) uninstall();
+    if (flushes.size === 0 && closers.size === 0) uninstall();
+  };
+}
+
+/**
+ * Registers `close` to run, before the journals' flushes, when the process
+ * is certainly ending without a shutdown (the audit chain's closing seal).
+ * It must only append to the journals, synchronously. Returns the function
+ * that unregisters it. @internal
+ */
+export function onLastChanceClose(close: LastChanceFlush): () => void {
+  closers.add(close);
+  install();
+  return () => {
+    closers.delete(close);
+    if (flushes.size === 0 && closers.size === 0) uninstall();
   };
 }
 

@@ -10,7 +10,11 @@
  *   listener of the application's: every record up to the last head it
  *   printed (and more), and the process still dies by that signal;
  * - SIGTERM with the application's own listener: the same records, and the
- *   application decides (it exits with 0 after printing).
+ *   application decides (it exits with 0 after printing);
+ * - a keyed chain (it seals itself) ended by process.exit(), an uncaught
+ *   exception, SIGINT with no listener, or the application's own exit after
+ *   its SIGTERM listener: the run closes with its closing seal, so the file
+ *   verifies as closed, without allowUnsealedTail.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -34,9 +38,9 @@ interface Run {
   stderr: string;
 }
 
-function run(mode: string, file: string, calls: number, signal?: NodeJS.Signals): Promise<Run> {
+function run(mode: string, file: string, calls: number, signal?: NodeJS.Signals, keyed = false): Promise<Run> {
   return new Promise((resolveRun, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode, file, String(calls), signal ?? 'SIGTERM'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture, mode, file, String(calls), signal ?? 'SIGTERM', keyed ? 'keyed' : 'plain'], {
       cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -138,5 +142,27 @@ test(
     assert.ok(records >= lastHead(r.stdout) + 1, `${records} records, the last head printed ${lastHead(r.stdout)}`);
   }),
 );
+
+for (const [mode, signal] of [['exit'], ['throw'], ['signal', 'SIGINT'], ['app-signal', 'SIGTERM']] as const) {
+  test(
+    `a keyed chain ended by ${mode === 'exit' ? 'process.exit()' : mode === 'throw' ? 'an uncaught exception' : mode === 'signal' ? `${signal} with no listener` : `the application after its ${signal} listener`}: closed by its closing seal, it verifies as closed`,
+    withDir(async dir => {
+      const file = join(dir, 'audit.jsonl');
+      const r = await run(mode, file, 50, signal, true);
+      if (mode === 'signal') assert.is(r.signal, signal, `still killed by ${signal} (code ${r.code}, ${r.stderr})`);
+      else assert.is(r.code, mode === 'exit' ? 7 : mode === 'throw' ? 1 : 0, r.stderr);
+      const files = auditFiles(file);
+      const verdict = await verifyAuditFiles(files, { hmacKey: Buffer.from('exit-app key') });
+      assert.ok(verdict.valid, JSON.stringify(verdict.failures));
+      assert.is(verdict.chains.length, 1);
+      assert.is(verdict.chains[0].tail, 'sealed');
+      const lines = files.flatMap(f => readFileSync(f, 'utf8').split('\n').filter(Boolean));
+      const last = JSON.parse(lines[lines.length - 1]) as { span: { name: string; attributes: Record<string, { boolValue?: boolean }> } };
+      assert.is(last.span.name, 'agent_safety.audit.seal');
+      assert.is(last.span.attributes['agent_safety.audit.seal.final']?.boolValue, true, 'the closing seal');
+      if (mode === 'signal' || mode === 'app-signal') assert.ok(verdict.chains[0].records >= lastHead(r.stdout) + 2, 'every record up to the last head printed, and the seal');
+    }),
+  );
+}
 
 test.run();
