@@ -764,10 +764,12 @@ export class RollbackEngine {
     }
 
     // Undone and restored checkpoints leave; failed and skipped ones stay for
-    // a later attempt, and so does the target when its state could not be read.
+    // a later attempt, and so does the target when its state could not be
+    // read or a hook failed: the same rollback again (to the last safe point)
+    // then retries what failed and returns the target's state again.
     const gone = new Set(range.filter(r => {
       const outcome = results.get(r)!.outcome;
-      return (outcome === 'undone' || outcome === 'restored') && (r !== target || restored);
+      return (outcome === 'undone' || outcome === 'restored') && (r !== target || (restored && errors.length === 0));
     }));
     this._stack = this._stack.filter(r => !gone.has(r));
     if (this._store !== undefined && gone.size > 0) {

@@ -363,7 +363,19 @@ test('policy continue: the others are undone, state restored, then a RollbackErr
   ]);
   assert.is(report.entries[1].error, bError);
   assert.match(e.message, /was partial: undoing "B" failed/);
-  assert.equal((await engine.list()).map(c => c.id), [ids.b], 'the failed checkpoint stays for a later attempt');
+  assert.equal((await engine.list()).map(c => c.id), [ids.s, ids.b], 'the failed checkpoint stays for a later attempt, and the target with it');
+});
+
+test('policy continue: the same rollback again retries only what failed and returns the target\'s state', async () => {
+  const { engine, calls, fix } = await plan('continue');
+  await rejection(engine.rollbackToLastSafePoint());
+  fix();
+  const report = await engine.rollbackToLastSafePoint();
+  assert.equal(calls.map(c => c.name), ['C', 'A', 'B'], 'B undone at last; C and A not again');
+  assert.is(report.outcome, 'complete');
+  assert.is(report.state, 'safe');
+  assert.equal(report.entries.map(x => [x.checkpoint.name, x.outcome]), [['B', 'undone'], ['S', 'restored']]);
+  assert.is(engine.size, 0);
 });
 
 test('policy stop: stops at the failure, skips the older ones, keeps them; a later rollback resumes', async () => {
