@@ -648,4 +648,17 @@ test('format 1 files (no format member, signed checkpoints, the whole resource) 
   assert.ok(verifyAuditLines(lines.slice(0, atCheckpoint + 1), { publicKey: KEYS.publicKey }).valid);
 });
 
+test('a format this verifier does not know (a later one, or not an integer) is unsupported format, never read as format 1 or 2', () => {
+  const { lines } = plainChain(6);
+  for (const format of [3, 0, '2', 2.5, null]) {
+    const seq0 = JSON.parse(lines[0]) as Record<string, unknown>;
+    seq0.format = format;
+    const forged = rechain([JSON.stringify(seq0), ...lines.slice(1)]);
+    fails(verifyAuditLines(forged, { publicKey: KEYS.publicKey }), 'unsupported format', 1, `format ${JSON.stringify(format)}`);
+  }
+  // The same rechaining with format 2 kept gives the very lines back, which verify: only the format was at fault above.
+  assert.equal(rechain(lines.slice()), lines);
+  assert.ok(verifyAuditLines(lines, { publicKey: KEYS.publicKey }).valid);
+});
+
 test.run();
