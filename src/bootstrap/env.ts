@@ -27,7 +27,7 @@ export const AGENT_SAFETY_ENV = {
   AGENT_SAFETY_EXPLANATION_EVENTS:
     'logs, span-events or both: how explanations are emitted. Default logs when log records are exported over OTLP (an OTLP endpoint and OTEL_LOGS_EXPORTER not none), span-events otherwise.',
   AGENT_SAFETY_AUDIT: 'false turns the audit chain off. Default on.',
-  AGENT_SAFETY_AUDIT_FILE: 'The JSONL audit file, or none. Default agent-safety-audit.jsonl without an OTLP endpoint, none with one.',
+  AGENT_SAFETY_AUDIT_FILE: 'The JSONL audit file, or none. Default agent-safety-audit.jsonl unless the audit chain goes over OTLP (AGENT_SAFETY_AUDIT_OTLP), none when it does.',
   AGENT_SAFETY_AUDIT_FSYNC: 'always, never, or a number of milliseconds between fsyncs of the audit file. Default 200.',
   AGENT_SAFETY_AUDIT_OTLP: 'true/false: deliver the audit chain over OTLP (never dropping a record). Default true with an OTLP traces endpoint.',
   AGENT_SAFETY_AUDIT_SPOOL: 'The write-ahead journal of the OTLP audit sink. Default <audit file>.spool.jsonl, else agent-safety-audit.spool.jsonl.',

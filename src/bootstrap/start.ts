@@ -105,8 +105,8 @@ export interface PrometheusOptions {
 export interface AuditOptions {
   /**
    * The JSONL audit file (a `FileAuditSink`), or `false` for none.
-   * @default 'agent-safety-audit.jsonl' in the working directory when OTLP
-   * is not configured (the embedded default); none when it is
+   * @default 'agent-safety-audit.jsonl' in the working directory unless
+   * the chain goes over OTLP (`otlp`, on by default with `otlp.traces`)
    */
   file?: string | false;
   /** fsync policy of the audit file. @default { everyMs: 200 } */
@@ -464,13 +464,15 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
   if (options.audit !== false) {
     const a = options.audit ?? {};
     const sinks: AuditSink[] = [];
-    auditFile = a.file === false ? undefined : (a.file ?? (otlp ? undefined : 'agent-safety-audit.jsonl'));
+    auditOverOtlp = (a.otlp ?? otlpTraces) && otlp !== undefined;
+    // The default file unless the chain goes over OTLP: an OTLP set-up that does not carry the audit
+    // (metrics only, traces off, audit.otlp false) must not leave the audit with nowhere to go.
+    auditFile = a.file === false ? undefined : (a.file ?? (auditOverOtlp ? undefined : 'agent-safety-audit.jsonl'));
     if (auditFile !== undefined) {
       const file = new FileAuditSink({ path: auditFile, fsync: a.fsync });
       sinks.push(file);
       journals.push({ name: file.name, where: file.path, backlog: () => file.backlog() });
     }
-    auditOverOtlp = (a.otlp ?? otlpTraces) && otlp !== undefined;
     if (auditOverOtlp) {
       const spoolPath = a.spoolPath ?? (auditFile !== undefined ? `${auditFile}.spool.jsonl` : 'agent-safety-audit.spool.jsonl');
       const otlpSink = new (optionalSink('OtlpAuditSink'))({ exporter: traceExporter(), spoolPath, fsync: a.fsync, flushTimeoutMs: shutdownTimeoutMs });
@@ -493,6 +495,8 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
         onBacklogFull: a.onBacklogFull,
       });
       spanProcessors.unshift(audit);
+    } else {
+      diag.warn('agent-safety-otel: the audit is on but has no sink (audit.file false, not over OTLP, no sinks): nothing is audited; say audit: false (AGENT_SAFETY_AUDIT=false) to turn it off knowingly');
     }
   }
 

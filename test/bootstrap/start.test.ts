@@ -127,6 +127,34 @@ test('audit.seals sets when a keyed chain seals itself; audit.checkpoints, its d
   assert.is((JSON.parse(readFileSync(both, 'utf8').split('\n')[0]) as { seal_every?: number }).seal_every, 4);
 });
 
+test('OTLP that does not carry the audit (metrics only, traces off, audit.otlp false): the chain still goes to the default file, never nowhere', async () => {
+  const receiver = await OtlpReceiver.start();
+  const endpoint = receiver.url;
+  const cases = {
+    'metrics only': { otlp: { endpoint, traces: false, logs: false } },
+    'audit.otlp false': { otlp: { endpoint, logs: false }, audit: { otlp: false } },
+  } as const;
+  const cwd = process.cwd();
+  for (const [label, options] of Object.entries(cases)) {
+    const where = mkdtempSync(join(dir, 'default-file-'));
+    process.chdir(where); // the default file is relative to the working directory
+    let safety: ReturnType<typeof startAgentSafety> | undefined;
+    try {
+      safety = startAgentSafety({ console: false, ...options });
+      assert.ok(safety.audit, `${label}: the audit processor is there`);
+      assert.is(safety.auditFile, 'agent-safety-audit.jsonl', label);
+      await guard(async () => 1, { name: 'audited' })();
+    } finally {
+      await safety?.shutdown();
+      safety?.instrumentation.unregister();
+      cleanGlobals();
+      process.chdir(cwd);
+    }
+    assert.match(readFileSync(join(where, 'agent-safety-audit.jsonl'), 'utf8'), '"name":"execute_tool audited"', label);
+  }
+  await receiver.close();
+});
+
 test('a start that fails on its options does not hold the process', async () => {
   assert.throws(() => startAgentSafety({ console: false, audit: { file: join(dir, 'bad.jsonl'), checkpoints: { everyRecords: -1 } } }), /everyRecords/);
   const safety = startAgentSafety({ console: false, audit: { file: join(dir, 'after-bad.jsonl') } });

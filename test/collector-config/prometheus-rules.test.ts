@@ -20,6 +20,9 @@ import { PACKAGE_METRICS, allPackageSeriesNames, promLabel, promName } from '../
 import type { PackageMetric } from '../helpers/prometheus-names.js';
 import { promtool, requireBinary } from '../helpers/prometheus.js';
 import { promqlNames, templateLabels, traceqlAttributes } from '../helpers/promql-names.js';
+import { markdownSections, tableRows } from '../helpers/markdown.js';
+import * as semconv from '../../src/semconv.js';
+import * as internalSemconv from '../../src/instrumentation/shared/semconv.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const dir = join(root, 'collector-config', 'prometheus');
@@ -145,6 +148,45 @@ test('the TraceQL the annotations suggest uses the package attribute keys', () =
   const attrs = traceqlAttributes(text);
   assert.ok(attrs.length >= 2);
   for (const a of attrs) assert.ok([ATTR_AGENT_SAFETY_BREAKER_NAME, ATTR_AGENT_SAFETY_IMPACT_ENFORCED, ATTR_AGENT_SAFETY_POLICY_DECISION, ATTR_GEN_AI_AGENT_ID].includes(a), a);
+});
+
+test('docs/operations.md lists every rule of alerts.yml with its severity, and no other', () => {
+  const alerting = markdownSections(readFileSync(join(root, 'docs', 'operations.md'), 'utf8'), 2).get('Alerting') ?? '';
+  const rows = tableRows(alerting).filter(row => /^`AgentSafety\w+`$/.test(row[0]));
+  const listed = new Map(rows.map(row => [row[0].slice(1, -1), row[row.length - 1]]));
+  assert.equal([...listed.keys()].sort(), rules.map(r => r.alert).sort(), 'the Alerting table names exactly the rules');
+  for (const r of rules) assert.is(listed.get(r.alert), r.labels?.severity, `${r.alert}: severity in the table`);
+});
+
+test('the helper\'s PACKAGE_METRICS is every metric name the package defines', () => {
+  const defined = Object.entries({ ...internalSemconv, ...semconv })
+    .filter(([k, v]) => k.startsWith('METRIC_') && !k.startsWith('METRIC_ATTR_') && typeof v === 'string')
+    .map(([, v]) => v as string);
+  assert.equal(PACKAGE_METRICS.map(m => m.name).sort(), [...new Set(defined)].sort());
+});
+
+test('docs/operations.md gives every package metric its Prometheus names on both paths', () => {
+  const section = markdownSections(readFileSync(join(root, 'docs', 'operations.md'), 'utf8'), 3).get('Metric names on both paths') ?? '';
+  const rows = tableRows(section);
+  const first = (cell: string): string => /`([^`]+)`/.exec(cell)?.[1] ?? '';
+  const seen: string[] = [];
+  for (const [metricCell, directCell, collectorCell] of rows) {
+    const name = first(metricCell);
+    const m = PACKAGE_METRICS.find(pm => pm.name === name);
+    if (!m) {
+      assert.unreachable(`the table names ${name}, which is not a package metric`);
+      return;
+    }
+    seen.push(name);
+    assert.ok(metricCell.includes(`(\`${m.unit}\``), `${name}: unit ${m.unit}`);
+    const suffix = m.kind === 'histogram' ? '_bucket' : '';
+    const direct = promName(m, 'direct') + suffix;
+    const collector = promName(m, 'collector') + suffix;
+    assert.is(first(directCell), direct, `${name}: scraped from the app`);
+    if (collectorCell === 'same') assert.is(collector, direct, `${name}: "same" through the Collector`);
+    else assert.is(first(collectorCell), collector, `${name}: through the Collector`);
+  }
+  assert.equal(seen.sort(), PACKAGE_METRICS.map(m => m.name).sort(), 'every metric, once');
 });
 
 /** Each rule watches the metric and labels it is about. */

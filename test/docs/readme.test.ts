@@ -32,6 +32,17 @@ test('has the sections a newcomer looks for', () => {
   assert.match(commands, /^npm test\b/m);
 });
 
+test('every Node.js version it names is a lower bound of engines.node in package.json', () => {
+  const engines = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+  const bounds = new Set([...engines.matchAll(/(?:\^|>=)\s*(\d+\.\d+)\.\d+/g)].map(m => m[1]));
+  assert.ok(bounds.size >= 2, `engines.node ${engines}`);
+  const named = [...readme.matchAll(/Node\.js (\d+\.\d+)\+?/g)].map(m => m[1]);
+  assert.ok(named.length >= 2, 'the README says which Node.js versions it needs');
+  for (const v of named) assert.ok(bounds.has(v), `the README names Node.js ${v}; engines.node is ${engines}`);
+  const orNewer = /Node\.js [\d.]+ or newer/.exec(readme);
+  assert.not.ok(orNewer, `"${orNewer?.[0]}": engines.node (${engines}) is not an open range`);
+});
+
 const quickStart = codeBlocks(sections.get('Quick start') ?? '');
 
 test('the quick start is examples/quick-start.ts, importing the package by name', () => {

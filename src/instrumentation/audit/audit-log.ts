@@ -43,6 +43,13 @@ export type AuditEventName =
   | typeof EVENT_AGENT_SAFETY_ACTION_BLOCKED
   | typeof EVENT_AGENT_SAFETY_POLICY_VIOLATION;
 
+const AUDIT_EVENT_NAMES: ReadonlySet<string> = new Set<AuditEventName>([
+  EVENT_AGENT_SAFETY_ACTION_PROPOSED,
+  EVENT_AGENT_SAFETY_ACTION_EXECUTED,
+  EVENT_AGENT_SAFETY_ACTION_BLOCKED,
+  EVENT_AGENT_SAFETY_POLICY_VIOLATION,
+]);
+
 function attributesOf(action: string, info: AuditEventDetails | undefined): Attributes {
   const attributes: Attributes = { [ATTR_AGENT_SAFETY_ACTION_NAME]: action };
   const agentId = info?.agentId ?? telemetry.settings.agent?.id;
@@ -61,10 +68,14 @@ function attributesOf(action: string, info: AuditEventDetails | undefined): Attr
 
 /**
  * Records an audit event. On the active recording span when there is one,
- * else as a span named after the event. Never throws.
+ * else as a span named after the event. Never throws: a name that is not
+ * one of the four `AuditEventName`s, or an empty action, is reported through
+ * `diag` and nothing is recorded.
  */
 export function recordAuditEvent(name: AuditEventName, action: string, info?: AuditEventDetails): void {
   try {
+    // Only the four events: any other name would put a span of the caller's naming (say `execute_tool pay`) into the audit chain.
+    if (!AUDIT_EVENT_NAMES.has(name)) throw new TypeError(`name must be one of ${[...AUDIT_EVENT_NAMES].join(', ')}, got ${JSON.stringify(name)}`);
     if (typeof action !== 'string' || action === '') throw new TypeError('action must be a non-empty string');
     const attributes = attributesOf(action, info);
     const active: Span | undefined = trace.getSpan(context.active());

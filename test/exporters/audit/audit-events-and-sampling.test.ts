@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AuditLogger, auditLog, guard } from '../../../src/index.js';
+import { AuditLogger, auditLog, guard, recordAuditEvent } from '../../../src/index.js';
+import type { AuditEventName } from '../../../src/index.js';
 import { AgentSafetyInstrumentation } from '../../../src/bootstrap/index.js';
 import { AuditChainSpanProcessor, AuditRecordingSampler, InMemoryAuditSink } from '../../../src/exporters/index.js';
 import { checkAuditLines } from '../../helpers/audit-check.js';
@@ -68,6 +69,22 @@ test('a bad audit event call is reported, never thrown', async () => {
     await diag.waitFor(/audit event agent_safety.action.proposed was not recorded/);
   } finally {
     diag.restore();
+  }
+});
+
+test('recordAuditEvent records only the four audit events: another name (a forged execute_tool span) is reported and chains nothing', async () => {
+  const sink = new InMemoryAuditSink();
+  const t = setupTelemetry({}, [new AuditChainSpanProcessor({ sinks: [sink] })]);
+  const diag = captureDiag();
+  try {
+    recordAuditEvent('agent_safety.action.executed', 'pay', { reason: 'ok' });
+    recordAuditEvent('execute_tool pay' as AuditEventName, 'pay');
+    assert.equal(checkAuditLines(sink.lines()).map(r => r.span.name), ['agent_safety.action.executed']);
+    assert.equal(t.spans().map(s => s.name), ['agent_safety.action.executed']);
+    assert.ok(diag.messages.some(m => /audit event execute_tool pay was not recorded/.test(m)), diag.messages.join(' | '));
+  } finally {
+    diag.restore();
+    await t.shutdown();
   }
 });
 

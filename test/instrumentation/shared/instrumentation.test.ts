@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { metrics, trace } from '@opentelemetry/api';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { guard } from '../../../src/index.js';
+import { CircuitBreaker, CounterfactualEstimator, Policy, guard } from '../../../src/index.js';
 import { AgentSafetyInstrumentation } from '../../../src/bootstrap/index.js';
 import { ATTR_GEN_AI_AGENT_ID, ATTR_GEN_AI_TOOL_CALL_ARGUMENTS, METRIC_GEN_AI_EXECUTE_TOOL_DURATION, TOOL_DURATION_BUCKETS_S } from '../../../src/semconv.js';
 import { ensureContextManager, globalMetrics, rejection, setupTelemetry, sdkTrace } from '../../helpers/otel.js';
@@ -96,6 +96,32 @@ test('disable(): no spans or metrics, the call still works; enable() turns them 
     t.instrumentation.enable();
     await tool();
     assert.is(t.spans().length, 1);
+  } finally {
+    await t.shutdown();
+  }
+});
+
+test('disable() silences telemetry only: the breaker, policy, gate and timeout still refuse, and the tool never runs', async () => {
+  const t = setupTelemetry();
+  try {
+    t.instrumentation.disable();
+    let ran = 0;
+    const refusal = async (p: Promise<unknown>): Promise<string> => p.then(() => 'ran', (e: unknown) => (e as Error).name);
+    const policy = new Policy({ rules: [{ name: 'nothing', effect: 'deny' }] });
+    assert.is(await refusal(guard(() => ran++, { name: 'denied', policy })()), 'PolicyDeniedError');
+    const gate = new CounterfactualEstimator();
+    assert.is(await refusal(guard(() => ran++, { name: 'blocked', gate, impact: { reversibility: 'irreversible_external', scope: 'global' } })()), 'ActionBlockedError');
+    const breaker = new CircuitBreaker({ failureThreshold: 1 });
+    const failing = guard(() => {
+      ran++;
+      throw new Error('down');
+    }, { name: 'tripped', breaker });
+    assert.is(await refusal(failing()), 'Error');
+    assert.is(await refusal(failing()), 'CircuitOpenError');
+    assert.is(ran, 1, 'only the call that tripped the breaker ran');
+    const slow = guard(() => new Promise(resolve => setTimeout(resolve, 300)), { name: 'slow', timeoutMs: 20 });
+    assert.is(await refusal(slow()), 'ToolTimeoutError');
+    assert.is(t.spans().length, 0, 'and no telemetry');
   } finally {
     await t.shutdown();
   }
