@@ -110,6 +110,36 @@ export function validateExplainOptions(where: string, options: unknown, extraKey
   }
 }
 
+/** `text` through `redact`: a redactor that throws or returns no string gives a placeholder, never the raw text. */
+function redactText(text: string, redact: Redactor): string {
+  try {
+    const redacted = redact(text);
+    return typeof redacted === 'string' ? redacted : '[redacted]';
+  } catch {
+    return '[redaction failed]';
+  }
+}
+
+/** Each text through `redact` ({@link redactText}); the same array when nothing changed. */
+function redactTexts(texts: readonly string[], redact: Redactor): readonly string[] {
+  let out: string[] | undefined;
+  for (let i = 0; i < texts.length; i++) {
+    const r = redactText(texts[i], redact);
+    if (r !== texts[i]) (out ??= [...texts])[i] = r;
+  }
+  return out === undefined ? texts : Object.freeze(out);
+}
+
+/** A static explanation made for one redactor. */
+interface StaticExplanation {
+  readonly redact: Redactor;
+  readonly reasoning: string | undefined;
+  readonly alternatives: readonly string[];
+  readonly decisions: Record<ExplanationPhase, PhaseDecision>;
+  /** The pre-action entry when no records are kept. */
+  readonly entry: StepEntry<ExplanationTrail> | undefined;
+}
+
 function cut(text: string): string {
   return text.length > MAX_REASONING ? `${text.slice(0, MAX_REASONING)}…` : text;
 }
@@ -149,10 +179,13 @@ export class Explainer implements GuardStep<ExplanationTrail> {
   private readonly _confidence: number | undefined;
   private readonly _alternatives: readonly string[];
   private readonly _sink: ExplanationSink | undefined;
-  /** Decisions per phase when the reasoning is static (reused by every call). */
-  private readonly _static: Record<ExplanationPhase, PhaseDecision> | undefined;
-  /** The pre-action entry when the reasoning is static and no records are kept (reused by every call). */
-  private readonly _staticEntry: StepEntry<ExplanationTrail> | undefined;
+  /**
+   * When the reasoning is static: its decisions per phase, the pre-action
+   * entry when no records are kept, and the texts, all redacted with
+   * `redact` (reused by every call redacting with it; a call with another
+   * redactor remakes them).
+   */
+  private _static: StaticExplanation | undefined;
 
   /** Each call has a span of its own that this step alone explains (a guarded call): see {@link Explainer}'s constructor. */
   private readonly _ownSpan: boolean;
@@ -175,21 +208,47 @@ export class Explainer implements GuardStep<ExplanationTrail> {
     this._confidence = options.confidence;
     this._alternatives = options.alternativesConsidered ? Object.freeze([...options.alternativesConsidered]) : NO_ALTERNATIVES;
     this._sink = sink;
-    if (this._reasoningFn === undefined) {
-      const phase = (p: ExplanationPhase): PhaseDecision => ({
-        first: this._decision(p, this._reasoning, true),
-        later: this._decision(p, this._reasoning, false),
-      });
-      this._static = { pre_action: phase('pre_action'), post_action: phase('post_action'), on_error: phase('on_error') };
-      this._staticEntry = sink === undefined ? Object.freeze({ ...this._static.pre_action.first, state: STATIC_TRAIL }) : undefined;
-    }
   }
 
-  private _eventAttributes(phase: ExplanationPhase, reasoning: string | undefined): Attributes {
+  /** The redactor of the explanation's texts: the manager's own, else the call's. */
+  private _redactor(call: GuardCall): Redactor {
+    return this._sink?.redact ?? call.redact;
+  }
+
+  /** The static explanation's decisions and texts redacted with `redact` (made once per redactor). */
+  private _staticFor(redact: Redactor): StaticExplanation {
+    const known = this._static;
+    if (known !== undefined && known.redact === redact) return known;
+    const reasoning = this._reasoning === undefined ? undefined : redactText(this._reasoning, redact);
+    const alternatives = redactTexts(this._alternatives, redact);
+    const phase = (p: ExplanationPhase): PhaseDecision => ({
+      first: this._decision(p, reasoning, alternatives, true),
+      later: this._decision(p, reasoning, alternatives, false),
+    });
+    const decisions = { pre_action: phase('pre_action'), post_action: phase('post_action'), on_error: phase('on_error') };
+    const entry = this._sink === undefined ? Object.freeze({ ...decisions.pre_action.first, state: STATIC_TRAIL }) : undefined;
+    return (this._static = { redact, reasoning, alternatives, decisions, entry });
+  }
+
+  /** The alternatives as recorded for `call`: redacted with its redactor. */
+  private _alternativesFor(redact: Redactor): readonly string[] {
+    if (this._alternatives.length === 0) return NO_ALTERNATIVES;
+    if (this._reasoningFn === undefined) return this._staticFor(redact).alternatives;
+    const known = this._redactedAlternatives;
+    if (known !== undefined && known.redact === redact) return known.alternatives;
+    const alternatives = redactTexts(this._alternatives, redact);
+    this._redactedAlternatives = { redact, alternatives };
+    return alternatives;
+  }
+
+  /** The alternatives redacted with the last redactor seen, when the reasoning is dynamic. */
+  private _redactedAlternatives: { redact: Redactor; alternatives: readonly string[] } | undefined;
+
+  private _eventAttributes(phase: ExplanationPhase, reasoning: string | undefined, alternatives: readonly string[]): Attributes {
     const attrs: Attributes = { [ATTR_AGENT_SAFETY_EXPLANATION_PHASE]: phase };
     if (reasoning !== undefined) attrs[ATTR_AGENT_SAFETY_EXPLANATION_REASONING] = reasoning;
     if (this._confidence !== undefined) attrs[ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE] = this._confidence;
-    if (this._alternatives.length > 0) attrs[ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES] = this._alternatives as string[];
+    if (alternatives.length > 0) attrs[ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES] = alternatives as string[];
     return Object.freeze(attrs);
   }
 
@@ -198,37 +257,42 @@ export class Explainer implements GuardStep<ExplanationTrail> {
    * record of a call, the reasoning, confidence and alternatives as span
    * attributes (and the event on the span names only its phase).
    */
-  private _decision(phase: ExplanationPhase, reasoning: string | undefined, first: boolean): StepDecision {
+  private _decision(phase: ExplanationPhase, reasoning: string | undefined, alternatives: readonly string[], first: boolean): StepDecision {
     const own = this._ownSpan;
     let attributes: Attributes | undefined;
     // Only on a span of its own: on a shared span (another step's, a guarded call's) the span's
     // explanation attributes belong to its owner, and this step's events carry everything.
-    if (own && first && (reasoning !== undefined || this._confidence !== undefined || this._alternatives.length > 0)) {
+    if (own && first && (reasoning !== undefined || this._confidence !== undefined || alternatives.length > 0)) {
       attributes = {};
       if (reasoning !== undefined) attributes[ATTR_AGENT_SAFETY_EXPLANATION_REASONING] = reasoning;
       if (this._confidence !== undefined) attributes[ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE] = this._confidence;
-      if (this._alternatives.length > 0) attributes[ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES] = this._alternatives as string[];
+      if (alternatives.length > 0) attributes[ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES] = alternatives as string[];
       Object.freeze(attributes);
     }
     const event = own
-      ? { name: EVENT_AGENT_SAFETY_EXPLANATION, attributes: this._eventAttributes(phase, reasoning), spanAttributes: PHASE_ONLY[phase] }
-      : { name: EVENT_AGENT_SAFETY_EXPLANATION, attributes: this._eventAttributes(phase, reasoning) };
+      ? { name: EVENT_AGENT_SAFETY_EXPLANATION, attributes: this._eventAttributes(phase, reasoning, alternatives), spanAttributes: PHASE_ONLY[phase] }
+      : { name: EVENT_AGENT_SAFETY_EXPLANATION, attributes: this._eventAttributes(phase, reasoning, alternatives) };
     return Object.freeze({ attributes, events: Object.freeze([Object.freeze(event)]) });
   }
 
+  /** `reasoning` is redacted already (or static: then the static decisions, redacted, are used). */
   private _spanDecision(call: GuardCall, phase: ExplanationPhase, reasoning: string | undefined, first: boolean): StepDecision {
     if (!call.recording) return NOTHING;
-    const fixed = this._static?.[phase];
-    if (fixed !== undefined) return first ? fixed.first : fixed.later;
-    return this._decision(phase, reasoning, first);
+    const redact = this._redactor(call);
+    if (this._reasoningFn === undefined) {
+      const fixed = this._staticFor(redact).decisions[phase];
+      return first ? fixed.first : fixed.later;
+    }
+    return this._decision(phase, reasoning, this._alternativesFor(redact), first);
   }
 
-  private _reason(args: readonly unknown[]): string | undefined {
+  /** The call's reasoning, redacted with `redact` (it may quote the arguments). */
+  private _reason(args: readonly unknown[], redact: Redactor): string | undefined {
     const fn = this._reasoningFn;
-    if (fn === undefined) return this._reasoning;
+    if (fn === undefined) return this._reasoning === undefined ? undefined : this._staticFor(redact).reasoning;
     try {
       const text = fn(...args);
-      if (typeof text === 'string') return cut(text);
+      if (typeof text === 'string') return cut(redactText(text, redact));
       diag.warn(`${PACKAGE_NAME}: the reasoningFn of "${this.action}" returned ${typeof text}, not a string; ignored`);
     } catch (err) {
       diag.warn(`${PACKAGE_NAME}: the reasoningFn of "${this.action}" threw; the action goes on without reasoning`, err);
@@ -239,9 +303,10 @@ export class Explainer implements GuardStep<ExplanationTrail> {
   /** Step 4: the pre-action record. Never throws. */
   admit(call: GuardCall): StepEntry<ExplanationTrail> {
     try {
-      if (this._staticEntry !== undefined) return call.recording ? this._staticEntry : STATIC_ENTRY;
+      const redact = this._redactor(call);
+      if (this._reasoningFn === undefined && this._sink === undefined) return call.recording ? this._staticFor(redact).entry! : STATIC_ENTRY;
       const args = call.input;
-      const reasoning = this._reason(args);
+      const reasoning = this._reason(args, redact);
       const decision = this._spanDecision(call, 'pre_action', reasoning, true);
       const sink = this._sink;
       if (sink === undefined) return { ...decision, state: { started: true, reasoning, startedAt: 0, input: undefined } };
@@ -262,7 +327,7 @@ export class Explainer implements GuardStep<ExplanationTrail> {
   /** Step 7 on success: the post-action record. */
   private _after(call: GuardCall, trail: ExplanationTrail, result: unknown): StepDecision | undefined {
     try {
-      const reasoning = this._reasoningFn === undefined ? this._reasoning : trail.reasoning;
+      const reasoning = this._reasoningFn === undefined ? this._reason(call.input, this._redactor(call)) : trail.reasoning;
       const decision = this._spanDecision(call, 'post_action', reasoning, false);
       const sink = this._sink;
       if (sink === undefined) return decision;
@@ -285,7 +350,7 @@ export class Explainer implements GuardStep<ExplanationTrail> {
     try {
       const first = trail === undefined;
       const args = call.input;
-      const reasoning = first ? this._reason(args) : this._reasoningFn === undefined ? this._reasoning : trail.reasoning;
+      const reasoning = first || this._reasoningFn === undefined ? this._reason(args, this._redactor(call)) : trail.reasoning;
       const decision = this._spanDecision(call, 'on_error', reasoning, first);
       const sink = this._sink;
       if (sink === undefined) return decision;
@@ -305,13 +370,7 @@ export class Explainer implements GuardStep<ExplanationTrail> {
   }
 
   private _errorSummary(sink: ExplanationSink, err: unknown, redact: Redactor): string {
-    const text = summarizeError(err, sink.summaryMaxLength);
-    try {
-      const redacted = (sink.redact ?? redact)(text);
-      return typeof redacted === 'string' ? redacted : '[redacted]';
-    } catch {
-      return '[redaction failed]';
-    }
+    return redactText(summarizeError(err, sink.summaryMaxLength), sink.redact ?? redact);
   }
 
   private _emit(
@@ -333,7 +392,7 @@ export class Explainer implements GuardStep<ExplanationTrail> {
         agentId: sink.agentId ?? agent?.id ?? agent?.name,
         reasoning: trail.reasoning,
         confidence: this._confidence,
-        alternatives: this._alternatives,
+        alternatives: this._alternativesFor(this._redactor(call)),
         inputSummary: trail.input,
         outputSummary: output,
         errorSummary: error,

@@ -15,12 +15,12 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { sdkTrace } from '../../helpers/otel.js';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { SpanStatusCode } from '@opentelemetry/api';
-import { guard } from '../../../src/index.js';
+import { ExplainabilityHookManager, guard } from '../../../src/index.js';
 import { AgentSafetyInstrumentation } from '../../../src/bootstrap/index.js';
 import { AuditChainSpanProcessor, ConsoleTreeSpanExporter, FileAuditSink, OtlpAuditSink } from '../../../src/exporters/index.js';
 import { redactText, secretRedactor } from '../../../src/patterns/shared/redaction.js';
 import { verifyAuditFiles } from '../../../src/verify/audit-verify.js';
-import { ensureContextManager } from '../../helpers/otel.js';
+import { ensureContextManager, testLogs } from '../../helpers/otel.js';
 import { OtlpReceiver } from '../../helpers/otlp-receiver.js';
 
 const test = suite('secrets never reach the chain, the console or OTLP');
@@ -160,6 +160,74 @@ test('the OTLP audit sink: the command line is neither in the payload the receiv
     instrumentation.disable();
     await provider.shutdown().catch(() => undefined);
     await receiver.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('explanations: the reasoning (static, or a reasoningFn quoting the arguments) and the alternatives are redacted before the span, its events, the log records and the chain hold them', async () => {
+  ensureContextManager();
+  const dir = mkdtempSync(join(tmpdir(), 'audit-secrets-'));
+  const path = join(dir, 'audit.jsonl');
+  let consoleText = '';
+  const spans = sdkTrace.inMemorySpanExporter();
+  const logs = testLogs();
+  const provider = sdkTrace.tracerProvider({
+    spanProcessors: [
+      new AuditChainSpanProcessor({ sinks: [new FileAuditSink({ path })] }),
+      sdkTrace.simpleSpanProcessor(new ConsoleTreeSpanExporter({ write: t => void (consoleText += t), color: false })),
+      sdkTrace.simpleSpanProcessor(spans),
+    ],
+  });
+  const hooks = new ExplainabilityHookManager({ agentId: 'a' });
+  try {
+    for (const [events, loggerProvider] of [['span-events', undefined], ['logs', logs.provider]] as const) {
+      const instrumentation = new AgentSafetyInstrumentation({ explanationEvents: events, loggerProvider });
+      instrumentation.setTracerProvider(provider);
+      instrumentation.enable();
+      try {
+        const fixed = guard(async () => 'ok', {
+          name: 'fixed_reasons',
+          explain: { reasoning: `log in with password=${PASSWORD}`, alternativesConsidered: [`send Authorization: Bearer ${BEARER}`, 'wait'], hooks },
+        });
+        const quoted = guard(async (_req: { key: string }) => 'ok', {
+          name: 'quoted_reasons',
+          explain: { reasoningFn: (req: { key: string }) => `calling with key ${req.key}`, alternativesConsidered: [`token: token-value-99`], hooks },
+        });
+        const failing = guard(async (_req: { key: string }) => Promise.reject(new Error('no')), {
+          name: 'failing_reasons',
+          explain: { reasoningFn: (req: { key: string }) => `calling with key ${req.key}`, hooks },
+        });
+        await fixed();
+        await quoted({ key: API_KEY });
+        await failing({ key: API_KEY }).catch(() => undefined);
+      } finally {
+        instrumentation.disable();
+      }
+    }
+    await provider.forceFlush();
+    const finished = spans.getFinishedSpans(); // (the exporter forgets them at shutdown)
+    await provider.shutdown();
+    assert.is(finished.length, 6);
+    const logText = JSON.stringify(logs.records().map(r => r.attributes));
+    assert.ok(logText.includes('calling with key [REDACTED]'), logText.slice(0, 400));
+    for (const [where, text] of [
+      ['audit file', readFileSync(path, 'utf8')],
+      ['console tree', consoleText],
+      ['span attributes and events', JSON.stringify(finished.map(s => ({ attributes: s.attributes, events: s.events })))],
+      ['log records', logText],
+      ['hook records', JSON.stringify(hooks.getExplanations())],
+    ] as const) {
+      for (const secret of SECRETS) assert.not.ok(text.includes(secret), `${where} holds ${secret}`);
+    }
+    const fixedSpan = finished.find(s => s.name === 'execute_tool fixed_reasons')!;
+    assert.is(fixedSpan.attributes['agent_safety.explanation.reasoning'], 'log in with password=[REDACTED]');
+    assert.equal(fixedSpan.attributes['agent_safety.explanation.alternatives'], ['send Authorization: Bearer [REDACTED]', 'wait']);
+    assert.is(finished.find(s => s.name === 'execute_tool quoted_reasons')!.attributes['agent_safety.explanation.reasoning'], 'calling with key [REDACTED]');
+    assert.ok(JSON.stringify(hooks.getExplanations()).includes('log in with password=[REDACTED]'), 'the hook records are redacted too');
+    assert.ok((await verifyAuditFiles([path])).valid);
+  } finally {
+    await provider.shutdown().catch(() => undefined);
+    await logs.shutdown();
     rmSync(dir, { recursive: true, force: true });
   }
 });
