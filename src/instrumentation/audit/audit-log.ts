@@ -20,6 +20,7 @@ import {
   EVENT_AGENT_SAFETY_ACTION_PROPOSED,
   EVENT_AGENT_SAFETY_POLICY_VIOLATION,
 } from '../shared/semconv.js';
+import { redactString } from '../../patterns/shared/redaction.js';
 import { currentTracer, telemetry } from '../shared/telemetry.js';
 import { PACKAGE_NAME } from '../shared/version.js';
 
@@ -54,7 +55,8 @@ function attributesOf(action: string, info: AuditEventDetails | undefined): Attr
   const attributes: Attributes = { [ATTR_AGENT_SAFETY_ACTION_NAME]: action };
   const agentId = info?.agentId ?? telemetry.settings.agent?.id;
   if (agentId !== undefined) attributes[ATTR_GEN_AI_AGENT_ID] = agentId;
-  if (info?.reason !== undefined) attributes[ATTR_AGENT_SAFETY_ACTION_REASON] = String(info.reason);
+  // The reason may quote what the agent saw: redacted like the details (it can be a span's attribute, which no processor redacts).
+  if (info?.reason !== undefined) attributes[ATTR_AGENT_SAFETY_ACTION_REASON] = redactString(String(info.reason), telemetry.settings.redact);
   if (info?.details !== undefined) {
     try {
       attributes[ATTR_AGENT_SAFETY_ACTION_DETAILS] = JSON.stringify(telemetry.settings.redact(info.details));

@@ -18,7 +18,7 @@ import type { Attributes } from '@opentelemetry/api';
 import { ActionExplanation, summarizeError } from '../../patterns/explain/action-explanation.js';
 import type { ExplanationPhase } from '../../patterns/explain/action-explanation.js';
 import type { Clock } from '../../patterns/shared/clock.js';
-import { captureValue } from '../../patterns/shared/redaction.js';
+import { captureValue, redactString } from '../../patterns/shared/redaction.js';
 import type { Redactor } from '../../patterns/shared/redaction.js';
 import {
   optionalFunction,
@@ -110,21 +110,11 @@ export function validateExplainOptions(where: string, options: unknown, extraKey
   }
 }
 
-/** `text` through `redact`: a redactor that throws or returns no string gives a placeholder, never the raw text. */
-function redactText(text: string, redact: Redactor): string {
-  try {
-    const redacted = redact(text);
-    return typeof redacted === 'string' ? redacted : '[redacted]';
-  } catch {
-    return '[redaction failed]';
-  }
-}
-
-/** Each text through `redact` ({@link redactText}); the same array when nothing changed. */
+/** Each text through `redact` ({@link redactString}); the same array when nothing changed. */
 function redactTexts(texts: readonly string[], redact: Redactor): readonly string[] {
   let out: string[] | undefined;
   for (let i = 0; i < texts.length; i++) {
-    const r = redactText(texts[i], redact);
+    const r = redactString(texts[i], redact);
     if (r !== texts[i]) (out ??= [...texts])[i] = r;
   }
   return out === undefined ? texts : Object.freeze(out);
@@ -219,7 +209,7 @@ export class Explainer implements GuardStep<ExplanationTrail> {
   private _staticFor(redact: Redactor): StaticExplanation {
     const known = this._static;
     if (known !== undefined && known.redact === redact) return known;
-    const reasoning = this._reasoning === undefined ? undefined : redactText(this._reasoning, redact);
+    const reasoning = this._reasoning === undefined ? undefined : redactString(this._reasoning, redact);
     const alternatives = redactTexts(this._alternatives, redact);
     const phase = (p: ExplanationPhase): PhaseDecision => ({
       first: this._decision(p, reasoning, alternatives, true),
@@ -292,7 +282,7 @@ export class Explainer implements GuardStep<ExplanationTrail> {
     if (fn === undefined) return this._reasoning === undefined ? undefined : this._staticFor(redact).reasoning;
     try {
       const text = fn(...args);
-      if (typeof text === 'string') return cut(redactText(text, redact));
+      if (typeof text === 'string') return cut(redactString(text, redact));
       diag.warn(`${PACKAGE_NAME}: the reasoningFn of "${this.action}" returned ${typeof text}, not a string; ignored`);
     } catch (err) {
       diag.warn(`${PACKAGE_NAME}: the reasoningFn of "${this.action}" threw; the action goes on without reasoning`, err);
@@ -370,7 +360,7 @@ export class Explainer implements GuardStep<ExplanationTrail> {
   }
 
   private _errorSummary(sink: ExplanationSink, err: unknown, redact: Redactor): string {
-    return redactText(summarizeError(err, sink.summaryMaxLength), sink.redact ?? redact);
+    return redactString(summarizeError(err, sink.summaryMaxLength), sink.redact ?? redact);
   }
 
   private _emit(

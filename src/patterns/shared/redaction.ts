@@ -259,6 +259,20 @@ export function safeStringify(value: unknown, options: SafeStringifyOptions = {}
 }
 
 /**
+ * `text` through `redact`, for recording as text. Never throws: a redactor
+ * that throws gives `"[redaction failed]"`, one that returns no string
+ * `"[redacted]"`, never the unredacted text.
+ */
+export function redactString(text: string, redact: Redactor): string {
+  try {
+    const redacted = redact(text);
+    return typeof redacted === 'string' ? redacted : '[redacted]';
+  } catch {
+    return '[redaction failed]';
+  }
+}
+
+/**
  * Redacts then serialises `value` for recording. Never throws: a redactor
  * that throws yields `"[redaction failed]"`, never the unredacted value.
  */

@@ -40,6 +40,22 @@ test('audit events land on the active guarded span, or on a span of their own, a
   }
 });
 
+test('an audit event\'s reason is redacted before it is recorded: on a span of its own it is a span attribute, which no processor redacts', async () => {
+  const sink = new InMemoryAuditSink();
+  const t = setupTelemetry({}, [new AuditChainSpanProcessor({ sinks: [sink] })]);
+  try {
+    auditLog.actionBlocked('login', { reason: 'the prompt asked to use password=hunter2-Tr0ub4dor with Bearer sk-live-4f3c2b1a09e8d7c6b5a4f3e2' });
+    const lines = sink.lines().join('\n');
+    assert.not.ok(lines.includes('hunter2-Tr0ub4dor'), lines);
+    assert.not.ok(lines.includes('sk-live-4f3c2b1a09e8d7c6b5a4f3e2'), lines);
+    const blocked = t.span('agent_safety.action.blocked');
+    assert.is(blocked.attributes['agent_safety.action.reason'], 'the prompt asked to use password=[REDACTED] with Bearer [REDACTED]');
+    checkAuditLines(sink.lines());
+  } finally {
+    await t.shutdown();
+  }
+});
+
 test('AuditLogger, as in the original: bound to an agent, events chained', async () => {
   const sink = new InMemoryAuditSink();
   const t = setupTelemetry({}, [new AuditChainSpanProcessor({ sinks: [sink] })]);
