@@ -332,7 +332,11 @@ export function optionsFromEnv(env: Env, readFile?: ReadFile): AgentSafetyOption
   const consoleFlag = flag(env, 'AGENT_SAFETY_CONSOLE');
   options.console = !tracesOff && (consoleFlag ?? (!otlpTraces || tracesExporters.includes('console')));
   if (metricsExporters.includes('prometheus')) {
-    const port = Number(text(env, 'OTEL_EXPORTER_PROMETHEUS_PORT') ?? 9464);
+    let port = positive(env, 'OTEL_EXPORTER_PROMETHEUS_PORT') ?? 9464;
+    if (port > 65535) {
+      diag.warn(`agent-safety-otel: OTEL_EXPORTER_PROMETHEUS_PORT=${port} is not a TCP port; 9464 is used`);
+      port = 9464;
+    }
     options.prometheus = { host: text(env, 'OTEL_EXPORTER_PROMETHEUS_HOST') ?? '127.0.0.1', port };
   }
   return options;

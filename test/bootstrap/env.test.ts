@@ -33,6 +33,16 @@ test('per-signal endpoints and exporters', () => {
   assert.is(noTraces.console, false);
   const prom = optionsFromEnv({ OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_PORT: '9999' });
   assert.equal(prom.prometheus, { host: '127.0.0.1', port: 9999 });
+  // a port that is not one is reported and the default used, like every other bad value
+  const diagLog = captureDiag();
+  try {
+    for (const bad of ['abc', '0', '-1', '80.5', '99999']) {
+      assert.equal(optionsFromEnv({ OTEL_METRICS_EXPORTER: 'prometheus', OTEL_EXPORTER_PROMETHEUS_PORT: bad }).prometheus, { host: '127.0.0.1', port: 9464 }, bad);
+      assert.ok(diagLog.messages.some(m => m.includes(`OTEL_EXPORTER_PROMETHEUS_PORT`) && m.includes(bad)), `${bad}: ${diagLog.messages.join(' | ')}`);
+    }
+  } finally {
+    diagLog.restore();
+  }
 });
 
 test('log records: on with the endpoint unless OTEL_LOGS_EXPORTER says otherwise; AGENT_SAFETY_EXPLANATION_EVENTS picks the mode', () => {
