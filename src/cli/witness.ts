@@ -11,12 +11,14 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { SIG_COSIGNATURE_V1, ed25519Cosigner, ed25519PrivateKey, ed25519RawPublicKey, formatVkey, verifierFromVkey } from '../patterns/audit/signed-note.js';
 import type { NoteVerifier } from '../patterns/audit/signed-note.js';
 import { checkWitnessState, originHash, witnessAddCheckpoint } from '../patterns/audit/tlog-witness.js';
 import type { WitnessState } from '../patterns/audit/tlog-witness.js';
 import { PACKAGE_NAME } from '../instrumentation/shared/version.js';
+import { syncDirectory } from '../patterns/shared/sync-directory.js';
 import type { CliIO, Command } from './main.js';
 
 /** Options of {@link startWitness}. */
@@ -69,6 +71,8 @@ async function writeState(path: string, state: WitnessState): Promise<void> {
     await fh.close();
   }
   await rename(tmp, path);
+  // The rename itself must survive a power cut: an old state coming back would let the witness cosign a fork.
+  await syncDirectory(dirname(path));
 }
 
 function body(req: IncomingMessage): Promise<string | undefined> {
@@ -78,8 +82,10 @@ function body(req: IncomingMessage): Promise<string | undefined> {
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY) {
+        // Read no more of it: the caller answers 413 and closes the connection.
+        req.removeAllListeners('data');
+        req.pause();
         resolve(undefined);
-        req.destroy();
         return;
       }
       chunks.push(c);
@@ -114,7 +120,14 @@ export async function startWitness(options: WitnessServerOptions): Promise<Runni
     const url = new URL(req.url ?? '/', 'http://witness');
     if (req.method === 'POST' && url.pathname === '/add-checkpoint') {
       void body(req).then(text => {
-        if (text === undefined) return reply(res, 413, 'text/plain; charset=utf-8', 'request too large\n');
+        if (text === undefined) {
+          // Answered, the rest of the body thrown away (not kept) for a second so that the client
+          // reads the answer, then the connection closed, whatever is still coming.
+          res.setHeader('connection', 'close');
+          res.on('finish', () => setTimeout(() => req.socket.destroy(), 1000).unref());
+          req.resume();
+          return reply(res, 413, 'text/plain; charset=utf-8', 'request too large\n');
+        }
         const done = queue.then(async () => {
           const r = witnessAddCheckpoint({ body: text, state, logs, cosigner, nowSeconds: now() });
           if (r.state !== undefined) {

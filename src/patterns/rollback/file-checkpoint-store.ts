@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { ActionStatus, CheckpointRecord, EncodedSnapshot, SpanReference } from './checkpoint.js';
 import type { CheckpointStore } from './checkpoint-store.js';
 import { optionalBoolean, optionalFunction, rejectUnknownOptions, requireNonEmptyString, requireObject } from '../shared/validate.js';
+import { syncDirectory } from '../shared/sync-directory.js';
 
 /** Options of {@link FileCheckpointStore}. */
 export interface FileCheckpointStoreOptions {
@@ -310,25 +311,5 @@ export class FileCheckpointStore implements CheckpointStore {
       this._created.add(dir);
     }
     return dir;
-  }
-}
-
-/** Flushes a directory's entries (new and renamed files) to disk; a no-op where directories cannot be opened. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, 'r');
-  } catch (err) {
-    const code = (err as { code?: unknown })?.code;
-    if (code === 'EISDIR' || code === 'EPERM' || code === 'EACCES') return; // Windows
-    throw err;
-  }
-  try {
-    await handle.sync();
-  } catch (err) {
-    const code = (err as { code?: unknown })?.code;
-    if (code !== 'EINVAL' && code !== 'EPERM') throw err;
-  } finally {
-    await handle.close();
   }
 }

@@ -9,6 +9,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sdkTrace } from '../../helpers/otel.js';
@@ -181,6 +182,19 @@ test('fork the log (the log key signs another history): the verifier and the wit
   assert.ok(res.status === 422 || res.status === 400, `status ${res.status}: ${await res.text()}`);
 });
 
+/** The status of a POST of `body` (sent in pieces, as a client would): answered before the body is all sent. */
+function postedStatus(url: string, body: Buffer): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', headers: { 'content-length': body.length } }, res => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    for (let at = 0; at < body.length; at += 16 * 1024) req.write(body.subarray(at, at + 16 * 1024));
+    req.end();
+  });
+}
+
 test('the witness refuses an inconsistent checkpoint after a restart (state file), and still accepts a consistent one', async () => {
   const r = await setup();
   const cp = peekCheckpoint(r.cosigned);
@@ -197,6 +211,8 @@ test('the witness refuses an inconsistent checkpoint after a restart (state file
   const rewritten = signCheckpoint({ origin: ORIGIN, size: cp.size, root: Buffer.alloc(32, 9) }, [ed25519NoteSigner(ORIGIN, logKey.privateKey)]);
   const refused = await fetch(`${again.url}/add-checkpoint`, { method: 'POST', body: formatAddCheckpoint({ oldSize: cp.size, proof: [], checkpoint: rewritten }) });
   assert.is(refused.status, 422);
+  // A request over 64 KiB is refused before it is read whole: 413.
+  assert.is(await postedStatus(`${again.url}/add-checkpoint`, Buffer.alloc(1024 * 1024, 0x78)), 413);
   // The log goes on (a new process run continues the tree from the tiles): the restarted witness cosigns the consistent checkpoint.
   await produceLog(r.dir, again, 20, 7);
   const next = openCheckpoint(readFileSync(join(r.tiles, 'checkpoint'), 'utf8'), { ...trust(r), witnessKeys: [verifierFromVkey(again.vkey)] });
