@@ -198,6 +198,8 @@ async function proveConsistency(a: Args, io: CliIO): Promise<number> {
 function check(a: Args, io: CliIO): number {
   const text = readFileSync(a.check!, 'utf8');
   if (a.logKeys.length === 0) throw new UsageError('--check needs --log-key');
+  // As verify: a quorum no set of the given keys could meet is a usage error (exit 2), not a failed proof.
+  if (a.quorum > a.witnessKeys.length) throw new UsageError(`--quorum ${a.quorum} needs at least as many --witness-key`);
   const logKeys = a.logKeys.map(verifierFromVkey);
   const witnessKeys = a.witnessKeys.map(verifierFromVkey);
   const options = { logKeys, witnessKeys, quorum: a.quorum };

@@ -103,6 +103,10 @@ test('a record\'s proof made by prove --record verifies offline with prove --che
   // Without the witness's cosignature a quorum of 1 cannot be met.
   const noWitness = captureIO();
   assert.is(await main(['prove', '--check', proofFile, '--log-key', logVkey, '--witness-key', formatVkey('other.example', 4, Buffer.alloc(32, 1)), '--quorum', '1'], noWitness), 1);
+  // A quorum larger than the witness keys given can never be met: a usage error (exit 2), as verify says.
+  const tooFew = captureIO();
+  assert.is(await main(['prove', '--check', proofFile, '--log-key', logVkey, '--witness-key', witness.vkey, '--quorum', '2'], tooFew), 2);
+  assert.match(tooFew.stderr, /--quorum 2 needs at least as many --witness-key/);
 
   // Consistency between the first run's checkpoint and the latest.
   const cons = captureIO();
