@@ -30,7 +30,8 @@ export class AgentSafetyAlreadyStartedError extends Error {
     super(
       `agent-safety-otel is already started in this process, by ${firstStart}; start it once ` +
         '(either --import agent-safety-otel/register, configured by the environment, or startAgentSafety() in code), ' +
-        'or await the first handle\'s shutdown() before starting again',
+        'or await the first handle\'s shutdown() before starting again (a shutdown that ran out of its time leaves the first ' +
+        'start in place until its SDK has really stopped)',
     );
     this.name = 'AgentSafetyAlreadyStartedError';
     this.firstStart = firstStart;
