@@ -9,7 +9,7 @@
  */
 import { ValueType, diag } from '@opentelemetry/api';
 import type { Attributes, Meter, ObservableCallback, ObservableCounter } from '@opentelemetry/api';
-import { onCheckpointFileSkipped } from '../../patterns/rollback/file-checkpoint-store.js';
+import { onCheckpointFileSkipped } from '../../patterns/rollback/checkpoint-file-skips.js';
 import { ATTR_GEN_AI_AGENT_ID, METRIC_AGENT_SAFETY_ROLLBACK_CHECKPOINT_FILES_SKIPPED } from '../shared/semconv.js';
 import { meterBound } from '../shared/telemetry.js';
 

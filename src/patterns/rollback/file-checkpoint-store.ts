@@ -12,6 +12,8 @@ import type { ActionStatus, CheckpointRecord, EncodedSnapshot, SpanReference } f
 import type { CheckpointStore } from './checkpoint-store.js';
 import { optionalBoolean, optionalFunction, rejectUnknownOptions, requireNonEmptyString, requireObject } from '../shared/validate.js';
 import { syncDirectory } from '../shared/sync-directory.js';
+import { reportSkip } from './checkpoint-file-skips.js';
+import type { SkippedCheckpointFile } from './checkpoint-file-skips.js';
 
 /** Options of {@link FileCheckpointStore}. */
 export interface FileCheckpointStoreOptions {
@@ -37,38 +39,8 @@ export interface FileCheckpointStoreOptions {
   onSkip?: (skipped: SkippedCheckpointFile) => void;
 }
 
-/** A file `list()` skipped. */
-export interface SkippedCheckpointFile {
-  readonly agentId: string;
-  readonly file: string;
-  /** Why: not a checkpoint file, invalid JSON, a malformed record, another agent's, unreadable. */
-  readonly reason: string;
-}
-
-const skipListeners = new Set<(skipped: SkippedCheckpointFile) => void>();
-
-/**
- * Registers a listener for every file a {@link FileCheckpointStore} skips
- * (stores without their own `onSkip`). Returns the function that removes
- * it.
- */
-export function onCheckpointFileSkipped(listener: (skipped: SkippedCheckpointFile) => void): () => void {
-  skipListeners.add(listener);
-  return () => skipListeners.delete(listener);
-}
-
-function reportSkip(skipped: SkippedCheckpointFile, own: ((s: SkippedCheckpointFile) => void) | undefined): void {
-  try {
-    if (own !== undefined) return own(skipped);
-    if (skipListeners.size === 0) {
-      process.emitWarning(`${skipped.file} was skipped: ${skipped.reason}; the other checkpoints are recovered`, { code: 'AGENT_SAFETY_CHECKPOINT_FILE_SKIPPED' });
-      return;
-    }
-    for (const listener of skipListeners) listener(skipped);
-  } catch {
-    // a reporter that throws must not stop the recovery
-  }
-}
+export { onCheckpointFileSkipped } from './checkpoint-file-skips.js';
+export type { SkippedCheckpointFile } from './checkpoint-file-skips.js';
 
 /** Marks our files; a file without it is not read as a checkpoint. */
 const FORMAT = 'agent-safety-otel/checkpoint';
