@@ -101,12 +101,7 @@ function uninstall(): void {
  * closed). @internal
  */
 export function onLastChance(flush: LastChanceFlush): () => void {
-  flushes.add(flush);
-  install();
-  return () => {
-    flushes.delete(flush);
-    if (flushes.size === 0 && closers.size === 0) uninstall();
-  };
+  return register(flushes, flush);
 }
 
 /**
@@ -116,10 +111,15 @@ export function onLastChance(flush: LastChanceFlush): () => void {
  * that unregisters it. @internal
  */
 export function onLastChanceClose(close: LastChanceFlush): () => void {
-  closers.add(close);
+  return register(closers, close);
+}
+
+/** Adds `fn` to `set`, hooking the process; the returned function removes it, unhooking after the last one. */
+function register(set: Set<LastChanceFlush>, fn: LastChanceFlush): () => void {
+  set.add(fn);
   install();
   return () => {
-    closers.delete(close);
+    set.delete(fn);
     if (flushes.size === 0 && closers.size === 0) uninstall();
   };
 }
