@@ -18,9 +18,11 @@ import { generateText, stepCountIs, tool } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { z } from 'zod';
 import { guardTools, toolApproval } from '../../../src/adapters/ai-sdk/index.js';
+import { Policy } from '../../../src/index.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_AGENT_SAFETY_IMPACT_ENFORCED,
+  ATTR_AGENT_SAFETY_POLICY_RULE,
   ATTR_AGENT_SAFETY_REVIEW_DECISION,
   ATTR_AGENT_SAFETY_REVIEW_REVIEWER,
   ATTR_GEN_AI_OPERATION_NAME,
@@ -165,6 +167,18 @@ test('gate block (AI SDK 6 needsApproval path): the tool never runs, the model s
   assert.is(attr(span, ATTR_AGENT_SAFETY_IMPACT_ENFORCED), 'blocked');
   assert.is(attr(span, ATTR_AGENT_SAFETY_CALL_OUTCOME), 'blocked');
   assert.is(span.status.code, SpanStatusCode.ERROR);
+});
+
+test('policy denial: accepted as an option, the tool never runs, the model gets the refusal as a tool error', async ({ t }) => {
+  const policy = new Policy({ rules: [{ name: 'small-only', effect: 'deny', where: { amount: { min: 100 } } }] });
+  const tools = guardTools({ transfer }, { policy });
+  const result = await generateText({ model: callingModel('transfer', { amount: 500 }), tools, prompt: 'x', stopWhen: stepCountIs(2) });
+  assert.equal(ran, []);
+  const error = result.steps[0].content.find(p => p.type === 'tool-error') as { error?: unknown } | undefined;
+  assert.match(String(error?.error), /policy denied tool "transfer"/);
+  const span = toolSpans(t)[0];
+  assert.is(attr(span, ATTR_AGENT_SAFETY_CALL_OUTCOME), 'denied');
+  assert.is(attr(span, ATTR_AGENT_SAFETY_POLICY_RULE), 'small-only');
 });
 
 test('toolApproval bridge (AI SDK 7 shape): review asks the user with the assessment, block is denied and recorded, proceed needs nothing', async ({ t }) => {

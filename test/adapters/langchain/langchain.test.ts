@@ -11,6 +11,7 @@ import { Command, END, MemorySaver, MessagesAnnotation, START, StateGraph, inter
 import { ToolNode } from '@langchain/langgraph/prebuilt';
 import { z } from 'zod';
 import { withSafety } from '../../../src/adapters/langchain/index.js';
+import { Policy } from '../../../src/index.js';
 import type { ReviewInterrupt } from '../../../src/adapters/langchain/index.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
@@ -79,6 +80,17 @@ test('gate block: the tool never runs, invoke rejects with ActionBlockedError', 
   );
   assert.equal(ran, []);
   assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_IMPACT_ENFORCED), 'blocked');
+});
+
+test('policy denial through ToolNode: the tool never runs, the model gets the refusal as a tool error', async ({ t }) => {
+  const policy = new Policy({ rules: [{ name: 'small-only', effect: 'deny', where: { amount: { min: 100 } } }] });
+  const graph = new StateGraph(MessagesAnnotation).addNode('tools', new ToolNode([withSafety(transfer, { policy })])).addEdge(START, 'tools').addEdge('tools', END).compile();
+  const out = await graph.invoke({ messages: [callMessage(500, 'tc-p')] });
+  const last = out.messages.at(-1) as ToolMessage;
+  assert.is(last.status, 'error');
+  assert.match(String(last.content), /policy denied tool "transfer"/);
+  assert.equal(ran, []);
+  assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'denied');
 });
 
 /** START → tools → END, the tool call given as the AI message (no model). */

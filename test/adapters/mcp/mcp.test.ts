@@ -19,6 +19,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { guardClient, guardServer } from '../../../src/adapters/mcp/index.js';
+import { Policy } from '../../../src/index.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_AGENT_SAFETY_IMPACT_ENFORCED,
@@ -126,6 +127,21 @@ test('in-memory: a gate block is an MCP tool error; the tool never runs', async 
     assert.match(text(result), /blocked/);
     assert.equal(ran, []);
     assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_IMPACT_ENFORCED), 'blocked');
+  } finally {
+    await close();
+  }
+});
+
+test('in-memory: a policy denial is an MCP tool error; the tool never runs', async ({ t }) => {
+  const policy = new Policy({ rules: [{ name: 'small-only', effect: 'deny', where: { amount: { min: 100 } } }] });
+  const client = guardClient(new Client({ name: 'agent', version: '1.0.0' }));
+  const close = await connected(bankServer({ tools: { transfer: { policy } } }), client);
+  try {
+    const result = (await client.callTool({ name: 'transfer', arguments: { amount: 500 } })) as { isError?: boolean };
+    assert.is(result.isError, true);
+    assert.match(text(result), /policy denied tool "transfer"/);
+    assert.equal(ran, []);
+    assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'denied');
   } finally {
     await close();
   }

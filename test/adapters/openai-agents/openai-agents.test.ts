@@ -11,6 +11,7 @@ import type { TracingProcessor } from '@openai/agents-core';
 import { ScriptedModel, assistantMessage, functionCall } from '@openai/agents-core/testing';
 import { z } from 'zod';
 import { safeTool } from '../../../src/adapters/openai-agents/index.js';
+import { Policy } from '../../../src/index.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_AGENT_SAFETY_FRAMEWORK_SPAN_ID,
@@ -101,6 +102,15 @@ test('gate block: no interruption, the tool never runs, the model gets the refus
   assert.equal(ran, []);
   assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_IMPACT_ENFORCED), 'blocked');
   assert.match(JSON.stringify(result.history), /Refused by the safety layer: action \\"transfer\\" blocked/);
+});
+
+test('policy denial: accepted as a safety option, the tool never runs, the model gets the refusal', async ({ t }) => {
+  const policy = new Policy({ rules: [{ name: 'small-only', effect: 'deny', where: { amount: { min: 100 } } }] });
+  const agent = new Agent({ name: 'bank', model: script(500), tools: [safeTool(transferOptions, { policy })] });
+  const result = await new Runner().run(agent, 'move 500');
+  assert.equal(ran, []);
+  assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'denied');
+  assert.match(JSON.stringify(result.history), /Refused by the safety layer: policy denied tool \\"transfer\\"/);
 });
 
 async function reviewRoundTrip(approve: boolean) {
