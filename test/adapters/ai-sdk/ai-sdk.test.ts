@@ -88,6 +88,17 @@ const transfer = tool({
   },
 });
 
+/**
+ * A tool body that never settles by itself. The guard's timer does not hold the
+ * process open (it is unref'd), so a referenced timer keeps the test alive
+ * for two seconds, far longer than any timeout or abort here.
+ */
+function stuckForever(): Promise<never> {
+  const hold = setInterval(() => {}, 1_000);
+  setTimeout(() => clearInterval(hold), 2_000).unref();
+  return new Promise<never>(() => {});
+}
+
 const test = suite<{ t: TestTelemetry }>('adapters/ai-sdk', {} as { t: TestTelemetry });
 test.before(ctx => {
   ctx.t = setupTelemetry({ captureArguments: true });
@@ -179,6 +190,15 @@ test('policy denial: accepted as an option, the tool never runs, the model gets 
   const span = toolSpans(t)[0];
   assert.is(attr(span, ATTR_AGENT_SAFETY_CALL_OUTCOME), 'denied');
   assert.is(attr(span, ATTR_AGENT_SAFETY_POLICY_RULE), 'small-only');
+});
+
+test('timeout: the guard ends the call; the model gets a tool error that keeps its type (ToolTimeoutError)', async ({ t }) => {
+  const slow = tool({ inputSchema: z.object({ amount: z.number() }), execute: (): Promise<string> => stuckForever() });
+  const result = await generateText({ model: callingModel('slow', { amount: 1 }), tools: guardTools({ slow }, { timeoutMs: 20 }), prompt: 'x', stopWhen: stepCountIs(2) });
+  const error = result.steps[0].content.find(p => p.type === 'tool-error') as { error?: unknown } | undefined;
+  assert.is((error?.error as Error | undefined)?.name, 'ToolTimeoutError');
+  assert.is(result.text, 'done', 'the run goes on');
+  assert.is(attr(toolSpans(t)[0], ATTR_AGENT_SAFETY_CALL_OUTCOME), 'timeout');
 });
 
 test('toolApproval bridge (AI SDK 7 shape): review asks the user with the assessment, block is denied and recorded, proceed needs nothing', async ({ t }) => {

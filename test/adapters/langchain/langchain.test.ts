@@ -35,6 +35,17 @@ const transfer = tool(
   { name: 'transfer', description: 'Moves money', schema: z.object({ amount: z.number() }) },
 );
 
+/**
+ * A tool body that never settles by itself. The guard's timer does not hold the
+ * process open (it is unref'd), so a referenced timer keeps the test alive
+ * for two seconds, far longer than any timeout or abort here.
+ */
+function stuckForever(): Promise<never> {
+  const hold = setInterval(() => {}, 1_000);
+  setTimeout(() => clearInterval(hold), 2_000).unref();
+  return new Promise<never>(() => {});
+}
+
 const test = suite<{ t: TestTelemetry }>('adapters/langchain', {} as { t: TestTelemetry });
 test.before(ctx => {
   ctx.t = setupTelemetry({ captureArguments: true });
@@ -91,6 +102,15 @@ test('policy denial through ToolNode: the tool never runs, the model gets the re
   assert.match(String(last.content), /policy denied tool "transfer"/);
   assert.equal(ran, []);
   assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'denied');
+});
+
+test('timeout: invoke rejects with ToolTimeoutError (the type is kept)', async ({ t }) => {
+  const stuck = withSafety(tool(() => stuckForever(), { name: 'stuck', schema: z.object({ amount: z.number() }) }), { timeoutMs: 20 });
+  await stuck.invoke({ id: 'tc-t', name: 'stuck', args: { amount: 1 }, type: 'tool_call' }).then(
+    () => assert.unreachable('must time out'),
+    err => assert.is((err as Error).name, 'ToolTimeoutError'),
+  );
+  assert.is(attr(t.span('execute_tool stuck'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'timeout');
 });
 
 /** START → tools → END, the tool call given as the AI message (no model). */

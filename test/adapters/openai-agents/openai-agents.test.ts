@@ -54,6 +54,17 @@ const transferOptions = {
 const script = (amount: number, callId = 'fc-1') =>
   new ScriptedModel([[functionCall('transfer', { amount }, { callId })], [assistantMessage('done')]]);
 
+/**
+ * A tool body that never settles by itself. The guard's timer does not hold the
+ * process open (it is unref'd), so a referenced timer keeps the test alive
+ * for two seconds, far longer than any timeout or abort here.
+ */
+function stuckForever(): Promise<never> {
+  const hold = setInterval(() => {}, 1_000);
+  setTimeout(() => clearInterval(hold), 2_000).unref();
+  return new Promise<never>(() => {});
+}
+
 const test = suite<{ t: TestTelemetry }>('adapters/openai-agents', {} as { t: TestTelemetry });
 test.before(ctx => {
   setTraceProcessors([collector]);
@@ -111,6 +122,28 @@ test('policy denial: accepted as a safety option, the tool never runs, the model
   assert.equal(ran, []);
   assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'denied');
   assert.match(JSON.stringify(result.history), /Refused by the safety layer: policy denied tool \\"transfer\\"/);
+});
+
+test('errorFunction null is kept: a refusal raises the SDK\'s ToolCallError carrying the ActionBlockedError', async ({ t }) => {
+  const agent = new Agent({ name: 'bank', model: script(500), tools: [safeTool({ ...transferOptions, errorFunction: null }, { gate: amountGate() })] });
+  await new Runner().run(agent, 'move 500').then(
+    () => assert.unreachable('must raise'),
+    (err: unknown) => {
+      assert.is((err as Error).name, 'ToolCallError');
+      assert.is((err as { error?: Error }).error?.name, 'ActionBlockedError');
+    },
+  );
+  assert.equal(ran, []);
+  assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'blocked');
+});
+
+test('timeout: the guard ends the call; the model gets the SDK\'s default error text', async ({ t }) => {
+  const stuck = safeTool({ name: 'stuck', description: 'never ends', parameters: z.object({ amount: z.number() }), execute: () => stuckForever() }, { timeoutMs: 20 });
+  const agent = new Agent({ name: 'a', model: new ScriptedModel([[functionCall('stuck', { amount: 1 }, { callId: 'fc-t' })], [assistantMessage('x')]]), tools: [stuck] });
+  const result = await new Runner().run(agent, 'go');
+  assert.is(result.finalOutput, 'x');
+  assert.match(JSON.stringify(result.history), /An error occurred while running the tool/);
+  assert.is(attr(t.span('execute_tool stuck'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'timeout');
 });
 
 async function reviewRoundTrip(approve: boolean) {
