@@ -18,7 +18,7 @@ import { generateText, stepCountIs, tool } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { z } from 'zod';
 import { guardTools, toolApproval } from '../../../src/adapters/ai-sdk/index.js';
-import { Policy } from '../../../src/index.js';
+import { CircuitBreaker, Policy } from '../../../src/index.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_AGENT_SAFETY_IMPACT_ENFORCED,
@@ -190,6 +190,16 @@ test('policy denial: accepted as an option, the tool never runs, the model gets 
   const span = toolSpans(t)[0];
   assert.is(attr(span, ATTR_AGENT_SAFETY_CALL_OUTCOME), 'denied');
   assert.is(attr(span, ATTR_AGENT_SAFETY_POLICY_RULE), 'small-only');
+});
+
+test('open breaker: the tool never runs, the model gets a CircuitOpenError as a tool error', async ({ t }) => {
+  const breaker = new CircuitBreaker();
+  breaker.isolate();
+  const result = await generateText({ model: callingModel('transfer', { amount: 5 }), tools: guardTools({ transfer }, { breaker }), prompt: 'x', stopWhen: stepCountIs(2) });
+  assert.equal(ran, []);
+  const error = result.steps[0].content.find(p => p.type === 'tool-error') as { error?: unknown } | undefined;
+  assert.is((error?.error as Error | undefined)?.name, 'CircuitOpenError');
+  assert.is(attr(toolSpans(t)[0], ATTR_AGENT_SAFETY_CALL_OUTCOME), 'rejected');
 });
 
 test('timeout: the guard ends the call; the model gets a tool error that keeps its type (ToolTimeoutError)', async ({ t }) => {

@@ -11,7 +11,7 @@ import type { TracingProcessor } from '@openai/agents-core';
 import { ScriptedModel, assistantMessage, functionCall } from '@openai/agents-core/testing';
 import { z } from 'zod';
 import { safeTool } from '../../../src/adapters/openai-agents/index.js';
-import { Policy } from '../../../src/index.js';
+import { CircuitBreaker, Policy } from '../../../src/index.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_AGENT_SAFETY_FRAMEWORK_SPAN_ID,
@@ -122,6 +122,16 @@ test('policy denial: accepted as a safety option, the tool never runs, the model
   assert.equal(ran, []);
   assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'denied');
   assert.match(JSON.stringify(result.history), /Refused by the safety layer: policy denied tool \\"transfer\\"/);
+});
+
+test('open breaker: the tool never runs, the model gets the refusal', async ({ t }) => {
+  const breaker = new CircuitBreaker();
+  breaker.isolate();
+  const agent = new Agent({ name: 'bank', model: script(5), tools: [safeTool(transferOptions, { breaker })] });
+  const result = await new Runner().run(agent, 'move 5');
+  assert.equal(ran, []);
+  assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'rejected');
+  assert.match(JSON.stringify(result.history), /Refused by the safety layer: /);
 });
 
 test('errorFunction null is kept: a refusal raises the SDK\'s ToolCallError carrying the ActionBlockedError', async ({ t }) => {
