@@ -18,6 +18,7 @@ import type { FunctionTool, RunContext, ToolExecuteArgument, ToolInputParameters
 import { withReviewAnswer } from '../../instrumentation/gate/review-answer.js';
 import { isActionBlockedError } from '../../patterns/gate/action-blocked-error.js';
 import { isCircuitOpenError } from '../../patterns/breaker/circuit-open-error.js';
+import { isPolicyDeniedError } from '../../patterns/policy/policy-denied-error.js';
 import { ATTR_AGENT_SAFETY_FRAMEWORK_SPAN_ID, ATTR_AGENT_SAFETY_FRAMEWORK_TRACE_ID } from '../../instrumentation/shared/semconv.js';
 import { requireNonEmptyString, requireObject } from '../../patterns/shared/validate.js';
 import { approvalVerdict, guardFrameworkTool, validateToolSafety } from '../shared/tool-safety.js';
@@ -37,15 +38,15 @@ const SDK_DEFAULT_ERROR = 'An error occurred while running the tool. Please try 
 type ErrorFunction = (runContext: unknown, error: unknown, details?: unknown) => unknown;
 
 /**
- * The model-visible output of a failed call: a refusal by the gate or an
- * open breaker says so (its message names the tool, level and delta, never
- * the arguments); anything else goes to the tool's own `errorFunction`, or
+ * The model-visible output of a failed call: a refusal by the gate, the
+ * policy or an open breaker says so (its message names the tool and the
+ * reason, never the arguments); anything else goes to the tool's own `errorFunction`, or
  * gets the SDK's default text. `null` (raise instead) is kept.
  */
 function refusalAwareErrorFunction(own: unknown): ErrorFunction | null {
   if (own === null) return null;
   return (runContext, error, details) => {
-    if (isActionBlockedError(error) || isCircuitOpenError(error)) return `Refused by the safety layer: ${(error as Error).message}`;
+    if (isActionBlockedError(error) || isPolicyDeniedError(error) || isCircuitOpenError(error)) return `Refused by the safety layer: ${(error as Error).message}`;
     return typeof own === 'function' ? (own as ErrorFunction)(runContext, error, details) : SDK_DEFAULT_ERROR;
   };
 }
@@ -76,8 +77,8 @@ function linkAgentsSpan(): void {
  * `state.approve(item)` or `state.reject(item)` and `run(agent, state)`, the
  * decision the SDK holds for that call id is the review's answer. A `block`
  * does not interrupt: the call is refused inside the guard and the model
- * gets the refusal as the tool's error output (refusals by the gate or an
- * open breaker are told to the model; other errors go to the tool's own
+ * gets the refusal as the tool's error output (refusals by the gate, the
+ * policy or an open breaker are told to the model; other errors go to the tool's own
  * `errorFunction`, or get the SDK's default text).
  *
  * @throws TypeError for a missing name or execute, or bad safety options.

@@ -30,6 +30,7 @@ export const TOOL_SAFETY_KEYS = [
   'captureResult',
   'redact',
   'breaker',
+  'policy',
   'checkpoint',
   'gate',
   'impact',

@@ -18,9 +18,11 @@ import { generateText, stepCountIs, tool } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import { z } from 'zod';
 import { guardTools, toolApproval } from '../../../src/adapters/ai-sdk/index.js';
+import { CircuitBreaker, Policy } from '../../../src/index.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_AGENT_SAFETY_IMPACT_ENFORCED,
+  ATTR_AGENT_SAFETY_POLICY_RULE,
   ATTR_AGENT_SAFETY_REVIEW_DECISION,
   ATTR_AGENT_SAFETY_REVIEW_REVIEWER,
   ATTR_GEN_AI_OPERATION_NAME,
@@ -85,6 +87,17 @@ const transfer = tool({
     return { moved: amount };
   },
 });
+
+/**
+ * A tool body that never settles by itself. The guard's timer does not hold the
+ * process open (it is unref'd), so a referenced timer keeps the test alive
+ * for two seconds, far longer than any timeout or abort here.
+ */
+function stuckForever(): Promise<never> {
+  const hold = setInterval(() => {}, 1_000);
+  setTimeout(() => clearInterval(hold), 2_000).unref();
+  return new Promise<never>(() => {});
+}
 
 const test = suite<{ t: TestTelemetry }>('adapters/ai-sdk', {} as { t: TestTelemetry });
 test.before(ctx => {
@@ -165,6 +178,37 @@ test('gate block (AI SDK 6 needsApproval path): the tool never runs, the model s
   assert.is(attr(span, ATTR_AGENT_SAFETY_IMPACT_ENFORCED), 'blocked');
   assert.is(attr(span, ATTR_AGENT_SAFETY_CALL_OUTCOME), 'blocked');
   assert.is(span.status.code, SpanStatusCode.ERROR);
+});
+
+test('policy denial: accepted as an option, the tool never runs, the model gets the refusal as a tool error', async ({ t }) => {
+  const policy = new Policy({ rules: [{ name: 'small-only', effect: 'deny', where: { amount: { min: 100 } } }] });
+  const tools = guardTools({ transfer }, { policy });
+  const result = await generateText({ model: callingModel('transfer', { amount: 500 }), tools, prompt: 'x', stopWhen: stepCountIs(2) });
+  assert.equal(ran, []);
+  const error = result.steps[0].content.find(p => p.type === 'tool-error') as { error?: unknown } | undefined;
+  assert.match(String(error?.error), /policy denied tool "transfer"/);
+  const span = toolSpans(t)[0];
+  assert.is(attr(span, ATTR_AGENT_SAFETY_CALL_OUTCOME), 'denied');
+  assert.is(attr(span, ATTR_AGENT_SAFETY_POLICY_RULE), 'small-only');
+});
+
+test('open breaker: the tool never runs, the model gets a CircuitOpenError as a tool error', async ({ t }) => {
+  const breaker = new CircuitBreaker();
+  breaker.isolate();
+  const result = await generateText({ model: callingModel('transfer', { amount: 5 }), tools: guardTools({ transfer }, { breaker }), prompt: 'x', stopWhen: stepCountIs(2) });
+  assert.equal(ran, []);
+  const error = result.steps[0].content.find(p => p.type === 'tool-error') as { error?: unknown } | undefined;
+  assert.is((error?.error as Error | undefined)?.name, 'CircuitOpenError');
+  assert.is(attr(toolSpans(t)[0], ATTR_AGENT_SAFETY_CALL_OUTCOME), 'rejected');
+});
+
+test('timeout: the guard ends the call; the model gets a tool error that keeps its type (ToolTimeoutError)', async ({ t }) => {
+  const slow = tool({ inputSchema: z.object({ amount: z.number() }), execute: (): Promise<string> => stuckForever() });
+  const result = await generateText({ model: callingModel('slow', { amount: 1 }), tools: guardTools({ slow }, { timeoutMs: 20 }), prompt: 'x', stopWhen: stepCountIs(2) });
+  const error = result.steps[0].content.find(p => p.type === 'tool-error') as { error?: unknown } | undefined;
+  assert.is((error?.error as Error | undefined)?.name, 'ToolTimeoutError');
+  assert.is(result.text, 'done', 'the run goes on');
+  assert.is(attr(toolSpans(t)[0], ATTR_AGENT_SAFETY_CALL_OUTCOME), 'timeout');
 });
 
 test('toolApproval bridge (AI SDK 7 shape): review asks the user with the assessment, block is denied and recorded, proceed needs nothing', async ({ t }) => {

@@ -11,6 +11,7 @@ import { Command, END, MemorySaver, MessagesAnnotation, START, StateGraph, inter
 import { ToolNode } from '@langchain/langgraph/prebuilt';
 import { z } from 'zod';
 import { withSafety } from '../../../src/adapters/langchain/index.js';
+import { Policy } from '../../../src/index.js';
 import type { ReviewInterrupt } from '../../../src/adapters/langchain/index.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
@@ -33,6 +34,17 @@ const transfer = tool(
   },
   { name: 'transfer', description: 'Moves money', schema: z.object({ amount: z.number() }) },
 );
+
+/**
+ * A tool body that never settles by itself. The guard's timer does not hold the
+ * process open (it is unref'd), so a referenced timer keeps the test alive
+ * for two seconds, far longer than any timeout or abort here.
+ */
+function stuckForever(): Promise<never> {
+  const hold = setInterval(() => {}, 1_000);
+  setTimeout(() => clearInterval(hold), 2_000).unref();
+  return new Promise<never>(() => {});
+}
 
 const test = suite<{ t: TestTelemetry }>('adapters/langchain', {} as { t: TestTelemetry });
 test.before(ctx => {
@@ -79,6 +91,26 @@ test('gate block: the tool never runs, invoke rejects with ActionBlockedError', 
   );
   assert.equal(ran, []);
   assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_IMPACT_ENFORCED), 'blocked');
+});
+
+test('policy denial through ToolNode: the tool never runs, the model gets the refusal as a tool error', async ({ t }) => {
+  const policy = new Policy({ rules: [{ name: 'small-only', effect: 'deny', where: { amount: { min: 100 } } }] });
+  const graph = new StateGraph(MessagesAnnotation).addNode('tools', new ToolNode([withSafety(transfer, { policy })])).addEdge(START, 'tools').addEdge('tools', END).compile();
+  const out = await graph.invoke({ messages: [callMessage(500, 'tc-p')] });
+  const last = out.messages.at(-1) as ToolMessage;
+  assert.is(last.status, 'error');
+  assert.match(String(last.content), /policy denied tool "transfer"/);
+  assert.equal(ran, []);
+  assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'denied');
+});
+
+test('timeout: invoke rejects with ToolTimeoutError (the type is kept)', async ({ t }) => {
+  const stuck = withSafety(tool(() => stuckForever(), { name: 'stuck', schema: z.object({ amount: z.number() }) }), { timeoutMs: 20 });
+  await stuck.invoke({ id: 'tc-t', name: 'stuck', args: { amount: 1 }, type: 'tool_call' }).then(
+    () => assert.unreachable('must time out'),
+    err => assert.is((err as Error).name, 'ToolTimeoutError'),
+  );
+  assert.is(attr(t.span('execute_tool stuck'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'timeout');
 });
 
 /** START → tools → END, the tool call given as the AI message (no model). */

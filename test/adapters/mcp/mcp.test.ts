@@ -19,6 +19,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { guardClient, guardServer } from '../../../src/adapters/mcp/index.js';
+import { Policy } from '../../../src/index.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_AGENT_SAFETY_IMPACT_ENFORCED,
@@ -38,7 +39,7 @@ function bankServer(options?: Parameters<typeof guardServer>[1]) {
     ran.push(amount);
     return { content: [{ type: 'text', text: `moved ${amount}` }] };
   });
-  server.registerTool('stuck', { inputSchema: { amount: z.number() } }, () => new Promise(() => {}));
+  server.registerTool('stuck', { inputSchema: { amount: z.number() } }, () => stuckForever());
   server.registerTool('ping', {}, async () => ({ content: [{ type: 'text', text: 'pong' }] }));
   return server;
 }
@@ -50,6 +51,17 @@ async function connected(server: McpServer, client: Client) {
     await client.close();
     await server.close();
   };
+}
+
+/**
+ * A tool body that never settles by itself. The guard's timer does not hold the
+ * process open (it is unref'd), so a referenced timer keeps the test alive
+ * for two seconds, far longer than any timeout or abort here.
+ */
+function stuckForever(): Promise<never> {
+  const hold = setInterval(() => {}, 1_000);
+  setTimeout(() => clearInterval(hold), 2_000).unref();
+  return new Promise<never>(() => {});
 }
 
 const test = suite<{ t: TestTelemetry }>('adapters/mcp', {} as { t: TestTelemetry });
@@ -126,6 +138,74 @@ test('in-memory: a gate block is an MCP tool error; the tool never runs', async 
     assert.match(text(result), /blocked/);
     assert.equal(ran, []);
     assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_IMPACT_ENFORCED), 'blocked');
+  } finally {
+    await close();
+  }
+});
+
+test('in-memory: a policy denial is an MCP tool error; the tool never runs', async ({ t }) => {
+  const policy = new Policy({ rules: [{ name: 'small-only', effect: 'deny', where: { amount: { min: 100 } } }] });
+  const client = guardClient(new Client({ name: 'agent', version: '1.0.0' }));
+  const close = await connected(bankServer({ tools: { transfer: { policy } } }), client);
+  try {
+    const result = (await client.callTool({ name: 'transfer', arguments: { amount: 500 } })) as { isError?: boolean };
+    assert.is(result.isError, true);
+    assert.match(text(result), /policy denied tool "transfer"/);
+    assert.equal(ran, []);
+    assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'denied');
+  } finally {
+    await close();
+  }
+});
+
+test('in-memory: a timeout is an MCP tool error; a tool registered with the deprecated tool() is guarded too', async ({ t }) => {
+  const server = bankServer({ tools: { stuck: { timeoutMs: 20 } } });
+  server.tool('legacy', { amount: z.number() }, async ({ amount }) => ({ content: [{ type: 'text', text: `legacy ${amount}` }] }));
+  const client = guardClient(new Client({ name: 'agent', version: '1.0.0' }), { callId: () => 'mcp-legacy' });
+  const close = await connected(server, client);
+  try {
+    const timedOut = (await client.callTool({ name: 'stuck', arguments: { amount: 1 } })) as { isError?: boolean };
+    assert.is(timedOut.isError, true);
+    assert.match(text(timedOut), /did not finish within 20 ms/);
+    assert.is(attr(t.span('execute_tool stuck'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'timeout');
+    assert.is(text(await client.callTool({ name: 'legacy', arguments: { amount: 2 } })), 'legacy 2');
+    const legacy = t.span('execute_tool legacy');
+    assert.is(attr(legacy, ATTR_GEN_AI_TOOL_CALL_ID), 'mcp-legacy');
+    assert.is(attr(legacy, ATTR_GEN_AI_TOOL_CALL_ARGUMENTS), '{"amount":2}');
+  } finally {
+    await close();
+  }
+});
+
+test('in-memory: hostile arguments (secrets, 1 MB strings, deep nesting, __proto__ keys) neither crash the server nor reach the span unredacted or unbounded', async ({ t }) => {
+  const server = guardServer(new McpServer({ name: 'notes', version: '1.0.0' }));
+  const seen: unknown[] = [];
+  server.registerTool('save', { inputSchema: { note: z.any() } }, async ({ note }) => {
+    seen.push(note);
+    return { content: [{ type: 'text', text: 'saved' }] };
+  });
+  const client = guardClient(new Client({ name: 'agent', version: '1.0.0' }));
+  const close = await connected(server, client);
+  let deep: unknown = 'bottom';
+  for (let i = 0; i < 10_000; i++) deep = { a: deep };
+  const hostile: Record<string, unknown> = {
+    secrets: { apiKey: 'sk-live-0123456789abcdefghij', text: 'Authorization: Bearer abcdefghijklmnop0123' },
+    huge: 'x'.repeat(1_000_000),
+    deep,
+    proto: JSON.parse('{"__proto__":{"password":"hunter2hunter2"},"ok":1}'),
+  };
+  try {
+    for (const [id, note] of Object.entries(hostile)) {
+      t.reset();
+      const r = (await client.callTool({ name: 'save', arguments: { note }, _meta: { 'gen_ai.tool.call.id': id } })) as { isError?: boolean };
+      assert.is(r.isError, undefined, id);
+      const captured = String(attr(t.span('execute_tool save'), ATTR_GEN_AI_TOOL_CALL_ARGUMENTS));
+      assert.ok(captured.length < 5_000, `${id}: bounded (${captured.length} chars)`);
+      assert.not.match(captured, /sk-live|abcdefghijklmnop0123|hunter2/, id);
+    }
+    assert.is(seen.length, 4, 'every call ran');
+    assert.match(String(attr(t.span('execute_tool save'), ATTR_GEN_AI_TOOL_CALL_ARGUMENTS)), /"ok":1/);
+    assert.is(({} as { password?: unknown }).password, undefined, 'no prototype was polluted');
   } finally {
     await close();
   }

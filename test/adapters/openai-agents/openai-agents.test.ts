@@ -11,6 +11,7 @@ import type { TracingProcessor } from '@openai/agents-core';
 import { ScriptedModel, assistantMessage, functionCall } from '@openai/agents-core/testing';
 import { z } from 'zod';
 import { safeTool } from '../../../src/adapters/openai-agents/index.js';
+import { CircuitBreaker, Policy } from '../../../src/index.js';
 import {
   ATTR_AGENT_SAFETY_CALL_OUTCOME,
   ATTR_AGENT_SAFETY_FRAMEWORK_SPAN_ID,
@@ -52,6 +53,17 @@ const transferOptions = {
 
 const script = (amount: number, callId = 'fc-1') =>
   new ScriptedModel([[functionCall('transfer', { amount }, { callId })], [assistantMessage('done')]]);
+
+/**
+ * A tool body that never settles by itself. The guard's timer does not hold the
+ * process open (it is unref'd), so a referenced timer keeps the test alive
+ * for two seconds, far longer than any timeout or abort here.
+ */
+function stuckForever(): Promise<never> {
+  const hold = setInterval(() => {}, 1_000);
+  setTimeout(() => clearInterval(hold), 2_000).unref();
+  return new Promise<never>(() => {});
+}
 
 const test = suite<{ t: TestTelemetry }>('adapters/openai-agents', {} as { t: TestTelemetry });
 test.before(ctx => {
@@ -101,6 +113,47 @@ test('gate block: no interruption, the tool never runs, the model gets the refus
   assert.equal(ran, []);
   assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_IMPACT_ENFORCED), 'blocked');
   assert.match(JSON.stringify(result.history), /Refused by the safety layer: action \\"transfer\\" blocked/);
+});
+
+test('policy denial: accepted as a safety option, the tool never runs, the model gets the refusal', async ({ t }) => {
+  const policy = new Policy({ rules: [{ name: 'small-only', effect: 'deny', where: { amount: { min: 100 } } }] });
+  const agent = new Agent({ name: 'bank', model: script(500), tools: [safeTool(transferOptions, { policy })] });
+  const result = await new Runner().run(agent, 'move 500');
+  assert.equal(ran, []);
+  assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'denied');
+  assert.match(JSON.stringify(result.history), /Refused by the safety layer: policy denied tool \\"transfer\\"/);
+});
+
+test('open breaker: the tool never runs, the model gets the refusal', async ({ t }) => {
+  const breaker = new CircuitBreaker();
+  breaker.isolate();
+  const agent = new Agent({ name: 'bank', model: script(5), tools: [safeTool(transferOptions, { breaker })] });
+  const result = await new Runner().run(agent, 'move 5');
+  assert.equal(ran, []);
+  assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'rejected');
+  assert.match(JSON.stringify(result.history), /Refused by the safety layer: /);
+});
+
+test('errorFunction null is kept: a refusal raises the SDK\'s ToolCallError carrying the ActionBlockedError', async ({ t }) => {
+  const agent = new Agent({ name: 'bank', model: script(500), tools: [safeTool({ ...transferOptions, errorFunction: null }, { gate: amountGate() })] });
+  await new Runner().run(agent, 'move 500').then(
+    () => assert.unreachable('must raise'),
+    (err: unknown) => {
+      assert.is((err as Error).name, 'ToolCallError');
+      assert.is((err as { error?: Error }).error?.name, 'ActionBlockedError');
+    },
+  );
+  assert.equal(ran, []);
+  assert.is(attr(t.span('execute_tool transfer'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'blocked');
+});
+
+test('timeout: the guard ends the call; the model gets the SDK\'s default error text', async ({ t }) => {
+  const stuck = safeTool({ name: 'stuck', description: 'never ends', parameters: z.object({ amount: z.number() }), execute: () => stuckForever() }, { timeoutMs: 20 });
+  const agent = new Agent({ name: 'a', model: new ScriptedModel([[functionCall('stuck', { amount: 1 }, { callId: 'fc-t' })], [assistantMessage('x')]]), tools: [stuck] });
+  const result = await new Runner().run(agent, 'go');
+  assert.is(result.finalOutput, 'x');
+  assert.match(JSON.stringify(result.history), /An error occurred while running the tool/);
+  assert.is(attr(t.span('execute_tool stuck'), ATTR_AGENT_SAFETY_CALL_OUTCOME), 'timeout');
 });
 
 async function reviewRoundTrip(approve: boolean) {
