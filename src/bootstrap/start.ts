@@ -460,7 +460,7 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
   let auditFile: string | undefined;
   let auditOverOtlp = false;
   /** Where undelivered audit records are, for the shutdown deadline's message. */
-  const journals: { name: string; where: string; backlog: () => number }[] = [];
+  const journals: { name: string; where: string; backlog: () => number; held: () => number }[] = [];
   if (options.audit !== false) {
     const a = options.audit ?? {};
     const sinks: AuditSink[] = [];
@@ -471,13 +471,13 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
     if (auditFile !== undefined) {
       const file = new FileAuditSink({ path: auditFile, fsync: a.fsync });
       sinks.push(file);
-      journals.push({ name: file.name, where: file.path, backlog: () => file.backlog() });
+      journals.push({ name: file.name, where: file.path, backlog: () => file.backlog(), held: () => file.held() });
     }
     if (auditOverOtlp) {
       const spoolPath = a.spoolPath ?? (auditFile !== undefined ? `${auditFile}.spool.jsonl` : 'agent-safety-audit.spool.jsonl');
       const otlpSink = new (optionalSink('OtlpAuditSink'))({ exporter: traceExporter(), spoolPath, fsync: a.fsync, flushTimeoutMs: shutdownTimeoutMs });
       sinks.push(otlpSink);
-      journals.push({ name: otlpSink.name, where: otlpSink.spoolPath, backlog: () => otlpSink.backlog() });
+      journals.push({ name: otlpSink.name, where: otlpSink.spoolPath, backlog: () => otlpSink.backlog(), held: () => otlpSink.held() });
     }
     if (a.tlog !== undefined) {
       if (a.signingKey === undefined) diag.warn(`agent-safety-otel: audit.tlog without audit.signingKey: the tiles are published, but no checkpoint is signed`);
@@ -560,10 +560,14 @@ function start(options: AgentSafetyOptions, release: () => void): AgentSafetyHan
       () => {
         // Out of time: the journals are written now, and the user is told what is left and where.
         runLastChanceFlush('deadline');
-        const left = journals.filter(j => j.backlog() > 0).map(j => `${j.backlog()} records of sink ${j.name} in ${j.where}`);
+        // Records the journal could not take even now (a full or read-only disk) are not "kept": say so.
+        const counts = journals.map(j => ({ j, held: j.held(), kept: Math.max(0, j.backlog() - j.held()) }));
+        const left = counts.filter(c => c.kept > 0).map(c => `${c.kept} records of sink ${c.j.name} in ${c.j.where}`);
+        const lost = counts.filter(c => c.held > 0).map(c => `${c.held} records of sink ${c.j.name}, not written to ${c.j.where}`);
         process.stderr.write(
           `agent-safety-otel: shutdown did not finish within ${shutdownTimeoutMs} ms (a collector or disk that does not answer); ` +
-            (left.length > 0 ? `undelivered audit records are kept: ${left.join('; ')}; they are sent at the next start\n` : 'no audit record is waiting\n'),
+            (left.length > 0 ? `undelivered audit records are kept: ${left.join('; ')}; they are sent at the next start` : 'no journaled audit record is waiting') +
+            (lost.length > 0 ? `; audit records the disk refused (held in memory, lost when the process ends): ${lost.join('; ')}\n` : '\n'),
         );
       },
     );

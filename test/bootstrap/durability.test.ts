@@ -8,10 +8,13 @@
  *   stderr (the diag logger is installed first, warn by default);
  * - shutdown with the collector down keeps its deadline: it writes the
  *   journal, prints how many records are left and where, and returns;
- *   the journal holds them.
+ *   the journal holds them;
+ * - the same with a journal the disk refuses (/dev/full): calls are refused
+ *   at the backlog cap, and the message says which records could not be
+ *   written rather than claim they are kept.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,6 +199,32 @@ test('shutdown with the collector down keeps its deadline: the journal holds eve
     assert.match(run.stderr, new RegExp(`50 records of sink otlp in ${journal.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
     const records = readFileSync(journal, 'utf8').split('\n').filter(l => l.startsWith('{"type":"record"'));
     assert.is(records.length, 50, 'the journal holds them for the next start');
+  } finally {
+    await receiver.close();
+  }
+});
+
+test('shutdown with the collector down and a full disk: the message names the records the disk refused, never as kept', async () => {
+  const receiver = await OtlpReceiver.start({ fail: () => 503, maxLifetimeMs: 60_000 });
+  const sub = mkdtempSync(join(dir, 'full-'));
+  const journal = join(sub, 'audit.spool.jsonl');
+  symlinkSync('/dev/full', journal); // every write fails with ENOSPC, for root too
+  try {
+    const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'test', 'fixtures', 'full-disk-deadline-app.ts'), journal, receiver.url], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    assert.is(run.status, 0, run.stderr);
+    const calls = JSON.parse(run.stdout.trim()) as { ran: number; refused: number };
+    assert.is(calls.ran + calls.refused, 50);
+    assert.ok(calls.refused > 0, 'at the cap, calls are refused before their tool runs');
+    assert.match(run.stderr, /ENOSPC/, 'the failed writes are reported');
+    const message = run.stderr.split('\n').find(l => l.includes('shutdown did not finish within 1000 ms')) ?? '';
+    const path = journal.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    assert.match(message, new RegExp(`audit records the disk refused \\(held in memory, lost when the process ends\\): \\d+ records of sink otlp, not written to ${path}`), message);
+    assert.not.match(message, /undelivered audit records are kept/, message);
   } finally {
     await receiver.close();
   }

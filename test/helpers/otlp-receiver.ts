@@ -96,8 +96,11 @@ export interface ReceivedRequest {
   status: number;
 }
 
-/** Decides the HTTP status of a request: return a number to fail it, undefined to accept. */
-export type FailurePolicy = (request: { path: string; index: number }) => number | undefined;
+/**
+ * Decides the HTTP status of a request: return a number to fail it, `'hang'` to
+ * read it and never answer (a collector that is stuck), undefined to accept.
+ */
+export type FailurePolicy = (request: { path: string; index: number }) => number | 'hang' | undefined;
 
 export interface OtlpReceiverOptions {
   /** Fail requests on purpose (e.g. 503 for the first N). */
@@ -288,6 +291,11 @@ export class OtlpReceiver {
     const record = (status: number): void => {
       this.requests.push({ path, contentType, gzip, status });
     };
+    if (failWith === 'hang') {
+      record(0); // never answered (status 0); dropped by close()
+      for (const wake of [...this._waiters]) wake();
+      return;
+    }
     if (failWith !== undefined) {
       record(failWith);
       res.writeHead(failWith, { 'content-type': 'text/plain' }).end('failing on purpose');

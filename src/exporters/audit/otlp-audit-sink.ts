@@ -138,6 +138,8 @@ export class OtlpAuditSink implements AuditSink {
   private _shutdownPromise: Promise<void> | undefined;
   private _lostAfterShutdown = 0;
   private _deadLettered = 0;
+  /** Set once the shutdown closes the journal: an export still in flight then is no longer acknowledged. */
+  private _journalClosing = false;
 
   constructor(options: OtlpAuditSinkOptions) {
     if (options === null || typeof options !== 'object' || typeof options.exporter?.export !== 'function') {
@@ -290,6 +292,9 @@ export class OtlpAuditSink implements AuditSink {
       ok = false;
       error = err;
     }
+    // The journal was closed while this export was in flight (a shutdown past its deadline): the batch
+    // stays unacknowledged in the journal and is sent again at the next start (at least once).
+    if (this._journalClosing) return ok;
     if (!ok && isPermanentExportError(error)) ok = await this._deadLetter(lines, error);
     if (ok) {
       const n = this._queue.ack();
@@ -397,13 +402,17 @@ export class OtlpAuditSink implements AuditSink {
    * first failure (it does not wait out a backoff).
    */
   private async _drain(deadline: number): Promise<void> {
-    if (this._attempt !== undefined) await this._attempt;
+    // Every wait is bounded by the deadline: a collector that accepts the
+    // connection and never answers must not hold a flush or a shutdown for
+    // the exporter's own timeout. An attempt still in flight at the deadline
+    // goes on; its batch stays in the journal until it is acknowledged.
+    if (this._attempt !== undefined && (await within(this._attempt, Math.max(0, deadline - this._now()))) === undefined) return;
     while (this._queue.size > 0 && this._now() <= deadline) {
       if (this._timer !== undefined) {
         clearTimeout(this._timer);
         this._timer = undefined;
       }
-      if (!(await this._send())) break;
+      if ((await within(this._send(), Math.max(0, deadline - this._now()))) !== true) break;
     }
   }
 
@@ -443,7 +452,10 @@ export class OtlpAuditSink implements AuditSink {
       this._stopped = true;
       if (this._timer !== undefined) clearTimeout(this._timer);
       this._timer = undefined;
-      if (this._attempt !== undefined) await this._attempt;
+      // An export still in flight (the collector hangs) is not waited for past the deadline; whatever it
+      // delivers after the journal is closed is not acknowledged, so it is sent again at the next start.
+      if (this._attempt !== undefined) await within(this._attempt, Math.max(0, deadline - this._now()));
+      this._journalClosing = true;
       closed = (await within(this._spool.close().then(() => true), Math.max(0, deadline - this._now()))) === true;
       if (!closed) {
         diag.error(`agent-safety-otel: audit sink ${this.name}: the journal ${this.spoolPath} could not be written in time (${this._spool.unwritten} records held in memory); a last synchronous attempt is made when the process exits`);
@@ -456,7 +468,14 @@ export class OtlpAuditSink implements AuditSink {
       this._stopped = true;
       if (closed) this._stopLastChance();
       this._meter.close();
-      await this._exporter.shutdown().catch(err => diag.error(`agent-safety-otel: audit sink ${this.name}: exporter shutdown failed`, err));
+      // The exporter's shutdown waits for its requests in flight: bounded by the deadline too.
+      const exporterDown = this._exporter.shutdown().then(
+        () => true,
+        err => (diag.error(`agent-safety-otel: audit sink ${this.name}: exporter shutdown failed`, err), true),
+      );
+      if ((await within(exporterDown, Math.max(0, deadline - this._now()))) === undefined) {
+        diag.warn(`agent-safety-otel: audit sink ${this.name}: the exporter had not shut down within ${this._flushTimeoutMs} ms (an export still in flight); the sink's shutdown returns`);
+      }
     }
   }
 }

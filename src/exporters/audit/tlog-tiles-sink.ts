@@ -104,6 +104,8 @@ export class TlogTilesSink implements AuditSink {
   private readonly _witnessSizes: Record<string, number>;
   private _chains: Array<{ chainId: string; start: number }>;
   private _queue: Leaf[] = [];
+  /** Tiles the builder made that are not on disk yet (a write failed): written first at the next flush. */
+  private _unwritten: TileFile[] = [];
   private readonly _journalAfter: string | null | undefined;
   private _work: Promise<void> = Promise.resolve();
   private readonly _witnessWork = new Map<TlogWitnessClient, Promise<void>>();
@@ -204,35 +206,54 @@ export class TlogTilesSink implements AuditSink {
 
   private _schedule(): Promise<void> {
     this._work = this._work.then(() => this._drain()).catch(err => {
-      diag.error(`${PACKAGE_NAME}: ${this.name} could not publish to ${this._dir}`, err);
+      diag.error(
+        `${PACKAGE_NAME}: ${this.name} could not publish to ${this._dir} (${this._queue.length} records wait; retried at the next flush, and they stay in the journal)`,
+        err,
+      );
     });
     return this._work;
   }
 
+  /**
+   * Publishes the queued leaves in order. A failed write (a full disk, a
+   * read-only or removed directory) leaves the tree where it was on disk:
+   * the leaves not yet appended stay queued, the tiles already made stay in
+   * `_unwritten`, and the next flush writes them again.
+   */
   private async _drain(): Promise<void> {
     if (this._failed) this._queue = [];
-    if (this._queue.length === 0) return;
-    const batch = this._queue;
-    this._queue = [];
-    const files: TileFile[] = [];
-    for (const record of batch) {
-      const note = record.note;
-      if (typeof note === 'string') {
-        // The note covers the leaves before its own record.
-        await this._publishCheckpoint(files.splice(0), note);
-        if (this._failed) return;
+    if (this._queue.length === 0 && this._unwritten.length === 0) return;
+    let done = 0;
+    try {
+      // `write` may append to the queue while this awaits: those leaves are published in this pass too.
+      for (; done < this._queue.length; done++) {
+        const record = this._queue[done];
+        const note = record.note;
+        if (typeof note === 'string') {
+          // The note covers the leaves before its own record.
+          await this._publishCheckpoint(note);
+          if (this._failed) return;
+        }
+        if (this._chains.length === 0 || this._chains[this._chains.length - 1].chainId !== record.chainId) {
+          this._chains.push({ chainId: record.chainId, start: this._builder.size - record.seq });
+        }
+        this._unwritten.push(...this._builder.append(Buffer.from(record.hash, 'hex')));
       }
-      if (this._chains.length === 0 || this._chains[this._chains.length - 1].chainId !== record.chainId) {
-        this._chains.push({ chainId: record.chainId, start: this._builder.size - record.seq });
-      }
-      files.push(...this._builder.append(Buffer.from(record.hash, 'hex')));
+      await this._writeTiles();
+      await this._saveState();
+    } finally {
+      this._queue.splice(0, done);
     }
-    await this._writeFiles(files);
-    await this._writeFiles(this._builder.partials());
-    await this._saveState();
   }
 
-  private async _publishCheckpoint(pending: TileFile[], note: string): Promise<void> {
+  /** Writes the tiles made and not yet written, then the partial tiles of the tree's right edge. */
+  private async _writeTiles(): Promise<void> {
+    await this._writeFiles(this._unwritten);
+    this._unwritten = [];
+    await this._writeFiles(this._builder.partials());
+  }
+
+  private async _publishCheckpoint(note: string): Promise<void> {
     let cp;
     try {
       cp = peekCheckpoint(note);
@@ -248,8 +269,7 @@ export class TlogTilesSink implements AuditSink {
       );
       return;
     }
-    await this._writeFiles(pending);
-    await this._writeFiles(this._builder.partials());
+    await this._writeTiles();
     await this._saveState();
     await atomicWrite(join(this._dir, 'checkpoint'), note);
     this._latestNote = { size: cp.size, note };
@@ -439,14 +459,19 @@ let tmpCounter = 0;
 /** Writes `path` through a temporary file and a rename (readers never see half a file); fsyncs when asked. */
 async function atomicWrite(path: string, data: string | Buffer, sync = false): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${++tmpCounter}`;
-  const fh = await open(tmp, 'w', 0o644);
   try {
-    await fh.writeFile(data);
-    if (sync) await fh.datasync();
-  } finally {
-    await fh.close();
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      await fh.writeFile(data);
+      if (sync) await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined); // a full disk or a failed rename leaves no temporary behind
+    throw err;
   }
-  await rename(tmp, path);
 }
 
 /** Once a full tile exists its partial versions are no longer needed (tlog-tiles allows deleting them). */

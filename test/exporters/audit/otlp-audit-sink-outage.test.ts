@@ -9,7 +9,9 @@
  * from a span rebuilt from the received data, checkpoint signatures valid.
  *
  * Also: shutdown with the receiver down leaves everything in the spool, and
- * a new sink on the same spool delivers it all once the receiver is back.
+ * a new sink on the same spool delivers it all once the receiver is back;
+ * and a receiver that takes the request and never answers holds neither
+ * `forceFlush` nor `shutdown` past `flushTimeoutMs`.
  */
 import { verifyAuditText } from '../../../src/verify/audit-verify.js';
 import { generateKeyPairSync } from 'node:crypto';
@@ -241,6 +243,48 @@ test('shutdown with the receiver down leaves everything in the spool; the next s
     assert.is(statSync(second.spoolPath).size, 0);
   } finally {
     await receiver?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** 'settled' when the promise settles first, 'stuck' after `ms` (a watchdog: far beyond the bound tested, far below the hang). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<'settled' | 'stuck'> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stuck = new Promise<'stuck'>(resolve => (timer = setTimeout(() => resolve('stuck'), ms)));
+  try {
+    return await Promise.race([promise.then(() => 'settled' as const), stuck]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test('a collector that accepts the request and never answers: forceFlush and shutdown return at flushTimeoutMs; the journal keeps every record for the next start', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'otlp-audit-hang-'));
+  const receiver = await OtlpReceiver.start({ fail: () => 'hang', maxLifetimeMs: 120_000 });
+  // The exporter and the sink would both wait 60 s for an answer: only the flush deadline can end the wait.
+  const sinkOptions = { spoolDir: dir, scheduledDelayMs: 5, exportTimeoutMs: 60_000, flushTimeoutMs: 300 };
+  try {
+    const first = new OtlpAuditSink({ ...sinkOptions, exporter: new ProtoExporter({ url: `${receiver.url}/v1/traces`, timeoutMillis: 60_000 }) });
+    const processor = new AuditChainSpanProcessor({ sinks: [first], filter: auditAllSpans });
+    const provider = sdkTrace.tracerProvider({ resource: resourceFromAttributes({ 'service.name': 'hang-test' }), spanProcessors: [processor] });
+    spanProducer(provider.getTracer('hang-test'))(100);
+    await receiver.waitFor(() => receiver.requests.length > 0, 10_000, 'the first (never answered) export');
+    assert.is(await settlesWithin(first.forceFlush(), 15_000), 'settled', 'forceFlush is bounded by flushTimeoutMs');
+    assert.is(await settlesWithin(provider.shutdown(), 15_000), 'settled', 'shutdown is bounded by flushTimeoutMs');
+    assert.ok(receiver.requests.every(r => r.status === 0), 'nothing was answered');
+    const spooled = readFileSync(first.spoolPath, 'utf8').split('\n').filter(l => l.startsWith('{"type":"record"'));
+    assert.is(spooled.length, 200, 'every record is in the journal');
+
+    receiver.setFailurePolicy(undefined);
+    const second = new OtlpAuditSink({ ...sinkOptions, flushTimeoutMs: 10_000, exporter: new ProtoExporter({ url: `${receiver.url}/v1/traces`, timeoutMillis: 5_000 }) });
+    assert.is(second.backlog(), 200, 'an export that never got an answer is not acknowledged');
+    await until(() => receiver.spans.length >= 200, 'the journaled records');
+    await second.shutdown();
+    const report = verifyReceived(receiver.spans, processor.chainId);
+    assert.is(report.records, 200);
+    assert.is(statSync(second.spoolPath).size, 0);
+  } finally {
+    await receiver.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,9 +1,13 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { MemoryCheckpointStore, RollbackManager, currentCheckpoint, guard, invokeAgent, isCheckpointLimitError, isSnapshotError } from '../../../src/index.js';
 import { ATTR_AGENT_SAFETY_CALL_OUTCOME, ATTR_AGENT_SAFETY_CHECKPOINT_ID, ATTR_AGENT_SAFETY_CHECKPOINT_SAFE_POINT, ATTR_AGENT_SAFETY_COMPENSATED_SPAN_ID, ATTR_ERROR_TYPE } from '../../../src/semconv.js';
 import type { ActionStatus, Checkpoint, CheckpointRecord } from '../../../src/index.js';
+import { FileCheckpointStore } from '../../../src/patterns/rollback/file-checkpoint-store.js';
 import { attr, rejection, setupTelemetry } from '../../helpers/otel.js';
 import type { TestTelemetry } from '../../helpers/otel.js';
 
@@ -242,6 +246,24 @@ test('with a store, the checkpoint is saved (pending) before the action runs, th
   await manager.rollbackSteps(1);
   assert.equal(delta, { r: 42, x: 21 });
   assert.equal(await store.list('stored'), []);
+});
+
+test('a checkpoint store that cannot save (its directory unusable, as on a full or read-only disk): the call fails, the action does not run', async ({ t }) => {
+  const dir = mkdtempSync(join(tmpdir(), 'guard-checkpoint-store-'));
+  try {
+    const directory = join(dir, 'checkpoints');
+    writeFileSync(directory, 'a file where the store needs a directory'); // every save fails (ENOTDIR / EEXIST), for root too
+    const manager = new RollbackManager({ agentId: 'stored', store: new FileCheckpointStore({ directory }) });
+    let runs = 0;
+    const publish = guard(async (x: number) => (runs++, x), { name: 'publish', checkpoint: { manager, state: (x: number) => ({ x }) } });
+    const error = await rejection(publish(1));
+    assert.ok(/ENOTDIR|EEXIST/.test(String((error as NodeJS.ErrnoException).code)), String(error));
+    assert.is(runs, 0, 'the action whose checkpoint could not be kept did not run');
+    const [span] = t.spans();
+    assert.is(span.status.code, SpanStatusCode.ERROR);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('bad checkpoint options throw at wrap time naming the option', () => {
