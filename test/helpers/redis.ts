@@ -24,6 +24,10 @@ export interface TestRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port (after `kill()`). */
   restart(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open and nothing answers, a hung store. */
+  pause(): void;
+  /** Lets a frozen server go on (SIGCONT). */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -115,6 +119,12 @@ export async function startRedis(): Promise<TestRedis> {
     },
     async restart() {
       child = await startServer(port);
+    },
+    pause() {
+      child.kill('SIGSTOP');
+    },
+    resume() {
+      child.kill('SIGCONT');
     },
     async stop() {
       for (const c of clients) {

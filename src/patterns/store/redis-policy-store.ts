@@ -17,6 +17,8 @@
  * @module
  */
 import { evalScript, luaScript } from './redis-scripts.js';
+import { within } from './store-timeout.js';
+import { optionalNumber } from '../shared/validate.js';
 import type { LuaScript, RedisSend } from './redis-scripts.js';
 import type { Admission, CounterCheck, KillTarget, PolicyStore } from '../policy/policy-store.js';
 
@@ -146,6 +148,14 @@ export interface RedisPolicyStoreOptions {
   inFlightTtlMs?: number;
   /** The clock the kill switch's end times are read with. @default Date.now */
   now?: () => number;
+  /**
+   * How long a decision's store operation (admission, release, charge,
+   * kill-switch read) may take: past it the operation fails, and the
+   * policy denies (`store_error`), instead of waiting for a store that is
+   * down or hung (a client's own reconnection wait can be seconds).
+   * @default 250
+   */
+  timeoutMs?: number;
 }
 
 /** A {@link PolicyStore} in Redis: see the module's documentation. */
@@ -155,9 +165,12 @@ export class RedisPolicyStore implements PolicyStore {
   private readonly _forcedKey: string;
   private readonly _ttl: number;
   private readonly _now: () => number;
+  private readonly _timeoutMs: number;
 
   /** Made by `RedisSafetyStore.policyStore()`. */
   constructor(send: RedisSend, prefix: string, options: RedisPolicyStoreOptions = {}) {
+    optionalNumber('policyStore options.timeoutMs', options.timeoutMs, { min: 0, minInclusive: false });
+    this._timeoutMs = options.timeoutMs ?? 250;
     this._send = send;
     this._prefix = `${prefix}policy:`;
     this._forcedKey = `${prefix}forced`;
@@ -199,7 +212,7 @@ export class RedisPolicyStore implements PolicyStore {
     if (agent !== undefined) targets.push({ agent });
     targets.push({ tool });
     if (agent !== undefined) targets.push({ agent, tool });
-    const values = (await this._send(['HMGET', this._forcedKey, ...targets.map(killScope)])) as unknown[];
+    const values = (await within(this._send(['HMGET', this._forcedKey, ...targets.map(killScope)]), this._timeoutMs, 'the kill switch read')) as unknown[];
     const now = this._now();
     for (let i = 0; i < targets.length; i++) {
       const v = values[i];
@@ -223,6 +236,6 @@ export class RedisPolicyStore implements PolicyStore {
   }
 
   private _eval(s: LuaScript, keys: string[], args: string[]): Promise<unknown> {
-    return evalScript(this._send, s, keys, args);
+    return within(evalScript(this._send, s, keys, args), this._timeoutMs, 'a policy store operation');
   }
 }

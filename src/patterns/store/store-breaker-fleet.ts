@@ -27,6 +27,7 @@ import { randomUUID } from 'node:crypto';
 import type { Transition } from '../breaker/circuit-state.js';
 import type { FleetBreakerState, SafetyStore } from './safety-store.js';
 import { optionalNumber, optionalString, rejectUnknownOptions, requireObject } from '../shared/validate.js';
+import { within } from './store-timeout.js';
 
 /** What the fleet says of a breaker: open until `until` (Infinity when forced). */
 export interface FleetHold {
@@ -107,16 +108,6 @@ export function validateFleetOptions(option: string, value: unknown): asserts va
   optionalNumber(`${option}.leaseMs`, o.leaseMs, { min: 0, minInclusive: false });
   optionalNumber(`${option}.syncMs`, o.syncMs, { min: 0 });
   optionalNumber(`${option}.timeoutMs`, o.timeoutMs, { min: 0, minInclusive: false });
-}
-
-/** Rejects with a TimeoutError when `promise` has not settled in `ms`. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`${what} took longer than ${ms} ms`), { name: 'TimeoutError' })), ms);
-    timer.unref?.();
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 const noop = (): void => {};

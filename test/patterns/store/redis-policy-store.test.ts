@@ -10,6 +10,7 @@ import * as assert from 'uvu/assert';
 import { MemoryPolicyStore } from '../../../src/patterns/policy/policy-store.js';
 import type { CounterCheck } from '../../../src/patterns/policy/policy-store.js';
 import { RedisSafetyStore } from '../../../src/patterns/store/redis-safety-store.js';
+import { Policy } from '../../../src/index.js';
 import { startRedis } from '../../helpers/redis.js';
 import type { TestRedis } from '../../helpers/redis.js';
 
@@ -73,6 +74,34 @@ test('same decisions, remaining counts and retry-after on random sequences', asy
     }),
     { numRuns: 60, seed: 20261206 },
   );
+});
+
+test('a hung Redis (SIGSTOP): the decision fails within timeoutMs and the policy denies (store_error) while Redis still does not answer; it decides again once Redis does', async () => {
+  const client = await redis.client();
+  const store = new RedisSafetyStore({ client, prefix: `hung${++run}:` }).policyStore({ timeoutMs: 200 });
+  const policy = new Policy({ limits: [{ kind: 'token_bucket', name: 'r', ratePerSecond: 100, burst: 100 }], store });
+  const subject = { agent: 'a1', tool: 'pay', args: [], run: undefined };
+  const before = await policy.decide(subject);
+  assert.is(before.allowed, true);
+  let resumed = false;
+  redis.pause();
+  // A safety net, so that a store that waits for ever cannot hang the suite: the test then fails on `resumed`.
+  const net = setTimeout(() => {
+    resumed = true;
+    redis.resume();
+  }, 10_000);
+  try {
+    const during = await policy.decide(subject);
+    assert.is(resumed, false, 'the decision waited until Redis answered again');
+    assert.equal([during.allowed, during.reason], [false, 'store_error']);
+    assert.match(String(during.detail), /took longer than 200 ms/);
+  } finally {
+    clearTimeout(net);
+    if (!resumed) redis.resume();
+  }
+  const after = await policy.decide(subject);
+  assert.is(after.allowed, true, 'decides again once Redis answers');
+  assert.throws(() => new RedisSafetyStore({ client, prefix: 'x:' }).policyStore({ timeoutMs: 0 }), /timeoutMs/);
 });
 
 test('the kill switch is shared with the fleet store, by scope', async () => {
