@@ -100,7 +100,10 @@ export function secretRedactor(options: SecretRedactorOptions = {}): Redactor {
       const out: Record<string, unknown> = {};
       for (const key of Object.keys(value)) {
         const v = (value as Record<string, unknown>)[key];
-        out[key] = keyPattern.test(key) && v !== undefined && v !== null ? REDACTED : walk(v, depth + 1);
+        const r = keyPattern.test(key) && v !== undefined && v !== null ? REDACTED : walk(v, depth + 1);
+        // An own `__proto__` key (JSON.parse makes them) stays a key: assigned, it would set the copy's prototype and vanish.
+        if (key === '__proto__') Object.defineProperty(out, key, { value: r, enumerable: true, writable: true, configurable: true });
+        else out[key] = r;
       }
       return out;
     } finally {
@@ -152,7 +155,10 @@ function flatAttributeRedactor(keyPattern: RegExp, maskText: boolean): <T extend
       let r = isSecretKey(key) && v !== undefined && v !== null ? REDACTED : redactValue(v);
       // As after the full walk: what is not an attribute value (null, an object…) is masked.
       if (!isAttributeValue(r)) r = v === undefined ? undefined : REDACTED;
-      if (r !== v) (out ??= { ...attributes })[key] = r;
+      if (r === v) continue;
+      out ??= { ...attributes };
+      if (key === '__proto__') Object.defineProperty(out, key, { value: r, enumerable: true, writable: true, configurable: true });
+      else out[key] = r;
     }
     return (out ?? attributes) as T;
   };

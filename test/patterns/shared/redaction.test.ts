@@ -51,6 +51,22 @@ test('handles cycles, Maps, Sets and depth', () => {
   assert.equal(deep, { a: { b: '[Truncated]' } });
 });
 
+test('an own __proto__ key (as JSON.parse makes) is redacted and kept as a key, never set as the copy\'s prototype', () => {
+  const hostile = JSON.parse('{"__proto__":{"password":"hunter2","polluted":true},"q":"x"}') as Record<string, unknown>;
+  const out = redactSecrets(hostile) as Record<string, unknown>;
+  assert.ok(Object.prototype.hasOwnProperty.call(out, '__proto__'), 'kept as an own key');
+  assert.is(Object.getPrototypeOf(out), Object.prototype);
+  assert.equal(JSON.parse(JSON.stringify(out)), { ['__proto__']: { password: '[REDACTED]', polluted: true }, q: 'x' });
+  assert.is((out as { polluted?: unknown }).polluted, undefined);
+  assert.is(({} as { polluted?: unknown }).polluted, undefined);
+  // attribute maps (the audit chain's fast path) too
+  const attrs = JSON.parse('{"__proto__":"Bearer abcdefghijklmnopqrstuvwxyz0123","k":"v"}') as Record<string, unknown>;
+  const flat = redactAttributes(attrs, redactSecrets);
+  assert.ok(Object.prototype.hasOwnProperty.call(flat, '__proto__'));
+  assert.is(Object.getPrototypeOf(flat), Object.prototype);
+  assert.is(Object.getOwnPropertyDescriptor(flat, '__proto__')?.value, 'Bearer [REDACTED]');
+});
+
 test('a custom key pattern replaces the default', () => {
   const r = secretRedactor({ keyPattern: /^ssn$/i });
   assert.equal(r({ ssn: '123', password: 'p' }), { ssn: REDACTED, password: 'p' });
