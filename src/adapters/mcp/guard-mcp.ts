@@ -49,11 +49,19 @@ const metaGetter: TextMapGetter<Record<string, unknown>> = {
   },
 };
 
-/** The call id of a `tools/call`: `_meta['gen_ai.tool.call.id']`, else the JSON-RPC request id. */
+/** A call id the client may give: 1–128 visible ASCII characters (no space, no control). */
+const CLIENT_CALL_ID = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * The call id of a `tools/call`: `_meta['gen_ai.tool.call.id']` when it is
+ * a plausible id (1–128 visible ASCII characters), else the JSON-RPC
+ * request id. The client chooses it, and it goes on the span and into the
+ * audit chain unredacted: a megabyte or a secret there is refused.
+ */
 export function mcpCallId(extra: McpHandlerExtra | undefined): string | undefined {
   const fromMeta = extra?._meta?.[MCP_META_CALL_ID];
-  if (typeof fromMeta === 'string' && fromMeta !== '') return fromMeta;
-  return extra?.requestId === undefined ? undefined : String(extra.requestId);
+  if (typeof fromMeta === 'string' && CLIENT_CALL_ID.test(fromMeta)) return fromMeta;
+  return extra?.requestId === undefined ? undefined : String(extra.requestId).slice(0, 128);
 }
 
 /**

@@ -206,6 +206,13 @@ test('in-memory: hostile arguments (secrets, 1 MB strings, deep nesting, __proto
     assert.is(seen.length, 4, 'every call ran');
     assert.match(String(attr(t.span('execute_tool save'), ATTR_GEN_AI_TOOL_CALL_ARGUMENTS)), /"ok":1/);
     assert.is(({} as { password?: unknown }).password, undefined, 'no prototype was polluted');
+    // The client chooses the call id: one that is not a plausible id (a megabyte, spaces, control characters) is not taken.
+    for (const bad of ['x'.repeat(1_000_000), 'Bearer sk-live-0123456789abcdefghij', 'a\nb']) {
+      t.reset();
+      await client.callTool({ name: 'save', arguments: { note: 'n' }, _meta: { 'gen_ai.tool.call.id': bad } });
+      const id = String(attr(t.span('execute_tool save'), 'gen_ai.tool.call.id'));
+      assert.ok(id !== bad && id.length <= 128, `call id ${JSON.stringify(id.slice(0, 40))}`);
+    }
   } finally {
     await close();
   }
