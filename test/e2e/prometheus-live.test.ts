@@ -163,7 +163,10 @@ test('Prometheus scrapes the exporter; the names it stores are the direct-path n
   assert.equal(ours.filter(n => !known.has(n)), [], 'no name outside the package\'s known series');
   assert.equal(expected.filter(n => !ours.includes(n)), [], 'every expected series is stored');
 
-  const state = await prometheus.query(`${promName(PACKAGE_METRICS[0], 'direct')}{${METRIC_ATTR_STATE}="closed"}`);
+  // This breaker's series (breakers other tests of this process made may still be observed beside it).
+  const state = await prometheus.query(
+    `${promName(PACKAGE_METRICS[0], 'direct')}{${METRIC_ATTR_STATE}="closed",${promLabel(ATTR_AGENT_SAFETY_BREAKER_NAME)}="lookup",${promLabel(ATTR_GEN_AI_AGENT_ID)}="${AGENT_ID}"}`,
+  );
   assert.is(state.length, 1);
   assert.is(state[0].metric[promLabel(ATTR_GEN_AI_AGENT_ID)], AGENT_ID);
   assert.is(state[0].metric[promLabel(ATTR_AGENT_SAFETY_BREAKER_NAME)], 'lookup');
