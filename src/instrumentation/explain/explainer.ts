@@ -124,7 +124,6 @@ function redactTexts(texts: readonly string[], redact: Redactor): readonly strin
 interface StaticExplanation {
   readonly redact: Redactor;
   readonly reasoning: string | undefined;
-  readonly alternatives: readonly string[];
   readonly decisions: Record<ExplanationPhase, PhaseDecision>;
   /** The pre-action entry when no records are kept. */
   readonly entry: StepEntry<ExplanationTrail> | undefined;
@@ -171,11 +170,13 @@ export class Explainer implements GuardStep<ExplanationTrail> {
   private readonly _sink: ExplanationSink | undefined;
   /**
    * When the reasoning is static: its decisions per phase, the pre-action
-   * entry when no records are kept, and the texts, all redacted with
+   * entry when no records are kept, and the reasoning, all redacted with
    * `redact` (reused by every call redacting with it; a call with another
    * redactor remakes them).
    */
   private _static: StaticExplanation | undefined;
+  /** The alternatives redacted with the last redactor seen. */
+  private _redactedAlternatives: { redact: Redactor; alternatives: readonly string[] } | undefined;
 
   /** Each call has a span of its own that this step alone explains (a guarded call): see {@link Explainer}'s constructor. */
   private readonly _ownSpan: boolean;
@@ -205,25 +206,24 @@ export class Explainer implements GuardStep<ExplanationTrail> {
     return this._sink?.redact ?? call.redact;
   }
 
-  /** The static explanation's decisions and texts redacted with `redact` (made once per redactor). */
+  /** The static explanation's decisions and reasoning redacted with `redact` (made once per redactor). */
   private _staticFor(redact: Redactor): StaticExplanation {
     const known = this._static;
     if (known !== undefined && known.redact === redact) return known;
     const reasoning = this._reasoning === undefined ? undefined : redactString(this._reasoning, redact);
-    const alternatives = redactTexts(this._alternatives, redact);
+    const alternatives = this._alternativesFor(redact);
     const phase = (p: ExplanationPhase): PhaseDecision => ({
       first: this._decision(p, reasoning, alternatives, true),
       later: this._decision(p, reasoning, alternatives, false),
     });
     const decisions = { pre_action: phase('pre_action'), post_action: phase('post_action'), on_error: phase('on_error') };
     const entry = this._sink === undefined ? Object.freeze({ ...decisions.pre_action.first, state: STATIC_TRAIL }) : undefined;
-    return (this._static = { redact, reasoning, alternatives, decisions, entry });
+    return (this._static = { redact, reasoning, decisions, entry });
   }
 
-  /** The alternatives as recorded for `call`: redacted with its redactor. */
+  /** The alternatives redacted with `redact` (made once per redactor). */
   private _alternativesFor(redact: Redactor): readonly string[] {
     if (this._alternatives.length === 0) return NO_ALTERNATIVES;
-    if (this._reasoningFn === undefined) return this._staticFor(redact).alternatives;
     const known = this._redactedAlternatives;
     if (known !== undefined && known.redact === redact) return known.alternatives;
     const alternatives = redactTexts(this._alternatives, redact);
@@ -231,11 +231,8 @@ export class Explainer implements GuardStep<ExplanationTrail> {
     return alternatives;
   }
 
-  /** The alternatives redacted with the last redactor seen, when the reasoning is dynamic. */
-  private _redactedAlternatives: { redact: Redactor; alternatives: readonly string[] } | undefined;
-
-  private _eventAttributes(phase: ExplanationPhase, reasoning: string | undefined, alternatives: readonly string[]): Attributes {
-    const attrs: Attributes = { [ATTR_AGENT_SAFETY_EXPLANATION_PHASE]: phase };
+  /** Writes the reasoning, confidence and alternatives (those known) into `attrs`, and freezes it. */
+  private _facts(attrs: Attributes, reasoning: string | undefined, alternatives: readonly string[]): Attributes {
     if (reasoning !== undefined) attrs[ATTR_AGENT_SAFETY_EXPLANATION_REASONING] = reasoning;
     if (this._confidence !== undefined) attrs[ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE] = this._confidence;
     if (alternatives.length > 0) attrs[ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES] = alternatives as string[];
@@ -253,15 +250,12 @@ export class Explainer implements GuardStep<ExplanationTrail> {
     // Only on a span of its own: on a shared span (another step's, a guarded call's) the span's
     // explanation attributes belong to its owner, and this step's events carry everything.
     if (own && first && (reasoning !== undefined || this._confidence !== undefined || alternatives.length > 0)) {
-      attributes = {};
-      if (reasoning !== undefined) attributes[ATTR_AGENT_SAFETY_EXPLANATION_REASONING] = reasoning;
-      if (this._confidence !== undefined) attributes[ATTR_AGENT_SAFETY_EXPLANATION_CONFIDENCE] = this._confidence;
-      if (alternatives.length > 0) attributes[ATTR_AGENT_SAFETY_EXPLANATION_ALTERNATIVES] = alternatives as string[];
-      Object.freeze(attributes);
+      attributes = this._facts({}, reasoning, alternatives);
     }
+    const whole = this._facts({ [ATTR_AGENT_SAFETY_EXPLANATION_PHASE]: phase }, reasoning, alternatives);
     const event = own
-      ? { name: EVENT_AGENT_SAFETY_EXPLANATION, attributes: this._eventAttributes(phase, reasoning, alternatives), spanAttributes: PHASE_ONLY[phase] }
-      : { name: EVENT_AGENT_SAFETY_EXPLANATION, attributes: this._eventAttributes(phase, reasoning, alternatives) };
+      ? { name: EVENT_AGENT_SAFETY_EXPLANATION, attributes: whole, spanAttributes: PHASE_ONLY[phase] }
+      : { name: EVENT_AGENT_SAFETY_EXPLANATION, attributes: whole };
     return Object.freeze({ attributes, events: Object.freeze([Object.freeze(event)]) });
   }
 
