@@ -130,7 +130,7 @@ async function cliSeconds(path: string, piped: boolean): Promise<number> {
 }
 
 /** Seconds to read `path` in 1 MiB chunks and SHA-256 all of it (one digest): the hash limit. */
-async function hashLimitSeconds(path: string): Promise<number> {
+export async function hashLimitSeconds(path: string): Promise<number> {
   const t0 = process.hrtime.bigint();
   const file = await open(path, 'r');
   try {
