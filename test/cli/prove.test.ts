@@ -12,13 +12,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { sdkTrace } from '../helpers/otel.js';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AuditChainSpanProcessor, FileAuditSink, TlogTilesSink, TlogWitnessClient, auditAllSpans } from '../../src/exporters/index.js';
 import { SIG_ED25519, ed25519RawPublicKey, formatVkey } from '../../src/patterns/audit/signed-note.js';
 import { main } from '../../src/cli/main.js';
 import { captureIO } from '../helpers/cli-io.js';
-import { ed25519, produceSpans } from '../helpers/audit-fixtures.js';
+import { ed25519 } from '../helpers/audit-fixtures.js';
+import { produceTlogRun } from '../helpers/tlog-run.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const test = suite('cli prove and witness');
@@ -58,19 +56,9 @@ function startWitnessProcess(): Promise<{ url: string; vkey: string }> {
   });
 }
 
-async function produceLog(witness: { url: string; vkey: string }, count: number, seed: number): Promise<void> {
-  const processor = new AuditChainSpanProcessor({
-    sinks: [
-      new FileAuditSink({ path: join(dir, 'audit.jsonl'), fsync: 'always' }),
-      new TlogTilesSink({ dir: join(dir, 'log'), origin: ORIGIN, witnesses: [new TlogWitnessClient({ url: witness.url, vkey: witness.vkey })] }),
-    ],
-    filter: auditAllSpans,
-    signingKey: { id: 'k1', privateKey: logKey.privateKey },
-    seals: { everyRecords: 25, everyMs: 60_000 },
-  });
-  const provider = sdkTrace.tracerProvider({ resource: resourceFromAttributes({ 'service.name': 'cli' }), spanProcessors: [processor] });
-  produceSpans(provider.getTracer('agent-safety-otel', '0.1.0'), count, seed);
-  await provider.shutdown();
+function produceLog(witness: { url: string; vkey: string }, count: number, seed: number): Promise<void> {
+  const run = { journal: join(dir, 'audit.jsonl'), tiles: join(dir, 'log'), origin: ORIGIN, key: { id: 'k1', privateKey: logKey.privateKey }, sealEvery: 25, witnesses: [witness], serviceName: 'cli' };
+  return produceTlogRun(run, count, seed);
 }
 
 test('a record\'s proof made by prove --record verifies offline with prove --check; a doctored one does not', async () => {

@@ -12,13 +12,11 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { sdkTrace } from '../helpers/otel.js';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AuditChainSpanProcessor, FileAuditSink, TlogTilesSink, auditAllSpans } from '../../src/exporters/index.js';
 import { SIG_ED25519, ed25519RawPublicKey, formatVkey } from '../../src/patterns/audit/signed-note.js';
 import { main } from '../../src/cli/main.js';
 import { captureIO } from '../helpers/cli-io.js';
-import { ed25519, produceSpans } from '../helpers/audit-fixtures.js';
+import { ed25519 } from '../helpers/audit-fixtures.js';
+import { produceTlogRun } from '../helpers/tlog-run.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const test = suite('cli verify: transparency-log proofs');
@@ -41,16 +39,8 @@ function verify(...args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 /** One process run of the agent: a new chain, the same log. */
-async function produceLog(count: number, seed: number): Promise<void> {
-  const processor = new AuditChainSpanProcessor({
-    sinks: [new FileAuditSink({ path: f('audit.jsonl'), fsync: 'always' }), new TlogTilesSink({ dir: log, origin: ORIGIN })],
-    filter: auditAllSpans,
-    signingKey: { id: 'k1', privateKey: logKey.privateKey },
-    seals: { everyRecords: 25, everyMs: 60_000 },
-  });
-  const provider = sdkTrace.tracerProvider({ resource: resourceFromAttributes({ 'service.name': 'cli' }), spanProcessors: [processor] });
-  produceSpans(provider.getTracer('agent-safety-otel', '0.1.0'), count, seed);
-  await provider.shutdown();
+function produceLog(count: number, seed: number): Promise<void> {
+  return produceTlogRun({ journal: f('audit.jsonl'), tiles: log, origin: ORIGIN, key: { id: 'k1', privateKey: logKey.privateKey }, sealEvery: 25, serviceName: 'cli' }, count, seed);
 }
 
 async function prove(...args: string[]): Promise<string> {

@@ -12,9 +12,6 @@ import { join } from 'node:path';
 import { request as httpRequest } from 'node:http';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { sdkTrace } from '../../helpers/otel.js';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { AuditChainSpanProcessor, FileAuditSink, TlogTilesSink, TlogWitnessClient, auditAllSpans } from '../../../src/exporters/index.js';
 import { verifyAuditText, verifyJournalAgainstCheckpoint, verifyTlogTiles } from '../../../src/verify/index.js';
 import { SIG_ED25519, ed25519NoteSigner, formatVkey, ed25519RawPublicKey, verifierFromVkey } from '../../../src/patterns/audit/signed-note.js';
 import { MerkleFrontier, consistencyProof, leafHashOfHex, MemoryMerkleTree } from '../../../src/patterns/audit/merkle.js';
@@ -22,7 +19,8 @@ import { openCheckpoint, peekCheckpoint, signCheckpoint } from '../../../src/pat
 import { formatAddCheckpoint } from '../../../src/patterns/audit/tlog-proof.js';
 import { startWitness } from '../../../src/cli/witness.js';
 import type { RunningWitness } from '../../../src/cli/witness.js';
-import { ed25519, produceSpans } from '../../helpers/audit-fixtures.js';
+import { ed25519 } from '../../helpers/audit-fixtures.js';
+import { produceTlogRun } from '../../helpers/tlog-run.js';
 import { rechain } from '../../helpers/audit-tamper.js';
 
 const test = suite('transparency log: tiles, witness, verifier (real SDK, files, HTTP)');
@@ -45,22 +43,10 @@ interface Run {
 let run: Run | undefined;
 const cleanups: Array<() => Promise<void> | void> = [];
 
-async function produceLog(dir: string, witness: RunningWitness, count: number, seed = 1): Promise<void> {
-  const journal = join(dir, 'audit.jsonl');
-  const tiles = join(dir, 'log');
-  const sinks = [
-    new FileAuditSink({ path: journal, fsync: 'always' }),
-    new TlogTilesSink({ dir: tiles, origin: ORIGIN, flushMs: 50, witnesses: [new TlogWitnessClient({ url: witness.url, vkey: witness.vkey, timeoutMs: 5000 })] }),
-  ];
-  const processor = new AuditChainSpanProcessor({
-    sinks,
-    filter: auditAllSpans,
-    signingKey: { id: 'log-key-1', privateKey: logKey.privateKey },
-    seals: { everyRecords: 16, everyMs: 60_000 },
-  });
-  const provider = sdkTrace.tracerProvider({ resource: resourceFromAttributes({ 'service.name': 'tlog-test' }), spanProcessors: [processor] });
-  produceSpans(provider.getTracer('agent-safety-otel', '0.1.0'), count, seed);
-  await provider.shutdown(); // the closing seal (with the last checkpoint note), the journal synced, the tiles written, the witness answered
+function produceLog(dir: string, witness: RunningWitness, count: number, seed = 1): Promise<void> {
+  // the closing seal (with the last checkpoint note), the journal synced, the tiles written, the witness answered
+  const run = { journal: join(dir, 'audit.jsonl'), tiles: join(dir, 'log'), origin: ORIGIN, key: { id: 'log-key-1', privateKey: logKey.privateKey }, sealEvery: 16 };
+  return produceTlogRun({ ...run, witnesses: [witness], flushMs: 50, witnessTimeoutMs: 5000, serviceName: 'tlog-test' }, count, seed);
 }
 
 async function setup(): Promise<Run> {
