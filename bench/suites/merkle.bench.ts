@@ -5,8 +5,10 @@
  *   leaf hash of the record's chain hash and the frontier's merges
  *   (`AuditLogTree.appendRecordHash`, what the processor adds per record) —
  *   against the chain's step per record as a user runs it: the audit
- *   processor (`AuditChainSpanProcessor.onEnd`: redaction, canonical
- *   encoding, SHA-256, stamps, delivery) writing to the real
+ *   processor (`AuditChainSpanProcessor.onEnd` of the realistic spans,
+ *   already ended: redaction, canonical encoding, SHA-256, stamps,
+ *   delivery; one copy of the attributes more than the `onEnding` path an
+ *   SDK that has it takes) writing to the real
  *   `FileAuditSink` with its default fsync, the loop yielding every 64
  *   records so that the sink's writes are inside the timing; the median of
  *   the runs' ratios (each run of the tree right after one of the chain).
